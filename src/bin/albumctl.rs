@@ -1,0 +1,10 @@
+//! `albumctl`: the admin CLI (not deployed). Creates the table, organizations
+//! and users, issues tokens and seeds albums, against whatever DynamoDB the
+//! environment names (`AWS_ENDPOINT_URL_DYNAMODB` for the local one).
+
+use album_api::cli;
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    cli::main().await
+}

@@ -1,0 +1,173 @@
+//! The `albumctl` admin CLI (see `src/bin/albumctl.rs`).
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::album::{Album, is_valid_id};
+use crate::auth;
+use crate::config::Secret;
+use crate::seed::sample_image;
+use crate::store::{Store, client_from_env, schema};
+
+#[derive(Parser)]
+#[command(
+    name = "albumctl",
+    about = "Album API administration (reads TABLE_NAME, JWT_SECRET, AWS_ENDPOINT_URL_DYNAMODB)"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create the table from template.yaml's definition (no-op when it exists).
+    CreateTable,
+    /// Create an organization.
+    CreateOrg {
+        #[arg(long)]
+        id: String,
+        #[arg(long, default_value = "")]
+        name: String,
+    },
+    /// Create a user in an organization.
+    CreateUser {
+        #[arg(long)]
+        id: String,
+        #[arg(long)]
+        org: String,
+    },
+    /// Print an API token for a user (the token alone on stdout).
+    Token {
+        #[arg(long)]
+        user: String,
+        /// Lifetime in seconds.
+        #[arg(long, default_value_t = 14_400)]
+        ttl: u64,
+        /// Abilities JSON, e.g. '{"alb1":{"Access":{"see":true}}}'.
+        #[arg(long)]
+        abilities: Option<String>,
+    },
+    /// Create the album if needed and add N realistic images.
+    Seed {
+        #[arg(long)]
+        album: String,
+        #[arg(long)]
+        org: String,
+        #[arg(long, default_value_t = 5)]
+        images: u64,
+    },
+}
+
+fn env(name: &str) -> Result<String, String> {
+    std::env::var(name)
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .ok_or_else(|| format!("environment variable {name} is required"))
+}
+
+async fn store() -> Result<Store, String> {
+    Ok(Store::new(client_from_env().await, env("TABLE_NAME")?))
+}
+
+async fn run(cli: Cli) -> Result<(), String> {
+    match cli.command {
+        Command::CreateTable => {
+            let store = store().await?;
+            let created = schema::create_table(store.client(), store.table())
+                .await
+                .map_err(|e| e.to_string())?;
+            eprintln!(
+                "table {} {}",
+                store.table(),
+                if created { "created" } else { "already exists" }
+            );
+        }
+        Command::CreateOrg { id, name } => {
+            if !is_valid_id(&id) {
+                return Err("--id must be 1-128 characters of A-Za-z0-9_-".into());
+            }
+            store()
+                .await?
+                .put_organization(&id, &name)
+                .await
+                .map_err(|e| e.to_string())?;
+            eprintln!("organization {id} saved");
+        }
+        Command::CreateUser { id, org } => {
+            if !is_valid_id(&id) {
+                return Err("--id must be 1-128 characters of A-Za-z0-9_-".into());
+            }
+            let store = store().await?;
+            if !store
+                .organization_exists(&org)
+                .await
+                .map_err(|e| e.to_string())?
+            {
+                return Err(format!("organization {org} does not exist"));
+            }
+            store.put_user(&id, &org).await.map_err(|e| e.to_string())?;
+            eprintln!("user {id} saved in organization {org}");
+        }
+        Command::Token {
+            user,
+            ttl,
+            abilities,
+        } => {
+            let abilities = abilities
+                .map(|a| {
+                    serde_json::from_str(&a).map_err(|e| format!("--abilities is not JSON: {e}"))
+                })
+                .transpose()?;
+            let secret = Secret::new(env("JWT_SECRET")?);
+            let token =
+                auth::issue_user_token(&user, abilities, &secret, crate::service::now(), ttl)
+                    .map_err(|e| e.to_string())?;
+            println!("{token}");
+        }
+        Command::Seed { album, org, images } => {
+            if !is_valid_id(&album) {
+                return Err("--album must be 1-128 characters of A-Za-z0-9_-".into());
+            }
+            let store = store().await?;
+            let existing = store
+                .create_album_if_absent(&Album {
+                    id: album.clone(),
+                    organization_id: org.clone(),
+                    images_count: 0,
+                    views_count: 0,
+                    created_at: time::OffsetDateTime::now_utc()
+                        .format(&time::format_description::well_known::Rfc3339)
+                        .unwrap_or_default(),
+                })
+                .await
+                .map_err(|e| e.to_string())?;
+            if existing.organization_id != org {
+                return Err(format!("album {album} belongs to another organization"));
+            }
+            let start = existing.images_count;
+            let batch: Vec<_> = (start..start + images)
+                .map(|n| sample_image(&album, n))
+                .collect();
+            let count = store
+                .put_images(&album, &batch)
+                .await
+                .map_err(|e| e.to_string())?;
+            eprintln!("album {album}: {count} images");
+        }
+    }
+    Ok(())
+}
+
+/// Parses the command line and runs it; errors go to stderr with exit code 1.
+pub async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("albumctl: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,193 @@
+//! Runtime configuration, read from the environment once at Lambda init.
+//!
+//! Every function validates its whole configuration before it takes its first
+//! event, so a misconfigured deployment fails at cold start with a message
+//! naming the variable, instead of answering 500s at request time.
+
+use std::fmt;
+
+use crate::cloudinary::CloudinaryConfig;
+
+/// Default lifetime of a signed upload form (one week), per PRODUCT.md.
+pub const DEFAULT_UPLOAD_FORM_TTL_SECONDS: u64 = 604_800;
+/// Default lifetime of the refreshed `X-token` (four hours).
+pub const DEFAULT_TOKEN_TTL_SECONDS: u64 = 14_400;
+
+/// A secret string whose `Debug` never prints the value, so secrets cannot
+/// reach logs through `{:?}` of a struct that holds them.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+    /// The secret itself; call sites are the few places that sign or verify.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+/// Everything a function needs from its environment.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// The single DynamoDB table holding organizations, users, albums and images.
+    pub table_name: String,
+    /// HS256 key of user and notification tokens.
+    pub jwt_secret: Secret,
+    /// Parsed `CLOUDINARY_URL`.
+    pub cloudinary: CloudinaryConfig,
+    /// Public base URL of this API (no trailing slash); the webhook URL in
+    /// upload forms is built from it.
+    pub public_api_url: String,
+    /// Seconds an upload form stays valid.
+    pub upload_form_ttl_seconds: u64,
+    /// Seconds a refreshed `X-token` stays valid.
+    pub token_ttl_seconds: u64,
+}
+
+/// Why the configuration could not be loaded; names the variable, never its value.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ConfigError {
+    /// A required variable is absent or blank.
+    #[error("environment variable {0} is required")]
+    Missing(&'static str),
+    /// A variable is present but unusable.
+    #[error("environment variable {name} is invalid: {reason}")]
+    Invalid {
+        /// The variable.
+        name: &'static str,
+        /// What is wrong with it (never the value itself).
+        reason: String,
+    },
+}
+
+impl Config {
+    /// Reads and validates the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|k| std::env::var(k).ok())
+    }
+
+    /// Reads and validates configuration from any key lookup (tests pass a map).
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let required = |name: &'static str| -> Result<String, ConfigError> {
+            match get(name) {
+                Some(v) if !v.trim().is_empty() => Ok(v.trim().to_string()),
+                _ => Err(ConfigError::Missing(name)),
+            }
+        };
+        let seconds = |name: &'static str, default: u64| -> Result<u64, ConfigError> {
+            match get(name) {
+                None => Ok(default),
+                Some(v) if v.trim().is_empty() => Ok(default),
+                Some(v) => match v.trim().parse::<u64>() {
+                    Ok(n) if n > 0 && n <= 31_536_000 => Ok(n),
+                    _ => Err(ConfigError::Invalid {
+                        name,
+                        reason: "expected a number of seconds between 1 and 31536000".into(),
+                    }),
+                },
+            }
+        };
+
+        let table_name = required("TABLE_NAME")?;
+        let jwt_secret = required("JWT_SECRET")?;
+        if jwt_secret.len() < 16 {
+            return Err(ConfigError::Invalid {
+                name: "JWT_SECRET",
+                reason: "must be at least 16 characters".into(),
+            });
+        }
+        let cloudinary = CloudinaryConfig::parse(&required("CLOUDINARY_URL")?).map_err(|e| {
+            ConfigError::Invalid {
+                name: "CLOUDINARY_URL",
+                reason: e.to_string(),
+            }
+        })?;
+        let public_api_url = required("PUBLIC_API_URL")?
+            .trim_end_matches('/')
+            .to_string();
+        if !(public_api_url.starts_with("https://") || public_api_url.starts_with("http://")) {
+            return Err(ConfigError::Invalid {
+                name: "PUBLIC_API_URL",
+                reason: "must start with https:// or http://".into(),
+            });
+        }
+        Ok(Self {
+            table_name,
+            jwt_secret: Secret::new(jwt_secret),
+            cloudinary,
+            public_api_url,
+            upload_form_ttl_seconds: seconds(
+                "UPLOAD_FORM_TTL_SECONDS",
+                DEFAULT_UPLOAD_FORM_TTL_SECONDS,
+            )?,
+            token_ttl_seconds: seconds("TOKEN_TTL_SECONDS", DEFAULT_TOKEN_TTL_SECONDS)?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |k| map.get(k).cloned()
+    }
+
+    const FULL: &[(&str, &str)] = &[
+        ("TABLE_NAME", "albums"),
+        ("JWT_SECRET", "0123456789abcdef0123"),
+        ("CLOUDINARY_URL", "cloudinary://123:abc@demo"),
+        ("PUBLIC_API_URL", "https://api.example.com/"),
+    ];
+
+    #[test]
+    fn loads_defaults_and_trims_the_public_url() {
+        let c = Config::from_lookup(env(FULL)).unwrap();
+        assert_eq!(c.public_api_url, "https://api.example.com");
+        assert_eq!(c.upload_form_ttl_seconds, 604_800);
+        assert_eq!(c.token_ttl_seconds, 14_400);
+        assert_eq!(c.cloudinary.cloud_name, "demo");
+    }
+
+    #[test]
+    fn names_the_missing_variable() {
+        let e = Config::from_lookup(env(&FULL[1..])).unwrap_err();
+        assert_eq!(e, ConfigError::Missing("TABLE_NAME"));
+    }
+
+    #[test]
+    fn debug_output_never_contains_secrets() {
+        let c = Config::from_lookup(env(FULL)).unwrap();
+        let shown = format!("{c:?}");
+        assert!(!shown.contains("0123456789abcdef0123"), "{shown}");
+        assert!(!shown.contains("abc@"), "{shown}");
+    }
+
+    #[test]
+    fn rejects_a_non_numeric_ttl() {
+        let mut pairs = FULL.to_vec();
+        pairs.push(("TOKEN_TTL_SECONDS", "soon"));
+        let e = Config::from_lookup(env(&pairs)).unwrap_err();
+        assert!(matches!(
+            e,
+            ConfigError::Invalid {
+                name: "TOKEN_TTL_SECONDS",
+                ..
+            }
+        ));
+    }
+}

@@ -1,0 +1,154 @@
+//! Duplicating an album: the use-case shared by the HTTP function and the
+//! EventBridge schedule.
+//!
+//! Order of checks: the destination id is validated first (422), then the
+//! source is resolved (404 before 403, so a token cannot probe other
+//! organizations' ids), then the destination (409 when another
+//! organization's). The destination is created in the source's organization
+//! when missing, merged into when present. The copy itself is idempotent
+//! (deterministic ids) and `images_count` is recounted exactly afterwards.
+
+use std::time::Instant;
+
+use crate::album::{Album, is_valid_id};
+use crate::auth::{Ability, Principal};
+use crate::error::ApiError;
+use crate::service::{App, album_for};
+use crate::store::copy::{CopyReport, copy_images};
+
+/// A duplication that ran.
+#[derive(Clone, Debug)]
+pub struct Duplication {
+    /// The destination album, with its exact count.
+    pub album: Album,
+    /// What the copy did.
+    pub report: CopyReport,
+}
+
+/// The destination to use: the given id, validated, or a fresh UUID.
+pub fn destination_id(source_id: &str, requested: Option<&str>) -> Result<String, ApiError> {
+    match requested {
+        None => Ok(uuid::Uuid::new_v4().to_string()),
+        Some(id) if !is_valid_id(id) => Err(ApiError::Unprocessable(
+            "destination_id must be 1-128 characters of A-Z, a-z, 0-9, '_' or '-'".into(),
+        )),
+        Some(id) if id == source_id => Err(ApiError::Unprocessable(
+            "destination_id must differ from the source album".into(),
+        )),
+        Some(id) => Ok(id.to_string()),
+    }
+}
+
+/// Checks and prepares a duplication for `principal`: returns the source and
+/// the (possibly just created) destination.
+pub async fn prepare(
+    app: &App,
+    principal: &Principal,
+    source_id: &str,
+    requested_destination: Option<&str>,
+) -> Result<(Album, Album), ApiError> {
+    let dest_id = destination_id(source_id, requested_destination)?;
+    let source = album_for(
+        app,
+        principal,
+        source_id,
+        &[Ability::See, Ability::ImageList],
+    )
+    .await?;
+    if !principal.can(&dest_id, Ability::ImageUpload) {
+        return Err(ApiError::Forbidden(format!(
+            "this token may not add images to album {dest_id}"
+        )));
+    }
+    let destination = ensure_destination(app, &source.organization_id, &dest_id).await?;
+    Ok((source, destination))
+}
+
+/// The destination album: created in `organization_id` when missing; a 409
+/// when it exists in another organization.
+pub async fn ensure_destination(
+    app: &App,
+    organization_id: &str,
+    dest_id: &str,
+) -> Result<Album, ApiError> {
+    let existing = match app.store.get_album(dest_id).await? {
+        Some(album) => album,
+        None => {
+            let fresh = Album {
+                id: dest_id.to_string(),
+                organization_id: organization_id.to_string(),
+                images_count: 0,
+                views_count: 0,
+                created_at: now_rfc3339(),
+            };
+            app.store.create_album_if_absent(&fresh).await?
+        }
+    };
+    if existing.organization_id != organization_id {
+        return Err(ApiError::Conflict(format!(
+            "album {dest_id} already exists and belongs to another organization"
+        )));
+    }
+    Ok(existing)
+}
+
+/// Copies every image of `source` into `destination` and recounts the
+/// destination. With a `deadline`, may stop early: the report says whether
+/// it finished and where to resume.
+pub async fn run_copy(
+    app: &App,
+    source: &Album,
+    destination: &Album,
+    deadline: Option<Instant>,
+    start_key: Option<crate::store::Item>,
+) -> Result<Duplication, ApiError> {
+    let mut opts = app.copy.clone();
+    opts.deadline = deadline;
+    opts.start_key = start_key;
+    let report = copy_images(&app.store, &source.id, &destination.id, &opts).await?;
+    let count = app.store.recount_images(&destination.id).await?;
+    let mut album = destination.clone();
+    album.images_count = count;
+    tracing::info!(
+        source = %source.id,
+        destination = %destination.id,
+        read = report.items_read,
+        written = report.items_written,
+        batch_calls = report.batch_calls,
+        retries = report.retries,
+        finished = report.finished,
+        images_count = count,
+        "copy finished"
+    );
+    Ok(Duplication { album, report })
+}
+
+fn now_rfc3339() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn destination_rules() {
+        assert_eq!(destination_id("src", Some("new_id")).unwrap(), "new_id");
+        assert!(matches!(
+            destination_id("src", Some("src")),
+            Err(ApiError::Unprocessable(_))
+        ));
+        assert!(matches!(
+            destination_id("src", Some("a/b")),
+            Err(ApiError::Unprocessable(_))
+        ));
+        assert!(matches!(
+            destination_id("src", Some("")),
+            Err(ApiError::Unprocessable(_))
+        ));
+        let fresh = destination_id("src", None).unwrap();
+        assert!(uuid::Uuid::parse_str(&fresh).is_ok());
+    }
+}

@@ -1,0 +1,111 @@
+//! The one error type of the API and its mapping to HTTP.
+//!
+//! Every handler returns `Result<_, ApiError>`; [`ApiError::status`] and
+//! [`ApiError::body`] are the only place an error becomes a status code and a
+//! JSON body, so the wire format of errors cannot drift between endpoints.
+
+use serde_json::json;
+
+/// Everything that can go wrong while serving a request.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// 400: the request could not be read (body, query, cursor).
+    #[error("{0}")]
+    BadRequest(String),
+    /// 401: no usable credentials.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// 403: authenticated, but the token's abilities do not allow this.
+    #[error("{0}")]
+    Forbidden(String),
+    /// 404: absent, or belonging to another organization (indistinguishable on purpose).
+    #[error("{0}")]
+    NotFound(String),
+    /// 409: the target exists and belongs to someone else.
+    #[error("{0}")]
+    Conflict(String),
+    /// 413: the body is larger than the endpoint accepts.
+    #[error("{0}")]
+    PayloadTooLarge(String),
+    /// 422: readable but invalid parameters.
+    #[error("{0}")]
+    Unprocessable(String),
+    /// 503: a dependency stayed unavailable after every retry; safe to retry.
+    #[error("{0}")]
+    Unavailable(String),
+    /// 500: a bug or an unexpected dependency answer. The detail is logged,
+    /// never sent to the client.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl ApiError {
+    /// The HTTP status of this error.
+    pub fn status(&self) -> u16 {
+        match self {
+            Self::BadRequest(_) => 400,
+            Self::Unauthorized(_) => 401,
+            Self::Forbidden(_) => 403,
+            Self::NotFound(_) => 404,
+            Self::Conflict(_) => 409,
+            Self::PayloadTooLarge(_) => 413,
+            Self::Unprocessable(_) => 422,
+            Self::Unavailable(_) => 503,
+            Self::Internal(_) => 500,
+        }
+    }
+
+    /// A stable machine-readable code, for clients to branch on.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::BadRequest(_) => "bad_request",
+            Self::Unauthorized(_) => "unauthorized",
+            Self::Forbidden(_) => "forbidden",
+            Self::NotFound(_) => "not_found",
+            Self::Conflict(_) => "conflict",
+            Self::PayloadTooLarge(_) => "payload_too_large",
+            Self::Unprocessable(_) => "unprocessable_entity",
+            Self::Unavailable(_) => "service_unavailable",
+            Self::Internal(_) => "internal_error",
+        }
+    }
+
+    /// The message shown to the client: the error's own text for client
+    /// errors, a fixed sentence for server errors (details stay in the logs).
+    pub fn public_message(&self) -> String {
+        match self {
+            Self::Internal(_) => "internal error; the request id identifies it in the logs".into(),
+            Self::Unavailable(_) => "a dependency is unavailable; retry later".into(),
+            other => other.to_string(),
+        }
+    }
+
+    /// `{"error":{"code":"…","message":"…"}}`.
+    pub fn body(&self) -> serde_json::Value {
+        json!({"error": {"code": self.code(), "message": self.public_message()}})
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn internal_errors_hide_their_detail() {
+        let e = ApiError::Internal("table albums-prod: AccessDenied for arn:aws:iam::1".into());
+        assert_eq!(e.status(), 500);
+        let body = e.body().to_string();
+        assert!(!body.contains("AccessDenied"), "{body}");
+        assert!(body.contains("internal_error"));
+    }
+
+    #[test]
+    fn client_errors_carry_their_message() {
+        let e = ApiError::Unprocessable("destination_id is invalid".into());
+        assert_eq!(e.status(), 422);
+        assert_eq!(
+            e.body(),
+            json!({"error":{"code":"unprocessable_entity","message":"destination_id is invalid"}})
+        );
+    }
+}

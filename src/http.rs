@@ -1,0 +1,201 @@
+//! lambda_http glue: ids from paths, parameters from bodies and query
+//! strings, and the response headers of the contract.
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use lambda_http::http::{HeaderValue, StatusCode};
+use lambda_http::{Body, Request, RequestExt, Response};
+use serde_json::Value;
+
+use crate::error::ApiError;
+
+/// Largest request body an endpoint reads (API Gateway's own limit is 10 MB;
+/// none of ours needs more than a few KB).
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// Headers every response carries, as in the contract.
+pub const STATIC_HEADERS: &[(&str, &str)] = &[
+    ("cache-control", "no-cache, no-store"),
+    ("pragma", "no-cache"),
+    ("expires", "Fri, 01 Jan 1990 00:00:00 GMT"),
+    ("content-type", "application/json; charset=utf-8"),
+    ("vary", "Accept-Encoding"),
+    (
+        "p3p",
+        "CP=\"NOI ADM DEV PSAi COM NAV OUR OTRo STP IND DEM\"",
+    ),
+    ("x-frame-options", "DENY"),
+    ("x-content-type-options", "nosniff"),
+    ("x-xss-protection", "1; mode=block"),
+    ("x-download-options", "noopen"),
+    ("x-permitted-cross-domain-policies", "none"),
+    (
+        "referrer-policy",
+        "origin-when-cross-origin, strict-origin-when-cross-origin",
+    ),
+];
+
+/// Per-request facts the response needs: when it started and its id.
+#[derive(Clone, Debug)]
+pub struct RequestCtx {
+    /// When handling started (for `X-Runtime`).
+    pub started: Instant,
+    /// The Lambda request id (also on every log line), sent as `X-Request-Id`.
+    pub request_id: String,
+}
+
+impl RequestCtx {
+    /// Starts the clock for `req`.
+    pub fn of(req: &Request) -> Self {
+        let request_id = req
+            .lambda_context_ref()
+            .map(|c| c.request_id.clone())
+            .filter(|id| !id.is_empty())
+            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+        Self {
+            started: Instant::now(),
+            request_id,
+        }
+    }
+}
+
+/// A response with the contract's headers; `x_token` on success.
+pub fn respond(
+    ctx: &RequestCtx,
+    status: u16,
+    body: String,
+    x_token: Option<&str>,
+) -> Response<Body> {
+    let len = body.len();
+    let mut resp = Response::new(if status == 204 {
+        Body::Empty
+    } else {
+        Body::Text(body)
+    });
+    *resp.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let h = resp.headers_mut();
+    for (k, v) in STATIC_HEADERS {
+        h.insert(*k, HeaderValue::from_static(v));
+    }
+    if let Some(t) = x_token.and_then(|t| HeaderValue::from_str(t).ok()) {
+        h.insert("x-token", t);
+    }
+    if let Ok(v) = HeaderValue::from_str(&ctx.request_id) {
+        h.insert("x-request-id", v);
+    }
+    let runtime = format!("{:.6}", ctx.started.elapsed().as_secs_f64());
+    if let Ok(v) = HeaderValue::from_str(&runtime) {
+        h.insert("x-runtime", v);
+    }
+    if status != 204 {
+        h.insert("content-length", HeaderValue::from(len));
+    }
+    resp
+}
+
+/// The JSON error response of `err`; server errors are logged with the request id.
+pub fn respond_error(ctx: &RequestCtx, err: &ApiError) -> Response<Body> {
+    if err.status() >= 500 {
+        tracing::error!(request_id = %ctx.request_id, error = %err, "request failed");
+    } else {
+        tracing::info!(request_id = %ctx.request_id, status = err.status(), error = %err, "request refused");
+    }
+    respond(ctx, err.status(), err.body().to_string(), None)
+}
+
+/// A header's value as text, if present and readable.
+pub fn header<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
+    req.headers().get(name).and_then(|v| v.to_str().ok())
+}
+
+/// The path parameter `name` as API Gateway gave it, or else the segment
+/// after `after` in the raw path (events without path parameters, a REST
+/// stage prefix or a base-path mapping in front).
+pub fn path_param(req: &Request, name: &str, after: &str) -> Option<String> {
+    if let Some(v) = req.path_parameters_ref().and_then(|p| p.first(name)) {
+        return Some(v.to_string());
+    }
+    let path = req.uri().path().to_string();
+    let raw = req.raw_http_path().to_string();
+    for p in [path, raw] {
+        let segs: Vec<&str> = p.split('/').filter(|s| !s.is_empty()).collect();
+        if let Some(i) = segs.iter().position(|s| *s == after)
+            && let Some(v) = segs.get(i + 1)
+        {
+            return Some((*v).to_string());
+        }
+    }
+    None
+}
+
+/// The raw body bytes, refusing oversized ones.
+pub fn body_bytes(req: &Request) -> Result<&[u8], ApiError> {
+    let bytes: &[u8] = match req.body() {
+        Body::Empty => &[],
+        Body::Text(t) => t.as_bytes(),
+        Body::Binary(b) => b,
+        _ => &[],
+    };
+    if bytes.len() > MAX_BODY_BYTES {
+        return Err(ApiError::PayloadTooLarge(format!(
+            "request body larger than {MAX_BODY_BYTES} bytes"
+        )));
+    }
+    Ok(bytes)
+}
+
+/// String parameters from the query string and the body (form-encoded as in
+/// the contract, or a JSON object); the body wins over the query string.
+/// Non-string JSON values are kept as their JSON text so validation can refuse them.
+pub fn params(req: &Request) -> Result<HashMap<String, String>, ApiError> {
+    let mut out: HashMap<String, String> = HashMap::new();
+    if let Some(q) = req.query_string_parameters_ref() {
+        for (k, v) in q.iter() {
+            out.insert(k.to_string(), v.to_string());
+        }
+    }
+    let body = body_bytes(req)?;
+    if body.iter().all(|b| b.is_ascii_whitespace()) {
+        return Ok(out);
+    }
+    let content_type = header(req, "content-type")
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    let looks_json = body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
+    if content_type.starts_with("application/json")
+        || (!content_type.contains("form") && looks_json)
+    {
+        let v: Value = serde_json::from_slice(body)
+            .map_err(|_| ApiError::BadRequest("body is not valid JSON".into()))?;
+        let Value::Object(map) = v else {
+            return Err(ApiError::BadRequest("JSON body must be an object".into()));
+        };
+        for (k, v) in map {
+            match v {
+                Value::Null => {
+                    out.remove(&k);
+                }
+                Value::String(s) => {
+                    out.insert(k, s);
+                }
+                other => {
+                    out.insert(k, other.to_string());
+                }
+            }
+        }
+    } else if content_type.is_empty()
+        || content_type.starts_with("application/x-www-form-urlencoded")
+    {
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body)
+            .map_err(|_| ApiError::BadRequest("body is not valid form data".into()))?;
+        for (k, v) in pairs {
+            out.insert(k, v);
+        }
+    } else {
+        return Err(ApiError::BadRequest(format!(
+            "unsupported content type {content_type}; send application/x-www-form-urlencoded or application/json"
+        )));
+    }
+    Ok(out)
+}

@@ -1,0 +1,378 @@
+//! Images: the compact record stored per image and the full JSON rendered from it.
+//!
+//! The stored record keeps only what cannot be derived (Cloudinary asset,
+//! upload infos, dimensions, dates…) under one-or-two-letter keys, and omits
+//! fields at their default value: a copy into one album is bounded by the
+//! partition's write units per second, and a write unit is 1 KB, so every byte
+//! of the item is copy throughput. The image's id, album and every URL are
+//! derived at read time.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::cloudinary::{AssetRef, CloudinaryConfig, signed_url};
+
+fn empty_object() -> Value {
+    Value::Object(Default::default())
+}
+fn is_empty_object(v: &Value) -> bool {
+    matches!(v, Value::Object(m) if m.is_empty())
+}
+fn is_zero_i64(v: &i64) -> bool {
+    *v == 0
+}
+fn is_zero_f64(v: &f64) -> bool {
+    *v == 0.0
+}
+fn one() -> i64 {
+    1
+}
+fn is_one(v: &i64) -> bool {
+    *v == 1
+}
+fn yes() -> bool {
+    true
+}
+fn is_true(v: &bool) -> bool {
+    *v
+}
+
+/// What the table stores for one image (the `d` attribute, as JSON).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ImageRecord {
+    /// Cloudinary `public_id` of the asset.
+    #[serde(rename = "a")]
+    pub asset_public_id: String,
+    /// Cloudinary `version` of the asset.
+    #[serde(rename = "v")]
+    pub asset_version: u64,
+    /// Delivery format of the asset (URL extension).
+    #[serde(rename = "f")]
+    pub asset_format: String,
+    /// Cloudinary's upload infos, as received.
+    #[serde(rename = "i", default = "empty_object")]
+    pub infos: Value,
+    /// EXIF data.
+    #[serde(
+        rename = "x",
+        default = "empty_object",
+        skip_serializing_if = "is_empty_object"
+    )]
+    pub exifs: Value,
+    /// Coordinates, `[lat, lng]`.
+    #[serde(rename = "g", default, skip_serializing_if = "Option::is_none")]
+    pub gps: Option<Value>,
+    /// Coordinates located from the uploader's IP.
+    #[serde(rename = "gi", default, skip_serializing_if = "Option::is_none")]
+    pub gps_ip: Option<Value>,
+    /// Coordinates from EXIF.
+    #[serde(rename = "ge", default, skip_serializing_if = "Option::is_none")]
+    pub gps_exifs: Option<Value>,
+    /// Coordinates from the browser.
+    #[serde(rename = "gh", default, skip_serializing_if = "Option::is_none")]
+    pub gps_html: Option<Value>,
+    /// Creation time, as given (RFC 3339); copies keep it.
+    #[serde(rename = "c")]
+    pub created_at: String,
+    /// Last update time (RFC 3339).
+    #[serde(rename = "u")]
+    pub updated_at: String,
+    /// When the photo was taken, if known.
+    #[serde(rename = "t", default, skip_serializing_if = "Option::is_none")]
+    pub taken_at: Option<String>,
+    /// Width in pixels.
+    #[serde(rename = "w", default)]
+    pub width: i64,
+    /// Height in pixels.
+    #[serde(rename = "h", default)]
+    pub height: i64,
+    /// Rotation in degrees.
+    #[serde(rename = "r", default, skip_serializing_if = "is_zero_i64")]
+    pub rotation: i64,
+    /// Crop box.
+    #[serde(rename = "cx", default, skip_serializing_if = "is_zero_f64")]
+    pub crop_x: f64,
+    /// Crop box.
+    #[serde(rename = "cy", default, skip_serializing_if = "is_zero_f64")]
+    pub crop_y: f64,
+    /// Crop box.
+    #[serde(rename = "cw", default, skip_serializing_if = "is_zero_f64")]
+    pub crop_w: f64,
+    /// Crop box.
+    #[serde(rename = "ch", default, skip_serializing_if = "is_zero_f64")]
+    pub crop_h: f64,
+    /// Free-form metadata.
+    #[serde(
+        rename = "m",
+        default = "empty_object",
+        skip_serializing_if = "is_empty_object"
+    )]
+    pub metadatas: Value,
+    /// Original width when it differs from `width`.
+    #[serde(rename = "ow", default, skip_serializing_if = "Option::is_none")]
+    pub original_width: Option<i64>,
+    /// Original height when it differs from `height`.
+    #[serde(rename = "oh", default, skip_serializing_if = "Option::is_none")]
+    pub original_height: Option<i64>,
+    /// Display file name.
+    #[serde(rename = "n", default)]
+    pub filename: String,
+    /// Format of the original upload.
+    #[serde(rename = "fm", default)]
+    pub format: String,
+    /// Title.
+    #[serde(rename = "ti", default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    /// Description.
+    #[serde(rename = "de", default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Page (multi-page documents).
+    #[serde(rename = "p", default = "one", skip_serializing_if = "is_one")]
+    pub page: i64,
+    /// Upload group.
+    #[serde(rename = "gr", default, skip_serializing_if = "Option::is_none")]
+    pub group_id: Option<String>,
+    /// Predominant color.
+    #[serde(rename = "co", default, skip_serializing_if = "Option::is_none")]
+    pub color: Option<String>,
+    /// Size in bytes.
+    #[serde(rename = "s", default)]
+    pub size: i64,
+    /// Whether processing finished.
+    #[serde(rename = "pr", default = "yes", skip_serializing_if = "is_true")]
+    pub processed: bool,
+    /// Processing error, if any.
+    #[serde(rename = "pe", default, skip_serializing_if = "Option::is_none")]
+    pub processing_error: Option<String>,
+}
+
+/// Derived delivery URLs of an image, keyed as in the seed.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct ExternalUrls {
+    /// `c_fit,w_300`.
+    pub fill100: String,
+    /// `c_fit,h_2000,w_2000`.
+    pub fit2000: String,
+    /// 100×100 fill.
+    pub mini: String,
+    /// 200×200 fill.
+    pub large: String,
+    /// 1920 fit.
+    pub full: String,
+}
+
+/// Derived thumbnail URLs of an image, keyed as in the seed.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct Thumbnails {
+    /// The original, auto format/quality.
+    pub original: String,
+    /// 1920 fit.
+    pub full_no_sharinpix: String,
+    /// 1920 fit.
+    pub full: String,
+    /// 1920 fit then 200×200 fill.
+    pub large: String,
+    /// 1920 fit then 100×100 fill.
+    pub mini: String,
+}
+
+/// The image JSON of the contract, key for key in the seed's order.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct ImageJson<'a> {
+    pub id: &'a str,
+    pub public_id: &'a str,
+    pub infos: &'a Value,
+    pub exifs: &'a Value,
+    pub gps: &'a Option<Value>,
+    pub gps_ip: &'a Option<Value>,
+    pub gps_exifs: &'a Option<Value>,
+    pub gps_html: &'a Option<Value>,
+    pub created_at: &'a str,
+    pub updated_at: &'a str,
+    pub taken_at: &'a Option<String>,
+    pub width: i64,
+    pub height: i64,
+    pub rotation: i64,
+    pub crop_x: f64,
+    pub crop_y: f64,
+    pub crop_w: f64,
+    pub crop_h: f64,
+    pub metadatas: &'a Value,
+    pub original_url: String,
+    pub original_width: i64,
+    pub original_height: i64,
+    pub external_urls: ExternalUrls,
+    pub filename: &'a str,
+    pub format: &'a str,
+    pub title: &'a Option<String>,
+    pub description: &'a Option<String>,
+    pub page: i64,
+    pub group_id: &'a Option<String>,
+    pub color: &'a Option<String>,
+    pub size: i64,
+    pub processed: bool,
+    pub processing_error: &'a Option<String>,
+    pub album_id: &'a str,
+    pub thumbnails: Thumbnails,
+}
+
+const AUTO: &str = "dpr_auto,q_auto,f_auto";
+
+impl ImageRecord {
+    /// The Cloudinary asset behind this image.
+    pub fn asset(&self) -> AssetRef<'_> {
+        AssetRef {
+            public_id: &self.asset_public_id,
+            version: self.asset_version,
+            format: &self.asset_format,
+        }
+    }
+
+    /// Renders the contract's image JSON, deriving every URL.
+    pub fn render<'a>(
+        &'a self,
+        id: &'a str,
+        album_id: &'a str,
+        cld: &CloudinaryConfig,
+    ) -> ImageJson<'a> {
+        let asset = self.asset();
+        let url = |t: &str| signed_url(cld, t, &asset);
+        let full = url(&format!("c_fit,h_1920,w_1920/fl_attachment/{AUTO}"));
+        let large = url(&format!(
+            "c_fit,h_1920,w_1920/c_fill,h_200,w_200/fl_attachment/{AUTO}"
+        ));
+        let mini = url(&format!(
+            "c_fit,h_1920,w_1920/c_fill,h_100,w_100/fl_attachment/{AUTO}"
+        ));
+        ImageJson {
+            id,
+            public_id: id,
+            infos: &self.infos,
+            exifs: &self.exifs,
+            gps: &self.gps,
+            gps_ip: &self.gps_ip,
+            gps_exifs: &self.gps_exifs,
+            gps_html: &self.gps_html,
+            created_at: &self.created_at,
+            updated_at: &self.updated_at,
+            taken_at: &self.taken_at,
+            width: self.width,
+            height: self.height,
+            rotation: self.rotation,
+            crop_x: self.crop_x,
+            crop_y: self.crop_y,
+            crop_w: self.crop_w,
+            crop_h: self.crop_h,
+            metadatas: &self.metadatas,
+            original_url: url("fl_attachment"),
+            original_width: self.original_width.unwrap_or(self.width),
+            original_height: self.original_height.unwrap_or(self.height),
+            external_urls: ExternalUrls {
+                fill100: url("c_fit,w_300"),
+                fit2000: url("c_fit,h_2000,w_2000"),
+                mini: mini.clone(),
+                large: large.clone(),
+                full: full.clone(),
+            },
+            filename: &self.filename,
+            format: &self.format,
+            title: &self.title,
+            description: &self.description,
+            page: self.page,
+            group_id: &self.group_id,
+            color: &self.color,
+            size: self.size,
+            processed: self.processed,
+            processing_error: &self.processing_error,
+            album_id,
+            thumbnails: Thumbnails {
+                original: url(&format!("fl_attachment/{AUTO}")),
+                full_no_sharinpix: full.clone(),
+                full,
+                large,
+                mini,
+            },
+        }
+    }
+}
+
+/// Milliseconds since the Unix epoch of an RFC 3339 time (`None` when
+/// unparseable): the sort component of image keys, so "newest first" is a
+/// reverse key-order Query whatever the offset the time was written with.
+pub fn sort_millis(rfc3339: &str) -> Option<i64> {
+    let t = time::OffsetDateTime::parse(rfc3339, &time::format_description::well_known::Rfc3339)
+        .ok()?;
+    Some((t.unix_timestamp_nanos() / 1_000_000) as i64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Secret;
+
+    pub(crate) fn seed_like() -> ImageRecord {
+        serde_json::from_value(serde_json::json!({
+            "a": "2016b12123c7", "v": 123123, "f": "jpg",
+            "i": {"bytes": 3604, "created_at": "2015-09-25T13:32:55Z", "etag": "5a98d4d3e5d39024abf237be55e99b15",
+                  "format": "png", "height": 48, "resource_type": "image", "tags": ["00100000123BB44"],
+                  "type": "authenticated", "width": 48, "original_filename": "Super Image",
+                  "location": {"accuracy": 36, "latitude": 48.861934399999996, "longitude": 2.348967}},
+            "g": [48.861934399999996, 2.348967], "gi": [40.7143528, -74.0059731], "gh": [48.861934399999996, 2.348967],
+            "c": "2019-04-08T19:38:46.797+02:00", "u": "2019-04-08T19:38:46.807+02:00",
+            "w": 48, "h": 48, "n": "Super Image", "fm": "png",
+            "gr": "4472e354-ba15-4152-ac00-5f37979b780a", "co": "#7D7D7D", "s": 3604
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn defaults_are_omitted_from_storage_and_restored_on_read() {
+        let r = seed_like();
+        let stored = serde_json::to_string(&r).unwrap();
+        assert!(
+            !stored.contains("\"cx\"") && !stored.contains("\"pr\""),
+            "{stored}"
+        );
+        let back: ImageRecord = serde_json::from_str(&stored).unwrap();
+        assert_eq!(back, r);
+        assert!(back.processed);
+        assert_eq!(back.page, 1);
+    }
+
+    #[test]
+    fn render_derives_urls_and_keeps_float_types() {
+        let r = seed_like();
+        let cld = CloudinaryConfig {
+            api_key: "k".into(),
+            api_secret: Secret::new("b"),
+            cloud_name: "demo".into(),
+        };
+        let v = serde_json::to_value(r.render("img-1", "album-1", &cld)).unwrap();
+        assert_eq!(v["id"], "img-1");
+        assert_eq!(v["album_id"], "album-1");
+        assert!(v["crop_x"].is_f64());
+        assert!(v["width"].is_i64());
+        assert!(
+            v["original_url"]
+                .as_str()
+                .unwrap()
+                .starts_with("https://res.cloudinary.com/demo/image/authenticated/s--")
+        );
+        assert!(
+            v["original_url"]
+                .as_str()
+                .unwrap()
+                .ends_with("/fl_attachment/v123123/2016b12123c7.jpg")
+        );
+        assert_eq!(serde_json::to_string(&v["crop_x"]).unwrap(), "0.0");
+    }
+
+    #[test]
+    fn sort_millis_normalizes_offsets() {
+        assert_eq!(
+            sort_millis("2019-04-08T19:38:46.797+02:00"),
+            sort_millis("2019-04-08T17:38:46.797Z")
+        );
+        assert_eq!(sort_millis("nonsense"), None);
+    }
+}

@@ -1,0 +1,46 @@
+//! # Album API
+//!
+//! A serverless photo-album service: albums and image records in DynamoDB,
+//! image files on Cloudinary, one AWS Lambda function per endpoint behind API
+//! Gateway, all deployed by one SAM template. Its heart is duplicating an
+//! album: copying thousands of image items fast and exactly once.
+//!
+//! Layout (hexagonal): domain types ([`album`], [`image`]), rules ([`auth`],
+//! [`cloudinary`]), the use-cases ([`duplicate`]) and the DynamoDB adapter
+//! ([`store`]); [`handlers`] adapt Lambda events, [`http`] holds the HTTP
+//! glue, and each `src/bin/*.rs` only wires a handler to the runtime.
+
+pub mod album;
+pub mod auth;
+pub mod cli;
+pub mod cloudinary;
+pub mod config;
+pub mod duplicate;
+pub mod error;
+pub mod handlers;
+pub mod http;
+pub mod image;
+pub mod seed;
+pub mod service;
+pub mod store;
+
+pub use config::Config;
+pub use error::ApiError;
+pub use service::App;
+
+/// Starts an HTTP function: tracing, configuration, client, then the runtime
+/// loop calling `handler` for every event. The common `main` of every binary.
+pub async fn run_http<F, Fut>(handler: F) -> Result<(), lambda_http::Error>
+where
+    F: Fn(std::sync::Arc<App>, lambda_http::Request) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<
+            Output = Result<lambda_http::Response<lambda_http::Body>, lambda_http::Error>,
+        > + Send,
+{
+    lambda_http::tracing::init_default_subscriber();
+    let app = std::sync::Arc::new(App::from_env().await?);
+    lambda_http::run(lambda_http::service_fn(move |req| {
+        handler(app.clone(), req)
+    }))
+    .await
+}

@@ -1,0 +1,167 @@
+//! The application's dependencies and the steps every endpoint shares:
+//! authenticating the caller and rendering an album.
+
+use std::time::Duration;
+
+use lambda_runtime::Error;
+
+use crate::album::{Album, AlbumJson, THUMBNAILS};
+use crate::auth::{self, Ability, Principal};
+use crate::cloudinary::{self, UploadForm};
+use crate::config::Config;
+use crate::error::ApiError;
+use crate::store::copy::CopyOptions;
+use crate::store::{Store, StoredImage, client_from_env};
+
+/// Extra life of a notification token beyond its upload form's, so that
+/// Cloudinary's delayed or retried notifications of a late upload still land.
+pub const NOTIFICATION_GRACE_SECONDS: u64 = 86_400;
+
+/// Everything a handler depends on, built once per Lambda instance.
+#[derive(Clone, Debug)]
+pub struct App {
+    /// Validated configuration.
+    pub config: Config,
+    /// The table.
+    pub store: Store,
+    /// Tuning of album copies.
+    pub copy: CopyOptions,
+    /// How long a synchronous request may spend copying before it answers
+    /// 202 with a job instead (API Gateway gives a request ~29 s).
+    pub sync_copy_budget: Duration,
+}
+
+impl App {
+    /// An app over an existing store.
+    pub fn new(config: Config, store: Store) -> Self {
+        Self {
+            config,
+            store,
+            copy: CopyOptions::default(),
+            sync_copy_budget: Duration::from_secs(20),
+        }
+    }
+
+    /// Reads the environment, validates it, builds the DynamoDB client:
+    /// Lambda init. Fails (and the function with it) on bad configuration.
+    pub async fn from_env() -> Result<Self, Error> {
+        let config = Config::from_env()?;
+        let client = client_from_env().await;
+        let store = Store::new(client, config.table_name.clone());
+        let mut app = Self::new(config, store);
+        if let Some(c) = std::env::var("COPY_CONCURRENCY")
+            .ok()
+            .and_then(|v| v.parse().ok())
+        {
+            app.copy.concurrency = c;
+        }
+        Ok(app)
+    }
+}
+
+/// Current Unix time in seconds.
+pub fn now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+/// Verifies the caller's token and loads its user's organization.
+/// A token for a user that no longer exists is refused (401).
+pub async fn authenticate(
+    app: &App,
+    authorization: Option<&str>,
+    now: i64,
+) -> Result<Principal, ApiError> {
+    let header = authorization
+        .ok_or_else(|| ApiError::Unauthorized("missing Authorization header".into()))?;
+    let token = auth::token_from_header(header)
+        .ok_or_else(|| ApiError::Unauthorized("malformed Authorization header".into()))?;
+    let verified = auth::verify_api_token(token, &app.config.jwt_secret, now)?;
+    let organization_id = app
+        .store
+        .user_organization(&verified.user_id)
+        .await?
+        .ok_or_else(|| ApiError::Unauthorized("unknown user".into()))?;
+    Ok(Principal {
+        user_id: verified.user_id,
+        organization_id,
+        abilities: verified.abilities,
+        claims: verified.claims,
+    })
+}
+
+/// An album the caller may reach: 404 when absent or in another
+/// organization (indistinguishable), 403 when the token lacks `ability`.
+pub async fn album_for(
+    app: &App,
+    principal: &Principal,
+    album_id: &str,
+    abilities: &[Ability],
+) -> Result<Album, ApiError> {
+    let not_found = || ApiError::NotFound(format!("album {album_id} not found"));
+    if !crate::album::is_valid_id(album_id) {
+        return Err(not_found());
+    }
+    let album = app.store.get_album(album_id).await?.ok_or_else(not_found)?;
+    if album.organization_id != principal.organization_id {
+        return Err(not_found());
+    }
+    if !abilities.iter().all(|a| principal.can(album_id, *a)) {
+        return Err(ApiError::Forbidden(format!(
+            "this token may not do that on album {album_id}"
+        )));
+    }
+    Ok(album)
+}
+
+/// The signed upload form of `album`, or `None` when the caller may not upload there.
+pub fn upload_form_for(
+    app: &App,
+    principal: &Principal,
+    album: &Album,
+    now: i64,
+) -> Result<Option<UploadForm>, ApiError> {
+    if !principal.can(&album.id, Ability::ImageUpload) {
+        return Ok(None);
+    }
+    let cfg = &app.config;
+    let token = auth::issue_notification_token(
+        &principal.user_id,
+        &album.id,
+        &album.organization_id,
+        &cfg.jwt_secret,
+        now,
+        cfg.upload_form_ttl_seconds + NOTIFICATION_GRACE_SECONDS,
+    )?;
+    let url = format!("{}/api/v1/cloudinary?token={token}", cfg.public_api_url);
+    Ok(Some(cloudinary::upload_form(
+        &cfg.cloudinary,
+        &album.organization_id,
+        &album.id,
+        url,
+        now + cfg.upload_form_ttl_seconds as i64,
+    )))
+}
+
+/// Renders the contract's album JSON (as a string, compact, as the API
+/// sends it) with its newest images as thumbnails.
+pub async fn render_album(
+    app: &App,
+    principal: &Principal,
+    album: &Album,
+    now: i64,
+) -> Result<String, ApiError> {
+    let thumbs: Vec<StoredImage> = app.store.newest_images(&album.id, THUMBNAILS).await?;
+    let json = AlbumJson {
+        id: &album.id,
+        public_id: &album.id,
+        images_count: album.images_count,
+        views_count: album.views_count,
+        upload_form: upload_form_for(app, principal, album, now)?,
+        organization_id: &album.organization_id,
+        thumbnails: thumbs
+            .iter()
+            .map(|t| t.record.render(&t.id, &album.id, &app.config.cloudinary))
+            .collect(),
+    };
+    serde_json::to_string(&json).map_err(|e| ApiError::Internal(format!("album JSON: {e}")))
+}

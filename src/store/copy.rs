@@ -1,0 +1,426 @@
+//! The batch copier: streams an album's image items into another album.
+//!
+//! Source pages (1 MB Query pages, strongly consistent) are turned into
+//! 25-item `BatchWriteItem` calls that run with bounded parallelism while the
+//! next page is read. Memory stays bounded by the in-flight batches plus one
+//! page, whatever the album's size. Each copy gets a deterministic id
+//! (UUIDv5 of destination id and source image id) and keeps its source's sort
+//! time, so re-running a copy rewrites the same items instead of adding new
+//! ones: retries, re-deliveries and concurrent runs cannot create doubles.
+//!
+//! Progress is tracked per source page: the *resume key* is the last page key
+//! before which every item is known to be written, so a copy stopped by a
+//! deadline (or a crash, with the key saved by the caller) resumes there.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+use uuid::Uuid;
+
+use super::keys::*;
+use super::{Item, RetryPolicy, Store, StoreError, describe, is_retryable};
+
+/// Most requests one `BatchWriteItem` takes.
+pub const BATCH_SIZE: usize = 25;
+
+/// Namespace of copy ids (UUIDv5). Never change it: ids of copies made
+/// before the change would no longer match, and re-runs would double them.
+pub const COPY_NAMESPACE: Uuid = Uuid::from_u128(0x8c1d_5f0e_2b7a_4e59_9a63_0d4f_b2e1_c7a8);
+
+/// The id of the copy of `source_image_id` in album `destination_id`.
+pub fn copy_id(destination_id: &str, source_image_id: &str) -> String {
+    let name = format!("{destination_id}/{source_image_id}");
+    Uuid::new_v5(&COPY_NAMESPACE, name.as_bytes()).to_string()
+}
+
+/// Tuning of one copy.
+#[derive(Clone, Debug)]
+pub struct CopyOptions {
+    /// `BatchWriteItem` calls in flight at once.
+    pub concurrency: usize,
+    /// Where to start reading the source (a resume key), `None` for the beginning.
+    pub start_key: Option<Item>,
+    /// Stop reading new pages after this instant (in-flight batches finish).
+    pub deadline: Option<Instant>,
+    /// Items per source Query page (`None`: DynamoDB's 1 MB pages).
+    pub page_limit: Option<i32>,
+}
+
+impl Default for CopyOptions {
+    fn default() -> Self {
+        Self {
+            concurrency: 8,
+            start_key: None,
+            deadline: None,
+            page_limit: None,
+        }
+    }
+}
+
+/// What a copy did.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct CopyReport {
+    /// Source items read.
+    pub items_read: u64,
+    /// Item writes acknowledged (re-sent unprocessed items count again).
+    pub items_written: u64,
+    /// `BatchWriteItem` calls made.
+    pub batch_calls: u64,
+    /// Calls that were retries (unprocessed items or retryable errors).
+    pub retries: u64,
+    /// Whether every source item is written.
+    pub finished: bool,
+    /// Where to resume when not finished.
+    pub resume_key: Option<Item>,
+}
+
+#[derive(Default)]
+struct Counters {
+    written: AtomicU64,
+    calls: AtomicU64,
+    retries: AtomicU64,
+}
+
+struct PageProgress {
+    batches_left: usize,
+    end_key: Option<Item>,
+}
+
+fn copy_request(
+    dest_pk: &AttributeValue,
+    destination_id: &str,
+    mut item: Item,
+) -> Result<WriteRequest, StoreError> {
+    let sk = match item.remove(SK) {
+        Some(AttributeValue::S(sk)) => sk,
+        _ => return Err(StoreError::Corrupt("image item without sk".into())),
+    };
+    let (Some(prefix), Some(source_id)) = (image_sk_time_prefix(&sk), image_id_of_sk(&sk)) else {
+        return Err(StoreError::Corrupt(format!("bad image key {sk}")));
+    };
+    let data = item
+        .remove(DATA)
+        .ok_or_else(|| StoreError::Corrupt(format!("image {source_id} has no data")))?;
+    let new_id = copy_id(destination_id, source_id);
+    let new_item = Item::from([
+        (PK.to_string(), dest_pk.clone()),
+        (
+            SK.to_string(),
+            AttributeValue::S(format!("{prefix}{new_id}")),
+        ),
+        (IMAGE_ID.to_string(), AttributeValue::S(new_id)),
+        (DATA.to_string(), data),
+    ]);
+    let put = PutRequest::builder()
+        .set_item(Some(new_item))
+        .build()
+        .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    Ok(WriteRequest::builder().put_request(put).build())
+}
+
+/// Writes one batch, re-sending `UnprocessedItems` and retryable failures
+/// with full-jitter backoff until done or the policy's attempts run out.
+async fn write_batch(
+    client: Client,
+    table: Arc<str>,
+    mut requests: Vec<WriteRequest>,
+    policy: RetryPolicy,
+    counters: Arc<Counters>,
+) -> Result<(), StoreError> {
+    let mut attempt = 0u32;
+    loop {
+        attempt += 1;
+        if attempt > 1 {
+            counters.retries.fetch_add(1, Ordering::Relaxed);
+        }
+        counters.calls.fetch_add(1, Ordering::Relaxed);
+        let sent = requests.len();
+        let result = client
+            .batch_write_item()
+            .request_items(table.as_ref(), requests.clone())
+            .send()
+            .await;
+        match result {
+            Ok(out) => {
+                let unprocessed = out
+                    .unprocessed_items
+                    .and_then(|mut m| m.remove(table.as_ref()))
+                    .unwrap_or_default();
+                counters.written.fetch_add(
+                    (sent - unprocessed.len().min(sent)) as u64,
+                    Ordering::Relaxed,
+                );
+                if unprocessed.is_empty() {
+                    return Ok(());
+                }
+                requests = unprocessed;
+                if attempt >= policy.max_attempts {
+                    return Err(StoreError::RetriesExhausted {
+                        pending: requests.len(),
+                        attempts: attempt,
+                    });
+                }
+            }
+            Err(e) if is_retryable(&e) => {
+                if attempt >= policy.max_attempts {
+                    return Err(StoreError::Unavailable {
+                        attempts: attempt,
+                        detail: describe(&e),
+                    });
+                }
+                tracing::warn!(attempt, error = %describe(&e), "BatchWriteItem failed; retrying");
+            }
+            Err(e) => return Err(StoreError::Dynamo(describe(&e))),
+        }
+        tokio::time::sleep(policy.backoff(attempt)).await;
+    }
+}
+
+/// Runs batches with bounded parallelism, tracking which page each belongs to.
+struct Writer {
+    client: Client,
+    table: Arc<str>,
+    policy: RetryPolicy,
+    permits: Arc<Semaphore>,
+    tasks: JoinSet<Result<usize, StoreError>>,
+    counters: Arc<Counters>,
+    pages: VecDeque<PageProgress>,
+    first_page: usize,
+    watermark: Option<Option<Item>>,
+}
+
+impl Writer {
+    fn new(store: &Store, concurrency: usize) -> Self {
+        Self {
+            client: store.client().clone(),
+            table: Arc::from(store.table()),
+            policy: store.policy().clone(),
+            permits: Arc::new(Semaphore::new(concurrency.max(1))),
+            tasks: JoinSet::new(),
+            counters: Arc::default(),
+            pages: VecDeque::new(),
+            first_page: 0,
+            watermark: None,
+        }
+    }
+
+    /// Registers a page of `batches` batches ending at `end_key`; returns its index.
+    fn open_page(&mut self, batches: usize, end_key: Option<Item>) -> usize {
+        self.pages.push_back(PageProgress {
+            batches_left: batches,
+            end_key,
+        });
+        let idx = self.first_page + self.pages.len() - 1;
+        self.advance();
+        idx
+    }
+
+    async fn spawn(&mut self, page: usize, requests: Vec<WriteRequest>) -> Result<(), StoreError> {
+        // Fail fast: surface finished batches' errors before queueing more.
+        while let Some(done) = self.tasks.try_join_next() {
+            self.finish(done)?;
+        }
+        let permit = self
+            .permits
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| StoreError::Dynamo("copy cancelled".into()))?;
+        let (client, table, policy, counters) = (
+            self.client.clone(),
+            self.table.clone(),
+            self.policy.clone(),
+            self.counters.clone(),
+        );
+        self.tasks.spawn(async move {
+            let _permit = permit;
+            write_batch(client, table, requests, policy, counters)
+                .await
+                .map(|_| page)
+        });
+        Ok(())
+    }
+
+    fn finish(
+        &mut self,
+        done: Result<Result<usize, StoreError>, tokio::task::JoinError>,
+    ) -> Result<(), StoreError> {
+        let page = match done {
+            Ok(Ok(page)) => page,
+            Ok(Err(e)) => {
+                self.tasks.abort_all();
+                return Err(e);
+            }
+            Err(e) => {
+                self.tasks.abort_all();
+                return Err(StoreError::Dynamo(format!("copy task failed: {e}")));
+            }
+        };
+        if let Some(p) = self.pages.get_mut(page - self.first_page) {
+            p.batches_left = p.batches_left.saturating_sub(1);
+        }
+        self.advance();
+        Ok(())
+    }
+
+    fn advance(&mut self) {
+        while self.pages.front().is_some_and(|p| p.batches_left == 0) {
+            let p = self.pages.pop_front().expect("front exists");
+            self.first_page += 1;
+            self.watermark = Some(p.end_key);
+        }
+    }
+
+    async fn drain(&mut self) -> Result<(), StoreError> {
+        while let Some(done) = self.tasks.join_next().await {
+            self.finish(done)?;
+        }
+        Ok(())
+    }
+}
+
+/// Copies every image of album `source` into album `destination` (both must
+/// exist; counts are the caller's business). Stops early, cleanly, when
+/// `opts.deadline` passes, reporting where to resume.
+pub async fn copy_images(
+    store: &Store,
+    source: &str,
+    destination: &str,
+    opts: &CopyOptions,
+) -> Result<CopyReport, StoreError> {
+    let mut writer = Writer::new(store, opts.concurrency);
+    let dest_pk = AttributeValue::S(album_pk(destination));
+    let source_pk = album_pk(source);
+    let mut report = CopyReport {
+        resume_key: opts.start_key.clone(),
+        ..CopyReport::default()
+    };
+    let mut start = opts.start_key.clone();
+    let mut read_everything = false;
+    loop {
+        if opts.deadline.is_some_and(|d| Instant::now() >= d) {
+            break;
+        }
+        let out = super::retry::retrying(store.policy(), || {
+            store
+                .client()
+                .query()
+                .table_name(store.table())
+                .key_condition_expression("pk = :pk AND begins_with(sk, :img)")
+                .expression_attribute_values(":pk", AttributeValue::S(source_pk.clone()))
+                .expression_attribute_values(":img", AttributeValue::S(IMAGE_SK_PREFIX.into()))
+                .projection_expression("sk, d")
+                .consistent_read(true)
+                .set_limit(opts.page_limit)
+                .set_exclusive_start_key(start.clone())
+                .send()
+        })
+        .await?;
+        let next = out.last_evaluated_key.filter(|k| !k.is_empty());
+        let items = out.items.unwrap_or_default();
+        report.items_read += items.len() as u64;
+        let mut requests = Vec::with_capacity(items.len());
+        for item in items {
+            requests.push(copy_request(&dest_pk, destination, item)?);
+        }
+        let batches = requests.len().div_ceil(BATCH_SIZE);
+        let page = writer.open_page(batches, next.clone());
+        let mut requests = requests.into_iter();
+        loop {
+            let chunk: Vec<WriteRequest> = requests.by_ref().take(BATCH_SIZE).collect();
+            if chunk.is_empty() {
+                break;
+            }
+            writer.spawn(page, chunk).await?;
+        }
+        match next {
+            Some(k) => start = Some(k),
+            None => {
+                read_everything = true;
+                break;
+            }
+        }
+    }
+    writer.drain().await?;
+    report.items_written = writer.counters.written.load(Ordering::Relaxed);
+    report.batch_calls = writer.counters.calls.load(Ordering::Relaxed);
+    report.retries = writer.counters.retries.load(Ordering::Relaxed);
+    if let Some(mark) = writer.watermark.take() {
+        report.resume_key = mark;
+    }
+    report.finished = read_everything && writer.pages.is_empty();
+    if report.finished {
+        report.resume_key = None;
+    }
+    Ok(report)
+}
+
+/// Writes `items` with the same batching, parallelism and retries as a copy.
+pub async fn write_all(store: &Store, items: Vec<Item>) -> Result<u64, StoreError> {
+    let mut writer = Writer::new(store, CopyOptions::default().concurrency);
+    let mut requests = Vec::with_capacity(items.len());
+    for item in items {
+        let put = PutRequest::builder()
+            .set_item(Some(item))
+            .build()
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        requests.push(WriteRequest::builder().put_request(put).build());
+    }
+    let page = writer.open_page(requests.len().div_ceil(BATCH_SIZE), None);
+    let mut requests = requests.into_iter();
+    loop {
+        let chunk: Vec<WriteRequest> = requests.by_ref().take(BATCH_SIZE).collect();
+        if chunk.is_empty() {
+            break;
+        }
+        writer.spawn(page, chunk).await?;
+    }
+    writer.drain().await?;
+    Ok(writer.counters.written.load(Ordering::Relaxed))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn copy_ids_are_deterministic_and_destination_specific() {
+        assert_eq!(copy_id("new_id", "img-1"), copy_id("new_id", "img-1"));
+        assert_ne!(copy_id("new_id", "img-1"), copy_id("other", "img-1"));
+        assert_ne!(copy_id("new_id", "img-1"), copy_id("new_id", "img-2"));
+        assert_eq!(
+            Uuid::parse_str(&copy_id("a", "b"))
+                .unwrap()
+                .get_version_num(),
+            5
+        );
+    }
+
+    #[test]
+    fn copy_request_rewrites_keys_and_keeps_data() {
+        let item = Item::from([
+            (PK.to_string(), AttributeValue::S("A#src".into())),
+            (
+                SK.to_string(),
+                AttributeValue::S("I#0001554745126797#img-1".into()),
+            ),
+            (DATA.to_string(), AttributeValue::S("{\"a\":1}".into())),
+        ]);
+        let req = copy_request(&AttributeValue::S("A#dst".into()), "dst", item).unwrap();
+        let put = req.put_request().unwrap().item();
+        let id = copy_id("dst", "img-1");
+        assert_eq!(put[PK], AttributeValue::S("A#dst".into()));
+        assert_eq!(
+            put[SK],
+            AttributeValue::S(format!("I#0001554745126797#{id}"))
+        );
+        assert_eq!(put[IMAGE_ID], AttributeValue::S(id));
+        assert_eq!(put[DATA], AttributeValue::S("{\"a\":1}".into()));
+    }
+}

@@ -1,0 +1,464 @@
+//! DynamoDB persistence: items <-> domain, queries, and the batch copier.
+//!
+//! One table holds everything (key scheme in [`keys`]). The [`Store`] is the
+//! only code that speaks DynamoDB; handlers and the duplication use-case see
+//! domain types. There is deliberately no store trait: tests run against a
+//! real DynamoDB-compatible server (with a fault-injecting proxy for what it
+//! cannot produce), so a second, in-memory implementation would only be a
+//! place for behaviour to diverge.
+
+pub mod copy;
+pub mod keys;
+pub mod retry;
+pub mod schema;
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, Select};
+
+use crate::album::Album;
+use crate::error::ApiError;
+use crate::image::{ImageRecord, sort_millis};
+use keys::*;
+pub use retry::RetryPolicy;
+
+/// A DynamoDB item.
+pub type Item = HashMap<String, AttributeValue>;
+
+/// What can go wrong talking to the table.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Throttling, 5xx or network trouble persisted through every retry.
+    #[error("DynamoDB unavailable after {attempts} attempts: {detail}")]
+    Unavailable {
+        /// Attempts made.
+        attempts: u32,
+        /// Last error seen.
+        detail: String,
+    },
+    /// Writes still unprocessed after every retry.
+    #[error("{pending} items still unprocessed after {attempts} BatchWriteItem attempts")]
+    RetriesExhausted {
+        /// Items not written.
+        pending: usize,
+        /// Attempts made.
+        attempts: u32,
+    },
+    /// A request DynamoDB refused for a reason retries cannot fix.
+    #[error("DynamoDB error: {0}")]
+    Dynamo(String),
+    /// An item in the table does not have the expected shape.
+    #[error("corrupt item: {0}")]
+    Corrupt(String),
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Unavailable { .. } | StoreError::RetriesExhausted { .. } => {
+                ApiError::Unavailable(e.to_string())
+            }
+            other => ApiError::Internal(other.to_string()),
+        }
+    }
+}
+
+/// Whether an SDK error is worth retrying (throttling, 5xx, timeouts, I/O).
+pub fn is_retryable<E: ProvideErrorMetadata>(err: &SdkError<E>) -> bool {
+    match err {
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
+            true
+        }
+        SdkError::ServiceError(se) => {
+            let status = se.raw().status().as_u16();
+            status >= 500
+                || matches!(
+                    se.err().code(),
+                    Some(
+                        "ProvisionedThroughputExceededException"
+                            | "ThrottlingException"
+                            | "RequestLimitExceeded"
+                            | "InternalServerError"
+                            | "ServiceUnavailable"
+                            | "LimitExceededException"
+                            | "TransactionInProgressException"
+                    )
+                )
+        }
+        _ => false,
+    }
+}
+
+fn describe<E: ProvideErrorMetadata + std::fmt::Debug>(err: &SdkError<E>) -> String {
+    match err {
+        SdkError::ServiceError(se) => format!(
+            "{}: {}",
+            se.err().code().unwrap_or("unknown"),
+            se.err().message().unwrap_or("")
+        ),
+        SdkError::TimeoutError(_) => "timeout".into(),
+        SdkError::DispatchFailure(_) => "dispatch failure (connection)".into(),
+        SdkError::ResponseError(_) => "unreadable response".into(),
+        other => format!("{other:?}"),
+    }
+}
+
+fn is_conditional_failure<E: ProvideErrorMetadata>(err: &SdkError<E>) -> bool {
+    matches!(err, SdkError::ServiceError(se) if se.err().code() == Some("ConditionalCheckFailedException"))
+}
+
+fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+fn n(v: impl ToString) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+fn get_s<'a>(item: &'a Item, name: &str) -> Result<&'a str, StoreError> {
+    match item.get(name) {
+        Some(AttributeValue::S(v)) => Ok(v),
+        _ => Err(StoreError::Corrupt(format!(
+            "attribute {name} missing or not a string"
+        ))),
+    }
+}
+fn get_n(item: &Item, name: &str) -> Result<u64, StoreError> {
+    match item.get(name) {
+        None => Ok(0),
+        Some(AttributeValue::N(v)) => v
+            .parse::<i64>()
+            .map(|x| x.max(0) as u64)
+            .map_err(|_| StoreError::Corrupt(format!("attribute {name} is not an integer"))),
+        _ => Err(StoreError::Corrupt(format!(
+            "attribute {name} is not a number"
+        ))),
+    }
+}
+
+/// An image as read back: its id and its stored record.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StoredImage {
+    /// Image id.
+    pub id: String,
+    /// Stored record.
+    pub record: ImageRecord,
+}
+
+/// Builds an SDK client from the environment (`AWS_ENDPOINT_URL_DYNAMODB`
+/// included), with timeouts, so a hung connection becomes a retry instead of
+/// a Lambda timeout.
+pub async fn client_from_env() -> Client {
+    let timeouts = aws_config::timeout::TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(3))
+        .operation_attempt_timeout(Duration::from_secs(10))
+        .build();
+    let conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .timeout_config(timeouts)
+        .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(3))
+        .load()
+        .await;
+    Client::new(&conf)
+}
+
+/// The table, with the operations the API needs.
+#[derive(Clone, Debug)]
+pub struct Store {
+    client: Client,
+    table: String,
+    policy: RetryPolicy,
+}
+
+impl Store {
+    /// A store over `table` using `client`.
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+            policy: RetryPolicy::default(),
+        }
+    }
+
+    /// The same store with another retry policy (tests shorten it).
+    pub fn with_retry_policy(mut self, policy: RetryPolicy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// The SDK client.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+    /// The table name.
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+    /// The retry policy of batch writes and retried calls.
+    pub fn policy(&self) -> &RetryPolicy {
+        &self.policy
+    }
+
+    async fn get_item(&self, pk: String, sk: &str) -> Result<Option<Item>, StoreError> {
+        retry::retrying(&self.policy, || {
+            self.client
+                .get_item()
+                .table_name(&self.table)
+                .key(PK, s(pk.clone()))
+                .key(SK, s(sk))
+                .consistent_read(true)
+                .send()
+        })
+        .await
+        .map(|o| o.item)
+    }
+
+    /// Creates or replaces an organization.
+    pub async fn put_organization(&self, id: &str, name: &str) -> Result<(), StoreError> {
+        self.put(HashMap::from([
+            (PK.into(), s(org_pk(id))),
+            (SK.into(), s(ORG_SK)),
+            ("name".into(), s(name)),
+        ]))
+        .await
+    }
+
+    /// Whether an organization exists.
+    pub async fn organization_exists(&self, id: &str) -> Result<bool, StoreError> {
+        Ok(self.get_item(org_pk(id), ORG_SK).await?.is_some())
+    }
+
+    /// Creates or replaces a user of `organization_id`.
+    pub async fn put_user(&self, id: &str, organization_id: &str) -> Result<(), StoreError> {
+        self.put(HashMap::from([
+            (PK.into(), s(user_pk(id))),
+            (SK.into(), s(USER_SK)),
+            (ORGANIZATION_ID.into(), s(organization_id)),
+        ]))
+        .await
+    }
+
+    /// The organization of user `id`, if the user exists.
+    pub async fn user_organization(&self, id: &str) -> Result<Option<String>, StoreError> {
+        match self.get_item(user_pk(id), USER_SK).await? {
+            None => Ok(None),
+            Some(item) => Ok(Some(get_s(&item, ORGANIZATION_ID)?.to_string())),
+        }
+    }
+
+    async fn put(&self, item: Item) -> Result<(), StoreError> {
+        retry::retrying(&self.policy, || {
+            self.client
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(item.clone()))
+                .send()
+        })
+        .await
+        .map(|_| ())
+    }
+
+    /// Reads an album (strongly consistent).
+    pub async fn get_album(&self, id: &str) -> Result<Option<Album>, StoreError> {
+        match self.get_item(album_pk(id), ALBUM_SK).await? {
+            None => Ok(None),
+            Some(item) => Ok(Some(Album {
+                id: id.to_string(),
+                organization_id: get_s(&item, ORGANIZATION_ID)?.to_string(),
+                images_count: get_n(&item, "images_count")?,
+                views_count: get_n(&item, "views_count")?,
+                created_at: get_s(&item, "created_at").unwrap_or_default().to_string(),
+            })),
+        }
+    }
+
+    /// Creates `album` unless an album with its id exists; either way returns
+    /// the album now stored (the caller checks its organization). Conditional,
+    /// so two concurrent creators cannot overwrite each other.
+    pub async fn create_album_if_absent(&self, album: &Album) -> Result<Album, StoreError> {
+        let item = HashMap::from([
+            (PK.into(), s(album_pk(&album.id))),
+            (SK.into(), s(ALBUM_SK)),
+            (ORGANIZATION_ID.into(), s(&album.organization_id)),
+            ("images_count".into(), n(album.images_count)),
+            ("views_count".into(), n(album.views_count)),
+            ("created_at".into(), s(&album.created_at)),
+            ("seq".into(), n(0)),
+        ]);
+        let res = retry::retrying_unless(
+            &self.policy,
+            || {
+                self.client
+                    .put_item()
+                    .table_name(&self.table)
+                    .set_item(Some(item.clone()))
+                    .condition_expression("attribute_not_exists(pk)")
+                    .send()
+            },
+            is_conditional_failure,
+        )
+        .await;
+        match res {
+            Ok(_) => Ok(album.clone()),
+            Err(retry::Outcome::Stopped(_)) => self.get_album(&album.id).await?.ok_or_else(|| {
+                StoreError::Corrupt("album vanished after a conditional failure".into())
+            }),
+            Err(retry::Outcome::Failed(e)) => Err(e),
+        }
+    }
+
+    /// Writes images into an album one by one (seeding and tests; the webhook
+    /// has its own idempotent path). Recounts the album afterwards.
+    pub async fn put_images(
+        &self,
+        album_id: &str,
+        images: &[StoredImage],
+    ) -> Result<u64, StoreError> {
+        let mut requests = Vec::with_capacity(images.len());
+        for img in images {
+            requests.push(self.image_item(album_id, &img.id, &img.record)?);
+        }
+        copy::write_all(self, requests).await?;
+        self.recount_images(album_id).await
+    }
+
+    /// The item of an image.
+    pub fn image_item(
+        &self,
+        album_id: &str,
+        image_id: &str,
+        record: &ImageRecord,
+    ) -> Result<Item, StoreError> {
+        let millis = sort_millis(&record.created_at).ok_or_else(|| {
+            StoreError::Corrupt(format!("image {image_id} has an invalid created_at"))
+        })?;
+        let data = serde_json::to_string(record).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        Ok(HashMap::from([
+            (PK.into(), s(album_pk(album_id))),
+            (SK.into(), s(image_sk(millis, image_id))),
+            (IMAGE_ID.into(), s(image_id)),
+            (DATA.into(), s(data)),
+        ]))
+    }
+
+    /// Decodes an image item (needs `sk` and `d`).
+    pub fn decode_image(item: &Item) -> Result<StoredImage, StoreError> {
+        let sk = get_s(item, SK)?;
+        let id =
+            image_id_of_sk(sk).ok_or_else(|| StoreError::Corrupt(format!("bad image key {sk}")))?;
+        let record = serde_json::from_str(get_s(item, DATA)?)
+            .map_err(|e| StoreError::Corrupt(format!("image {id}: {e}")))?;
+        Ok(StoredImage {
+            id: id.to_string(),
+            record,
+        })
+    }
+
+    /// The `limit` newest images of an album, newest first.
+    pub async fn newest_images(
+        &self,
+        album_id: &str,
+        limit: usize,
+    ) -> Result<Vec<StoredImage>, StoreError> {
+        let out = retry::retrying(&self.policy, || {
+            self.client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk AND begins_with(sk, :img)")
+                .expression_attribute_values(":pk", s(album_pk(album_id)))
+                .expression_attribute_values(":img", s(IMAGE_SK_PREFIX))
+                .projection_expression("sk, d")
+                .scan_index_forward(false)
+                .consistent_read(true)
+                .limit(limit as i32)
+                .send()
+        })
+        .await?;
+        out.items().iter().map(Self::decode_image).collect()
+    }
+
+    /// Counts an album's image items (strongly consistent, every page).
+    pub async fn count_images(&self, album_id: &str) -> Result<u64, StoreError> {
+        let mut total = 0u64;
+        let mut start: Option<Item> = None;
+        loop {
+            let out = retry::retrying(&self.policy, || {
+                self.client
+                    .query()
+                    .table_name(&self.table)
+                    .key_condition_expression("pk = :pk AND begins_with(sk, :img)")
+                    .expression_attribute_values(":pk", s(album_pk(album_id)))
+                    .expression_attribute_values(":img", s(IMAGE_SK_PREFIX))
+                    .select(Select::Count)
+                    .consistent_read(true)
+                    .set_exclusive_start_key(start.clone())
+                    .send()
+            })
+            .await?;
+            total += out.count().max(0) as u64;
+            match out.last_evaluated_key {
+                Some(k) if !k.is_empty() => start = Some(k),
+                _ => return Ok(total),
+            }
+        }
+    }
+
+    /// Sets `images_count` to the number of image items, exactly, even while
+    /// other writers add or remove images.
+    ///
+    /// Protocol (see `docs/decisions/0003-exact-images-count.md`): bump the
+    /// album's `seq` and read it back, count, then store the count only if
+    /// `seq` is unchanged. Every writer bumps `seq` after it writes, so a
+    /// count that raced a write is refused and taken again, and the last
+    /// writer to finish always stores a count that includes every write.
+    pub async fn recount_images(&self, album_id: &str) -> Result<u64, StoreError> {
+        for _ in 0..50 {
+            let bumped = retry::retrying(&self.policy, || {
+                self.client
+                    .update_item()
+                    .table_name(&self.table)
+                    .key(PK, s(album_pk(album_id)))
+                    .key(SK, s(ALBUM_SK))
+                    .update_expression("ADD seq :one")
+                    .condition_expression("attribute_exists(pk)")
+                    .expression_attribute_values(":one", n(1))
+                    .return_values(ReturnValue::UpdatedNew)
+                    .send()
+            })
+            .await?;
+            let seq = bumped
+                .attributes
+                .as_ref()
+                .map(|a| get_n(a, "seq"))
+                .transpose()?
+                .unwrap_or(0);
+            let count = self.count_images(album_id).await?;
+            let res = retry::retrying_unless(
+                &self.policy,
+                || {
+                    self.client
+                        .update_item()
+                        .table_name(&self.table)
+                        .key(PK, s(album_pk(album_id)))
+                        .key(SK, s(ALBUM_SK))
+                        .update_expression("SET images_count = :c")
+                        .condition_expression("seq = :seq")
+                        .expression_attribute_values(":c", n(count))
+                        .expression_attribute_values(":seq", n(seq))
+                        .send()
+                },
+                is_conditional_failure,
+            )
+            .await;
+            match res {
+                Ok(_) => return Ok(count),
+                Err(retry::Outcome::Stopped(_)) => continue,
+                Err(retry::Outcome::Failed(e)) => return Err(e),
+            }
+        }
+        Err(StoreError::Unavailable {
+            attempts: 50,
+            detail: format!("album {album_id} kept changing while being counted"),
+        })
+    }
+}
