@@ -145,19 +145,42 @@ pub fn body_bytes(req: &Request) -> Result<&[u8], ApiError> {
     Ok(bytes)
 }
 
-/// String parameters from the query string and the body (form-encoded as in
-/// the contract, or a JSON object); the body wins over the query string.
-/// Non-string JSON values are kept as their JSON text so validation can refuse them.
-pub fn params(req: &Request) -> Result<HashMap<String, String>, ApiError> {
-    let mut out: HashMap<String, String> = HashMap::new();
+/// Request parameters from the query string and the body (form-encoded as
+/// in the contract, or a JSON object); the body wins over the query string.
+#[derive(Clone, Debug, Default)]
+pub struct Params(HashMap<String, Value>);
+
+impl Params {
+    /// A string parameter: `None` when absent (or JSON `null`), a 422 when
+    /// present with another JSON type.
+    pub fn str(&self, name: &str) -> Result<Option<&str>, ApiError> {
+        match self.0.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s)),
+            Some(_) => Err(ApiError::Unprocessable(format!("{name} must be a string"))),
+        }
+    }
+
+    /// A raw parameter value (numbers stay numbers when sent as JSON).
+    pub fn value(&self, name: &str) -> Option<&Value> {
+        self.0.get(name)
+    }
+}
+
+/// Reads the parameters of `req` (see [`Params`]); 400 on an unreadable body.
+pub fn params(req: &Request) -> Result<Params, ApiError> {
+    let mut out: HashMap<String, Value> = HashMap::new();
     if let Some(q) = req.query_string_parameters_ref() {
         for (k, v) in q.iter() {
-            out.insert(k.to_string(), v.to_string());
+            out.insert(k.to_string(), Value::String(v.to_string()));
         }
     }
     let body = body_bytes(req)?;
     if body.iter().all(|b| b.is_ascii_whitespace()) {
-        return Ok(out);
+        return Ok(Params(out));
+    }
+    if std::str::from_utf8(body).is_err() {
+        return Err(ApiError::BadRequest("body is not UTF-8 text".into()));
     }
     let content_type = header(req, "content-type")
         .unwrap_or("")
@@ -171,31 +194,20 @@ pub fn params(req: &Request) -> Result<HashMap<String, String>, ApiError> {
         let Value::Object(map) = v else {
             return Err(ApiError::BadRequest("JSON body must be an object".into()));
         };
-        for (k, v) in map {
-            match v {
-                Value::Null => {
-                    out.remove(&k);
-                }
-                Value::String(s) => {
-                    out.insert(k, s);
-                }
-                other => {
-                    out.insert(k, other.to_string());
-                }
-            }
-        }
+        out.extend(map);
     } else if content_type.is_empty()
         || content_type.starts_with("application/x-www-form-urlencoded")
     {
         let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body)
             .map_err(|_| ApiError::BadRequest("body is not valid form data".into()))?;
         for (k, v) in pairs {
-            out.insert(k, v);
+            out.insert(k, Value::String(v));
         }
     } else {
-        return Err(ApiError::BadRequest(format!(
-            "unsupported content type {content_type}; send application/x-www-form-urlencoded or application/json"
-        )));
+        return Err(ApiError::BadRequest(
+            "unsupported content type; send application/x-www-form-urlencoded or application/json"
+                .into(),
+        ));
     }
-    Ok(out)
+    Ok(Params(out))
 }

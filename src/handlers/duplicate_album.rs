@@ -24,7 +24,7 @@ async fn serve(app: &App, req: &Request) -> Result<(String, String), ApiError> {
     let source_id = path_param(req, "id", "albums")
         .ok_or_else(|| ApiError::NotFound("album not found".into()))?;
     let params = params(req)?;
-    let requested = params.get("destination_id").map(String::as_str);
+    let requested = params.str("destination_id")?;
     let (source, destination) = prepare(app, &principal, &source_id, requested).await?;
     let done = run_copy(app, &source, &destination, None, None).await?;
     let body = render_album(app, &principal, &done.album, now).await?;

@@ -146,17 +146,23 @@ pub struct StoredImage {
     pub record: ImageRecord,
 }
 
-/// Builds an SDK client from the environment (`AWS_ENDPOINT_URL_DYNAMODB`
-/// included), with timeouts, so a hung connection becomes a retry instead of
-/// a Lambda timeout.
-pub async fn client_from_env() -> Client {
+/// The SDK settings every client of the table uses: timeouts, so a hung
+/// connection becomes a retry instead of a Lambda timeout, and the SDK's
+/// standard retries under this crate's own (see [`retry`]).
+pub fn tuned(loader: aws_config::ConfigLoader) -> aws_config::ConfigLoader {
     let timeouts = aws_config::timeout::TimeoutConfig::builder()
         .connect_timeout(Duration::from_secs(3))
         .operation_attempt_timeout(Duration::from_secs(10))
         .build();
-    let conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
+    loader
         .timeout_config(timeouts)
         .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(3))
+}
+
+/// Builds an SDK client from the environment (`AWS_ENDPOINT_URL_DYNAMODB`
+/// included) with [`tuned`] settings.
+pub async fn client_from_env() -> Client {
+    let conf = tuned(aws_config::defaults(aws_config::BehaviorVersion::latest()))
         .load()
         .await;
     Client::new(&conf)
@@ -460,5 +466,40 @@ impl Store {
             attempts: 50,
             detail: format!("album {album_id} kept changing while being counted"),
         })
+    }
+}
+
+/// DynamoDB's size of an item: attribute names plus values (strings and
+/// numbers as their text), as billed.
+pub fn item_size(item: &Item) -> usize {
+    item.iter()
+        .map(|(k, v)| {
+            k.len()
+                + match v {
+                    AttributeValue::S(s) | AttributeValue::N(s) => s.len(),
+                    AttributeValue::B(b) => b.as_ref().len(),
+                    _ => 8,
+                }
+        })
+        .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_seed_shaped_image_item_fits_one_write_unit() {
+        let conf = aws_sdk_dynamodb::Config::builder()
+            .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
+            .build();
+        let store = Store::new(Client::from_conf(conf), "t");
+        let img = crate::seed::sample_image("00100000123BB44", 1);
+        let item = store
+            .image_item("a89b5b70-d820-4911-8c6d-25ab6181e9be", &img.id, &img.record)
+            .unwrap();
+        let size = item_size(&item);
+        assert!(size <= 1024, "image item is {size} bytes");
+        assert!(size > 500, "the sample is realistic ({size} bytes)");
     }
 }

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Usage: scripts/invoke.sh <LogicalId> <event.json>
+#
+# What `sam local invoke` does, without Docker: runs the function's binary
+# under AWS's Lambda Runtime Interface Emulator (the one aws-sam-cli ships and
+# uses in its containers), posts the event to it, and prints the function's
+# answer on stdout (the emulator's own log goes to .local/rie.log).
+#
+# The function's environment comes from env.local.json (the file
+# `sam local invoke --env-vars` takes), except AWS_ENDPOINT_URL_DYNAMODB,
+# which keeps the caller's value when set (the local DynamoDB of `make`).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+fn=${1:?usage: scripts/invoke.sh <LogicalId> <event.json>}
+event=${2:?usage: scripts/invoke.sh <LogicalId> <event.json>}
+profile=${PROFILE:-dev}
+[ -f "$event" ] || { echo "no such event file: $event" >&2; exit 2; }
+
+# The binary behind the logical id, from the template's BuildProperties.
+bin=$(awk -v fn="  $fn:" '
+  $0 == fn { inside = 1; next }
+  inside && /^  [^ ]/ { exit }
+  inside && $1 == "Binary:" { print $2; exit }' template.yaml)
+[ -n "$bin" ] || { echo "no function $fn with a Binary in template.yaml" >&2; exit 2; }
+
+target_dir=debug
+[ "$profile" = release ] && target_dir=release
+cargo build --quiet --profile "$profile" --bin "$bin"
+exe="target/$target_dir/$bin"
+
+rie=$(scripts/rie-path.sh)
+mkdir -p .local
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+
+# Environment: env.local.json's Parameters, then the function's own section.
+eval "$(python3 - "$fn" <<'PY'
+import json, shlex, sys, os
+fn = sys.argv[1]
+env = json.load(open("env.local.json"))
+merged = dict(env.get("Parameters", {}))
+merged.update(env.get(fn, {}))
+for k, v in merged.items():
+    if k == "AWS_ENDPOINT_URL_DYNAMODB" and os.environ.get(k):
+        continue
+    print(f"export {k}={shlex.quote(str(v))}")
+PY
+)"
+export AWS_LAMBDA_FUNCTION_NAME="$fn"
+
+"$rie" --runtime-interface-emulator-address "127.0.0.1:$port" "$exe" >.local/rie.log 2>&1 &
+rie_pid=$!
+trap 'kill "$rie_pid" 2>/dev/null || true; wait "$rie_pid" 2>/dev/null || true' EXIT
+for _ in $(seq 1 100); do
+  (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
+  sleep 0.05
+done
+curl -sS --fail-with-body -X POST \
+  "http://127.0.0.1:$port/2015-03-31/functions/function/invocations" \
+  -H 'Content-Type: application/json' --data-binary "@$event"
+echo

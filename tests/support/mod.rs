@@ -1,0 +1,200 @@
+//! Shared integration-test harness: a real SDK client against the local
+//! DynamoDB emulator (`AWS_ENDPOINT_URL_DYNAMODB`, started by `make test`),
+//! one fresh table per test, an [`App`] configured like production, and
+//! real API Gateway events from `events/` to invoke handlers with.
+#![allow(dead_code)]
+
+pub mod fault_proxy;
+
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use album_api::App;
+use album_api::auth;
+use album_api::config::{Config, Secret};
+use album_api::store::{Store, schema, tuned};
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::config::Credentials;
+use serde_json::Value;
+
+pub const JWT_SECRET: &str = "integration-test-jwt-secret-0123";
+pub const CLOUDINARY_URL: &str = "cloudinary://123123123123:s3cr3t@sadaasdasd";
+pub const PUBLIC_API_URL: &str = "https://localhost:5001";
+/// The seed's organization, user and album.
+pub const ORG: &str = "a89b5b70-d820-4911-8c6d-25ab6181e9be";
+pub const USER: &str = "9ed26283-3299-4a05-b9d6-e34278fbd416";
+pub const SOURCE: &str = "00100000123BB44";
+/// Another organization, with its own user.
+pub const OTHER_ORG: &str = "0f0f0f0f-0000-4000-8000-000000000002";
+pub const OTHER_USER: &str = "0f0f0f0f-0000-4000-8000-0000000000aa";
+
+/// The emulator endpoint; a clear failure when the harness did not start one.
+pub fn emulator_endpoint() -> String {
+    match std::env::var("AWS_ENDPOINT_URL_DYNAMODB") {
+        Ok(v) if !v.trim().is_empty() => v.trim().to_string(),
+        _ => panic!(
+            "AWS_ENDPOINT_URL_DYNAMODB is not set: run the tests with `make test`, which starts \
+             the local DynamoDB (dynalite) and points the tests at it"
+        ),
+    }
+}
+
+/// An SDK client for `endpoint`, tuned like production's.
+pub async fn client_for(endpoint: &str) -> Client {
+    let sdk = tuned(aws_config::defaults(aws_config::BehaviorVersion::latest()))
+        .region("us-east-1")
+        .credentials_provider(Credentials::new("test", "test", None, None, "test"))
+        .load()
+        .await;
+    let conf = aws_sdk_dynamodb::config::Builder::from(&sdk)
+        .endpoint_url(endpoint)
+        .build();
+    Client::from_conf(conf)
+}
+
+/// A table name unused by any other test or earlier run.
+pub fn unique_table(tag: &str) -> String {
+    static N: AtomicU32 = AtomicU32::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    format!(
+        "t-{tag}-{}-{nanos}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+pub fn config(table: &str) -> Config {
+    let vars = [
+        ("TABLE_NAME", table),
+        ("JWT_SECRET", JWT_SECRET),
+        ("CLOUDINARY_URL", CLOUDINARY_URL),
+        ("PUBLIC_API_URL", PUBLIC_API_URL),
+    ];
+    Config::from_lookup(|k| {
+        vars.iter()
+            .find(|(n, _)| *n == k)
+            .map(|(_, v)| v.to_string())
+    })
+    .unwrap()
+}
+
+/// A fresh table with the seed's organization and user (and another
+/// organization with its user), and an app over it.
+pub struct TestEnv {
+    pub app: App,
+    pub table: String,
+}
+
+impl TestEnv {
+    pub async fn new(tag: &str) -> Self {
+        Self::with_endpoint(tag, &emulator_endpoint()).await
+    }
+
+    /// Like [`TestEnv::new`], but the app talks to DynamoDB through `endpoint`
+    /// (e.g. a fault-injecting proxy); setup goes to the emulator directly.
+    pub async fn with_endpoint(tag: &str, endpoint: &str) -> Self {
+        let table = unique_table(tag);
+        let direct = Store::new(client_for(&emulator_endpoint()).await, &table);
+        schema::create_table(direct.client(), &table).await.unwrap();
+        direct.put_organization(ORG, "Seed org").await.unwrap();
+        direct.put_user(USER, ORG).await.unwrap();
+        direct
+            .put_organization(OTHER_ORG, "Other org")
+            .await
+            .unwrap();
+        direct.put_user(OTHER_USER, OTHER_ORG).await.unwrap();
+        let store = Store::new(client_for(endpoint).await, &table);
+        Self {
+            app: App::new(config(&table), store),
+            table,
+        }
+    }
+
+    /// A store going straight to the emulator (for setup and verification).
+    pub async fn direct_store(&self) -> Store {
+        Store::new(client_for(&emulator_endpoint()).await, &self.table)
+    }
+
+    pub fn token(&self, user: &str, abilities: Option<Value>) -> String {
+        auth::issue_user_token(
+            user,
+            abilities,
+            &Secret::new(JWT_SECRET),
+            album_api::service::now(),
+            3600,
+        )
+        .unwrap()
+    }
+}
+
+/// An event file from `events/`, parsed.
+pub fn event(name: &str) -> Value {
+    let path = format!("{}/events/{name}", env!("CARGO_MANIFEST_DIR"));
+    serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
+}
+
+/// A duplicate request (HTTP API 2.0 or REST 1.0 `event` file) with its
+/// authorization, source album and body replaced.
+pub fn duplicate_event(
+    file: &str,
+    authorization: Option<&str>,
+    source: &str,
+    body: Option<&str>,
+) -> Value {
+    let mut e = event(file);
+    let path = format!("/api/v1/albums/{source}/duplicate");
+    let headers = e["headers"].as_object_mut().unwrap();
+    match authorization {
+        Some(a) => {
+            headers.insert("authorization".into(), Value::from(a));
+        }
+        None => {
+            headers.remove("authorization");
+        }
+    }
+    if e.get("multiValueHeaders").is_some_and(|m| m.is_object()) {
+        let single = e["headers"].clone();
+        let multi: serde_json::Map<String, Value> = single
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| (k.clone(), Value::Array(vec![v.clone()])))
+            .collect();
+        e["multiValueHeaders"] = Value::Object(multi);
+    }
+    e["pathParameters"]["id"] = Value::from(source);
+    if e.get("rawPath").is_some() {
+        e["rawPath"] = Value::from(path.clone());
+        e["requestContext"]["http"]["path"] = Value::from(path);
+    } else {
+        e["path"] = Value::from(path.clone());
+        e["requestContext"]["path"] = Value::from(format!("/Prod{path}"));
+    }
+    e["body"] = body.map(Value::from).unwrap_or(Value::Null);
+    e
+}
+
+pub fn bearer(token: &str) -> String {
+    format!("Token token=\"{token}\"")
+}
+
+/// Parses an event into a lambda_http request, as the runtime does.
+pub fn request(event: &Value) -> lambda_http::Request {
+    lambda_http::request::from_str(&event.to_string()).expect("valid API Gateway event")
+}
+
+/// Status, headers and JSON body of a response.
+pub fn parts(
+    resp: lambda_http::Response<lambda_http::Body>,
+) -> (u16, lambda_http::http::HeaderMap, Value) {
+    let status = resp.status().as_u16();
+    let headers = resp.headers().clone();
+    let body = match resp.body() {
+        lambda_http::Body::Text(t) => serde_json::from_str(t).unwrap_or(Value::String(t.clone())),
+        lambda_http::Body::Binary(b) => serde_json::from_slice(b).unwrap_or(Value::Null),
+        _ => Value::Null,
+    };
+    (status, headers, body)
+}
