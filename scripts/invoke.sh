@@ -47,6 +47,24 @@ PY
 )"
 export AWS_LAMBDA_FUNCTION_NAME="$fn"
 
+# A Cloudinary webhook event carries a signed timestamp that goes stale after
+# two hours: re-sign it with the local Cloudinary secret, as Cloudinary would
+# at delivery time (the body is left as it is).
+if grep -qi '"x-cld-signature"' "$event"; then
+  fresh=.local/$(basename "$event" .json).signed.json
+  python3 - "$event" "$fresh" <<'PY'
+import hashlib, json, os, sys, time
+event = json.load(open(sys.argv[1]))
+secret = os.environ["CLOUDINARY_URL"].split("://", 1)[1].rsplit("@", 1)[0].split(":", 1)[1]
+ts = str(int(time.time()))
+headers = event["headers"]
+headers["x-cld-timestamp"] = ts
+headers["x-cld-signature"] = hashlib.sha1((event.get("body") or "").encode() + ts.encode() + secret.encode()).hexdigest()
+json.dump(event, open(sys.argv[2], "w"))
+PY
+  event=$fresh
+fi
+
 "$rie" --runtime-interface-emulator-address "127.0.0.1:$port" "$exe" >.local/rie.log 2>&1 &
 rie_pid=$!
 trap 'kill "$rie_pid" 2>/dev/null || true; wait "$rie_pid" 2>/dev/null || true' EXIT

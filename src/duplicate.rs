@@ -13,7 +13,7 @@ use std::time::Instant;
 use crate::album::{Album, is_valid_id};
 use crate::auth::{Ability, Principal};
 use crate::error::ApiError;
-use crate::service::{App, album_for};
+use crate::service::{App, album_for, now_rfc3339};
 use crate::store::copy::{CopyReport, copy_images};
 
 /// A duplication that ran.
@@ -121,12 +121,6 @@ pub async fn run_copy(
         "copy finished"
     );
     Ok(Duplication { album, report })
-}
-
-fn now_rfc3339() -> String {
-    time::OffsetDateTime::now_utc()
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
 }
 
 #[cfg(test)]

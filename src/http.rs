@@ -91,7 +91,85 @@ pub fn respond(
     if status != 204 {
         h.insert("content-length", HeaderValue::from(len));
     }
+    if len == 0 {
+        h.remove("content-type");
+    }
     resp
+}
+
+/// A successful answer, before the contract's headers are added.
+#[derive(Clone, Debug)]
+pub struct Reply {
+    /// HTTP status.
+    pub status: u16,
+    /// JSON body (empty for 201/204 without content).
+    pub body: String,
+    /// The refreshed caller token (`X-token`), on authenticated endpoints.
+    pub x_token: Option<String>,
+    /// Endpoint-specific headers (`X-Next-Cursor`, `Location`).
+    pub headers: Vec<(&'static str, String)>,
+}
+
+impl Reply {
+    /// A reply with `status` and `body`.
+    pub fn new(status: u16, body: String) -> Self {
+        Self {
+            status,
+            body,
+            x_token: None,
+            headers: Vec::new(),
+        }
+    }
+    /// Adds `X-token`.
+    pub fn token(mut self, token: String) -> Self {
+        self.x_token = Some(token);
+        self
+    }
+    /// Adds a header.
+    pub fn header(mut self, name: &'static str, value: String) -> Self {
+        self.headers.push((name, value));
+        self
+    }
+}
+
+/// Turns a handler's outcome into the HTTP response.
+pub fn finish(ctx: &RequestCtx, outcome: Result<Reply, ApiError>) -> Response<Body> {
+    match outcome {
+        Ok(reply) => {
+            let mut resp = respond(ctx, reply.status, reply.body, reply.x_token.as_deref());
+            for (k, v) in reply.headers {
+                if let Ok(v) = HeaderValue::from_str(&v) {
+                    resp.headers_mut().insert(k, v);
+                }
+            }
+            resp
+        }
+        Err(e) => respond_error(ctx, &e),
+    }
+}
+
+/// `limit` (1..=100, default 50) and `cursor` query parameters.
+pub fn page_params(params: &Params) -> Result<(usize, Option<String>), ApiError> {
+    let limit = match params.value("limit") {
+        None | Some(Value::Null) => 50,
+        Some(Value::String(s)) => s.trim().parse::<usize>().map_err(|_| bad_limit())?,
+        Some(Value::Number(n)) => n.as_u64().ok_or_else(bad_limit)? as usize,
+        Some(_) => return Err(bad_limit()),
+    };
+    if !(1..=100).contains(&limit) {
+        return Err(bad_limit());
+    }
+    let cursor = match params.value("cursor") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) if s.is_empty() => None,
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(_) => return Err(ApiError::BadRequest("invalid cursor".into())),
+    };
+    Ok((limit, cursor))
+}
+
+fn bad_limit() -> ApiError {
+    ApiError::BadRequest("limit must be an integer from 1 to 100".into())
 }
 
 /// The JSON error response of `err`; server errors are logged with the request id.

@@ -296,6 +296,116 @@ impl ImageRecord {
     }
 }
 
+/// Namespace of the ids of uploaded images (UUIDv5 of album and asset):
+/// a re-delivered notification names the same image. Never change it.
+pub const UPLOAD_NAMESPACE: uuid::Uuid =
+    uuid::Uuid::from_u128(0x51c2_7d1e_90aa_4b3f_8e21_6c0f_d94b_a7e5);
+
+/// The image a Cloudinary upload notification describes, and its id in
+/// `album_id`. Keeps the upload's metadata (`infos` in the seed's key order,
+/// then colors, faces, phash, predominant; `image_metadata` as `exifs`).
+pub fn from_upload(
+    album_id: &str,
+    n: &Value,
+    now_rfc3339: &str,
+) -> Result<(String, ImageRecord), String> {
+    let text = |k: &str| n.get(k).and_then(Value::as_str).filter(|s| !s.is_empty());
+    let int = |k: &str| n.get(k).and_then(Value::as_i64);
+    let public_id = text("public_id").ok_or("public_id is required")?;
+    if public_id.len() > 255 {
+        return Err("public_id is too long".into());
+    }
+    let version = n
+        .get("version")
+        .and_then(Value::as_u64)
+        .ok_or("version must be a positive integer")?;
+    let format = text("format").unwrap_or("");
+    let created_at = text("created_at").ok_or("created_at is required")?;
+    if sort_millis(created_at).is_none() {
+        return Err("created_at must be an RFC 3339 time".into());
+    }
+    let width = int("width").unwrap_or(0);
+    let height = int("height").unwrap_or(0);
+    let bytes = int("bytes").unwrap_or(0);
+    let original_filename = text("original_filename").unwrap_or(public_id);
+    let mut infos = serde_json::Map::new();
+    infos.insert("bytes".into(), Value::from(bytes));
+    infos.insert("created_at".into(), Value::from(created_at));
+    infos.insert("etag".into(), n.get("etag").cloned().unwrap_or(Value::Null));
+    infos.insert("format".into(), Value::from(format));
+    infos.insert("height".into(), Value::from(height));
+    infos.insert(
+        "resource_type".into(),
+        Value::from(text("resource_type").unwrap_or("image")),
+    );
+    infos.insert(
+        "tags".into(),
+        n.get("tags")
+            .filter(|t| t.is_array())
+            .cloned()
+            .unwrap_or_else(|| Value::Array(vec![])),
+    );
+    infos.insert(
+        "type".into(),
+        Value::from(text("type").unwrap_or("authenticated")),
+    );
+    infos.insert("width".into(), Value::from(width));
+    infos.insert("original_filename".into(), Value::from(original_filename));
+    for k in ["colors", "faces", "phash", "predominant"] {
+        if let Some(v) = n.get(k).filter(|v| !v.is_null()) {
+            infos.insert(k.into(), v.clone());
+        }
+    }
+    let color = n
+        .get("colors")
+        .and_then(|c| c.get(0))
+        .and_then(|c| c.get(0))
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    let key = text("asset_id").unwrap_or(public_id);
+    let id =
+        uuid::Uuid::new_v5(&UPLOAD_NAMESPACE, format!("{album_id}/{key}").as_bytes()).to_string();
+    let record = ImageRecord {
+        asset_public_id: public_id.to_string(),
+        asset_version: version,
+        asset_format: format.to_string(),
+        infos: Value::Object(infos),
+        exifs: n
+            .get("image_metadata")
+            .filter(|v| v.is_object())
+            .cloned()
+            .unwrap_or_else(empty_object),
+        gps: None,
+        gps_ip: None,
+        gps_exifs: None,
+        gps_html: None,
+        created_at: created_at.to_string(),
+        updated_at: now_rfc3339.to_string(),
+        taken_at: None,
+        width,
+        height,
+        rotation: 0,
+        crop_x: 0.0,
+        crop_y: 0.0,
+        crop_w: 0.0,
+        crop_h: 0.0,
+        metadatas: empty_object(),
+        original_width: None,
+        original_height: None,
+        filename: original_filename.to_string(),
+        format: format.to_string(),
+        title: None,
+        description: None,
+        page: 1,
+        group_id: None,
+        color,
+        size: bytes,
+        processed: true,
+        processing_error: None,
+    };
+    Ok((id, record))
+}
+
 /// Milliseconds since the Unix epoch of an RFC 3339 time (`None` when
 /// unparseable): the sort component of image keys, so "newest first" is a
 /// reverse key-order Query whatever the offset the time was written with.
@@ -365,6 +475,60 @@ mod tests {
                 .ends_with("/fl_attachment/v123123/2016b12123c7.jpg")
         );
         assert_eq!(serde_json::to_string(&v["crop_x"]).unwrap(), "0.0");
+    }
+
+    #[test]
+    fn upload_notifications_become_records_with_stable_ids() {
+        let n = serde_json::json!({
+            "notification_type": "upload", "asset_id": "abc123", "public_id": "folder/pic", "version": 1700000000,
+            "width": 640, "height": 480, "format": "jpg", "resource_type": "image",
+            "created_at": "2024-01-02T03:04:05Z", "tags": ["alb"], "bytes": 12345, "type": "authenticated",
+            "etag": "e1", "original_filename": "IMG_1", "colors": [["#112233", 50.0]], "phash": "ff00",
+            "faces": [], "image_metadata": {"Make": "Canon"}
+        });
+        let (id, r) = from_upload("alb", &n, "2024-01-02T03:04:06Z").unwrap();
+        assert_eq!(id, from_upload("alb", &n, "later").unwrap().0);
+        assert_ne!(id, from_upload("other", &n, "x").unwrap().0);
+        assert_eq!(
+            (
+                r.asset_public_id.as_str(),
+                r.asset_version,
+                r.asset_format.as_str()
+            ),
+            ("folder/pic", 1700000000, "jpg")
+        );
+        assert_eq!(r.infos["bytes"], 12345);
+        assert_eq!(r.infos["phash"], "ff00");
+        assert_eq!(r.exifs["Make"], "Canon");
+        assert_eq!(r.color.as_deref(), Some("#112233"));
+        let keys: Vec<_> = r
+            .infos
+            .as_object()
+            .unwrap()
+            .keys()
+            .take(10)
+            .cloned()
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                "bytes",
+                "created_at",
+                "etag",
+                "format",
+                "height",
+                "resource_type",
+                "tags",
+                "type",
+                "width",
+                "original_filename"
+            ]
+        );
+        for missing in ["public_id", "version", "created_at"] {
+            let mut m = n.clone();
+            m.as_object_mut().unwrap().remove(missing);
+            assert!(from_upload("alb", &m, "x").is_err(), "{missing}");
+        }
     }
 
     #[test]

@@ -15,6 +15,7 @@ pub mod auth;
 pub mod cli;
 pub mod cloudinary;
 pub mod config;
+pub mod cursor;
 pub mod duplicate;
 pub mod error;
 pub mod handlers;

@@ -165,3 +165,23 @@ pub async fn render_album(
     };
     serde_json::to_string(&json).map_err(|e| ApiError::Internal(format!("album JSON: {e}")))
 }
+
+/// The caller's refreshed token, sent as `X-token` on every success.
+pub fn x_token(app: &App, principal: &Principal, now: i64) -> Result<String, ApiError> {
+    auth::refreshed_token(
+        principal,
+        &app.config.jwt_secret,
+        now,
+        app.config.token_ttl_seconds,
+    )
+}
+
+/// Current time as RFC 3339 (UTC, milliseconds).
+pub fn now_rfc3339() -> String {
+    let fmt = time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+    );
+    time::OffsetDateTime::now_utc()
+        .format(&fmt)
+        .unwrap_or_default()
+}

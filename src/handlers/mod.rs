@@ -1,4 +1,10 @@
 //! One module per Lambda function: each adapts its event to the library and
 //! back. The binaries in `src/bin` only wire them to the runtime.
 
+pub mod cloudinary_notification;
+pub mod create_album;
+pub mod delete_image;
 pub mod duplicate_album;
+pub mod get_album;
+pub mod list_albums;
+pub mod list_images;

@@ -419,25 +419,7 @@ impl Store {
     /// writer to finish always stores a count that includes every write.
     pub async fn recount_images(&self, album_id: &str) -> Result<u64, StoreError> {
         for _ in 0..50 {
-            let bumped = retry::retrying(&self.policy, || {
-                self.client
-                    .update_item()
-                    .table_name(&self.table)
-                    .key(PK, s(album_pk(album_id)))
-                    .key(SK, s(ALBUM_SK))
-                    .update_expression("ADD seq :one")
-                    .condition_expression("attribute_exists(pk)")
-                    .expression_attribute_values(":one", n(1))
-                    .return_values(ReturnValue::UpdatedNew)
-                    .send()
-            })
-            .await?;
-            let seq = bumped
-                .attributes
-                .as_ref()
-                .map(|a| get_n(a, "seq"))
-                .transpose()?
-                .unwrap_or(0);
+            let seq = self.bump_seq(album_id).await?;
             let count = self.count_images(album_id).await?;
             let res = retry::retrying_unless(
                 &self.policy,
@@ -466,6 +448,241 @@ impl Store {
             attempts: 50,
             detail: format!("album {album_id} kept changing while being counted"),
         })
+    }
+
+    /// Increments the album's `seq` and returns the new value: the first
+    /// step of every counted write (decision 0003).
+    pub async fn bump_seq(&self, album_id: &str) -> Result<u64, StoreError> {
+        let bumped = retry::retrying(&self.policy, || {
+            self.client
+                .update_item()
+                .table_name(&self.table)
+                .key(PK, s(album_pk(album_id)))
+                .key(SK, s(ALBUM_SK))
+                .update_expression("ADD seq :one")
+                .condition_expression("attribute_exists(pk)")
+                .expression_attribute_values(":one", n(1))
+                .return_values(ReturnValue::UpdatedNew)
+                .send()
+        })
+        .await?;
+        bumped
+            .attributes
+            .as_ref()
+            .map(|a| get_n(a, "seq"))
+            .transpose()
+            .map(|s| s.unwrap_or(0))
+    }
+
+    /// Adds `delta` to `images_count` (and bumps `seq`) only if `seq` is
+    /// still `seq`; `false` when another writer or a recount came between.
+    async fn add_count_if_seq(
+        &self,
+        album_id: &str,
+        delta: i64,
+        seq: u64,
+    ) -> Result<bool, StoreError> {
+        let res = retry::retrying_unless(
+            &self.policy,
+            || {
+                self.client
+                    .update_item()
+                    .table_name(&self.table)
+                    .key(PK, s(album_pk(album_id)))
+                    .key(SK, s(ALBUM_SK))
+                    .update_expression("ADD images_count :d, seq :one")
+                    .condition_expression("seq = :seq")
+                    .expression_attribute_values(":d", n(delta))
+                    .expression_attribute_values(":one", n(1))
+                    .expression_attribute_values(":seq", n(seq))
+                    .send()
+            },
+            is_conditional_failure,
+        )
+        .await;
+        match res {
+            Ok(_) => Ok(true),
+            Err(retry::Outcome::Stopped(_)) => Ok(false),
+            Err(retry::Outcome::Failed(e)) => Err(e),
+        }
+    }
+
+    /// Applies a single-image change to the count: the guarded increment,
+    /// or a full recount when another writer came between (decision 0003).
+    async fn settle_count(&self, album_id: &str, delta: i64, seq: u64) -> Result<(), StoreError> {
+        if !self.add_count_if_seq(album_id, delta, seq).await? {
+            self.recount_images(album_id).await?;
+        }
+        Ok(())
+    }
+
+    /// Records one image unless an image with its id is already in the
+    /// album; keeps `images_count` exact. Returns whether it was new. A
+    /// repeat (e.g. a re-delivered webhook) recounts, which also repairs a
+    /// count left short by a crash between the write and the increment.
+    pub async fn add_image(&self, album_id: &str, image: &StoredImage) -> Result<bool, StoreError> {
+        let item = self.image_item(album_id, &image.id, &image.record)?;
+        let seq = self.bump_seq(album_id).await?;
+        let res = retry::retrying_unless(
+            &self.policy,
+            || {
+                self.client
+                    .put_item()
+                    .table_name(&self.table)
+                    .set_item(Some(item.clone()))
+                    .condition_expression("attribute_not_exists(pk)")
+                    .send()
+            },
+            is_conditional_failure,
+        )
+        .await;
+        match res {
+            Ok(_) => {
+                self.settle_count(album_id, 1, seq).await?;
+                Ok(true)
+            }
+            Err(retry::Outcome::Stopped(_)) => {
+                self.recount_images(album_id).await?;
+                Ok(false)
+            }
+            Err(retry::Outcome::Failed(e)) => Err(e),
+        }
+    }
+
+    /// Deletes the image at `sk` of an album; keeps `images_count` exact.
+    /// Returns whether it existed (a second delete recounts and says no).
+    pub async fn remove_image(&self, album_id: &str, sk: &str) -> Result<bool, StoreError> {
+        let seq = self.bump_seq(album_id).await?;
+        let res = retry::retrying_unless(
+            &self.policy,
+            || {
+                self.client
+                    .delete_item()
+                    .table_name(&self.table)
+                    .key(PK, s(album_pk(album_id)))
+                    .key(SK, s(sk))
+                    .condition_expression("attribute_exists(pk)")
+                    .send()
+            },
+            is_conditional_failure,
+        )
+        .await;
+        match res {
+            Ok(_) => {
+                self.settle_count(album_id, -1, seq).await?;
+                Ok(true)
+            }
+            Err(retry::Outcome::Stopped(_)) => {
+                self.recount_images(album_id).await?;
+                Ok(false)
+            }
+            Err(retry::Outcome::Failed(e)) => Err(e),
+        }
+    }
+
+    /// The album and sort key of image `image_id` (through the `by_image`
+    /// index, which is eventually consistent).
+    pub async fn find_image(&self, image_id: &str) -> Result<Option<(String, String)>, StoreError> {
+        let out = retry::retrying(&self.policy, || {
+            self.client
+                .query()
+                .table_name(&self.table)
+                .index_name(BY_IMAGE_INDEX)
+                .key_condition_expression("iid = :id")
+                .expression_attribute_values(":id", s(image_id))
+                .limit(1)
+                .send()
+        })
+        .await?;
+        let Some(item) = out.items().first() else {
+            return Ok(None);
+        };
+        let pk = get_s(item, PK)?;
+        let album = pk
+            .strip_prefix("A#")
+            .ok_or_else(|| StoreError::Corrupt(format!("image {image_id} indexed under {pk}")))?;
+        Ok(Some((album.to_string(), get_s(item, SK)?.to_string())))
+    }
+
+    /// One page of an album's images, newest first, and the key to continue
+    /// after (only when more images follow).
+    pub async fn images_page(
+        &self,
+        album_id: &str,
+        limit: usize,
+        start: Option<Item>,
+    ) -> Result<(Vec<StoredImage>, Option<Item>), StoreError> {
+        let out = retry::retrying(&self.policy, || {
+            self.client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk AND begins_with(sk, :img)")
+                .expression_attribute_values(":pk", s(album_pk(album_id)))
+                .expression_attribute_values(":img", s(IMAGE_SK_PREFIX))
+                .projection_expression("sk, d")
+                .scan_index_forward(false)
+                .limit(limit as i32 + 1)
+                .set_exclusive_start_key(start.clone())
+                .send()
+        })
+        .await?;
+        let mut images = out
+            .items()
+            .iter()
+            .map(Self::decode_image)
+            .collect::<Result<Vec<_>, _>>()?;
+        let more = images.len() > limit;
+        images.truncate(limit);
+        let next = (more && !images.is_empty()).then(|| {
+            let last = out.items()[limit - 1].clone();
+            Item::from([
+                (PK.to_string(), s(album_pk(album_id))),
+                (SK.to_string(), last[SK].clone()),
+            ])
+        });
+        Ok((images, next))
+    }
+
+    /// One page of an organization's album ids (through `by_organization`)
+    /// and the key to continue after (only when more follow).
+    pub async fn organization_albums_page(
+        &self,
+        organization_id: &str,
+        limit: usize,
+        start: Option<Item>,
+    ) -> Result<(Vec<String>, Option<Item>), StoreError> {
+        let mut ids = Vec::new();
+        let mut start = start;
+        let mut next = None;
+        // A GSI page may end short of `limit`; keep reading until it is full.
+        loop {
+            let out = retry::retrying(&self.policy, || {
+                self.client
+                    .query()
+                    .table_name(&self.table)
+                    .index_name(BY_ORGANIZATION_INDEX)
+                    .key_condition_expression("organization_id = :o AND sk = :a")
+                    .expression_attribute_values(":o", s(organization_id))
+                    .expression_attribute_values(":a", s(ALBUM_SK))
+                    .limit((limit - ids.len()) as i32 + 1)
+                    .set_exclusive_start_key(start.clone())
+                    .send()
+            })
+            .await?;
+            for item in out.items() {
+                if ids.len() == limit {
+                    // One more exists: continue after the last one kept.
+                    return Ok((ids, next));
+                }
+                let pk = get_s(item, PK)?;
+                ids.push(pk.trim_start_matches("A#").to_string());
+                next = Some(item.clone());
+            }
+            match out.last_evaluated_key {
+                Some(k) if !k.is_empty() => start = Some(k),
+                _ => return Ok((ids, None)),
+            }
+        }
     }
 }
 

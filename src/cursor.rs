@@ -1,0 +1,123 @@
+//! Opaque pagination cursors.
+//!
+//! A cursor is DynamoDB's `LastEvaluatedKey` signed (HS256, the API's JWT
+//! secret, a `cursor` audience) and bound to what it pages through (an album
+//! or an organization). A client cannot forge or edit one to read another
+//! album's keys, and a tampered cursor is a 400, not a DynamoDB error. The
+//! `cursor` audience keeps cursors from ever passing as API tokens.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+
+use crate::config::Secret;
+use crate::error::ApiError;
+use crate::store::Item;
+
+const AUDIENCE: &str = "cursor";
+/// Longest cursor accepted.
+pub const MAX_CURSOR_BYTES: usize = 2048;
+
+#[derive(Serialize, Deserialize)]
+struct Claims {
+    aud: String,
+    /// What the cursor pages through.
+    scope: String,
+    /// String attributes of the last evaluated key.
+    key: HashMap<String, String>,
+}
+
+/// Encodes `key` (string attributes only: every key of this table is a string).
+pub fn encode(key: &Item, scope: &str, secret: &Secret) -> Result<String, ApiError> {
+    let key = key
+        .iter()
+        .filter_map(|(k, v)| v.as_s().ok().map(|s| (k.clone(), s.clone())))
+        .collect();
+    jsonwebtoken::encode(
+        &Header::new(Algorithm::HS256),
+        &Claims {
+            aud: AUDIENCE.into(),
+            scope: scope.into(),
+            key,
+        },
+        &EncodingKey::from_secret(secret.expose().as_bytes()),
+    )
+    .map_err(|e| ApiError::Internal(format!("cursor signing failed: {e}")))
+}
+
+/// Decodes a cursor issued for `scope`; anything else is a 400.
+pub fn decode(cursor: &str, scope: &str, secret: &Secret) -> Result<Item, ApiError> {
+    let bad = || ApiError::BadRequest("invalid cursor".into());
+    if cursor.len() > MAX_CURSOR_BYTES {
+        return Err(bad());
+    }
+    let mut v = Validation::new(Algorithm::HS256);
+    v.validate_exp = false;
+    v.set_required_spec_claims::<&str>(&[]);
+    v.set_audience(&[AUDIENCE]);
+    let data = jsonwebtoken::decode::<Claims>(
+        cursor,
+        &DecodingKey::from_secret(secret.expose().as_bytes()),
+        &v,
+    )
+    .map_err(|_| bad())?;
+    if data.claims.scope != scope || data.claims.key.is_empty() {
+        return Err(bad());
+    }
+    Ok(data
+        .claims
+        .key
+        .into_iter()
+        .map(|(k, v)| (k, AttributeValue::S(v)))
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key() -> Item {
+        Item::from([
+            ("pk".into(), AttributeValue::S("A#x".into())),
+            ("sk".into(), AttributeValue::S("I#1#y".into())),
+        ])
+    }
+
+    #[test]
+    fn round_trips_within_its_scope_only() {
+        let s = Secret::new("cursor-secret-0123456789");
+        let c = encode(&key(), "album:x", &s).unwrap();
+        assert_eq!(decode(&c, "album:x", &s).unwrap(), key());
+        assert!(decode(&c, "album:z", &s).is_err());
+        assert!(decode(&c, "album:x", &Secret::new("other-secret-0123456789")).is_err());
+    }
+
+    #[test]
+    fn tampered_cursors_are_400() {
+        let s = Secret::new("cursor-secret-0123456789");
+        let c = encode(&key(), "album:x", &s).unwrap();
+        let mut t = c.clone().into_bytes();
+        let mid = t.len() / 2;
+        t[mid] = if t[mid] == b'A' { b'B' } else { b'A' };
+        for bad in [
+            String::from_utf8(t).unwrap(),
+            "garbage".into(),
+            String::new(),
+            "a".repeat(5000),
+        ] {
+            assert!(matches!(
+                decode(&bad, "album:x", &s),
+                Err(ApiError::BadRequest(_))
+            ));
+        }
+    }
+
+    #[test]
+    fn a_cursor_is_not_an_api_token() {
+        let s = Secret::new("cursor-secret-0123456789");
+        let c = encode(&key(), "album:x", &s).unwrap();
+        assert!(crate::auth::verify_api_token(&c, &s, 0).is_err());
+    }
+}

@@ -1,0 +1,77 @@
+//! `POST /api/v1/cloudinary?token=…`: Cloudinary's upload notification.
+//!
+//! Trusts nothing but the notification token in the URL (which names the
+//! album and organization) and Cloudinary's signature over the raw body.
+//! Idempotent: the image id derives from the album and the asset, so a
+//! re-delivered notification finds its image already there.
+
+use lambda_http::{Body, Request, RequestExt, Response};
+use serde_json::Value;
+
+use crate::auth::verify_notification_token;
+use crate::cloudinary::verify_notification;
+use crate::error::ApiError;
+use crate::http::{Reply, RequestCtx, body_bytes, finish, header};
+use crate::image::from_upload;
+use crate::service::{App, now, now_rfc3339};
+use crate::store::StoredImage;
+
+/// Handles one request (every outcome is an HTTP response).
+pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, lambda_http::Error> {
+    let ctx = RequestCtx::of(&req);
+    Ok(finish(&ctx, serve(app, &req).await))
+}
+
+async fn serve(app: &App, req: &Request) -> Result<Reply, ApiError> {
+    let now = now();
+    let token = req
+        .query_string_parameters_ref()
+        .and_then(|q| q.first("token").map(str::to_string))
+        .ok_or_else(|| ApiError::Unauthorized("missing notification token".into()))?;
+    let claims = verify_notification_token(&token, &app.config.jwt_secret, now)?;
+    let body = body_bytes(req)?;
+    verify_notification(
+        body,
+        header(req, "x-cld-timestamp"),
+        header(req, "x-cld-signature"),
+        &app.config.cloudinary.api_secret,
+        now,
+    )
+    .map_err(|e| ApiError::Unauthorized(e.to_string()))?;
+    let notification: Value = serde_json::from_slice(body)
+        .map_err(|_| ApiError::BadRequest("body is not valid JSON".into()))?;
+    if !notification.is_object() {
+        return Err(ApiError::BadRequest("body must be a JSON object".into()));
+    }
+    match notification
+        .get("notification_type")
+        .and_then(Value::as_str)
+    {
+        Some("error") => {
+            tracing::warn!(album = %claims.album_id, "Cloudinary reported an upload error");
+            return Ok(Reply::new(201, String::new()));
+        }
+        Some("upload") | None => {}
+        Some(other) => {
+            tracing::info!(
+                kind = other,
+                "ignoring a notification that is not an upload"
+            );
+            return Ok(Reply::new(201, String::new()));
+        }
+    }
+    let (id, record) = from_upload(&claims.album_id, &notification, &now_rfc3339())
+        .map_err(|e| ApiError::BadRequest(format!("upload notification: {e}")))?;
+    let album = app
+        .store
+        .get_album(&claims.album_id)
+        .await?
+        .filter(|a| a.organization_id == claims.organization_id)
+        .ok_or_else(|| ApiError::NotFound("the album of this upload no longer exists".into()))?;
+    let created = app
+        .store
+        .add_image(&album.id, &StoredImage { id, record })
+        .await?;
+    tracing::info!(album = %album.id, created, "upload recorded");
+    Ok(Reply::new(201, String::new()))
+}

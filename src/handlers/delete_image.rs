@@ -1,0 +1,35 @@
+//! `DELETE /api/v1/images/{id}`: 204; the album's `images_count` drops by one.
+
+use lambda_http::{Body, Request, Response};
+
+use crate::album::is_valid_id;
+use crate::auth::Ability;
+use crate::error::ApiError;
+use crate::http::{Reply, RequestCtx, finish, header, path_param};
+use crate::service::{App, album_for, authenticate, now, x_token};
+
+/// Handles one request (every outcome is an HTTP response).
+pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, lambda_http::Error> {
+    let ctx = RequestCtx::of(&req);
+    Ok(finish(&ctx, serve(app, &req).await))
+}
+
+async fn serve(app: &App, req: &Request) -> Result<Reply, ApiError> {
+    let now = now();
+    let principal = authenticate(app, header(req, "authorization"), now).await?;
+    let not_found = || ApiError::NotFound("image not found".into());
+    let id = path_param(req, "id", "images")
+        .filter(|id| is_valid_id(id))
+        .ok_or_else(not_found)?;
+    let (album_id, sk) = app.store.find_image(&id).await?.ok_or_else(not_found)?;
+    let album = album_for(app, &principal, &album_id, &[Ability::ImageDelete])
+        .await
+        .map_err(|e| match e {
+            ApiError::NotFound(_) => not_found(),
+            other => other,
+        })?;
+    if !app.store.remove_image(&album.id, &sk).await? {
+        return Err(not_found());
+    }
+    Ok(Reply::new(204, String::new()).token(x_token(app, &principal, now)?))
+}

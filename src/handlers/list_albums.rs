@@ -1,0 +1,114 @@
+//! `GET /api/v1/albums`: the caller's organization's albums, paginated.
+//!
+//! A token restricted to named albums lists those it may `see` (in id
+//! order); an unrestricted one pages through the organization's index.
+
+use lambda_http::{Body, Request, Response};
+use serde::Serialize;
+use tokio::task::JoinSet;
+
+use crate::album::THUMBNAILS;
+use crate::auth::{Abilities, Ability};
+use crate::cursor;
+use crate::error::ApiError;
+use crate::http::{Reply, RequestCtx, finish, header, page_params, params};
+use crate::image::ImageJson;
+use crate::service::{App, authenticate, now, x_token};
+use crate::store::{Item, StoredImage};
+
+/// Handles one request (every outcome is an HTTP response).
+pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, lambda_http::Error> {
+    let ctx = RequestCtx::of(&req);
+    Ok(finish(&ctx, serve(app, &req).await))
+}
+
+#[derive(Serialize)]
+struct AlbumSummary<'a> {
+    id: &'a str,
+    public_id: &'a str,
+    images_count: u64,
+    thumbnails: Vec<ImageJson<'a>>,
+}
+
+async fn serve(app: &App, req: &Request) -> Result<Reply, ApiError> {
+    let now = now();
+    let principal = authenticate(app, header(req, "authorization"), now).await?;
+    let (limit, cursor) = page_params(&params(req)?)?;
+    let org = &principal.organization_id;
+    let scope = format!("org:{org}:{}", principal.user_id);
+    let secret = &app.config.jwt_secret;
+    let start = cursor
+        .map(|c| cursor::decode(&c, &scope, secret))
+        .transpose()?;
+
+    let (ids, next): (Vec<String>, Option<Item>) = match &principal.abilities {
+        Abilities::All => {
+            app.store
+                .organization_albums_page(org, limit, start)
+                .await?
+        }
+        Abilities::Albums(named) => {
+            let after = start
+                .as_ref()
+                .and_then(|k| k.get("after"))
+                .and_then(|v| v.as_s().ok())
+                .cloned();
+            let mut visible: Vec<&String> = named
+                .keys()
+                .filter(|id| principal.can(id, Ability::See))
+                .filter(|id| after.as_ref().is_none_or(|a| id.as_str() > a.as_str()))
+                .collect();
+            visible.sort();
+            let more = visible.len() > limit;
+            visible.truncate(limit);
+            let next = (more && !visible.is_empty()).then(|| {
+                Item::from([(
+                    "after".to_string(),
+                    aws_sdk_dynamodb::types::AttributeValue::S(visible[visible.len() - 1].clone()),
+                )])
+            });
+            (visible.into_iter().cloned().collect(), next)
+        }
+    };
+
+    // Each album and its thumbnails, read concurrently, answered in order.
+    let mut reads = JoinSet::new();
+    for (i, id) in ids.into_iter().enumerate() {
+        let store = app.store.clone();
+        reads.spawn(async move {
+            let album = store.get_album(&id).await?;
+            let thumbs = match &album {
+                Some(_) => store.newest_images(&id, THUMBNAILS).await?,
+                None => Vec::new(),
+            };
+            Ok::<_, crate::store::StoreError>((i, album, thumbs))
+        });
+    }
+    let mut found: Vec<(usize, crate::album::Album, Vec<StoredImage>)> = Vec::new();
+    while let Some(done) = reads.join_next().await {
+        let (i, album, thumbs) = done.map_err(|e| ApiError::Internal(e.to_string()))??;
+        if let Some(album) = album.filter(|a| &a.organization_id == org) {
+            found.push((i, album, thumbs));
+        }
+    }
+    found.sort_by_key(|(i, _, _)| *i);
+    let cld = &app.config.cloudinary;
+    let summaries: Vec<AlbumSummary> = found
+        .iter()
+        .map(|(_, a, thumbs)| AlbumSummary {
+            id: &a.id,
+            public_id: &a.id,
+            images_count: a.images_count,
+            thumbnails: thumbs
+                .iter()
+                .map(|t| t.record.render(&t.id, &a.id, cld))
+                .collect(),
+        })
+        .collect();
+    let body = serde_json::to_string(&summaries).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let mut reply = Reply::new(200, body).token(x_token(app, &principal, now)?);
+    if let Some(next) = next {
+        reply = reply.header("x-next-cursor", cursor::encode(&next, &scope, secret)?);
+    }
+    Ok(reply)
+}
