@@ -17,10 +17,10 @@ deps: ## Install the local DynamoDB (npm) and the Python tools (.venv)
 demo: deps ## Seed a 5-image album and duplicate it through the Lambda runtime emulator
 	@scripts/with-dynalite.sh scripts/demo.sh
 
-test: ## Format and lint checks, unit tests, integration tests against dynalite
-	@[ -f node_modules/dynalite/cli.js ] || npm install --no-audit --no-fund --silent
+test: deps ## Format and lint checks, OpenAPI check, unit tests, integration tests against dynalite
 	cargo fmt --check
 	cargo clippy --all-targets --quiet -- -D warnings
+	.venv/bin/python scripts/check-openapi.py
 	scripts/with-dynalite.sh cargo test --all-targets
 
 invoke: deps ## Invoke FUNCTION (template logical id) with EVENT, like sam local invoke

@@ -92,9 +92,38 @@ pub async fn ensure_destination(
     Ok(existing)
 }
 
-/// Copies every image of `source` into `destination` and recounts the
-/// destination. With a `deadline`, may stop early: the report says whether
-/// it finished and where to resume.
+/// Checks and prepares a duplication that a schedule runs for
+/// `organization_id`: the source must be the organization's, the
+/// destination the organization's or new. No abilities: a schedule acts for
+/// the whole organization its operator configured.
+pub async fn prepare_for_organization(
+    app: &App,
+    organization_id: &str,
+    source_id: &str,
+    destination_id: &str,
+) -> Result<(Album, Album), ApiError> {
+    if !is_valid_id(source_id) {
+        return Err(ApiError::Unprocessable("source_album_id is invalid".into()));
+    }
+    let dest_id = self::destination_id(source_id, Some(destination_id))?;
+    let source = app
+        .store
+        .get_album(source_id)
+        .await?
+        .filter(|a| a.organization_id == organization_id)
+        .ok_or_else(|| {
+            ApiError::NotFound(format!(
+                "album {source_id} not found in organization {organization_id}"
+            ))
+        })?;
+    let destination = ensure_destination(app, organization_id, &dest_id).await?;
+    Ok((source, destination))
+}
+
+/// Copies the images of `source` into `destination`, from `start_key`,
+/// until done or `deadline`. When done, recounts the destination (the
+/// returned album's count is exact); when not, the report says where to
+/// resume and the count is settled by whoever finishes.
 pub async fn run_copy(
     app: &App,
     source: &Album,
@@ -106,9 +135,10 @@ pub async fn run_copy(
     opts.deadline = deadline;
     opts.start_key = start_key;
     let report = copy_images(&app.store, &source.id, &destination.id, &opts).await?;
-    let count = app.store.recount_images(&destination.id).await?;
     let mut album = destination.clone();
-    album.images_count = count;
+    if report.finished {
+        album.images_count = app.store.recount_images(&destination.id).await?;
+    }
     tracing::info!(
         source = %source.id,
         destination = %destination.id,
@@ -117,8 +147,8 @@ pub async fn run_copy(
         batch_calls = report.batch_calls,
         retries = report.retries,
         finished = report.finished,
-        images_count = count,
-        "copy finished"
+        images_count = album.images_count,
+        "copy step ended"
     );
     Ok(Duplication { album, report })
 }

@@ -21,6 +21,8 @@ pub mod error;
 pub mod handlers;
 pub mod http;
 pub mod image;
+pub mod jobs;
+pub mod schedule;
 pub mod seed;
 pub mod service;
 pub mod store;
@@ -42,6 +44,24 @@ where
     let app = std::sync::Arc::new(App::from_env().await?);
     lambda_http::run(lambda_http::service_fn(move |req| {
         handler(app.clone(), req)
+    }))
+    .await
+}
+
+/// Starts a non-HTTP function (EventBridge, DynamoDB Streams): tracing,
+/// configuration, client, then the runtime loop.
+pub async fn run_event<F, Fut>(handler: F) -> Result<(), lambda_runtime::Error>
+where
+    F: Fn(std::sync::Arc<App>, lambda_runtime::LambdaEvent<serde_json::Value>) -> Fut
+        + Send
+        + Sync
+        + 'static,
+    Fut: std::future::Future<Output = Result<serde_json::Value, lambda_runtime::Error>> + Send,
+{
+    lambda_runtime::tracing::init_default_subscriber();
+    let app = std::sync::Arc::new(App::from_env().await?);
+    lambda_runtime::run(lambda_runtime::service_fn(move |event| {
+        handler(app.clone(), event)
     }))
     .await
 }

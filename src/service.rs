@@ -29,6 +29,9 @@ pub struct App {
     /// How long a synchronous request may spend copying before it answers
     /// 202 with a job instead (API Gateway gives a request ~29 s).
     pub sync_copy_budget: Duration,
+    /// Time kept free before an invocation's deadline (in-flight batches
+    /// finish, progress is saved).
+    pub deadline_margin: Duration,
 }
 
 impl App {
@@ -39,6 +42,7 @@ impl App {
             store,
             copy: CopyOptions::default(),
             sync_copy_budget: Duration::from_secs(20),
+            deadline_margin: crate::jobs::SAFETY_MARGIN,
         }
     }
 

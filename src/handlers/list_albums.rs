@@ -35,7 +35,13 @@ async fn serve(app: &App, req: &Request) -> Result<Reply, ApiError> {
     let principal = authenticate(app, header(req, "authorization"), now).await?;
     let (limit, cursor) = page_params(&params(req)?)?;
     let org = &principal.organization_id;
-    let scope = format!("org:{org}:{}", principal.user_id);
+    // The two listings page through different keys (the organization's
+    // index, or album ids in order): a cursor of one is no cursor of the other.
+    let listing = match &principal.abilities {
+        Abilities::All => "all",
+        Abilities::Albums(_) => "named",
+    };
+    let scope = format!("org:{org}:{}:{listing}", principal.user_id);
     let secret = &app.config.jwt_secret;
     let start = cursor
         .map(|c| cursor::decode(&c, &scope, secret))

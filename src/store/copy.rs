@@ -8,9 +8,12 @@
 //! time, so re-running a copy rewrites the same items instead of adding new
 //! ones: retries, re-deliveries and concurrent runs cannot create doubles.
 //!
-//! Progress is tracked per source page: the *resume key* is the last page key
-//! before which every item is known to be written, so a copy stopped by a
-//! deadline (or a crash, with the key saved by the caller) resumes there.
+//! Progress is tracked per batch: the *resume key* is the source key of the
+//! last item of the longest run of completed batches, so every item up to it
+//! is known to be written. A copy stopped by its deadline stops queueing
+//! batches, lets those in flight finish, and reports a resume key that
+//! covers everything it wrote: resuming rewrites nothing. After a crash the
+//! caller's last saved key is at most a checkpoint behind.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -74,6 +77,8 @@ pub struct CopyReport {
     pub batch_calls: u64,
     /// Calls that were retries (unprocessed items or retryable errors).
     pub retries: u64,
+    /// Source items whose batches all completed, up to the resume key.
+    pub items_completed: u64,
     /// Whether every source item is written.
     pub finished: bool,
     /// Where to resume when not finished.
@@ -87,8 +92,11 @@ struct Counters {
     retries: AtomicU64,
 }
 
-struct PageProgress {
-    batches_left: usize,
+/// One queued batch, in source order.
+struct BatchProgress {
+    done: bool,
+    items: u64,
+    /// Source key of the batch's last item (where to resume after it).
     end_key: Option<Item>,
 }
 
@@ -182,17 +190,21 @@ async fn write_batch(
     }
 }
 
-/// Runs batches with bounded parallelism, tracking which page each belongs to.
+/// Runs batches with bounded parallelism, tracking which have completed.
 struct Writer {
     client: Client,
     table: Arc<str>,
     policy: RetryPolicy,
     permits: Arc<Semaphore>,
-    tasks: JoinSet<Result<usize, StoreError>>,
+    tasks: JoinSet<Result<u64, StoreError>>,
     counters: Arc<Counters>,
-    pages: VecDeque<PageProgress>,
-    first_page: usize,
+    /// Queued batches not yet covered by the watermark; front = oldest.
+    batches: VecDeque<BatchProgress>,
+    /// Sequence number of `batches.front()`.
+    first_seq: u64,
+    /// Resume key covering every completed batch so far (`None` inside: none yet).
     watermark: Option<Option<Item>>,
+    items_completed: u64,
 }
 
 impl Writer {
@@ -204,24 +216,19 @@ impl Writer {
             permits: Arc::new(Semaphore::new(concurrency.max(1))),
             tasks: JoinSet::new(),
             counters: Arc::default(),
-            pages: VecDeque::new(),
-            first_page: 0,
+            batches: VecDeque::new(),
+            first_seq: 0,
             watermark: None,
+            items_completed: 0,
         }
     }
 
-    /// Registers a page of `batches` batches ending at `end_key`; returns its index.
-    fn open_page(&mut self, batches: usize, end_key: Option<Item>) -> usize {
-        self.pages.push_back(PageProgress {
-            batches_left: batches,
-            end_key,
-        });
-        let idx = self.first_page + self.pages.len() - 1;
-        self.advance();
-        idx
-    }
-
-    async fn spawn(&mut self, page: usize, requests: Vec<WriteRequest>) -> Result<(), StoreError> {
+    /// Queues one batch whose last source item has key `end_key`.
+    async fn spawn(
+        &mut self,
+        requests: Vec<WriteRequest>,
+        end_key: Option<Item>,
+    ) -> Result<(), StoreError> {
         // Fail fast: surface finished batches' errors before queueing more.
         while let Some(done) = self.tasks.try_join_next() {
             self.finish(done)?;
@@ -232,6 +239,12 @@ impl Writer {
             .acquire_owned()
             .await
             .map_err(|_| StoreError::Dynamo("copy cancelled".into()))?;
+        let seq = self.first_seq + self.batches.len() as u64;
+        self.batches.push_back(BatchProgress {
+            done: false,
+            items: requests.len() as u64,
+            end_key,
+        });
         let (client, table, policy, counters) = (
             self.client.clone(),
             self.table.clone(),
@@ -242,17 +255,17 @@ impl Writer {
             let _permit = permit;
             write_batch(client, table, requests, policy, counters)
                 .await
-                .map(|_| page)
+                .map(|_| seq)
         });
         Ok(())
     }
 
     fn finish(
         &mut self,
-        done: Result<Result<usize, StoreError>, tokio::task::JoinError>,
+        done: Result<Result<u64, StoreError>, tokio::task::JoinError>,
     ) -> Result<(), StoreError> {
-        let page = match done {
-            Ok(Ok(page)) => page,
+        let seq = match done {
+            Ok(Ok(seq)) => seq,
             Ok(Err(e)) => {
                 self.tasks.abort_all();
                 return Err(e);
@@ -262,19 +275,19 @@ impl Writer {
                 return Err(StoreError::Dynamo(format!("copy task failed: {e}")));
             }
         };
-        if let Some(p) = self.pages.get_mut(page - self.first_page) {
-            p.batches_left = p.batches_left.saturating_sub(1);
+        if let Some(b) = seq
+            .checked_sub(self.first_seq)
+            .and_then(|i| self.batches.get_mut(i as usize))
+        {
+            b.done = true;
         }
-        self.advance();
+        while self.batches.front().is_some_and(|b| b.done) {
+            let b = self.batches.pop_front().expect("front exists");
+            self.first_seq += 1;
+            self.items_completed += b.items;
+            self.watermark = Some(b.end_key);
+        }
         Ok(())
-    }
-
-    fn advance(&mut self) {
-        while self.pages.front().is_some_and(|p| p.batches_left == 0) {
-            let p = self.pages.pop_front().expect("front exists");
-            self.first_page += 1;
-            self.watermark = Some(p.end_key);
-        }
     }
 
     async fn drain(&mut self) -> Result<(), StoreError> {
@@ -301,10 +314,11 @@ pub async fn copy_images(
         resume_key: opts.start_key.clone(),
         ..CopyReport::default()
     };
+    let past_deadline = || opts.deadline.is_some_and(|d| Instant::now() >= d);
     let mut start = opts.start_key.clone();
     let mut read_everything = false;
-    loop {
-        if opts.deadline.is_some_and(|d| Instant::now() >= d) {
+    'pages: loop {
+        if past_deadline() {
             break;
         }
         let out = super::retry::retrying(store.policy(), || {
@@ -323,21 +337,25 @@ pub async fn copy_images(
         })
         .await?;
         let next = out.last_evaluated_key.filter(|k| !k.is_empty());
-        let items = out.items.unwrap_or_default();
-        report.items_read += items.len() as u64;
-        let mut requests = Vec::with_capacity(items.len());
-        for item in items {
-            requests.push(copy_request(&dest_pk, destination, item)?);
-        }
-        let batches = requests.len().div_ceil(BATCH_SIZE);
-        let page = writer.open_page(batches, next.clone());
-        let mut requests = requests.into_iter();
-        loop {
-            let chunk: Vec<WriteRequest> = requests.by_ref().take(BATCH_SIZE).collect();
-            if chunk.is_empty() {
-                break;
+        let mut items = out.items.unwrap_or_default().into_iter().peekable();
+        while items.peek().is_some() {
+            if past_deadline() {
+                break 'pages;
             }
-            writer.spawn(page, chunk).await?;
+            let mut chunk = Vec::with_capacity(BATCH_SIZE);
+            let mut last_sk = None;
+            for item in items.by_ref().take(BATCH_SIZE) {
+                last_sk = item.get(SK).cloned();
+                chunk.push(copy_request(&dest_pk, destination, item)?);
+            }
+            report.items_read += chunk.len() as u64;
+            let end_key = last_sk.map(|sk| {
+                Item::from([
+                    (PK.to_string(), AttributeValue::S(source_pk.clone())),
+                    (SK.to_string(), sk),
+                ])
+            });
+            writer.spawn(chunk, end_key).await?;
         }
         match next {
             Some(k) => start = Some(k),
@@ -351,10 +369,11 @@ pub async fn copy_images(
     report.items_written = writer.counters.written.load(Ordering::Relaxed);
     report.batch_calls = writer.counters.calls.load(Ordering::Relaxed);
     report.retries = writer.counters.retries.load(Ordering::Relaxed);
+    report.items_completed = writer.items_completed;
     if let Some(mark) = writer.watermark.take() {
         report.resume_key = mark;
     }
-    report.finished = read_everything && writer.pages.is_empty();
+    report.finished = read_everything && writer.batches.is_empty();
     if report.finished {
         report.resume_key = None;
     }
@@ -364,22 +383,17 @@ pub async fn copy_images(
 /// Writes `items` with the same batching, parallelism and retries as a copy.
 pub async fn write_all(store: &Store, items: Vec<Item>) -> Result<u64, StoreError> {
     let mut writer = Writer::new(store, CopyOptions::default().concurrency);
-    let mut requests = Vec::with_capacity(items.len());
-    for item in items {
-        let put = PutRequest::builder()
-            .set_item(Some(item))
-            .build()
-            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        requests.push(WriteRequest::builder().put_request(put).build());
-    }
-    let page = writer.open_page(requests.len().div_ceil(BATCH_SIZE), None);
-    let mut requests = requests.into_iter();
-    loop {
-        let chunk: Vec<WriteRequest> = requests.by_ref().take(BATCH_SIZE).collect();
-        if chunk.is_empty() {
-            break;
+    let mut items = items.into_iter().peekable();
+    while items.peek().is_some() {
+        let mut chunk = Vec::with_capacity(BATCH_SIZE);
+        for item in items.by_ref().take(BATCH_SIZE) {
+            let put = PutRequest::builder()
+                .set_item(Some(item))
+                .build()
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            chunk.push(WriteRequest::builder().put_request(put).build());
         }
-        writer.spawn(page, chunk).await?;
+        writer.spawn(chunk, None).await?;
     }
     writer.drain().await?;
     Ok(writer.counters.written.load(Ordering::Relaxed))

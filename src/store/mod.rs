@@ -8,6 +8,7 @@
 //! place for behaviour to diverge.
 
 pub mod copy;
+pub mod jobs;
 pub mod keys;
 pub mod retry;
 pub mod schema;
@@ -106,17 +107,17 @@ fn describe<E: ProvideErrorMetadata + std::fmt::Debug>(err: &SdkError<E>) -> Str
     }
 }
 
-fn is_conditional_failure<E: ProvideErrorMetadata>(err: &SdkError<E>) -> bool {
+pub(crate) fn is_conditional_failure<E: ProvideErrorMetadata>(err: &SdkError<E>) -> bool {
     matches!(err, SdkError::ServiceError(se) if se.err().code() == Some("ConditionalCheckFailedException"))
 }
 
-fn s(v: impl Into<String>) -> AttributeValue {
+pub(crate) fn s(v: impl Into<String>) -> AttributeValue {
     AttributeValue::S(v.into())
 }
-fn n(v: impl ToString) -> AttributeValue {
+pub(crate) fn n(v: impl ToString) -> AttributeValue {
     AttributeValue::N(v.to_string())
 }
-fn get_s<'a>(item: &'a Item, name: &str) -> Result<&'a str, StoreError> {
+pub(crate) fn get_s<'a>(item: &'a Item, name: &str) -> Result<&'a str, StoreError> {
     match item.get(name) {
         Some(AttributeValue::S(v)) => Ok(v),
         _ => Err(StoreError::Corrupt(format!(
@@ -124,7 +125,7 @@ fn get_s<'a>(item: &'a Item, name: &str) -> Result<&'a str, StoreError> {
         ))),
     }
 }
-fn get_n(item: &Item, name: &str) -> Result<u64, StoreError> {
+pub(crate) fn get_n(item: &Item, name: &str) -> Result<u64, StoreError> {
     match item.get(name) {
         None => Ok(0),
         Some(AttributeValue::N(v)) => v
@@ -205,7 +206,7 @@ impl Store {
         &self.policy
     }
 
-    async fn get_item(&self, pk: String, sk: &str) -> Result<Option<Item>, StoreError> {
+    pub(crate) async fn get_item(&self, pk: String, sk: &str) -> Result<Option<Item>, StoreError> {
         retry::retrying(&self.policy, || {
             self.client
                 .get_item()
@@ -621,6 +622,7 @@ impl Store {
                 .expression_attribute_values(":img", s(IMAGE_SK_PREFIX))
                 .projection_expression("sk, d")
                 .scan_index_forward(false)
+                .consistent_read(true)
                 .limit(limit as i32 + 1)
                 .set_exclusive_start_key(start.clone())
                 .send()
@@ -631,10 +633,16 @@ impl Store {
             .iter()
             .map(Self::decode_image)
             .collect::<Result<Vec<_>, _>>()?;
-        let more = images.len() > limit;
+        // More follow when the Query found one beyond `limit`, or when its
+        // 1 MB page ended first (large items): continue after the last kept.
+        let page_cut_short = out
+            .last_evaluated_key
+            .as_ref()
+            .is_some_and(|k| !k.is_empty());
+        let more = images.len() > limit || page_cut_short;
         images.truncate(limit);
         let next = (more && !images.is_empty()).then(|| {
-            let last = out.items()[limit - 1].clone();
+            let last = &out.items()[images.len() - 1];
             Item::from([
                 (PK.to_string(), s(album_pk(album_id))),
                 (SK.to_string(), last[SK].clone()),

@@ -114,6 +114,8 @@ pub struct FaultStats {
     pub calls_by_op: BTreeMap<String, u64>,
     /// `BatchWriteItem` calls seen (faulted or not).
     pub batch_write: u64,
+    /// Write requests in the `BatchWriteItem` calls seen (what the client sent, re-sends included).
+    pub batch_write_items: u64,
     /// Calls eligible for faults (matched [`FaultConfig::operations`]).
     pub targeted: u64,
     /// `BatchWriteItem` calls answered with injected `UnprocessedItems`.
@@ -454,6 +456,7 @@ async fn handle(shared: &Shared, req: Request<Incoming>) -> Outcome {
             *stats.calls_by_op.entry(op.clone()).or_insert(0) += 1;
             if op == "BatchWriteItem" {
                 stats.batch_write += 1;
+                stats.batch_write_items += parse_batch(&body).map_or(0, |b| b.1.len() as u64);
             }
         }
     }

@@ -1,0 +1,86 @@
+//! EventBridge-triggered duplication (`ScheduledDuplicateFunction`).
+//!
+//! At-least-once delivery: the run's job id derives from the delivery's
+//! identity, so a re-delivery resumes the job (or finds it done) instead of
+//! starting over; and the copy is idempotent anyway.
+
+use std::time::{Duration, SystemTime};
+
+use lambda_runtime::{Error, LambdaEvent};
+use serde_json::{Value, json};
+
+use crate::duplicate::prepare_for_organization;
+use crate::jobs::{SliceOutcome, run_slice};
+use crate::schedule;
+use crate::service::{App, now_rfc3339};
+use crate::store::jobs::{Job, JobStatus};
+
+/// Handles one delivery. Bad input is an error (logged, no writes), which
+/// sends the event to the function's dead-letter queue after its retries.
+pub async fn handle(app: &App, event: LambdaEvent<Value>) -> Result<Value, Error> {
+    let (payload, ctx) = event.into_parts();
+    let run = schedule::parse(&payload, &ctx.request_id).map_err(|e| {
+        tracing::error!(error = %e, "refusing scheduled duplication input");
+        Error::from(e)
+    })?;
+    let (source, destination) =
+        prepare_for_organization(app, &run.organization_id, &run.source_album_id, &run.destination_id)
+            .await
+            .map_err(|e| {
+                tracing::error!(error = %e, source = %run.source_album_id, destination = %run.destination_id, "scheduled duplication refused");
+                Error::from(e.to_string())
+            })?;
+    let job = Job {
+        id: run.job_id(),
+        status: JobStatus::Running,
+        source_album_id: source.id.clone(),
+        destination_id: destination.id.clone(),
+        organization_id: run.organization_id.clone(),
+        requested_by: "schedule".into(),
+        images_total: source.images_count,
+        images_copied: 0,
+        resume: None,
+        slices: 0,
+        error: None,
+    };
+    let job = app
+        .store
+        .create_job_if_absent(&job, false, &now_rfc3339())
+        .await?;
+    let deadline = if ctx.deadline > 0 {
+        ctx.deadline()
+    } else {
+        SystemTime::now() + Duration::from_secs(900)
+    };
+    let owner = if ctx.request_id.is_empty() {
+        uuid::Uuid::new_v4().to_string()
+    } else {
+        ctx.request_id.clone()
+    };
+    let outcome = run_slice(app, &job.id, deadline, &owner)
+        .await
+        .map_err(|e| Error::from(e.to_string()))?;
+    let status = match &outcome {
+        SliceOutcome::Done(album) => {
+            tracing::info!(job = %job.id, images_count = album.images_count, "scheduled duplication done");
+            "done"
+        }
+        SliceOutcome::Paused(j) => {
+            tracing::info!(job = %j.id, copied = j.images_copied, "out of time; handed off to the worker");
+            "running"
+        }
+        SliceOutcome::Busy(j) => {
+            tracing::info!(job = %j.id, "another invocation is running this job");
+            "running"
+        }
+        SliceOutcome::AlreadyFinished(j) => {
+            tracing::info!(job = %j.id, status = j.status.as_str(), "already finished; nothing redone");
+            j.status.as_str()
+        }
+        SliceOutcome::Failed(j) => {
+            tracing::error!(job = %j.id, error = ?j.error, "scheduled duplication failed");
+            "failed"
+        }
+    };
+    Ok(json!({"job_id": job.id, "status": status}))
+}

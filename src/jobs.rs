@@ -1,0 +1,199 @@
+//! Duplications too large for one invocation: jobs run in slices.
+//!
+//! A slice holds the job's lease, copies from the saved resume key until its
+//! deadline (checkpointing every few seconds), then either finishes the job
+//! (recount, `done`) or hands it off: progress saved, lease released,
+//! `handoff` set. The handoff write is a DynamoDB Streams record that
+//! triggers the worker function, which runs the next slice; a re-delivered
+//! schedule or a retried worker finds the saved key and resumes there, and a
+//! finished job is not redone (decision 0005).
+
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::album::Album;
+use crate::error::ApiError;
+use crate::service::{App, now_rfc3339};
+use crate::store::Item;
+use crate::store::copy::{CopyReport, copy_images};
+use crate::store::jobs::{Job, JobStatus, Lease};
+
+/// Time kept free before an invocation's deadline: in-flight batches finish
+/// and the handoff is written well before Lambda stops the process.
+pub const SAFETY_MARGIN: Duration = Duration::from_secs(5);
+/// How often a slice saves its resume key (what a crash can lose at most).
+pub const CHECKPOINT_EVERY: Duration = Duration::from_secs(5);
+
+/// What one slice did.
+#[derive(Debug)]
+pub enum SliceOutcome {
+    /// The copy finished; the destination's count is exact.
+    Done(Album),
+    /// Out of time; progress saved and the job handed off.
+    Paused(Job),
+    /// Another invocation holds the job: nothing done.
+    Busy(Job),
+    /// The job was already finished (done or failed): nothing redone.
+    AlreadyFinished(Job),
+    /// The job failed for good (e.g. its source vanished).
+    Failed(Job),
+}
+
+/// Milliseconds since the Unix epoch of `t`.
+pub fn epoch_ms(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// The `Instant` of a wall-clock deadline.
+pub fn instant_of(deadline: SystemTime) -> Instant {
+    let now = SystemTime::now();
+    Instant::now() + deadline.duration_since(now).unwrap_or(Duration::ZERO)
+}
+
+/// Runs one slice of job `job_id` until `deadline` (the invocation's own
+/// deadline: the lease expires with it, so a crash frees the job).
+pub async fn run_slice(
+    app: &App,
+    job_id: &str,
+    deadline: SystemTime,
+    owner: &str,
+) -> Result<SliceOutcome, ApiError> {
+    let store = &app.store;
+    let now_ms = epoch_ms(SystemTime::now());
+    let job = match store
+        .acquire_job(job_id, owner, now_ms, epoch_ms(deadline))
+        .await?
+    {
+        Lease::Acquired(job) => job,
+        Lease::Busy(job) => return Ok(SliceOutcome::Busy(job)),
+        Lease::Finished(job) => return Ok(SliceOutcome::AlreadyFinished(job)),
+        Lease::Missing => return Err(ApiError::NotFound(format!("job {job_id} not found"))),
+    };
+    match slice(app, &job, deadline, owner).await {
+        Ok(outcome) => Ok(outcome),
+        Err(e) => {
+            // Let the invocation's retry (or the next delivery) take it again at once.
+            let _ = store.release_job(&job.id, owner).await;
+            Err(e)
+        }
+    }
+}
+
+async fn slice(
+    app: &App,
+    job: &Job,
+    deadline: SystemTime,
+    owner: &str,
+) -> Result<SliceOutcome, ApiError> {
+    let store = &app.store;
+    let stop_at = instant_of(deadline)
+        .checked_sub(app.deadline_margin)
+        .unwrap_or_else(Instant::now);
+    let source = store.get_album(&job.source_album_id).await?;
+    let destination = store.get_album(&job.destination_id).await?;
+    let (Some(source), Some(destination)) = (source, destination) else {
+        let why = "the source or destination album no longer exists";
+        store.fail_job(&job.id, owner, why, &now_rfc3339()).await?;
+        let mut failed = job.clone();
+        failed.status = JobStatus::Failed;
+        failed.error = Some(why.into());
+        return Ok(SliceOutcome::Failed(failed));
+    };
+    let mut resume = job.resume.clone();
+    let mut copied = job.images_copied;
+    loop {
+        let until = stop_at.min(Instant::now() + CHECKPOINT_EVERY);
+        let report = copy_step(app, &source, &destination, until, resume.clone()).await?;
+        copied += report.items_completed;
+        if report.finished {
+            let count = store.recount_images(&destination.id).await?;
+            store
+                .finish_job(&job.id, owner, copied, &now_rfc3339())
+                .await?;
+            let mut album = destination.clone();
+            album.images_count = count;
+            return Ok(SliceOutcome::Done(album));
+        }
+        if report.resume_key.is_some() {
+            resume = report.resume_key;
+        }
+        if Instant::now() >= stop_at {
+            if !store
+                .hand_off_job(&job.id, owner, resume.as_ref(), copied, &now_rfc3339())
+                .await?
+            {
+                return Err(ApiError::Unavailable(format!(
+                    "lost the lease of job {}",
+                    job.id
+                )));
+            }
+            let mut paused = job.clone();
+            paused.resume = resume;
+            paused.images_copied = copied;
+            return Ok(SliceOutcome::Paused(paused));
+        }
+        if let Some(r) = &resume
+            && !store
+                .checkpoint_job(&job.id, owner, r, copied, &now_rfc3339())
+                .await?
+        {
+            return Err(ApiError::Unavailable(format!(
+                "lost the lease of job {}",
+                job.id
+            )));
+        }
+    }
+}
+
+/// One bounded step of a copy, from `start` until `until`.
+pub async fn copy_step(
+    app: &App,
+    source: &Album,
+    destination: &Album,
+    until: Instant,
+    start: Option<Item>,
+) -> Result<CopyReport, ApiError> {
+    let mut opts = app.copy.clone();
+    opts.deadline = Some(until);
+    opts.start_key = start;
+    Ok(copy_images(&app.store, &source.id, &destination.id, &opts).await?)
+}
+
+/// A job as the API shows it (`GET /api/v1/duplications/{id}` and the 202).
+#[derive(Debug, Serialize)]
+pub struct JobJson<'a> {
+    pub job_id: &'a str,
+    pub status: &'static str,
+    pub source_album_id: &'a str,
+    pub destination_id: &'a str,
+    pub images_total: u64,
+    pub images_copied: u64,
+    /// The destination album JSON once done.
+    pub album: Option<Value>,
+    pub error: Option<Value>,
+}
+
+impl<'a> JobJson<'a> {
+    /// The JSON of `job`, with the album JSON when there is one.
+    pub fn of(job: &'a Job, album: Option<Value>) -> Self {
+        Self {
+            job_id: &job.id,
+            status: job.status.as_str(),
+            source_album_id: &job.source_album_id,
+            destination_id: &job.destination_id,
+            images_total: job.images_total,
+            images_copied: job
+                .images_copied
+                .min(job.images_total.max(job.images_copied)),
+            album,
+            error: job
+                .error
+                .as_ref()
+                .map(|m| serde_json::json!({"code": "duplication_failed", "message": m})),
+        }
+    }
+}

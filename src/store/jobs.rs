@@ -1,0 +1,366 @@
+//! Duplication jobs: the table items that let a copy outlive one invocation.
+//!
+//! A job item (`pk = J#<job>`, `sk = J`) records what to copy, how far the
+//! copy got (`resume`, a source key) and who is working on it (a lease that
+//! expires with the holder's Lambda deadline, so a crashed holder's job is
+//! picked up by the next delivery). Setting `handoff` when a slice runs out
+//! of time is what the DynamoDB Streams worker is triggered by
+//! (decision 0005).
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+
+use super::{Item, Store, StoreError, get_n, get_s, is_conditional_failure, n, retry, s};
+use crate::store::keys::{PK, SK};
+
+/// Sort-key value of job items.
+pub const JOB_SK: &str = "J";
+
+/// `J#<job>`.
+pub fn job_pk(id: &str) -> String {
+    format!("J#{id}")
+}
+
+/// Where a job stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum JobStatus {
+    /// Copying (or waiting for the next slice).
+    Running,
+    /// Every image copied; the destination's count is exact.
+    Done,
+    /// Stopped for good (e.g. the source vanished); `error` says why.
+    Failed,
+}
+
+impl JobStatus {
+    /// The stored and wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Running => "running",
+            Self::Done => "done",
+            Self::Failed => "failed",
+        }
+    }
+    fn parse(s: &str) -> Result<Self, StoreError> {
+        match s {
+            "running" => Ok(Self::Running),
+            "done" => Ok(Self::Done),
+            "failed" => Ok(Self::Failed),
+            other => Err(StoreError::Corrupt(format!("unknown job status {other}"))),
+        }
+    }
+}
+
+/// A duplication job.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Job {
+    /// Job id.
+    pub id: String,
+    /// Status.
+    pub status: JobStatus,
+    /// Album copied from.
+    pub source_album_id: String,
+    /// Album copied into.
+    pub destination_id: String,
+    /// Organization of both albums.
+    pub organization_id: String,
+    /// Who asked: a user id, or `schedule`.
+    pub requested_by: String,
+    /// Source images when the job started.
+    pub images_total: u64,
+    /// Source images copied so far (up to `resume`).
+    pub images_copied: u64,
+    /// Source key to resume after; `None` = from the start.
+    pub resume: Option<Item>,
+    /// Slices run so far.
+    pub slices: u64,
+    /// Why it failed.
+    pub error: Option<String>,
+}
+
+/// What trying to take a job's lease gave.
+#[derive(Debug)]
+pub enum Lease {
+    /// The caller now holds the job until its deadline.
+    Acquired(Job),
+    /// Someone else holds it.
+    Busy(Job),
+    /// Done or failed: nothing to do.
+    Finished(Job),
+    /// No such job.
+    Missing,
+}
+
+fn encode_key(key: &Item) -> String {
+    let map: HashMap<&str, &str> = key
+        .iter()
+        .filter_map(|(k, v)| v.as_s().ok().map(|s| (k.as_str(), s.as_str())))
+        .collect();
+    serde_json::to_string(&map).unwrap_or_default()
+}
+
+fn decode_key(text: &str) -> Result<Item, StoreError> {
+    let map: HashMap<String, String> = serde_json::from_str(text)
+        .map_err(|e| StoreError::Corrupt(format!("job resume key: {e}")))?;
+    Ok(map
+        .into_iter()
+        .map(|(k, v)| (k, AttributeValue::S(v)))
+        .collect())
+}
+
+fn job_from(item: &Item) -> Result<Job, StoreError> {
+    let pk = get_s(item, PK)?;
+    Ok(Job {
+        id: pk.trim_start_matches("J#").to_string(),
+        status: JobStatus::parse(get_s(item, "status")?)?,
+        source_album_id: get_s(item, "source_album_id")?.to_string(),
+        destination_id: get_s(item, "destination_id")?.to_string(),
+        organization_id: get_s(item, "organization_id")?.to_string(),
+        requested_by: get_s(item, "requested_by")?.to_string(),
+        images_total: get_n(item, "images_total")?,
+        images_copied: get_n(item, "images_copied")?,
+        resume: match item.get("resume") {
+            Some(AttributeValue::S(t)) => Some(decode_key(t)?),
+            _ => None,
+        },
+        slices: get_n(item, "slices")?,
+        error: item.get("error").and_then(|v| v.as_s().ok()).cloned(),
+    })
+}
+
+impl Store {
+    /// Creates `job` unless a job with its id exists; returns the stored one.
+    pub async fn create_job_if_absent(
+        &self,
+        job: &Job,
+        handoff: bool,
+        now: &str,
+    ) -> Result<Job, StoreError> {
+        let mut item = Item::from([
+            (PK.into(), s(job_pk(&job.id))),
+            (SK.into(), s(JOB_SK)),
+            ("status".into(), s(job.status.as_str())),
+            ("source_album_id".into(), s(&job.source_album_id)),
+            ("destination_id".into(), s(&job.destination_id)),
+            ("organization_id".into(), s(&job.organization_id)),
+            ("requested_by".into(), s(&job.requested_by)),
+            ("images_total".into(), n(job.images_total)),
+            ("images_copied".into(), n(job.images_copied)),
+            ("slices".into(), n(job.slices)),
+            ("created_at".into(), s(now)),
+            ("updated_at".into(), s(now)),
+        ]);
+        if let Some(r) = &job.resume {
+            item.insert("resume".into(), s(encode_key(r)));
+        }
+        if handoff {
+            item.insert("handoff".into(), n(job.slices));
+        }
+        let res = retry::retrying_unless(
+            &self.policy,
+            || {
+                self.client
+                    .put_item()
+                    .table_name(&self.table)
+                    .set_item(Some(item.clone()))
+                    .condition_expression("attribute_not_exists(pk)")
+                    .send()
+            },
+            is_conditional_failure,
+        )
+        .await;
+        match res {
+            Ok(_) => Ok(job.clone()),
+            Err(retry::Outcome::Stopped(_)) => self.get_job(&job.id).await?.ok_or_else(|| {
+                StoreError::Corrupt("job vanished after a conditional failure".into())
+            }),
+            Err(retry::Outcome::Failed(e)) => Err(e),
+        }
+    }
+
+    /// Reads a job (strongly consistent).
+    pub async fn get_job(&self, id: &str) -> Result<Option<Job>, StoreError> {
+        self.get_item(job_pk(id), JOB_SK)
+            .await?
+            .as_ref()
+            .map(job_from)
+            .transpose()
+    }
+
+    /// Takes the job's lease for `owner` until `until_ms` (epoch ms), if it
+    /// is running and nobody holds an unexpired lease.
+    pub async fn acquire_job(
+        &self,
+        id: &str,
+        owner: &str,
+        now_ms: u64,
+        until_ms: u64,
+    ) -> Result<Lease, StoreError> {
+        let res = retry::retrying_unless(
+            &self.policy,
+            || {
+                self.client
+                    .update_item()
+                    .table_name(&self.table)
+                    .key(PK, s(job_pk(id)))
+                    .key(SK, s(JOB_SK))
+                    .update_expression("SET lease_owner = :me, lease_until = :until ADD slices :one REMOVE handoff")
+                    .condition_expression(
+                        "#st = :running AND (attribute_not_exists(lease_until) OR lease_until < :now OR lease_owner = :me)",
+                    )
+                    .expression_attribute_names("#st", "status")
+                    .expression_attribute_values(":me", s(owner))
+                    .expression_attribute_values(":until", n(until_ms))
+                    .expression_attribute_values(":now", n(now_ms))
+                    .expression_attribute_values(":one", n(1))
+                    .expression_attribute_values(":running", s(JobStatus::Running.as_str()))
+                    .return_values(ReturnValue::AllNew)
+                    .send()
+            },
+            is_conditional_failure,
+        )
+        .await;
+        match res {
+            Ok(out) => Ok(Lease::Acquired(job_from(
+                &out.attributes.unwrap_or_default(),
+            )?)),
+            Err(retry::Outcome::Stopped(_)) => match self.get_job(id).await? {
+                None => Ok(Lease::Missing),
+                Some(job) if job.status == JobStatus::Running => Ok(Lease::Busy(job)),
+                Some(job) => Ok(Lease::Finished(job)),
+            },
+            Err(retry::Outcome::Failed(e)) => Err(e),
+        }
+    }
+
+    async fn update_held_job(
+        &self,
+        id: &str,
+        owner: &str,
+        expression: &str,
+        values: Vec<(&str, AttributeValue)>,
+    ) -> Result<bool, StoreError> {
+        let res = retry::retrying_unless(
+            &self.policy,
+            || {
+                let mut req = self
+                    .client
+                    .update_item()
+                    .table_name(&self.table)
+                    .key(PK, s(job_pk(id)))
+                    .key(SK, s(JOB_SK))
+                    .update_expression(expression)
+                    .condition_expression("lease_owner = :me")
+                    .expression_attribute_values(":me", s(owner));
+                for (k, v) in &values {
+                    req = req.expression_attribute_values(*k, v.clone());
+                }
+                if expression.contains("#st") {
+                    req = req.expression_attribute_names("#st", "status");
+                }
+                if expression.contains("#err") {
+                    req = req.expression_attribute_names("#err", "error");
+                }
+                req.send()
+            },
+            is_conditional_failure,
+        )
+        .await;
+        match res {
+            Ok(_) => Ok(true),
+            Err(retry::Outcome::Stopped(_)) => Ok(false),
+            Err(retry::Outcome::Failed(e)) => Err(e),
+        }
+    }
+
+    /// Saves progress of a held job; `false` when the lease was lost.
+    pub async fn checkpoint_job(
+        &self,
+        id: &str,
+        owner: &str,
+        resume: &Item,
+        copied: u64,
+        now: &str,
+    ) -> Result<bool, StoreError> {
+        self.update_held_job(
+            id,
+            owner,
+            "SET resume = :r, images_copied = :c, updated_at = :t",
+            vec![
+                (":r", s(encode_key(resume))),
+                (":c", n(copied)),
+                (":t", s(now)),
+            ],
+        )
+        .await
+    }
+
+    /// Gives a held job back for the next slice: saves progress, releases
+    /// the lease and sets `handoff` (what the stream worker reacts to).
+    pub async fn hand_off_job(
+        &self,
+        id: &str,
+        owner: &str,
+        resume: Option<&Item>,
+        copied: u64,
+        now: &str,
+    ) -> Result<bool, StoreError> {
+        let mut values = vec![(":c", n(copied)), (":t", s(now))];
+        let expr = match resume {
+            Some(r) => {
+                values.push((":r", s(encode_key(r))));
+                "SET resume = :r, images_copied = :c, updated_at = :t, handoff = slices REMOVE lease_owner, lease_until"
+            }
+            None => {
+                "SET images_copied = :c, updated_at = :t, handoff = slices REMOVE lease_owner, lease_until"
+            }
+        };
+        self.update_held_job(id, owner, expr, values).await
+    }
+
+    /// Releases a held job without handing it off (after an error: the
+    /// invocation's own retry picks it up again).
+    pub async fn release_job(&self, id: &str, owner: &str) -> Result<bool, StoreError> {
+        self.update_held_job(id, owner, "REMOVE lease_owner, lease_until", vec![])
+            .await
+    }
+
+    /// Marks a held job done.
+    pub async fn finish_job(
+        &self,
+        id: &str,
+        owner: &str,
+        copied: u64,
+        now: &str,
+    ) -> Result<bool, StoreError> {
+        self.update_held_job(
+            id,
+            owner,
+            "SET #st = :done, images_copied = :c, updated_at = :t REMOVE lease_owner, lease_until, resume",
+            vec![(":done", s(JobStatus::Done.as_str())), (":c", n(copied)), (":t", s(now))],
+        )
+        .await
+    }
+
+    /// Marks a held job failed with `error`.
+    pub async fn fail_job(
+        &self,
+        id: &str,
+        owner: &str,
+        error: &str,
+        now: &str,
+    ) -> Result<bool, StoreError> {
+        self.update_held_job(
+            id,
+            owner,
+            "SET #st = :failed, #err = :e, updated_at = :t REMOVE lease_owner, lease_until",
+            vec![
+                (":failed", s(JobStatus::Failed.as_str())),
+                (":e", s(error)),
+                (":t", s(now)),
+            ],
+        )
+        .await
+    }
+}
