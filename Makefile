@@ -5,7 +5,7 @@ SHELL := /bin/bash
 FUNCTION ?= DuplicateAlbumFunction
 EVENT ?= events/duplicate-album.json
 
-.PHONY: help deps demo test unit integration invoke lint fmt clippy clean
+.PHONY: help deps demo dev test invoke lint fmt clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -22,6 +22,9 @@ test: deps ## Format and lint checks, OpenAPI check, unit tests, integration tes
 	cargo clippy --all-targets --quiet -- -D warnings
 	.venv/bin/python scripts/check-openapi.py
 	scripts/with-dynalite.sh cargo test --all-targets
+
+dev: ## Serve the whole API at http://127.0.0.1:9000 against a persistent local DynamoDB
+	@scripts/dev.sh
 
 invoke: deps ## Invoke FUNCTION (template logical id) with EVENT, like sam local invoke
 	@scripts/with-dynalite.sh bash -c 'scripts/demo-data.sh >/dev/null && scripts/invoke.sh "$(FUNCTION)" "$(EVENT)"'

@@ -57,6 +57,14 @@ enum Command {
         org: String,
         #[arg(long, default_value_t = 5)]
         images: u64,
+        /// Do nothing when the album already exists (idempotent set-up).
+        #[arg(long)]
+        if_new: bool,
+    },
+    /// Serve the whole API locally with the template's routes (make dev).
+    Serve {
+        #[arg(long, default_value = "127.0.0.1:9000")]
+        addr: std::net::SocketAddr,
     },
 }
 
@@ -126,11 +134,32 @@ async fn run(cli: Cli) -> Result<(), String> {
                     .map_err(|e| e.to_string())?;
             println!("{token}");
         }
-        Command::Seed { album, org, images } => {
+        Command::Serve { addr } => {
+            let app = crate::App::from_env().await.map_err(|e| e.to_string())?;
+            crate::dev::serve(app, addr)
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+        Command::Seed {
+            album,
+            org,
+            images,
+            if_new,
+        } => {
             if !is_valid_id(&album) {
                 return Err("--album must be 1-128 characters of A-Za-z0-9_-".into());
             }
             let store = store().await?;
+            if if_new
+                && store
+                    .get_album(&album)
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .is_some()
+            {
+                eprintln!("album {album} exists; left as it is");
+                return Ok(());
+            }
             let existing = store
                 .create_album_if_absent(&Album {
                     id: album.clone(),

@@ -16,6 +16,7 @@ pub mod cli;
 pub mod cloudinary;
 pub mod config;
 pub mod cursor;
+pub mod dev;
 pub mod duplicate;
 pub mod error;
 pub mod handlers;
@@ -26,6 +27,7 @@ pub mod schedule;
 pub mod seed;
 pub mod service;
 pub mod store;
+pub mod template;
 
 pub use config::Config;
 pub use error::ApiError;
