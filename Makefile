@@ -17,11 +17,16 @@ deps: ## Install the local DynamoDB (npm) and the Python tools (.venv)
 demo: deps ## Seed a 5-image album and duplicate it through the Lambda runtime emulator
 	@scripts/with-dynalite.sh scripts/demo.sh
 
-test: deps ## Format and lint checks, OpenAPI check, unit tests, integration tests against dynalite
-	cargo fmt --check
-	cargo clippy --all-targets --quiet -- -D warnings
+test: lint ## make lint, then unit and integration tests against dynalite, the OpenAPI check, the log check
 	.venv/bin/python scripts/check-openapi.py
 	scripts/with-dynalite.sh cargo test --all-targets
+	scripts/with-dynalite.sh scripts/check-logs.sh
+
+lint: deps ## cargo fmt --check, clippy -D warnings, sam validate --lint, cfn-lint
+	cargo fmt --check
+	cargo clippy --all-targets --quiet -- -D warnings
+	SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=us-east-1 .venv/bin/sam validate --lint
+	.venv/bin/cfn-lint template.yaml
 
 dev: ## Serve the whole API at http://127.0.0.1:9000 against a persistent local DynamoDB
 	@scripts/dev.sh

@@ -30,7 +30,9 @@ exe="target/$target_dir/$bin"
 
 rie=$(scripts/rie-path.sh)
 mkdir -p .local
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+port=$(free_port)
+api_port=$(free_port)
 
 # Environment: env.local.json's Parameters, then the function's own section.
 eval "$(python3 - "$fn" <<'PY'
@@ -65,11 +67,13 @@ PY
   event=$fresh
 fi
 
-"$rie" --runtime-interface-emulator-address "127.0.0.1:$port" "$exe" >.local/rie.log 2>&1 &
+# Both of the emulator's ports are chosen free, so invocations can run side by side.
+"$rie" --runtime-interface-emulator-address "127.0.0.1:$port" --runtime-api-address "127.0.0.1:$api_port" "$exe" >.local/rie.log 2>&1 &
 rie_pid=$!
 trap 'kill "$rie_pid" 2>/dev/null || true; wait "$rie_pid" 2>/dev/null || true' EXIT
-for _ in $(seq 1 100); do
+for _ in $(seq 1 600); do
   (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
+  kill -0 "$rie_pid" 2>/dev/null || { cat .local/rie.log >&2; exit 1; }
   sleep 0.05
 done
 curl -sS --fail-with-body -X POST \

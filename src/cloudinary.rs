@@ -112,6 +112,9 @@ pub struct AssetRef<'a> {
     pub version: u64,
     /// Delivery format (file extension).
     pub format: &'a str,
+    /// Cloudinary resource type (`image`, `video`, `raw`): uploads go
+    /// through `auto/upload`, so not every asset is an image.
+    pub resource_type: &'a str,
 }
 
 /// The `s--XXXXXXXX--` component of a signed delivery URL: the first 8
@@ -142,7 +145,13 @@ pub fn signed_url(cfg: &CloudinaryConfig, transformation: &str, asset: &AssetRef
     let mut url = String::with_capacity(96 + to_sign.len());
     url.push_str("https://res.cloudinary.com/");
     url.push_str(&cfg.cloud_name);
-    url.push_str("/image/authenticated/");
+    url.push('/');
+    url.push_str(match asset.resource_type {
+        "video" => "video",
+        "raw" => "raw",
+        _ => "image",
+    });
+    url.push_str("/authenticated/");
     url.push_str(&sig);
     url.push('/');
     if !transformation.is_empty() {
@@ -368,6 +377,7 @@ mod tests {
             public_id: "image",
             version: 123,
             format: "jpg",
+            resource_type: "image",
         };
         assert_eq!(
             signed_url(&c, "c_crop,h_20,w_10", &asset),
@@ -377,6 +387,11 @@ mod tests {
             signed_url(&c, "", &asset),
             "https://res.cloudinary.com/demo/image/authenticated/s----SjmNDA--/v123/image.jpg"
         );
+        let video = AssetRef {
+            resource_type: "video",
+            ..asset
+        };
+        assert!(signed_url(&c, "", &video).starts_with("https://res.cloudinary.com/demo/video/authenticated/"));
     }
 
     #[test]

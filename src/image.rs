@@ -225,6 +225,11 @@ impl ImageRecord {
             public_id: &self.asset_public_id,
             version: self.asset_version,
             format: &self.asset_format,
+            resource_type: self
+                .infos
+                .get("resource_type")
+                .and_then(Value::as_str)
+                .unwrap_or("image"),
         }
     }
 

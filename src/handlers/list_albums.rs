@@ -7,7 +7,7 @@ use lambda_http::{Body, Request, Response};
 use serde::Serialize;
 use tokio::task::JoinSet;
 
-use crate::album::THUMBNAILS;
+use crate::album::{Album, THUMBNAILS};
 use crate::auth::{Abilities, Ability};
 use crate::cursor;
 use crate::error::ApiError;
@@ -47,11 +47,13 @@ async fn serve(app: &App, req: &Request) -> Result<Reply, ApiError> {
         .map(|c| cursor::decode(&c, &scope, secret))
         .transpose()?;
 
-    let (ids, next): (Vec<String>, Option<Item>) = match &principal.abilities {
+    let (found, next): (Vec<(Album, Vec<StoredImage>)>, Option<Item>) = match &principal.abilities {
         Abilities::All => {
-            app.store
+            let (ids, next) = app
+                .store
                 .organization_albums_page(org, limit, start)
-                .await?
+                .await?;
+            (read_albums(app, ids, org).await?, next)
         }
         Abilities::Albums(named) => {
             let after = start
@@ -59,49 +61,49 @@ async fn serve(app: &App, req: &Request) -> Result<Reply, ApiError> {
                 .and_then(|k| k.get("after"))
                 .and_then(|v| v.as_s().ok())
                 .cloned();
-            let mut visible: Vec<&String> = named
+            let mut candidates: Vec<String> = named
                 .keys()
+                // Only ids an album can have: a signed token may still name
+                // anything, and an over-long key is a DynamoDB error (500).
+                .filter(|id| crate::album::is_valid_id(id))
                 .filter(|id| principal.can(id, Ability::See))
                 .filter(|id| after.as_ref().is_none_or(|a| id.as_str() > a.as_str()))
+                .cloned()
                 .collect();
-            visible.sort();
-            let more = visible.len() > limit;
-            visible.truncate(limit);
-            let next = (more && !visible.is_empty()).then(|| {
-                Item::from([(
+            candidates.sort();
+            // Named albums that are absent or in another organization are
+            // skipped, so read ahead until the page is full and one more
+            // visible album proves that another page follows: no page is
+            // short (or empty) while more albums remain.
+            let mut found = Vec::new();
+            let mut more = false;
+            for chunk in candidates.chunks(limit + 1) {
+                for album in read_albums(app, chunk.to_vec(), org).await? {
+                    if found.len() == limit {
+                        more = true;
+                        break;
+                    }
+                    found.push(album);
+                }
+                if more {
+                    break;
+                }
+            }
+            let next = match found.last() {
+                Some((last, _)) if more => Some(Item::from([(
                     "after".to_string(),
-                    aws_sdk_dynamodb::types::AttributeValue::S(visible[visible.len() - 1].clone()),
-                )])
-            });
-            (visible.into_iter().cloned().collect(), next)
+                    aws_sdk_dynamodb::types::AttributeValue::S(last.id.clone()),
+                )])),
+                _ => None,
+            };
+            (found, next)
         }
     };
 
-    // Each album and its thumbnails, read concurrently, answered in order.
-    let mut reads = JoinSet::new();
-    for (i, id) in ids.into_iter().enumerate() {
-        let store = app.store.clone();
-        reads.spawn(async move {
-            let album = store.get_album(&id).await?;
-            let thumbs = match &album {
-                Some(_) => store.newest_images(&id, THUMBNAILS).await?,
-                None => Vec::new(),
-            };
-            Ok::<_, crate::store::StoreError>((i, album, thumbs))
-        });
-    }
-    let mut found: Vec<(usize, crate::album::Album, Vec<StoredImage>)> = Vec::new();
-    while let Some(done) = reads.join_next().await {
-        let (i, album, thumbs) = done.map_err(|e| ApiError::Internal(e.to_string()))??;
-        if let Some(album) = album.filter(|a| &a.organization_id == org) {
-            found.push((i, album, thumbs));
-        }
-    }
-    found.sort_by_key(|(i, _, _)| *i);
     let cld = &app.config.cloudinary;
     let summaries: Vec<AlbumSummary> = found
         .iter()
-        .map(|(_, a, thumbs)| AlbumSummary {
+        .map(|(a, thumbs)| AlbumSummary {
             id: &a.id,
             public_id: &a.id,
             images_count: a.images_count,
@@ -117,4 +119,34 @@ async fn serve(app: &App, req: &Request) -> Result<Reply, ApiError> {
         reply = reply.header("x-next-cursor", cursor::encode(&next, &scope, secret)?);
     }
     Ok(reply)
+}
+
+/// The albums `ids` that exist in `org`, each with its thumbnails, read
+/// concurrently and answered in the order of `ids`.
+async fn read_albums(
+    app: &App,
+    ids: Vec<String>,
+    org: &str,
+) -> Result<Vec<(Album, Vec<StoredImage>)>, ApiError> {
+    let mut reads = JoinSet::new();
+    for (i, id) in ids.into_iter().enumerate() {
+        let store = app.store.clone();
+        reads.spawn(async move {
+            let album = store.get_album(&id).await?;
+            let thumbs = match &album {
+                Some(_) => store.newest_images(&id, THUMBNAILS).await?,
+                None => Vec::new(),
+            };
+            Ok::<_, crate::store::StoreError>((i, album, thumbs))
+        });
+    }
+    let mut found: Vec<(usize, Album, Vec<StoredImage>)> = Vec::new();
+    while let Some(done) = reads.join_next().await {
+        let (i, album, thumbs) = done.map_err(|e| ApiError::Internal(e.to_string()))??;
+        if let Some(album) = album.filter(|a| a.organization_id == org) {
+            found.push((i, album, thumbs));
+        }
+    }
+    found.sort_by_key(|(i, _, _)| *i);
+    Ok(found.into_iter().map(|(_, a, t)| (a, t)).collect())
 }

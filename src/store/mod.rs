@@ -419,7 +419,7 @@ impl Store {
     /// count that raced a write is refused and taken again, and the last
     /// writer to finish always stores a count that includes every write.
     pub async fn recount_images(&self, album_id: &str) -> Result<u64, StoreError> {
-        for _ in 0..50 {
+        for round in 1..=50 {
             let seq = self.bump_seq(album_id).await?;
             let count = self.count_images(album_id).await?;
             let res = retry::retrying_unless(
@@ -441,7 +441,14 @@ impl Store {
             .await;
             match res {
                 Ok(_) => return Ok(count),
-                Err(retry::Outcome::Stopped(_)) => continue,
+                // Someone bumped `seq` meanwhile. Concurrent recounters
+                // invalidate each other's rounds (each bump refuses every
+                // count in flight): retrying at once kept ~30 of them in
+                // lock-step until all gave up. A jittered pause spreads
+                // them so that each gets a quiet window.
+                Err(retry::Outcome::Stopped(_)) => {
+                    tokio::time::sleep(self.policy.backoff(round)).await;
+                }
                 Err(retry::Outcome::Failed(e)) => return Err(e),
             }
         }

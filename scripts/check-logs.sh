@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Runs functions under the Lambda Runtime Interface Emulator with
+# CloudWatch's JSON log format (AWS_LAMBDA_LOG_FORMAT=JSON) and checks what
+# they print: every line of the function is JSON, lines logged while
+# handling an event carry its request id, and no secret or token ever
+# appears (the JWT secret, the Cloudinary secret, the caller's token, the
+# notification token, the webhook signature).
+# Run through scripts/with-dynalite.sh (make test does).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+: "${AWS_ENDPOINT_URL_DYNAMODB:?run me through scripts/with-dynalite.sh}"
+scripts/demo-data.sh >/dev/null 2>&1
+export AWS_LAMBDA_LOG_FORMAT=JSON
+mkdir -p .local/logs
+rm -f .local/logs/*.log
+run() { # <function> <event> <level>
+  AWS_LAMBDA_LOG_LEVEL=$3 scripts/invoke.sh "$1" "$2" >/dev/null
+  cp .local/rie.log ".local/logs/$1-$(basename "$2" .json)-$3.log"
+}
+for level in INFO DEBUG; do
+  run DuplicateAlbumFunction events/duplicate-album.json "$level"
+  run GetAlbumFunction events/get-album.json "$level"
+  run CloudinaryNotificationFunction events/cloudinary-notification.json "$level"
+  run ListImagesFunction events/list-images.json "$level"
+done
+python3 - <<'PY'
+import glob, json, re, sys
+env = json.load(open("env.local.json"))["Parameters"]
+secrets = {
+    "JWT_SECRET": env["JWT_SECRET"],
+    "Cloudinary API secret": env["CLOUDINARY_URL"].split(":", 2)[2].rsplit("@", 1)[0],
+}
+for f in glob.glob("events/*.json") + glob.glob(".local/*.signed.json"):
+    text = open(f).read()
+    for tok in re.findall(r"eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+", text):
+        secrets[f"token in {f}"] = tok
+    for sig in re.findall(r'"x-cld-signature": "([0-9a-f]{40})"', text):
+        secrets[f"signature in {f}"] = sig
+bad = 0
+checked = lines_with_id = 0
+for path in sorted(glob.glob(".local/logs/*.log")):
+    for line in open(path):
+        line = line.rstrip("\n")
+        for name, value in secrets.items():
+            if value and value in line:
+                print(f"{path}: {name} appears in the logs: {line[:160]}")
+                bad += 1
+        if not line.startswith("{"):
+            continue  # the emulator's own lines (START/END/REPORT, [INFO] (rapid))
+        try:
+            rec = json.loads(line)
+        except ValueError:
+            print(f"{path}: not JSON: {line[:160]}")
+            bad += 1
+            continue
+        checked += 1
+        spans = json.dumps(rec.get("span", {})) + json.dumps(rec.get("spans", []))
+        if "requestId" in spans:
+            lines_with_id += 1
+        elif rec.get("target", "").startswith("album_api"):
+            print(f"{path}: application line without request id: {line[:160]}")
+            bad += 1
+if checked == 0:
+    print("no JSON log lines captured")
+    bad += 1
+print(f"logs: {checked} JSON lines from {len(glob.glob('.local/logs/*.log'))} invocations, "
+      f"{lines_with_id} with the request id, {len(secrets)} secrets/tokens searched, {bad} problems")
+sys.exit(1 if bad else 0)
+PY
