@@ -4,8 +4,12 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 FUNCTION ?= DuplicateAlbumFunction
 EVENT ?= events/duplicate-album.json
+ARCH ?= arm64
+# make invoke runs what ships (release, built by cargo lambda like sam build); PROFILE=dev for a quick debug build
+PROFILE ?= release
+SAM := SAM_CLI_TELEMETRY=0 PATH="$(CURDIR)/.venv/bin:$$PATH" .venv/bin/sam
 
-.PHONY: help deps demo dev test invoke lint fmt clean
+.PHONY: help deps demo dev test invoke build deploy lint fmt clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -31,12 +35,20 @@ lint: deps ## cargo fmt --check, clippy -D warnings, sam validate --lint, cfn-li
 dev: ## Serve the whole API at http://127.0.0.1:9000 against a persistent local DynamoDB
 	@scripts/dev.sh
 
-invoke: deps ## Invoke FUNCTION (template logical id) with EVENT, like sam local invoke
-	@scripts/with-dynalite.sh bash -c 'scripts/demo-data.sh >/dev/null && scripts/invoke.sh "$(FUNCTION)" "$(EVENT)"'
+invoke: deps ## Invoke FUNCTION (template logical id) with EVENT under the Lambda runtime emulator, like sam local invoke
+	@PROFILE=$(PROFILE) scripts/with-dynalite.sh bash -c 'scripts/demo-data.sh >/dev/null && scripts/invoke.sh "$(FUNCTION)" "$(EVENT)"'
+
+build: deps ## sam build without Docker (cargo lambda + zig) for ARCH=arm64|x86_64; checks and sizes each bootstrap
+	$(SAM) build --parameter-overrides Architecture=$(ARCH)
+	scripts/check-artifacts.sh $(ARCH)
+
+deploy: build ## sam deploy (guided the first time: asks for the stack, region and secrets)
+	@if grep -q '^region' samconfig.toml; then $(SAM) deploy --parameter-overrides Architecture=$(ARCH); \
+	else $(SAM) deploy --guided --parameter-overrides Architecture=$(ARCH); fi
 
 fmt: ## Format the code
 	cargo fmt
 
-clean: ## Remove build output and local state
+clean: ## Remove build output and local state (the dev data in .local too)
 	cargo clean
-	rm -rf .local
+	rm -rf .local .aws-sam

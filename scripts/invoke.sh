@@ -13,7 +13,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 fn=${1:?usage: scripts/invoke.sh <LogicalId> <event.json>}
 event=${2:?usage: scripts/invoke.sh <LogicalId> <event.json>}
-profile=${PROFILE:-dev}
+profile=${PROFILE:-dev} # release: the artifact that ships (make invoke); dev: a quick debug build
 [ -f "$event" ] || { echo "no such event file: $event" >&2; exit 2; }
 
 # The binary behind the logical id, from the template's BuildProperties.
@@ -23,10 +23,17 @@ bin=$(awk -v fn="  $fn:" '
   inside && $1 == "Binary:" { print $2; exit }' template.yaml)
 [ -n "$bin" ] || { echo "no function $fn with a Binary in template.yaml" >&2; exit 2; }
 
-target_dir=debug
-[ "$profile" = release ] && target_dir=release
-cargo build --quiet --profile "$profile" --bin "$bin"
-exe="target/$target_dir/$bin"
+if [ "$profile" = release ]; then
+  # What ships: the release bootstrap, built by cargo lambda as sam build
+  # does, for this machine's architecture (the emulator runs natively).
+  scripts/venv.sh >&2
+  case "$(uname -m)" in x86_64) arch_flag=--x86-64 ;; *) arch_flag=--arm64 ;; esac
+  PATH="$PWD/.venv/bin:$PATH" cargo lambda build --quiet --release "$arch_flag" --bin "$bin" >&2
+  exe="target/lambda/$bin/bootstrap"
+else
+  cargo build --quiet --bin "$bin"
+  exe="target/debug/$bin"
+fi
 
 rie=$(scripts/rie-path.sh)
 mkdir -p .local
