@@ -193,6 +193,14 @@ fn decode_hs256(token: &str, secret: &Secret, now: i64) -> Result<Map<String, Va
             _ => return Err(unauthorized("invalid token issue time")),
         }
     }
+    // jsonwebtoken leaves `nbf` unchecked by default: a token must not be
+    // usable before the time its issuer set.
+    if let Some(nbf) = claims.get("nbf") {
+        match nbf.as_i64() {
+            Some(nbf) if nbf <= now + MAX_IAT_SKEW_SECONDS => {}
+            _ => return Err(unauthorized("token not valid yet")),
+        }
+    }
     Ok(claims)
 }
 
@@ -456,8 +464,13 @@ mod tests {
             json!({"user_id":"u1","exp":NOW+600,"abilities":"all"}),
             key.expose().as_bytes(),
         );
+        let not_before = raw_token(
+            json!({"alg":"HS256"}),
+            json!({"user_id":"u1","exp":NOW+600,"nbf":NOW+300}),
+            key.expose().as_bytes(),
+        );
         let huge = "a".repeat(MAX_TOKEN_BYTES + 1);
-        for t in [future, numeric_user, bad_abilities, huge] {
+        for t in [future, numeric_user, bad_abilities, not_before, huge] {
             assert!(matches!(
                 verify_api_token(&t, &key, NOW),
                 Err(ApiError::Unauthorized(_))

@@ -391,7 +391,10 @@ mod tests {
             resource_type: "video",
             ..asset
         };
-        assert!(signed_url(&c, "", &video).starts_with("https://res.cloudinary.com/demo/video/authenticated/"));
+        assert!(
+            signed_url(&c, "", &video)
+                .starts_with("https://res.cloudinary.com/demo/video/authenticated/")
+        );
     }
 
     #[test]

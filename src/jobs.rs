@@ -54,6 +54,22 @@ pub fn instant_of(deadline: SystemTime) -> Instant {
     Instant::now() + deadline.duration_since(now).unwrap_or(Duration::ZERO)
 }
 
+/// The deadline of an event invocation and the lease owner it works as
+/// (its request id; outside Lambda, 15 minutes and a fresh id).
+pub fn invocation(ctx: &lambda_runtime::Context) -> (SystemTime, String) {
+    let deadline = if ctx.deadline > 0 {
+        ctx.deadline()
+    } else {
+        SystemTime::now() + Duration::from_secs(900)
+    };
+    let owner = if ctx.request_id.is_empty() {
+        uuid::Uuid::new_v4().to_string()
+    } else {
+        ctx.request_id.clone()
+    };
+    (deadline, owner)
+}
+
 /// Runs one slice of job `job_id` until `deadline` (the invocation's own
 /// deadline: the lease expires with it, so a crash frees the job).
 pub async fn run_slice(

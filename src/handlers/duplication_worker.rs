@@ -4,8 +4,6 @@
 //! The event source mapping's filter only lets job items with `handoff` set
 //! through; records are still checked here, so a wider filter is harmless.
 
-use std::time::{Duration, SystemTime};
-
 use lambda_runtime::{Error, LambdaEvent};
 use serde_json::{Value, json};
 
@@ -45,16 +43,7 @@ pub fn handed_off_jobs(event: &Value) -> Vec<String> {
 /// stream retries it (the job resumes from its last checkpoint).
 pub async fn handle(app: &App, event: LambdaEvent<Value>) -> Result<Value, Error> {
     let (payload, ctx) = event.into_parts();
-    let deadline = if ctx.deadline > 0 {
-        ctx.deadline()
-    } else {
-        SystemTime::now() + Duration::from_secs(900)
-    };
-    let owner = if ctx.request_id.is_empty() {
-        uuid::Uuid::new_v4().to_string()
-    } else {
-        ctx.request_id.clone()
-    };
+    let (deadline, owner) = crate::jobs::invocation(&ctx);
     let mut results = Vec::new();
     for id in handed_off_jobs(&payload) {
         let outcome = match run_slice(app, &id, deadline, &owner).await {

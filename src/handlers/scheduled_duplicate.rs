@@ -4,8 +4,6 @@
 //! identity, so a re-delivery resumes the job (or finds it done) instead of
 //! starting over; and the copy is idempotent anyway.
 
-use std::time::{Duration, SystemTime};
-
 use lambda_runtime::{Error, LambdaEvent};
 use serde_json::{Value, json};
 
@@ -47,16 +45,7 @@ pub async fn handle(app: &App, event: LambdaEvent<Value>) -> Result<Value, Error
         .store
         .create_job_if_absent(&job, false, &now_rfc3339())
         .await?;
-    let deadline = if ctx.deadline > 0 {
-        ctx.deadline()
-    } else {
-        SystemTime::now() + Duration::from_secs(900)
-    };
-    let owner = if ctx.request_id.is_empty() {
-        uuid::Uuid::new_v4().to_string()
-    } else {
-        ctx.request_id.clone()
-    };
+    let (deadline, owner) = crate::jobs::invocation(&ctx);
     let outcome = run_slice(app, &job.id, deadline, &owner)
         .await
         .map_err(|e| Error::from(e.to_string()))?;

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 
-use super::{Item, Store, StoreError, get_n, get_s, is_conditional_failure, n, retry, s};
+use super::{Item, Store, StoreError, get_n, get_s, n, retry, s};
 use crate::store::keys::{PK, SK};
 
 /// Sort-key value of job items.
@@ -157,25 +157,20 @@ impl Store {
         if handoff {
             item.insert("handoff".into(), n(job.slices));
         }
-        let res = retry::retrying_unless(
-            &self.policy,
-            || {
-                self.client
-                    .put_item()
-                    .table_name(&self.table)
-                    .set_item(Some(item.clone()))
-                    .condition_expression("attribute_not_exists(pk)")
-                    .send()
-            },
-            is_conditional_failure,
-        )
-        .await;
+        let res = retry::conditional(&self.policy, || {
+            self.client
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(item.clone()))
+                .condition_expression("attribute_not_exists(pk)")
+                .send()
+        })
+        .await?;
         match res {
-            Ok(_) => Ok(job.clone()),
-            Err(retry::Outcome::Stopped(_)) => self.get_job(&job.id).await?.ok_or_else(|| {
+            Some(_) => Ok(job.clone()),
+            None => self.get_job(&job.id).await?.ok_or_else(|| {
                 StoreError::Corrupt("job vanished after a conditional failure".into())
             }),
-            Err(retry::Outcome::Failed(e)) => Err(e),
         }
     }
 
@@ -197,9 +192,7 @@ impl Store {
         now_ms: u64,
         until_ms: u64,
     ) -> Result<Lease, StoreError> {
-        let res = retry::retrying_unless(
-            &self.policy,
-            || {
+        let res = retry::conditional(&self.policy, || {
                 self.client
                     .update_item()
                     .table_name(&self.table)
@@ -217,20 +210,17 @@ impl Store {
                     .expression_attribute_values(":running", s(JobStatus::Running.as_str()))
                     .return_values(ReturnValue::AllNew)
                     .send()
-            },
-            is_conditional_failure,
-        )
-        .await;
+        })
+        .await?;
         match res {
-            Ok(out) => Ok(Lease::Acquired(job_from(
+            Some(out) => Ok(Lease::Acquired(job_from(
                 &out.attributes.unwrap_or_default(),
             )?)),
-            Err(retry::Outcome::Stopped(_)) => match self.get_job(id).await? {
+            None => match self.get_job(id).await? {
                 None => Ok(Lease::Missing),
                 Some(job) if job.status == JobStatus::Running => Ok(Lease::Busy(job)),
                 Some(job) => Ok(Lease::Finished(job)),
             },
-            Err(retry::Outcome::Failed(e)) => Err(e),
         }
     }
 
@@ -241,36 +231,31 @@ impl Store {
         expression: &str,
         values: Vec<(&str, AttributeValue)>,
     ) -> Result<bool, StoreError> {
-        let res = retry::retrying_unless(
-            &self.policy,
-            || {
-                let mut req = self
-                    .client
-                    .update_item()
-                    .table_name(&self.table)
-                    .key(PK, s(job_pk(id)))
-                    .key(SK, s(JOB_SK))
-                    .update_expression(expression)
-                    .condition_expression("lease_owner = :me")
-                    .expression_attribute_values(":me", s(owner));
-                for (k, v) in &values {
-                    req = req.expression_attribute_values(*k, v.clone());
-                }
-                if expression.contains("#st") {
-                    req = req.expression_attribute_names("#st", "status");
-                }
-                if expression.contains("#err") {
-                    req = req.expression_attribute_names("#err", "error");
-                }
-                req.send()
-            },
-            is_conditional_failure,
-        )
-        .await;
+        let res = retry::conditional(&self.policy, || {
+            let mut req = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .key(PK, s(job_pk(id)))
+                .key(SK, s(JOB_SK))
+                .update_expression(expression)
+                .condition_expression("lease_owner = :me")
+                .expression_attribute_values(":me", s(owner));
+            for (k, v) in &values {
+                req = req.expression_attribute_values(*k, v.clone());
+            }
+            if expression.contains("#st") {
+                req = req.expression_attribute_names("#st", "status");
+            }
+            if expression.contains("#err") {
+                req = req.expression_attribute_names("#err", "error");
+            }
+            req.send()
+        })
+        .await?;
         match res {
-            Ok(_) => Ok(true),
-            Err(retry::Outcome::Stopped(_)) => Ok(false),
-            Err(retry::Outcome::Failed(e)) => Err(e),
+            Some(_) => Ok(true),
+            None => Ok(false),
         }
     }
 

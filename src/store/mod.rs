@@ -292,25 +292,20 @@ impl Store {
             ("created_at".into(), s(&album.created_at)),
             ("seq".into(), n(0)),
         ]);
-        let res = retry::retrying_unless(
-            &self.policy,
-            || {
-                self.client
-                    .put_item()
-                    .table_name(&self.table)
-                    .set_item(Some(item.clone()))
-                    .condition_expression("attribute_not_exists(pk)")
-                    .send()
-            },
-            is_conditional_failure,
-        )
-        .await;
+        let res = retry::conditional(&self.policy, || {
+            self.client
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(item.clone()))
+                .condition_expression("attribute_not_exists(pk)")
+                .send()
+        })
+        .await?;
         match res {
-            Ok(_) => Ok(album.clone()),
-            Err(retry::Outcome::Stopped(_)) => self.get_album(&album.id).await?.ok_or_else(|| {
+            Some(_) => Ok(album.clone()),
+            None => self.get_album(&album.id).await?.ok_or_else(|| {
                 StoreError::Corrupt("album vanished after a conditional failure".into())
             }),
-            Err(retry::Outcome::Failed(e)) => Err(e),
         }
     }
 
@@ -422,34 +417,35 @@ impl Store {
         for round in 1..=50 {
             let seq = self.bump_seq(album_id).await?;
             let count = self.count_images(album_id).await?;
-            let res = retry::retrying_unless(
-                &self.policy,
-                || {
-                    self.client
-                        .update_item()
-                        .table_name(&self.table)
-                        .key(PK, s(album_pk(album_id)))
-                        .key(SK, s(ALBUM_SK))
-                        .update_expression("SET images_count = :c")
-                        .condition_expression("seq = :seq")
-                        .expression_attribute_values(":c", n(count))
-                        .expression_attribute_values(":seq", n(seq))
-                        .send()
-                },
-                is_conditional_failure,
-            )
-            .await;
+            let res = retry::conditional(&self.policy, || {
+                self.client
+                    .update_item()
+                    .table_name(&self.table)
+                    .key(PK, s(album_pk(album_id)))
+                    .key(SK, s(ALBUM_SK))
+                    .update_expression("SET images_count = :c, counted_seq = :seq")
+                    .condition_expression("seq = :seq")
+                    .expression_attribute_values(":c", n(count))
+                    .expression_attribute_values(":seq", n(seq))
+                    .send()
+            })
+            .await?;
             match res {
-                Ok(_) => return Ok(count),
+                Some(_) => return Ok(count),
                 // Someone bumped `seq` meanwhile. Concurrent recounters
-                // invalidate each other's rounds (each bump refuses every
-                // count in flight): retrying at once kept ~30 of them in
-                // lock-step until all gave up. A jittered pause spreads
-                // them so that each gets a quiet window.
-                Err(retry::Outcome::Stopped(_)) => {
+                // refuse each other's counts (every bump does): retrying at
+                // once kept ~30 of them in lock-step until all gave up (503).
+                // So pause (jittered, to spread the contenders), then stop
+                // if a recount that bumped after us has been stored: it
+                // counted every write we answer for (`counted_seq`).
+                None => {
                     tokio::time::sleep(self.policy.backoff(round)).await;
+                    if let Some(item) = self.get_item(album_pk(album_id), ALBUM_SK).await?
+                        && get_n(&item, "counted_seq")? >= seq
+                    {
+                        return get_n(&item, "images_count");
+                    }
                 }
-                Err(retry::Outcome::Failed(e)) => return Err(e),
             }
         }
         Err(StoreError::Unavailable {
@@ -490,28 +486,23 @@ impl Store {
         delta: i64,
         seq: u64,
     ) -> Result<bool, StoreError> {
-        let res = retry::retrying_unless(
-            &self.policy,
-            || {
-                self.client
-                    .update_item()
-                    .table_name(&self.table)
-                    .key(PK, s(album_pk(album_id)))
-                    .key(SK, s(ALBUM_SK))
-                    .update_expression("ADD images_count :d, seq :one")
-                    .condition_expression("seq = :seq")
-                    .expression_attribute_values(":d", n(delta))
-                    .expression_attribute_values(":one", n(1))
-                    .expression_attribute_values(":seq", n(seq))
-                    .send()
-            },
-            is_conditional_failure,
-        )
-        .await;
+        let res = retry::conditional(&self.policy, || {
+            self.client
+                .update_item()
+                .table_name(&self.table)
+                .key(PK, s(album_pk(album_id)))
+                .key(SK, s(ALBUM_SK))
+                .update_expression("ADD images_count :d, seq :one")
+                .condition_expression("seq = :seq")
+                .expression_attribute_values(":d", n(delta))
+                .expression_attribute_values(":one", n(1))
+                .expression_attribute_values(":seq", n(seq))
+                .send()
+        })
+        .await?;
         match res {
-            Ok(_) => Ok(true),
-            Err(retry::Outcome::Stopped(_)) => Ok(false),
-            Err(retry::Outcome::Failed(e)) => Err(e),
+            Some(_) => Ok(true),
+            None => Ok(false),
         }
     }
 
@@ -531,29 +522,24 @@ impl Store {
     pub async fn add_image(&self, album_id: &str, image: &StoredImage) -> Result<bool, StoreError> {
         let item = self.image_item(album_id, &image.id, &image.record)?;
         let seq = self.bump_seq(album_id).await?;
-        let res = retry::retrying_unless(
-            &self.policy,
-            || {
-                self.client
-                    .put_item()
-                    .table_name(&self.table)
-                    .set_item(Some(item.clone()))
-                    .condition_expression("attribute_not_exists(pk)")
-                    .send()
-            },
-            is_conditional_failure,
-        )
-        .await;
+        let res = retry::conditional(&self.policy, || {
+            self.client
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(item.clone()))
+                .condition_expression("attribute_not_exists(pk)")
+                .send()
+        })
+        .await?;
         match res {
-            Ok(_) => {
+            Some(_) => {
                 self.settle_count(album_id, 1, seq).await?;
                 Ok(true)
             }
-            Err(retry::Outcome::Stopped(_)) => {
+            None => {
                 self.recount_images(album_id).await?;
                 Ok(false)
             }
-            Err(retry::Outcome::Failed(e)) => Err(e),
         }
     }
 
@@ -561,30 +547,25 @@ impl Store {
     /// Returns whether it existed (a second delete recounts and says no).
     pub async fn remove_image(&self, album_id: &str, sk: &str) -> Result<bool, StoreError> {
         let seq = self.bump_seq(album_id).await?;
-        let res = retry::retrying_unless(
-            &self.policy,
-            || {
-                self.client
-                    .delete_item()
-                    .table_name(&self.table)
-                    .key(PK, s(album_pk(album_id)))
-                    .key(SK, s(sk))
-                    .condition_expression("attribute_exists(pk)")
-                    .send()
-            },
-            is_conditional_failure,
-        )
-        .await;
+        let res = retry::conditional(&self.policy, || {
+            self.client
+                .delete_item()
+                .table_name(&self.table)
+                .key(PK, s(album_pk(album_id)))
+                .key(SK, s(sk))
+                .condition_expression("attribute_exists(pk)")
+                .send()
+        })
+        .await?;
         match res {
-            Ok(_) => {
+            Some(_) => {
                 self.settle_count(album_id, -1, seq).await?;
                 Ok(true)
             }
-            Err(retry::Outcome::Stopped(_)) => {
+            None => {
                 self.recount_images(album_id).await?;
                 Ok(false)
             }
-            Err(retry::Outcome::Failed(e)) => Err(e),
         }
     }
 

@@ -105,6 +105,24 @@ where
     }
 }
 
+/// Runs a conditional write, retrying retryable errors per `policy`:
+/// `Some(output)` when it applied, `None` when its condition failed.
+pub async fn conditional<T, E, F, Fut>(
+    policy: &RetryPolicy,
+    call: F,
+) -> Result<Option<T>, StoreError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, SdkError<E>>>,
+    E: ProvideErrorMetadata + std::fmt::Debug,
+{
+    match retrying_unless(policy, call, super::is_conditional_failure).await {
+        Ok(v) => Ok(Some(v)),
+        Err(Outcome::Stopped(_)) => Ok(None),
+        Err(Outcome::Failed(e)) => Err(e),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -198,3 +198,32 @@ pub fn parts(
     };
     (status, headers, body)
 }
+
+/// Helpers of the security and race tests (hostile input, tokens, concurrency).
+pub mod security;
+
+/// Whether the tests run against moto's server (`scripts/with-moto.sh` sets
+/// `DYNAMODB_EMULATOR=moto`) rather than dynalite: moto is several times
+/// slower, so time-bound tests scale their budgets or sizes with it.
+pub fn emulator_is_moto() -> bool {
+    std::env::var("DYNAMODB_EMULATOR").is_ok_and(|v| v.eq_ignore_ascii_case("moto"))
+}
+
+/// Creates album `id` of `org` unless it exists and writes `n` sample images
+/// into it through `store` (which recounts it).
+pub async fn seed_album(store: &Store, id: &str, org: &str, n: u64) {
+    store
+        .create_album_if_absent(&album_api::album::Album {
+            id: id.into(),
+            organization_id: org.into(),
+            images_count: 0,
+            views_count: 0,
+            created_at: "2019-04-08T17:38:46Z".into(),
+        })
+        .await
+        .unwrap();
+    let images: Vec<_> = (0..n)
+        .map(|i| album_api::seed::sample_image(id, i))
+        .collect();
+    store.put_images(id, &images).await.unwrap();
+}

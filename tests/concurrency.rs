@@ -1,0 +1,323 @@
+//! Races: duplicates run at the same time into one destination and into
+//! many, and Cloudinary notifications (with retries) and image deletes
+//! racing a duplicate into the same album. Afterwards every album holds
+//! exactly the images the operations imply, and its `images_count` says so.
+//! Handlers run as separate tasks on a multi-threaded runtime, each with its
+//! own clone of the app, as concurrent Lambda instances would.
+
+mod support;
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use album_api::auth;
+use album_api::service::now;
+use album_api::store::Store;
+use album_api::store::copy::copy_id;
+use aws_sdk_dynamodb::types::AttributeValue;
+use serde_json::Value;
+use support::security::*;
+use support::{ORG, SOURCE, TestEnv, USER, bearer, parts, request};
+use tokio::sync::Barrier;
+use tokio::task::JoinSet;
+
+/// Every image id of an album, read from its items (strongly consistent).
+async fn image_ids(store: &Store, album: &str) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    let mut start = None;
+    loop {
+        let page = store
+            .client()
+            .query()
+            .table_name(store.table())
+            .key_condition_expression("pk = :pk AND begins_with(sk, :i)")
+            .expression_attribute_values(":pk", AttributeValue::S(format!("A#{album}")))
+            .expression_attribute_values(":i", AttributeValue::S("I#".into()))
+            .projection_expression("sk")
+            .consistent_read(true)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .unwrap();
+        for item in page.items() {
+            let sk = item["sk"].as_s().unwrap();
+            let id = sk.rsplit_once('#').unwrap().1.to_string();
+            assert!(out.insert(id), "{album}: image stored twice ({sk})");
+        }
+        match page.last_evaluated_key {
+            Some(k) if !k.is_empty() => start = Some(k),
+            _ => return out,
+        }
+    }
+}
+
+/// The album holds exactly `expected`, counted by a query and by its `images_count`.
+async fn assert_exact(store: &Store, album: &str, expected: &BTreeSet<String>) {
+    let ids = image_ids(store, album).await;
+    let missing: Vec<_> = expected.difference(&ids).collect();
+    let extra: Vec<_> = ids.difference(expected).collect();
+    assert!(
+        missing.is_empty() && extra.is_empty(),
+        "{album}: missing {missing:?}, unexpected {extra:?}"
+    );
+    assert_count_exact(store, album, expected.len() as u64).await;
+}
+
+async fn assert_count_exact(store: &Store, album: &str, expected: u64) {
+    assert_eq!(
+        store.count_images(album).await.unwrap(),
+        expected,
+        "items of {album}"
+    );
+    assert_eq!(
+        store.get_album(album).await.unwrap().unwrap().images_count,
+        expected,
+        "images_count of {album}"
+    );
+}
+
+fn duplicate_request(token: &str, source: &str, destination: &str) -> Value {
+    let mut e = Endpoint::Duplicate.event(Some(&bearer(token)), Some(source));
+    set_body(
+        &mut e,
+        Some(format!("destination_id={destination}").as_bytes()),
+        false,
+    );
+    e
+}
+
+/// What one racing task did.
+#[derive(Debug)]
+enum Done {
+    Duplicate(u16, Value),
+    Upload(u16),
+    Delete(String, u16),
+}
+
+/// Runs every `(endpoint, event)` as its own task, released together.
+async fn race(env: &TestEnv, calls: Vec<(Endpoint, Value, Option<String>)>) -> Vec<Done> {
+    let barrier = Arc::new(Barrier::new(calls.len()));
+    let mut set = JoinSet::new();
+    for (ep, event, tag) in calls {
+        let app = env.app.clone();
+        let barrier = barrier.clone();
+        set.spawn(async move {
+            let req = request(&event);
+            barrier.wait().await;
+            let resp = ep.call(&app, req).await.expect("an HTTP response");
+            let (status, _, body) = parts(resp);
+            assert!(status < 500, "{ep:?} answered {status}: {body}");
+            match ep {
+                Endpoint::Duplicate => Done::Duplicate(status, body),
+                Endpoint::Webhook => Done::Upload(status),
+                Endpoint::DeleteImage => Done::Delete(tag.unwrap_or_default(), status),
+                other => panic!("not raced: {other:?}"),
+            }
+        });
+    }
+    let mut out = Vec::new();
+    while let Some(done) = set.join_next().await {
+        out.push(done.expect("no task panicked"));
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn ten_duplicates_into_one_destination_are_exact() {
+    let env = TestEnv::new("race-one").await;
+    let store = env.direct_store().await;
+    let images = seed_images(&store, SOURCE, ORG, 60).await;
+    let token = env.token(USER, None);
+    let calls = (0..10)
+        .map(|_| {
+            (
+                Endpoint::Duplicate,
+                duplicate_request(&token, SOURCE, "together"),
+                None,
+            )
+        })
+        .collect();
+    for done in race(&env, calls).await {
+        let Done::Duplicate(status, body) = done else {
+            unreachable!()
+        };
+        assert_eq!(status, 200, "{body}");
+        // Each request copied all 60 itself: its own recount sees them all.
+        assert_eq!(body["images_count"], 60, "{body}");
+    }
+    let expected: BTreeSet<String> = images.iter().map(|i| copy_id("together", &i.id)).collect();
+    assert_exact(&store, "together", &expected).await;
+    let source: BTreeSet<String> = images.iter().map(|i| i.id.clone()).collect();
+    assert_exact(&store, SOURCE, &source).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn ten_duplicates_into_distinct_destinations_are_exact() {
+    let env = TestEnv::new("race-many").await;
+    let store = env.direct_store().await;
+    let images = seed_images(&store, SOURCE, ORG, 60).await;
+    let token = env.token(USER, None);
+    let calls = (0..10)
+        .map(|i| {
+            (
+                Endpoint::Duplicate,
+                duplicate_request(&token, SOURCE, &format!("apart_{i}")),
+                None,
+            )
+        })
+        .collect();
+    for done in race(&env, calls).await {
+        let Done::Duplicate(status, body) = done else {
+            unreachable!()
+        };
+        assert_eq!((status, &body["images_count"]), (200, &Value::from(60)));
+    }
+    for i in 0..10 {
+        let dest = format!("apart_{i}");
+        let expected: BTreeSet<String> = images.iter().map(|img| copy_id(&dest, &img.id)).collect();
+        assert_exact(&store, &dest, &expected).await;
+    }
+    let source: BTreeSet<String> = images.iter().map(|i| i.id.clone()).collect();
+    assert_exact(&store, SOURCE, &source).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn uploads_and_deletes_racing_a_duplicate_leave_exact_counts() {
+    const SOURCE_IMAGES: u64 = 40;
+    const OWN_IMAGES: u64 = 12;
+    const UPLOADS: u64 = 8;
+    const DELETES: u64 = 6;
+    const SOURCE_UPLOADS: u64 = 3;
+    let _ = tracing_subscriber::fmt()
+        .with_test_writer()
+        .with_env_filter("warn")
+        .try_init();
+    let env = TestEnv::new("race-mixed").await;
+    let store = env.direct_store().await;
+    let token = env.token(USER, None);
+    let secret = jwt_secret();
+    for round in 0..5 {
+        let src = format!("src_{round}");
+        let dst = format!("dst_{round}");
+        let source_images = seed_images(&store, &src, ORG, SOURCE_IMAGES).await;
+        let own = seed_images(&store, &dst, ORG, OWN_IMAGES).await;
+        let dst_token =
+            auth::issue_notification_token(USER, &dst, ORG, &secret, now(), 3600).unwrap();
+        let src_token =
+            auth::issue_notification_token(USER, &src, ORG, &secret, now(), 3600).unwrap();
+
+        let mut calls = Vec::new();
+        // Two duplicates of the same source into the destination.
+        for _ in 0..2 {
+            calls.push((
+                Endpoint::Duplicate,
+                duplicate_request(&token, &src, &dst),
+                None,
+            ));
+        }
+        // Uploads into the destination, each delivered twice at once (Cloudinary retries).
+        let mut uploaded = BTreeSet::new();
+        for n in 0..UPLOADS {
+            let (asset, body) = upload_notification(&dst, round * 100 + n, now() - 60);
+            uploaded.insert(upload_image_id(&dst, &asset));
+            for _ in 0..2 {
+                calls.push((
+                    Endpoint::Webhook,
+                    signed_webhook_event(Some(&dst_token), &body),
+                    None,
+                ));
+            }
+        }
+        // Uploads into the source while it is being copied.
+        let mut source_uploads = BTreeSet::new();
+        for n in 0..SOURCE_UPLOADS {
+            let (asset, body) = upload_notification(&src, round * 100 + n, now() - 30);
+            source_uploads.insert(upload_image_id(&src, &asset));
+            calls.push((
+                Endpoint::Webhook,
+                signed_webhook_event(Some(&src_token), &body),
+                None,
+            ));
+        }
+        // Deletes of the destination's own images; the first two deleted twice at once.
+        let deleted: Vec<String> = own
+            .iter()
+            .take(DELETES as usize)
+            .map(|i| i.id.clone())
+            .collect();
+        for (i, id) in deleted.iter().enumerate() {
+            let repeats = if i < 2 { 2 } else { 1 };
+            for _ in 0..repeats {
+                calls.push((
+                    Endpoint::DeleteImage,
+                    Endpoint::DeleteImage.event(Some(&bearer(&token)), Some(id)),
+                    Some(id.clone()),
+                ));
+            }
+        }
+
+        let outcomes = race(&env, calls).await;
+        let mut deletes_204: BTreeSet<String> = BTreeSet::new();
+        for done in &outcomes {
+            match done {
+                Done::Duplicate(status, body) => assert_eq!(*status, 200, "{body}"),
+                Done::Upload(status) => assert_eq!(*status, 201),
+                Done::Delete(id, 204) => assert!(
+                    deletes_204.insert(id.clone()),
+                    "round {round}: {id} deleted twice"
+                ),
+                Done::Delete(id, status) => {
+                    assert_eq!(*status, 404, "round {round}: delete of {id}")
+                }
+            }
+        }
+        assert_eq!(
+            deletes_204,
+            deleted.iter().cloned().collect(),
+            "round {round}: each delete took effect exactly once"
+        );
+
+        // The source: its images and the uploads into it.
+        let mut expected_src: BTreeSet<String> =
+            source_images.iter().map(|i| i.id.clone()).collect();
+        expected_src.extend(source_uploads.iter().cloned());
+        assert_exact(&store, &src, &expected_src).await;
+
+        // The destination: own images - deleted + copies + uploads; copies of
+        // the uploads into the source land or not, depending on the race.
+        let mut expected_dst: BTreeSet<String> = own
+            .iter()
+            .skip(DELETES as usize)
+            .map(|i| i.id.clone())
+            .collect();
+        expected_dst.extend(source_images.iter().map(|i| copy_id(&dst, &i.id)));
+        expected_dst.extend(uploaded.iter().cloned());
+        let maybe: BTreeSet<String> = source_uploads.iter().map(|id| copy_id(&dst, id)).collect();
+        let got = image_ids(&store, &dst).await;
+        let missing: Vec<_> = expected_dst.difference(&got).collect();
+        let extra: Vec<_> = got
+            .difference(&expected_dst)
+            .filter(|id| !maybe.contains(*id))
+            .collect();
+        assert!(
+            missing.is_empty() && extra.is_empty(),
+            "round {round}: {dst} missing {missing:?}, unexpected {extra:?}"
+        );
+        assert_count_exact(&store, &dst, got.len() as u64).await;
+        assert_eq!(
+            expected_dst.len() as u64,
+            OWN_IMAGES - DELETES + SOURCE_IMAGES + UPLOADS
+        );
+
+        // A last duplicate, alone, brings in the rest: now the exact set.
+        let resp = Endpoint::Duplicate
+            .call(&env.app, request(&duplicate_request(&token, &src, &dst)))
+            .await
+            .unwrap();
+        let (status, _, body) = parts(resp);
+        assert_eq!(status, 200, "{body}");
+        expected_dst.extend(maybe);
+        assert_eq!(body["images_count"], expected_dst.len() as u64);
+        assert_exact(&store, &dst, &expected_dst).await;
+    }
+}
