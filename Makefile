@@ -9,7 +9,7 @@ ARCH ?= arm64
 PROFILE ?= release
 SAM := SAM_CLI_TELEMETRY=0 PATH="$(CURDIR)/.venv/bin:$$PATH" .venv/bin/sam
 
-.PHONY: help deps demo dev test invoke build deploy lint fmt clean
+.PHONY: help deps demo dev test test-moto invoke build deploy lint fmt clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -21,10 +21,14 @@ deps: ## Install the local DynamoDB (npm) and the Python tools (.venv)
 demo: deps ## Seed a 5-image album and duplicate it through the Lambda runtime emulator
 	@scripts/with-dynalite.sh scripts/demo.sh
 
-test: lint ## make lint, then unit and integration tests against dynalite, the OpenAPI check, the log check
+test: lint ## make lint, then unit and integration tests against dynalite and again against moto, the OpenAPI check, the log check
 	.venv/bin/python scripts/check-openapi.py
 	scripts/with-dynalite.sh cargo test --all-targets
+	scripts/with-moto.sh cargo test --tests
 	scripts/with-dynalite.sh scripts/check-logs.sh
+
+test-moto: deps ## The integration suite against moto's server, a second DynamoDB implementation
+	scripts/with-moto.sh cargo test --tests
 
 lint: deps ## cargo fmt --check, clippy -D warnings, sam validate --lint, cfn-lint
 	cargo fmt --check

@@ -14,7 +14,7 @@
 // The module is shared by several test binaries; each uses only part of it.
 #![allow(dead_code)]
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::convert::Infallible;
 use std::io;
 use std::pin::Pin;
@@ -74,6 +74,11 @@ pub struct FaultConfig {
     pub operations: Vec<String>,
     /// RNG seed, so runs are reproducible.
     pub seed: u64,
+    /// Fault the first targeted call of each operation whatever the dice say (as if every rate
+    /// above 0 were 1.0 for that call, so the first kind in the order of rolls wins), so that a
+    /// short run at a low rate cannot miss an operation by chance: each operation's retry path
+    /// is then exercised for sure.
+    pub first_of_each_op: bool,
 }
 
 impl FaultConfig {
@@ -137,12 +142,25 @@ pub struct FaultStats {
     pub forwarded: u64,
     /// Forwarded requests for which the upstream could not be reached (answered 502).
     pub upstream_errors: u64,
+    /// Injected faults of any kind (delays and `UnprocessedItems` included) per operation
+    /// name, so tests can check that faults reached more than `BatchWriteItem`.
+    pub faults_by_op: BTreeMap<String, u64>,
 }
 
 impl FaultStats {
     /// Calls seen for one operation (0 if never seen).
     pub fn calls(&self, op: &str) -> u64 {
         self.calls_by_op.get(op).copied().unwrap_or(0)
+    }
+
+    /// Faults injected into one operation's calls (0 if none).
+    pub fn faults_on(&self, op: &str) -> u64 {
+        self.faults_by_op.get(op).copied().unwrap_or(0)
+    }
+
+    /// Records one injected fault on `op`.
+    fn count_fault(&mut self, op: &str) {
+        *self.faults_by_op.entry(op.to_string()).or_insert(0) += 1;
     }
 
     /// Total number of faults of any kind injected (delays included).
@@ -196,6 +214,7 @@ impl FaultProxy {
             cfg: Mutex::new(cfg),
             stats: Mutex::new(FaultStats::default()),
             request_ids: AtomicU64::new(0),
+            forced_ops: Mutex::new(BTreeSet::new()),
         });
         let accept_task = tokio::spawn(accept_loop(listener, Arc::clone(&shared)));
         FaultProxy {
@@ -262,6 +281,8 @@ struct Shared {
     rng: Mutex<StdRng>,
     stats: Mutex<FaultStats>,
     request_ids: AtomicU64,
+    /// Operations whose first call was faulted ([`FaultConfig::first_of_each_op`]).
+    forced_ops: Mutex<BTreeSet<String>>,
 }
 
 impl Shared {
@@ -466,6 +487,8 @@ async fn handle(shared: &Shared, req: Request<Incoming>) -> Outcome {
         return Outcome::Respond(forward_and_respond(shared, &parts, body, None).await);
     };
     shared.stats().targeted += 1;
+    let forced = cfg.first_of_each_op && lock(&shared.forced_ops).insert(op.clone());
+    let rate = |r: f64| if forced && r > 0.0 { 1.0 } else { r };
 
     // Parse outside the RNG lock; only BatchWriteItem bodies are ever looked at.
     let batch = if op == "BatchWriteItem" && cfg.unprocessed_rate > 0.0 {
@@ -476,18 +499,18 @@ async fn handle(shared: &Shared, req: Request<Incoming>) -> Outcome {
 
     let plan = {
         let mut rng = lock(&shared.rng);
-        if roll(&mut rng, cfg.reset_rate) {
+        if roll(&mut rng, rate(cfg.reset_rate)) {
             Plan::Reset
-        } else if roll(&mut rng, cfg.throttle_rate) {
+        } else if roll(&mut rng, rate(cfg.throttle_rate)) {
             Plan::Throttle {
                 throttling_exception: rng.random::<bool>(),
             }
-        } else if roll(&mut rng, cfg.server_error_rate) {
+        } else if roll(&mut rng, rate(cfg.server_error_rate)) {
             Plan::ServerError
         } else {
-            let delay = roll(&mut rng, cfg.delay_rate).then_some(cfg.delay);
+            let delay = roll(&mut rng, rate(cfg.delay_rate)).then_some(cfg.delay);
             let defer = match batch {
-                Some((request, items)) if roll(&mut rng, cfg.unprocessed_rate) => {
+                Some((request, items)) if roll(&mut rng, rate(cfg.unprocessed_rate)) => {
                     Some(split_batch(&mut rng, request, items))
                 }
                 _ => None,
@@ -498,7 +521,11 @@ async fn handle(shared: &Shared, req: Request<Incoming>) -> Outcome {
 
     match plan {
         Plan::Reset => {
-            shared.stats().resets += 1;
+            {
+                let mut stats = shared.stats();
+                stats.resets += 1;
+                stats.count_fault(&op);
+            }
             Outcome::Reset
         }
         Plan::Throttle {
@@ -507,6 +534,7 @@ async fn handle(shared: &Shared, req: Request<Incoming>) -> Outcome {
             {
                 let mut stats = shared.stats();
                 stats.throttled += 1;
+                stats.count_fault(&op);
                 if throttling_exception {
                     stats.throttling_exceptions += 1;
                 }
@@ -530,7 +558,11 @@ async fn handle(shared: &Shared, req: Request<Incoming>) -> Outcome {
             ))
         }
         Plan::ServerError => {
-            shared.stats().server_errors += 1;
+            {
+                let mut stats = shared.stats();
+                stats.server_errors += 1;
+                stats.count_fault(&op);
+            }
             Outcome::Respond(error_response(
                 shared,
                 StatusCode::INTERNAL_SERVER_ERROR,
@@ -540,7 +572,11 @@ async fn handle(shared: &Shared, req: Request<Incoming>) -> Outcome {
         }
         Plan::Forward { delay, defer } => {
             if let Some(delay) = delay {
-                shared.stats().delayed += 1;
+                {
+                    let mut stats = shared.stats();
+                    stats.delayed += 1;
+                    stats.count_fault(&op);
+                }
                 tokio::time::sleep(delay).await;
             }
             match defer {
@@ -549,6 +585,7 @@ async fn handle(shared: &Shared, req: Request<Incoming>) -> Outcome {
                     {
                         let mut stats = shared.stats();
                         stats.unprocessed_calls += 1;
+                        stats.count_fault("BatchWriteItem");
                         stats.items_deferred += deferral.deferred_count;
                     }
                     let mut answer = Map::new();
@@ -755,6 +792,7 @@ async fn forward_and_respond(
                 Some(merged) => {
                     let mut stats = shared.stats();
                     stats.unprocessed_calls += 1;
+                    stats.count_fault("BatchWriteItem");
                     stats.items_deferred += count;
                     (Bytes::from(merged), true)
                 }

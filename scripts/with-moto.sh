@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Runs a command against a fresh, in-memory moto server (a second DynamoDB
+# implementation, PyPI `moto[server]`, pinned in requirements-dev.txt) on a
+# free loopback port, and stops it afterwards, whatever the command's
+# outcome. Like scripts/with-dynalite.sh: the command sees
+# AWS_ENDPOINT_URL_DYNAMODB and dummy credentials, so nothing can reach a
+# real AWS account; DYNAMODB_EMULATOR=moto lets tests that must adapt to the
+# slower server (or to one of its documented gaps) tell which one they face.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ -x .venv/bin/moto_server ] && cmp -s requirements-dev.txt .venv/.requirements 2>/dev/null \
+  || scripts/venv.sh >&2
+[ -x .venv/bin/moto_server ] || { echo "moto_server missing from .venv (see requirements-dev.txt)" >&2; exit 1; }
+mkdir -p .local
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+.venv/bin/moto_server -H 127.0.0.1 -p "$port" >.local/moto-test.log 2>&1 &
+pid=$!
+trap 'kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true' EXIT
+ready=
+for _ in $(seq 1 300); do
+  if curl -s -o /dev/null "http://127.0.0.1:$port/moto-api/"; then ready=1; break; fi
+  kill -0 "$pid" 2>/dev/null || { cat .local/moto-test.log >&2; exit 1; }
+  sleep 0.1
+done
+[ -n "$ready" ] || { echo "moto_server did not start on port $port" >&2; cat .local/moto-test.log >&2; exit 1; }
+export AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$port"
+export AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local AWS_REGION=us-east-1
+export AWS_EC2_METADATA_DISABLED=true
+export DYNAMODB_EMULATOR=moto
+"$@"
