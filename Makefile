@@ -9,7 +9,7 @@ ARCH ?= arm64
 PROFILE ?= release
 SAM := SAM_CLI_TELEMETRY=0 PATH="$(CURDIR)/.venv/bin:$$PATH" .venv/bin/sam
 
-.PHONY: help deps demo dev test test-moto invoke build deploy lint fmt clean
+.PHONY: help deps demo dev test test-moto invoke build deploy bench lint fmt clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -49,6 +49,9 @@ build: deps ## sam build without Docker (cargo lambda + zig) for ARCH=arm64|x86_
 deploy: build ## sam deploy (guided the first time: asks for the stack, region and secrets)
 	@if grep -q '^region' samconfig.toml; then $(SAM) deploy --parameter-overrides Architecture=$(ARCH); \
 	else $(SAM) deploy --guided --parameter-overrides Architecture=$(ARCH); fi
+
+bench: deps ## Benchmarks: copy throughput vs boto3 and the ceiling, scaling, cold start, memory, latency, size (BENCHMARKS.md)
+	scripts/bench.sh
 
 fmt: ## Format the code
 	cargo fmt

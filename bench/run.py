@@ -1,0 +1,1259 @@
+#!/usr/bin/env python3
+"""`make bench`: performance of the Album API against its peers and the ceiling.
+
+Runs everything in one go against a fresh, in-memory local DynamoDB
+(dynalite) on loopback, through the functions' x86_64 release bootstraps
+(built by `scripts/bench.sh` with cargo lambda) under AWS's Lambda Runtime
+Interface Emulator (RIE):
+
+1. copy throughput at 5,000 images: ours (the duplicate_album bootstrap) vs a
+   boto3 `batch_writer()` copy vs the emulator's ceiling (pre-built 25-item
+   BatchWriteItem calls, `examples/bench_ceiling.rs`, best concurrency);
+2. scaling: the same three at 100, 1,000, 5,000 and 20,000 images;
+3. cold start: the RIE's INIT duration of every function and of a hello-world
+   `lambda_runtime` binary, fresh RIE process per start;
+4. memory: the duplicate function's VmHWM after copying 20,000 images;
+5. warm latency of the seed's 5-image duplicate (p50, p99);
+6. zipped bootstrap sizes (x86_64 built here; arm64 from `make build` if any);
+7. a production projection from a real seeded item's size.
+
+Prints a table, writes bench/results.json and bench/copy-time.png; logs of
+every process go to bench/out/ (git-ignored). Every process it starts runs in
+its own process group and is stopped at the end, whatever happens.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import copy
+import http.client
+import io
+import json
+import math
+import os
+import platform
+import re
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+import zipfile
+from datetime import datetime, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "bench" / "out"
+LAMBDA_DIR = ROOT / "target" / "bench-lambda"  # scripts/bench.sh builds there
+ORG = "a89b5b70-d820-4911-8c6d-25ab6181e9be"  # the events' token: user 9ed26283-... of this org
+USER = "9ed26283-3299-4a05-b9d6-e34278fbd416"
+CONTRACT_ALBUM = "00100000123BB44"  # events/duplicate-album.json's source, 5 images
+
+TARGETS = {
+    "ours_over_ceiling": 0.8,  # at least
+    "ours_over_boto3": 1.5,  # at least
+    "scaling_20k_over_5k": 4.4,  # at most
+    "cold_start_ms": 10.0,  # at most (every function's median INIT)
+    "peak_rss_mb": 64.0,  # at most
+}
+
+
+def log(*a: object) -> None:
+    print("[bench]", *a, file=sys.stderr, flush=True)
+
+
+# --------------------------------------------------------------------------
+# processes
+
+
+class Procs:
+    """Every process the harness starts, each in its own process group."""
+
+    def __init__(self) -> None:
+        self.live: list[subprocess.Popen] = []
+
+    def start(self, argv: list[str], log_path: Path, env: dict | None = None) -> subprocess.Popen:
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        f = open(log_path, "wb")
+        try:
+            p = subprocess.Popen(
+                argv,
+                stdout=f,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=env,
+                cwd=ROOT,
+                start_new_session=True,
+            )
+        except BaseException:
+            f.close()
+            raise
+        p._bench_log = f  # type: ignore[attr-defined]
+        self.live.append(p)
+        return p
+
+    def stop(self, p: subprocess.Popen, grace: float = 3.0) -> None:
+        if p.poll() is None:
+            _killpg(p.pid, signal.SIGTERM)
+            try:
+                p.wait(grace)
+            except subprocess.TimeoutExpired:
+                _killpg(p.pid, signal.SIGKILL)
+                p.wait(10)
+        # Whatever the leader left in its group (the RIE's runtime process).
+        _killpg(p.pid, signal.SIGKILL)
+        p._bench_log.close()  # type: ignore[attr-defined]
+        if p in self.live:
+            self.live.remove(p)
+
+    def stop_all(self) -> None:
+        for p in reversed(list(self.live)):
+            try:
+                self.stop(p)
+            except Exception as e:  # keep stopping the others
+                log(f"could not stop pid {p.pid}: {e}")
+
+
+def _killpg(pgid: int, sig: int) -> None:
+    try:
+        os.killpg(pgid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def free_ports(n: int) -> list[int]:
+    socks = []
+    try:
+        for _ in range(n):
+            s = socket.socket()
+            s.bind(("127.0.0.1", 0))
+            socks.append(s)
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
+
+
+def wait_port(port: int, proc: subprocess.Popen, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{what} exited with {proc.returncode} before listening")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.01)
+    raise RuntimeError(f"{what} did not listen on 127.0.0.1:{port} within {timeout}s")
+
+
+def proc_stat_cpu(pid: int) -> float:
+    """User + system CPU seconds of a process (0 when gone)."""
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0.0
+    f = raw.rsplit(")", 1)[1].split()
+    return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def proc_status_kb(pid: int, field: str) -> int | None:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def children_of(pid: int) -> list[int]:
+    kids = []
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            raw = (d / "stat").read_text()
+        except OSError:
+            continue
+        if int(raw.rsplit(")", 1)[1].split()[1]) == pid:
+            kids.append(int(d.name))
+    return kids
+
+
+# --------------------------------------------------------------------------
+# the template and the environment
+
+
+def template_functions() -> list[dict]:
+    """Logical id, binary, timeout and memory of every function with a BuildProperties.Binary."""
+    fns, cur = [], None
+    glob_timeout, glob_memory = 30, 128
+    in_globals = False
+    for line in (ROOT / "template.yaml").read_text().splitlines():
+        if re.match(r"^\S", line):
+            in_globals = line.startswith("Globals:")
+            cur = None
+            continue
+        if in_globals:
+            m = re.match(r"^\s+(Timeout|MemorySize):\s*(\d+)", line)
+            if m:
+                if m.group(1) == "Timeout":
+                    glob_timeout = int(m.group(2))
+                else:
+                    glob_memory = int(m.group(2))
+            continue
+        m = re.match(r"^  ([A-Za-z0-9]+):\s*$", line)
+        if m:
+            cur = {"logical_id": m.group(1)}
+            fns.append(cur)
+            continue
+        if cur is None:
+            continue
+        m = re.match(r"^\s+Binary:\s*(\S+)", line)
+        if m:
+            cur["binary"] = m.group(1)
+        m = re.match(r"^      (Timeout|MemorySize):\s*(\d+)", line)
+        if m:
+            cur[m.group(1).lower()] = int(m.group(2))
+    out = []
+    for f in fns:
+        if "binary" in f:
+            f.setdefault("timeout", glob_timeout)
+            f.setdefault("memorysize", glob_memory)
+            out.append(f)
+    return out
+
+
+def local_params() -> dict:
+    return json.loads((ROOT / "env.local.json").read_text())["Parameters"]
+
+
+def base_env(endpoint: str) -> dict:
+    """What a local tool needs: env.local.json's values, the bench DynamoDB, no real AWS."""
+    env = {k: str(v) for k, v in local_params().items()}
+    env.update(
+        AWS_ENDPOINT_URL_DYNAMODB=endpoint,
+        AWS_EC2_METADATA_DISABLED="true",
+        PATH="/usr/local/bin:/usr/bin:/bin",
+        LANG="C.UTF-8",
+    )
+    return env
+
+
+def function_env(endpoint: str, fn: dict) -> dict:
+    """A function's environment as Lambda would give it (template settings, JSON logs)."""
+    env = base_env(endpoint)
+    env.update(
+        AWS_LAMBDA_FUNCTION_NAME=fn["logical_id"],
+        AWS_LAMBDA_FUNCTION_TIMEOUT=str(fn.get("timeout", 30)),
+        AWS_LAMBDA_FUNCTION_MEMORY_SIZE=str(fn.get("memorysize", 128)),
+        AWS_LAMBDA_LOG_FORMAT="JSON",
+        AWS_LAMBDA_LOG_LEVEL="INFO",
+    )
+    return env
+
+
+def rie_path() -> Path:
+    arch = {"x86_64": "x86_64", "aarch64": "arm64", "arm64": "arm64"}[platform.machine()]
+    import samcli  # aws-sam-cli ships the emulator
+
+    p = Path(samcli.__file__).parent / "local" / "rapid" / f"aws-lambda-rie-{arch}"
+    p.chmod(0o755)
+    return p
+
+
+# --------------------------------------------------------------------------
+# the Lambda Runtime Interface Emulator
+
+INIT_RE = re.compile(r"INIT REPORT\([^)]*?durationMs: ([0-9.]+)")
+INIT_DURATION_RE = re.compile(r"Init Duration: ([0-9.]+) ms")
+
+
+class Rie:
+    """One RIE process running one bootstrap, on two free loopback ports."""
+
+    def __init__(self, procs: Procs, exe: Path, env: dict, log_path: Path, name: str) -> None:
+        self.procs, self.name, self.log_path, self.exe = procs, name, log_path, exe
+        self.port, self.api_port = free_ports(2)
+        self.proc = procs.start(
+            [
+                str(RIE),
+                "--runtime-interface-emulator-address",
+                f"127.0.0.1:{self.port}",
+                "--runtime-api-address",
+                f"127.0.0.1:{self.api_port}",
+                str(exe),
+            ],
+            log_path,
+            env,
+        )
+        self.conn: http.client.HTTPConnection | None = None
+        wait_port(self.port, self.proc, 15, f"RIE for {name}")
+
+    def invoke(self, payload: bytes, timeout: float = 120.0) -> tuple[float, dict]:
+        """Posts one event; returns (seconds, the function's answer)."""
+        for attempt in (1, 2):
+            if self.conn is None:
+                self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+            try:
+                t0 = time.perf_counter()
+                self.conn.request(
+                    "POST",
+                    "/2015-03-31/functions/function/invocations",
+                    body=payload,
+                    headers={"Content-Type": "application/json"},
+                )
+                resp = self.conn.getresponse()
+                body = resp.read()
+                elapsed = time.perf_counter() - t0
+                break
+            except (ConnectionError, http.client.HTTPException):
+                self.conn.close()
+                self.conn = None
+                if attempt == 2:
+                    raise
+        if resp.status != 200:
+            raise RuntimeError(f"{self.name}: RIE answered {resp.status}: {body[:300]!r}")
+        return elapsed, json.loads(body) if body.strip() else {}
+
+    def runtime_pid(self) -> int | None:
+        kids = children_of(self.proc.pid)
+        return kids[0] if kids else None
+
+    def log_text(self) -> str:
+        self.proc._bench_log.flush()  # type: ignore[attr-defined]
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self) -> None:
+        if self.conn is not None:
+            self.conn.close()
+        runtime = self.runtime_pid()  # the RIE puts it in a process group of its own
+        self.procs.stop(self.proc)
+        if runtime is not None:
+            try:  # normally the RIE has killed it already; make sure, if it is still ours
+                if Path(f"/proc/{runtime}/cmdline").read_bytes().split(b"\0")[0] == str(self.exe).encode():
+                    os.kill(runtime, signal.SIGKILL)
+            except (OSError, IndexError):
+                pass
+
+
+def rie_init_ms(text: str) -> float | None:
+    m = INIT_RE.search(text) or INIT_DURATION_RE.search(text)
+    return float(m.group(1)) if m else None
+
+
+# --------------------------------------------------------------------------
+# the duplicate event and the copies
+
+BASE_EVENT = json.loads((ROOT / "events" / "duplicate-album.json").read_text())
+
+
+def duplicate_event(source: str, destination: str) -> bytes:
+    e = copy.deepcopy(BASE_EVENT)
+    path = f"/api/v1/albums/{source}/duplicate"
+    e["rawPath"] = path
+    e["requestContext"]["http"]["path"] = path
+    e["requestContext"]["requestId"] = uuid.uuid4().hex[:16]
+    e["pathParameters"]["id"] = source
+    e["body"] = f"destination_id={destination}"
+    return json.dumps(e).encode()
+
+
+def fresh_destination() -> str:
+    return str(uuid.uuid4())  # the length of a destination the API would pick itself
+
+
+def check_duplicate(answer: dict, destination: str, images: int) -> None:
+    status = answer.get("statusCode")
+    if status != 200:
+        raise RuntimeError(f"duplicate answered {status}, not 200: {str(answer.get('body'))[:300]}")
+    body = json.loads(answer["body"])
+    if body.get("id") != destination or body.get("images_count") != images:
+        raise RuntimeError(
+            f"duplicate answered id={body.get('id')} images_count={body.get('images_count')},"
+            f" expected {destination} / {images}"
+        )
+
+
+def album_of(n: int) -> str:
+    return f"bench_src_{n}"
+
+
+def boto3_copy(table, source: str, destination: str) -> int:
+    """What a Python user would write: paginated Query, batch_writer() puts."""
+    from boto3.dynamodb.conditions import Key
+
+    new_pk = f"A#{destination}"
+    kwargs = {"KeyConditionExpression": Key("pk").eq(f"A#{source}") & Key("sk").begins_with("I#")}
+    n = 0
+    with table.batch_writer() as batch:
+        for _ in range(100_000):  # pages; bounded
+            page = table.query(**kwargs)
+            for item in page["Items"]:
+                prefix = item["sk"].rsplit("#", 1)[0]
+                new_id = str(uuid.uuid4())
+                batch.put_item(Item={"pk": new_pk, "sk": f"{prefix}#{new_id}", "iid": new_id, "d": item["d"]})
+                n += 1
+            if "LastEvaluatedKey" not in page:
+                break
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    return n
+
+
+def count_images(client, album: str) -> int:
+    total, kwargs = 0, {
+        "TableName": TABLE,
+        "KeyConditionExpression": "pk = :pk AND begins_with(sk, :i)",
+        "ExpressionAttributeValues": {":pk": {"S": f"A#{album}"}, ":i": {"S": "I#"}},
+        "Select": "COUNT",
+        "ConsistentRead": True,
+    }
+    for _ in range(100_000):
+        out = client.query(**kwargs)
+        total += out["Count"]
+        if "LastEvaluatedKey" not in out:
+            return total
+        kwargs["ExclusiveStartKey"] = out["LastEvaluatedKey"]
+    raise RuntimeError("count did not end")
+
+
+# --------------------------------------------------------------------------
+# statistics
+
+
+def summary(samples: list[float]) -> dict:
+    s = sorted(samples)
+    return {
+        "samples": samples,
+        "median": statistics.median(s) if s else None,
+        "min": s[0] if s else None,
+        "max": s[-1] if s else None,
+    }
+
+
+def percentile(samples: list[float], p: float) -> float:
+    """Nearest-rank percentile."""
+    s = sorted(samples)
+    k = max(1, math.ceil(p / 100 * len(s)))
+    return s[k - 1]
+
+
+def zipped_size(path: Path) -> int:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as z:
+        z.write(path, "bootstrap")
+    return len(buf.getvalue())
+
+
+def item_size(item: dict) -> int:
+    """DynamoDB's item size: UTF-8 attribute names plus values (strings here)."""
+    total = 0
+    for name, value in item.items():
+        total += len(name.encode())
+        (kind, v), = value.items()
+        if kind in ("S", "N"):
+            total += len(v.encode())
+        elif kind == "B":
+            total += len(v)
+        else:
+            raise ValueError(f"unexpected attribute type {kind} in an image item")
+    return total
+
+
+# --------------------------------------------------------------------------
+# the benchmark
+
+
+class Bench:
+    def __init__(self, args: argparse.Namespace, procs: Procs) -> None:
+        self.args, self.procs = args, procs
+        self.functions = template_functions()
+        self.results: dict = {}
+        self.logs = OUT / "logs"
+        self.logs.mkdir(parents=True, exist_ok=True)
+
+    # -- set-up ------------------------------------------------------------
+
+    def start_dynalite(self, tag: str) -> None:
+        (port,) = free_ports(1)
+        self.dynalite = self.procs.start(
+            [
+                "node",
+                f"--max-old-space-size={self.args.dynalite_heap_mb}",
+                "node_modules/dynalite/cli.js",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--createTableMs",
+                "0",
+                "--deleteTableMs",
+                "0",
+                "--updateTableMs",
+                "0",
+            ],
+            self.logs / f"dynalite-{tag}.log",
+        )
+        wait_port(port, self.dynalite, 20, "dynalite")
+        self.endpoint = f"http://127.0.0.1:{port}"
+        import boto3
+
+        session = boto3.session.Session(
+            aws_access_key_id="local", aws_secret_access_key="local", region_name="us-east-1"
+        )
+        self.ddb = session.client("dynamodb", endpoint_url=self.endpoint)
+        self.ddb_table = session.resource("dynamodb", endpoint_url=self.endpoint).Table(TABLE)
+
+    @contextlib.contextmanager
+    def fresh_dynalite(self, tag: str, albums: list[int]):
+        """A new, empty, in-memory dynalite with the table, the events' organization,
+        user and 5-image album, and one seeded album of each size in `albums`.
+        A fresh one per round keeps the server's heap (and so its speed) the same
+        for every round."""
+        self.start_dynalite(tag)
+        try:
+            self.seed(albums)
+            yield
+        finally:
+            self.procs.stop(self.dynalite)
+
+    def albumctl(self, *argv: str, timeout: float = 300) -> None:
+        exe = LAMBDA_DIR / "albumctl" / "bootstrap"
+        r = subprocess.run(
+            [str(exe), *argv],
+            env=base_env(self.endpoint),
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
+        )
+        if r.returncode != 0:
+            raise RuntimeError(f"albumctl {' '.join(argv)}: {r.stderr.strip()}")
+
+    def seed(self, albums: list[int]) -> None:
+        t0 = time.monotonic()
+        self.albumctl("create-table")
+        self.albumctl("create-org", "--id", ORG, "--name", "Bench organization")
+        self.albumctl("create-user", "--id", USER, "--org", ORG)
+        self.albumctl("seed", "--album", CONTRACT_ALBUM, "--org", ORG, "--images", "5")
+        for n in sorted(set(albums)):
+            self.albumctl("seed", "--album", album_of(n), "--org", ORG, "--images", str(n))
+            got = count_images(self.ddb, album_of(n))
+            if got != n:
+                raise RuntimeError(f"seeded {album_of(n)} holds {got} images, not {n}")
+        self.results.setdefault("seed_seconds", []).append(round(time.monotonic() - t0, 2))
+
+    def fn(self, binary: str) -> dict:
+        return next(f for f in self.functions if f["binary"] == binary)
+
+    def rie(self, binary: str, tag: str, exe: Path | None = None, fn: dict | None = None) -> Rie:
+        fn = fn or self.fn(binary)
+        exe = exe or LAMBDA_DIR / binary / "bootstrap"
+        return Rie(self.procs, exe, function_env(self.endpoint, fn), self.logs / f"rie-{tag}.log", binary)
+
+    def dynalite_cpu(self) -> float:
+        return proc_stat_cpu(self.dynalite.pid)
+
+    # -- measurements ------------------------------------------------------
+
+    def ours(self, rie: Rie, n: int) -> dict:
+        dest = fresh_destination()
+        pid = rie.runtime_pid()
+        c0, d0 = proc_stat_cpu(pid) if pid else 0.0, self.dynalite_cpu()
+        secs, answer = rie.invoke(duplicate_event(album_of(n), dest), timeout=120)
+        c1, d1 = proc_stat_cpu(pid) if pid else 0.0, self.dynalite_cpu()
+        check_duplicate(answer, dest, n)
+        return {"seconds": secs, "client_cpu_s": c1 - c0, "dynalite_cpu_s": d1 - d0}
+
+    def boto3(self, n: int) -> dict:
+        dest = fresh_destination()
+        c0, d0 = time.process_time(), self.dynalite_cpu()
+        t0 = time.perf_counter()
+        written = boto3_copy(self.ddb_table, album_of(n), dest)
+        secs = time.perf_counter() - t0
+        c1, d1 = time.process_time(), self.dynalite_cpu()
+        if written != n:
+            raise RuntimeError(f"boto3 copy wrote {written} of {n}")
+        return {"seconds": secs, "client_cpu_s": c1 - c0, "dynalite_cpu_s": d1 - d0}
+
+    def server_read_work(self, n: int) -> dict:
+        """The server's CPU for what a copy reads besides its writes: one
+        consistent Query pass over the source (sk, d) and one COUNT pass
+        (the recount reads the destination the same way)."""
+        kw = {
+            "TableName": TABLE,
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :i)",
+            "ExpressionAttributeValues": {":pk": {"S": f"A#{album_of(n)}"}, ":i": {"S": "I#"}},
+            "ConsistentRead": True,
+        }
+        out = {}
+        for name, extra in (("read_cpu_s", {"ProjectionExpression": "sk, d"}), ("count_cpu_s", {"Select": "COUNT"})):
+            d0, got, start = self.dynalite_cpu(), 0, None
+            for _ in range(100_000):
+                page = self.ddb.query(**kw, **extra, **({"ExclusiveStartKey": start} if start else {}))
+                got += page["Count"]
+                start = page.get("LastEvaluatedKey")
+                if not start:
+                    break
+            out[name] = self.dynalite_cpu() - d0
+            if got != n:
+                raise RuntimeError(f"read pass saw {got} of {n}")
+        return out
+
+    def ceiling(self, n: int, concurrency: list[int], repeats: int) -> list[dict]:
+        exe = LAMBDA_DIR / "bench_ceiling" / "bootstrap"
+        env = base_env(self.endpoint)
+        env["TABLE_NAME"] = TABLE
+        r = subprocess.run(
+            [
+                str(exe),
+                "--server-pid",
+                str(self.dynalite.pid),
+                "--source",
+                album_of(n),
+                "--items",
+                str(n),
+                "--concurrency",
+                ",".join(map(str, concurrency)),
+                "--repeats",
+                str(repeats),
+            ],
+            env=env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            stdin=subprocess.DEVNULL,
+        )
+        if r.returncode != 0:
+            raise RuntimeError(f"bench_ceiling: {r.stderr.strip()[-500:]}")
+        return [json.loads(line) for line in r.stdout.splitlines() if line.startswith("{")]
+
+    def phase_sizes(self) -> None:
+        out: dict = {"x86_64": {}, "arm64": {}}
+        for binary in [f["binary"] for f in self.functions] + ["hello_lambda"]:
+            p = LAMBDA_DIR / binary / "bootstrap"
+            out["x86_64"][binary] = {"bytes": p.stat().st_size, "zipped": zipped_size(p)}
+        for p in sorted((ROOT / ".aws-sam" / "build").glob("*/bootstrap")):
+            out["arm64"][p.parent.name] = {"bytes": p.stat().st_size, "zipped": zipped_size(p)}
+        if not out["arm64"]:
+            out["arm64_note"] = "no .aws-sam/build/*/bootstrap (run make build for the arm64 sizes)"
+        self.results["size"] = out
+
+    def phase_projection(self) -> None:
+        out = self.ddb.query(
+            TableName=TABLE,
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :i)",
+            ExpressionAttributeValues={":pk": {"S": f"A#{CONTRACT_ALBUM}"}, ":i": {"S": "I#"}},
+            Limit=1,
+        )
+        item = out["Items"][0]
+        # A copy writes exactly this shape: the same d, keys of a UUID destination.
+        dest = fresh_destination()
+        copy_item = {
+            "pk": {"S": f"A#{dest}"},
+            "sk": {"S": item["sk"]["S"].rsplit("#", 1)[0] + "#" + str(uuid.uuid4())},
+            "iid": {"S": str(uuid.uuid4())},
+            "d": item["d"],
+        }
+        size = item_size(copy_item)
+        wcu_table = math.ceil(size / 1024)
+        # by_image is KEYS_ONLY: its entry is the index key plus the table keys.
+        gsi_entry = sum(
+            len(k.encode()) + len(copy_item[k]["S"].encode()) for k in ("iid", "pk", "sk")
+        )
+        wcu_gsi = math.ceil(gsi_entry / 1024)
+        rate = 1000 / wcu_table  # one partition (the destination album): 1,000 WCU/s
+        budget = 20.0  # App::sync_copy_budget
+        # Reads: strongly consistent, 1 RCU per 4 KB read (a Query sums its items);
+        # one partition serves at most 3,000 RCU/s. The source is read while the
+        # copy writes (overlapped); the recount reads the destination afterwards.
+        rcu_per_image = size / 4096
+        recount_s = lambda n: n * rcu_per_image / 3000  # noqa: E731
+        albums = {}
+        for n in (1_000, 10_000, 100_000):
+            t = n / rate + recount_s(n)
+            if t <= budget:
+                albums[str(n)] = {
+                    "copy_seconds": round(t, 1),
+                    "answer": 200,
+                    "note": f"200 after ~{t:.1f} s: copied inline (< {budget:.0f} s budget, < 29 s API Gateway), recount included",
+                }
+            else:
+                copied = int(budget * rate)
+                albums[str(n)] = {
+                    "copy_seconds": round(t, 1),
+                    "answer": 202,
+                    "inline_copied": copied,
+                    "note": (
+                        f"202 + job after {budget:.0f} s with ~{copied:,} copied; the worker finishes "
+                        f"the remaining {n - copied:,} in ~{(n - copied) / rate + recount_s(n):.0f} s more (recount included)"
+                        f" (done ~{t:.0f} s after the request, plus stream hand-off latency)"
+                    ),
+                }
+        self.results["projection"] = {
+            "source": f"a seeded image of album {CONTRACT_ALBUM} (albumctl seed), copied to a UUID destination",
+            "item_bytes": size,
+            "item_attributes": {k: len(k) + len(v["S"].encode()) for k, v in copy_item.items()},
+            "d_bytes": len(item["d"]["S"].encode()),
+            "wcu_per_item_table": wcu_table,
+            "gsi_by_image_entry_bytes": gsi_entry,
+            "wcu_per_item_gsi": wcu_gsi,
+            "wcu_per_image_copy": wcu_table + wcu_gsi,
+            "partition_limit_wcu_per_s": 1000,
+            "projected_images_per_s": rate,
+            "rcu_per_image_read": rcu_per_image,
+            "recount_seconds_per_1000_images": recount_s(1000),
+            "sync_copy_budget_s": budget,
+            "albums": albums,
+        }
+
+    def phase_cold_start(self) -> None:
+        out: dict = {}
+        plan = [(f["binary"], f) for f in self.functions]
+        plan.append(("hello_lambda", {"logical_id": "HelloLambda", "binary": "hello_lambda", "timeout": 30, "memorysize": 256}))
+        for binary, fn in plan:
+            event_file = ROOT / "events" / (binary.replace("_", "-") + ".json")
+            payload = event_file.read_bytes() if event_file.exists() else b"{}"
+            samples, statuses = [], []
+            for i in range(self.args.cold_starts):
+                r = self.rie(binary, f"cold-{binary}", fn=fn)
+                try:
+                    _, answer = r.invoke(payload, timeout=60)
+                    statuses.append(answer.get("statusCode", "event") if isinstance(answer, dict) else "event")
+                    ms = None
+                    for _ in range(100):  # the report line may trail the answer
+                        ms = rie_init_ms(r.log_text())
+                        if ms is not None:
+                            break
+                        time.sleep(0.01)
+                finally:
+                    r.stop()
+                if ms is None:
+                    raise RuntimeError(f"no INIT REPORT for {binary} in {r.log_path}")
+                samples.append(ms)
+            out[binary] = {**summary(samples), "answers": sorted(set(map(str, statuses)))}
+            log(f"cold start {binary}: median {out[binary]['median']:.2f} ms")
+        self.results["cold_start"] = out
+        # What the SDK's TLS set-up costs: the same bootstrap with the native
+        # root store narrowed to one certificate (SSL_CERT_FILE/SSL_CERT_DIR, read
+        # by rustls-native-certs), so init does not parse the system's CA bundle.
+        fn = self.fn("duplicate_album")
+        env = function_env(self.endpoint, fn)
+        certs = OUT / "one-root"
+        certs.mkdir(parents=True, exist_ok=True)
+        env.update(SSL_CERT_FILE=str(certs / "root.pem"), SSL_CERT_DIR=str(certs))
+        roots = sorted(Path("/etc/ssl/certs").glob("*.pem"))
+        if roots:
+            (certs / "root.pem").write_bytes(roots[0].read_bytes())
+            samples = []
+            for _ in range(self.args.cold_starts):
+                r = Rie(self.procs, LAMBDA_DIR / "duplicate_album" / "bootstrap", env, self.logs / "rie-cold-one-root.log", "duplicate_album")
+                try:
+                    r.invoke((ROOT / "events" / "duplicate-album.json").read_bytes(), timeout=60)
+                    ms = None
+                    for _ in range(100):
+                        ms = rie_init_ms(r.log_text())
+                        if ms is not None:
+                            break
+                        time.sleep(0.01)
+                finally:
+                    r.stop()
+                if ms is not None:
+                    samples.append(ms)
+            if samples:
+                self.results["cold_start_experiments"] = {
+                    "duplicate_album_one_root_certificate": {
+                        **summary(samples),
+                        "note": "SSL_CERT_FILE = one root certificate, SSL_CERT_DIR = a directory without others:"
+                        " the difference to cold_start.duplicate_album is the system root store's loading",
+                        "system_roots": f"{len(list(Path('/etc/ssl/certs').iterdir()))} entries in /etc/ssl/certs",
+                    }
+                }
+
+    def phase_warm_latency(self) -> None:
+        payload = (ROOT / "events" / "duplicate-album.json").read_bytes()
+        r = self.rie("duplicate_album", "warm")
+        try:
+            for _ in range(10):  # warm-up, not counted
+                _, answer = r.invoke(payload)
+            samples = []
+            for _ in range(self.args.warm):
+                secs, answer = r.invoke(payload)
+                if answer.get("statusCode") != 200:
+                    raise RuntimeError(f"warm duplicate answered {answer.get('statusCode')}")
+                samples.append(secs * 1000)
+        finally:
+            r.stop()
+        body = json.loads(answer["body"])
+        self.results["warm_latency"] = {
+            "event": "events/duplicate-album.json",
+            "images": body.get("images_count"),
+            "invocations": len(samples),
+            "p50_ms": percentile(samples, 50),
+            "p99_ms": percentile(samples, 99),
+            "mean_ms": statistics.fmean(samples),
+            "min_ms": min(samples),
+            "max_ms": max(samples),
+        }
+        log(f"warm p50 {percentile(samples, 50):.2f} ms, p99 {percentile(samples, 99):.2f} ms")
+
+    def phase_copies(self) -> None:
+        a = self.args
+        # 1. the ceiling's best concurrency, at the throughput size (a server of its own)
+        with self.fresh_dynalite("sweep", [a.images]):
+            sweep_runs = self.ceiling(a.images, a.ceiling_concurrency, a.sweep_repeats)
+        sweep = {}
+        for c in a.ceiling_concurrency:
+            rates = [r["items_per_s"] for r in sweep_runs if r["concurrency"] == c]
+            cpu = [r["client_cpu_s"] / r["seconds"] for r in sweep_runs if r["concurrency"] == c]
+            srv = [r["server_cpu_s"] / r["seconds"] for r in sweep_runs if r["concurrency"] == c and r.get("server_cpu_s") is not None]
+            sweep[str(c)] = {
+                "items_per_s": summary(rates),
+                "client_cpu_fraction": statistics.median(cpu),
+                "dynalite_cpu_fraction": statistics.median(srv) if srv else None,
+            }
+        best = max(a.ceiling_concurrency, key=lambda c: sweep[str(c)]["items_per_s"]["median"])
+        log(f"ceiling sweep: best concurrency {best} ({sweep[str(best)]['items_per_s']['median']:.0f} items/s)")
+
+        # 2. ours, boto3 and the ceiling at every size. Each round on a fresh
+        # server; sizes ascending in even rounds, descending in odd ones; the
+        # order of the three rotating.
+        sizes = sorted(set(a.sizes) | {a.images})
+        kinds = ["ours", "boto3", "ceiling"]
+        runs: dict = {str(n): {k: [] for k in kinds} for n in sizes}
+        reads: list[dict] = []
+        for rep in range(a.repeats):
+            with self.fresh_dynalite(f"round-{rep}", sizes):
+                r = self.rie("duplicate_album", f"copies-{rep}")
+                try:
+                    _, warm = r.invoke((ROOT / "events" / "duplicate-album.json").read_bytes())
+                    if warm.get("statusCode") != 200:
+                        raise RuntimeError(f"warm-up duplicate answered {warm.get('statusCode')}")
+                    for n in sizes if rep % 2 == 0 else sizes[::-1]:
+                        order = kinds[rep % 3 :] + kinds[: rep % 3]
+                        for kind in order:
+                            if kind == "ours":
+                                m = self.ours(r, n)
+                            elif kind == "boto3":
+                                m = self.boto3(n)
+                            else:
+                                c = self.ceiling(n, [best], 1)[0]
+                                m = {
+                                    "seconds": c["seconds"],
+                                    "client_cpu_s": c["client_cpu_s"],
+                                    "dynalite_cpu_s": c.get("server_cpu_s"),
+                                }
+                            m["images_per_s"] = n / m["seconds"]
+                            runs[str(n)][kind].append(m)
+                        if n == max(sizes):
+                            reads.append(self.server_read_work(n))
+                        log(
+                            f"round {rep + 1}/{a.repeats} n={n}: "
+                            + ", ".join(f"{k} {runs[str(n)][k][-1]['seconds']:.2f} s" for k in kinds)
+                        )
+                finally:
+                    r.stop()
+
+        per_size = {}
+        for n in sizes:
+            per_size[str(n)] = {}
+            for kind in kinds:
+                ms = runs[str(n)][kind]
+                secs = summary([m["seconds"] for m in ms])
+                med_rate = n / secs["median"]
+                per_size[str(n)][kind] = {
+                    "seconds": secs,
+                    "images_per_s": med_rate,
+                    "ms_per_image": secs["median"] * 1000 / n,
+                    "client_cpu_fraction": statistics.median(m["client_cpu_s"] / m["seconds"] for m in ms),
+                    "dynalite_cpu_ms_per_image": statistics.median(
+                        m["dynalite_cpu_s"] * 1000 / n for m in ms if m.get("dynalite_cpu_s") is not None
+                    )
+                    if any(m.get("dynalite_cpu_s") is not None for m in ms)
+                    else None,
+                    "dynalite_cpu_fraction": statistics.median(
+                        m["dynalite_cpu_s"] / m["seconds"] for m in ms if m.get("dynalite_cpu_s") is not None
+                    )
+                    if any(m.get("dynalite_cpu_s") is not None for m in ms)
+                    else None,
+                }
+        t = per_size[str(a.images)]
+        self.results["copy_throughput"] = {
+            "images": a.images,
+            "ours_images_per_s": t["ours"]["images_per_s"],
+            "boto3_images_per_s": t["boto3"]["images_per_s"],
+            "ceiling_images_per_s": t["ceiling"]["images_per_s"],
+            "ceiling_concurrency": best,
+            "ceiling_sweep": sweep,
+            "ours_over_ceiling": t["ours"]["images_per_s"] / t["ceiling"]["images_per_s"],
+            "ours_over_boto3": t["ours"]["images_per_s"] / t["boto3"]["images_per_s"],
+            "ours_copy_concurrency": int(os.environ.get("COPY_CONCURRENCY", "8")),
+        }
+        big, mid = max(sizes), a.images
+        n_big = max(sizes)
+        read_ms = statistics.median(r["read_cpu_s"] for r in reads) * 1000 / n_big
+        count_ms = statistics.median(r["count_cpu_s"] for r in reads) * 1000 / n_big
+        write_ms = per_size[str(a.images)]["ceiling"]["dynalite_cpu_ms_per_image"]
+        ours_ms = per_size[str(a.images)]["ours"]["dynalite_cpu_ms_per_image"]
+        self.results["server_work"] = {
+            "note": "dynalite CPU ms per image (single-threaded node: the server is the bottleneck)",
+            "measured_on_images": n_big,
+            "read_pass_ms_per_image": read_ms,
+            "count_pass_ms_per_image": count_ms,
+            "ceiling_write_ms_per_image": write_ms,
+            "ours_total_ms_per_image": ours_ms,
+            "server_bound_ours_over_ceiling": write_ms / (write_ms + read_ms + count_ms) if write_ms else None,
+            "samples": reads,
+        }
+        ratio = {k: per_size[str(big)][k]["seconds"]["median"] / per_size[str(mid)][k]["seconds"]["median"] for k in kinds}
+        self.results["scaling"] = {
+            "sizes": per_size,
+            "ratio_name": f"time({big}) / time({mid})",
+            "ratio": ratio["ours"],
+            "ratio_boto3": ratio["boto3"],
+            "ratio_ceiling": ratio["ceiling"],
+            "ideal_ratio": big / mid,
+        }
+
+    def phase_concurrency_sensitivity(self) -> None:
+        """Ours at several COPY_CONCURRENCY values (informational): a fresh RIE per
+        value and round, rounds interleaved, one server of its own."""
+        if not self.args.ours_concurrency:
+            return
+        n = self.args.images
+        samples: dict = {c: [] for c in self.args.ours_concurrency}
+        with self.fresh_dynalite("sensitivity", [n]):
+            for rep in range(self.args.sensitivity_repeats):
+                for c in self.args.ours_concurrency:
+                    env_fn = function_env(self.endpoint, self.fn("duplicate_album"))
+                    env_fn["COPY_CONCURRENCY"] = str(c)
+                    rie = Rie(self.procs, LAMBDA_DIR / "duplicate_album" / "bootstrap", env_fn,
+                              self.logs / f"rie-concurrency-{c}.log", "duplicate_album")
+                    try:
+                        rie.invoke((ROOT / "events" / "duplicate-album.json").read_bytes())
+                        samples[c].append(self.ours(rie, n)["seconds"])
+                    finally:
+                        rie.stop()
+        out = {str(c): {"seconds": summary(v), "images_per_s": n / statistics.median(v)} for c, v in samples.items()}
+        log("COPY_CONCURRENCY: " + ", ".join(f"{c}: {v['images_per_s']:.0f}/s" for c, v in out.items()))
+        self.results["ours_concurrency_sensitivity"] = {"images": n, "runs": out}
+
+    def phase_memory(self) -> None:
+        n = max(self.args.sizes)
+        peaks, bases = [], []
+        with self.fresh_dynalite("memory", [n]):
+            self._memory(n, peaks, bases)
+        self.results["memory"] = {
+            "images": n,
+            "peak_rss_mb": summary(peaks),
+            "after_5_image_duplicate_mb": summary(bases),
+        }
+        log(f"peak RSS copying {n}: {statistics.median(peaks):.1f} MB")
+
+    def _memory(self, n: int, peaks: list, bases: list) -> None:
+        for i in range(self.args.memory_repeats):
+            r = self.rie("duplicate_album", f"memory-{i}")
+            try:
+                r.invoke((ROOT / "events" / "duplicate-album.json").read_bytes())
+                pid = r.runtime_pid()
+                if pid is None:
+                    raise RuntimeError("no bootstrap process under the RIE")
+                bases.append(proc_status_kb(pid, "VmHWM") / 1024)
+                self.ours(r, n)
+                peaks.append(proc_status_kb(pid, "VmHWM") / 1024)
+            finally:
+                r.stop()
+
+    def project_cpu(self) -> None:
+        """Whether a 256 MB Lambda's CPU share keeps up with one partition's rate:
+        the bootstrap's measured CPU per copied image times the projected rate."""
+        p, sizes = self.results.get("projection"), self.results.get("scaling", {}).get("sizes")
+        if not p or not sizes:
+            return
+        n = self.args.images
+        ours = sizes[str(n)]["ours"]
+        cpu_per_image = ours["client_cpu_fraction"] * ours["seconds"]["median"] / n
+        memory = self.fn("duplicate_album")["memorysize"]
+        share = memory / 1769  # Lambda: one vCPU at 1,769 MB, proportional below
+        need = cpu_per_image * p["projected_images_per_s"]
+        p["bootstrap_cpu_ms_per_image"] = cpu_per_image * 1000
+        p["vcpu_needed_at_projected_rate"] = need
+        p["vcpu_share_of_function"] = share
+        p["function_memory_mb"] = memory
+
+    # -- report ------------------------------------------------------------
+
+    def verdicts(self) -> list[dict]:
+        r = self.results
+        rows = []
+
+        def add(name: str, value: float | None, target: float, higher_is_better: bool, unit: str) -> None:
+            met = None if value is None else (value >= target if higher_is_better else value <= target)
+            rows.append({"metric": name, "value": value, "target": ("≥ " if higher_is_better else "≤ ") + f"{target:g}{unit}", "met": met})
+
+        if "copy_throughput" in r:
+            add("ours / ceiling", r["copy_throughput"]["ours_over_ceiling"], TARGETS["ours_over_ceiling"], True, "")
+            add("ours / boto3", r["copy_throughput"]["ours_over_boto3"], TARGETS["ours_over_boto3"], True, "")
+        if "scaling" in r:
+            add(r["scaling"]["ratio_name"], r["scaling"]["ratio"], TARGETS["scaling_20k_over_5k"], False, "")
+        if "cold_start" in r:
+            worst = max((v["median"], k) for k, v in r["cold_start"].items() if k != "hello_lambda")
+            add(f"cold start, slowest function ({worst[1]})", worst[0], TARGETS["cold_start_ms"], False, " ms")
+        if "memory" in r:
+            add(f"peak RSS copying {r['memory']['images']:,}", r["memory"]["peak_rss_mb"]["median"], TARGETS["peak_rss_mb"], False, " MB")
+        return rows
+
+    def table(self) -> str:
+        r = self.results
+        lines = []
+        w = lines.append
+        if "copy_throughput" in r:
+            t = r["copy_throughput"]
+            s = r["scaling"]["sizes"][str(t["images"])]
+            w(f"Copy throughput, {t['images']:,} images (median of {self.args.repeats})")
+            w(f"  {'':26} {'images/s':>10} {'seconds':>9} {'client CPU':>11} {'dynalite CPU':>13}")
+            for kind, label in (("ours", "ours (duplicate_album)"), ("boto3", "boto3 batch_writer"), ("ceiling", f"ceiling (c={t['ceiling_concurrency']})")):
+                k = s[kind]
+                dyn = "" if k["dynalite_cpu_fraction"] is None else f"{k['dynalite_cpu_fraction']:.2f}"
+                w(f"  {label:26} {k['images_per_s']:10.0f} {k['seconds']['median']:9.2f} {k['client_cpu_fraction']:11.2f} {dyn:>13}")
+            w(f"  ours/ceiling {t['ours_over_ceiling']:.2f} (target ≥ 0.8)   ours/boto3 {t['ours_over_boto3']:.2f} (target ≥ 1.5)")
+            sw = r.get("server_work")
+            if sw and sw["ceiling_write_ms_per_image"]:
+                w(f"  dynalite CPU per image: writes {sw['ceiling_write_ms_per_image']:.3f} ms (ceiling), + source read {sw['read_pass_ms_per_image']:.3f},"
+                  f" + recount {sw['count_pass_ms_per_image']:.3f}; ours {sw['ours_total_ms_per_image']:.3f} ms"
+                  f" → server-bound ours/ceiling ≈ {sw['server_bound_ours_over_ceiling']:.2f}")
+            sweep = ", ".join(f"c={c}: {v['items_per_s']['median']:.0f}" for c, v in t["ceiling_sweep"].items())
+            w(f"  ceiling sweep (items/s): {sweep}")
+            w("")
+            w("Scaling (median seconds; ms per image)")
+            w(f"  {'images':>8} {'ours':>16} {'boto3':>16} {'ceiling':>16}")
+            for n, v in r["scaling"]["sizes"].items():
+                cells = [f"{v[k]['seconds']['median']:7.2f} ({v[k]['ms_per_image']:.3f})" for k in ("ours", "boto3", "ceiling")]
+                w(f"  {int(n):8,} " + " ".join(f"{c:>16}" for c in cells))
+            sc = r["scaling"]
+            w(f"  {sc['ratio_name']} = {sc['ratio']:.2f} (ideal {sc['ideal_ratio']:.1f}, target ≤ 4.4); boto3 {sc['ratio_boto3']:.2f}, ceiling {sc['ratio_ceiling']:.2f}")
+            w("")
+        if "ours_concurrency_sensitivity" in r:
+            v = r["ours_concurrency_sensitivity"]["runs"]
+            w("Ours by COPY_CONCURRENCY (images/s): " + ", ".join(f"{c}: {x['images_per_s']:.0f}" for c, x in v.items()))
+            w("")
+        if "cold_start" in r:
+            w(f"Cold start, RIE INIT duration (median of {self.args.cold_starts} fresh starts, ms)")
+            for k, v in r["cold_start"].items():
+                w(f"  {k:26} {v['median']:7.2f}   (min {v['min']:.2f}, max {v['max']:.2f})")
+            x = r.get("cold_start_experiments", {}).get("duplicate_album_one_root_certificate")
+            if x:
+                w(f"  {'duplicate_album, 1 root':26} {x['median']:7.2f}   (SSL_CERT_FILE: one root; the rest is the CA store's parsing)")
+            w("")
+        if "memory" in r:
+            m = r["memory"]
+            w(f"Memory: duplicate_album VmHWM after copying {m['images']:,}: {m['peak_rss_mb']['median']:.1f} MB (after a 5-image duplicate: {m['after_5_image_duplicate_mb']['median']:.1f} MB)")
+        if "warm_latency" in r:
+            wl = r["warm_latency"]
+            w(f"Warm latency, 5-image duplicate x{wl['invocations']}: p50 {wl['p50_ms']:.2f} ms, p99 {wl['p99_ms']:.2f} ms")
+            w("")
+        if "size" in r:
+            w("Zipped bootstrap (deflate 9), KiB:   x86_64    arm64")
+            arm = r["size"]["arm64"]
+            by_bin = {f["binary"]: f["logical_id"] for f in self.functions}
+            for b, v in r["size"]["x86_64"].items():
+                a = arm.get(by_bin.get(b, ""), {}).get("zipped")
+                w(f"  {b:28} {v['zipped'] / 1024:8.0f} {'' if a is None else f'{a / 1024:8.0f}'}")
+            w("")
+        if "projection" in r:
+            p = r["projection"]
+            w(f"Production projection: image item {p['item_bytes']} B → {p['wcu_per_item_table']} WCU + {p['wcu_per_item_gsi']} WCU (by_image) per copy;"
+              f" one album partition 1,000 WCU/s → ~{p['projected_images_per_s']:.0f} images/s")
+            for n, v in p["albums"].items():
+                w(f"  {int(n):>7,} images: {v['note']}")
+            if "vcpu_needed_at_projected_rate" in p:
+                w(f"  CPU: the bootstrap spent {p['bootstrap_cpu_ms_per_image'] * 1000:.0f} µs per copied image here → {p['vcpu_needed_at_projected_rate']:.3f} vCPU at"
+                  f" {p['projected_images_per_s']:.0f} images/s; a {p['function_memory_mb']} MB function has ~{p['vcpu_share_of_function']:.3f} vCPU")
+            w("")
+        w("Targets")
+        for v in self.verdicts():
+            val = "n/a" if v["value"] is None else f"{v['value']:.2f}"
+            w(f"  {v['metric']:44} {val:>8}  {v['target']:>10}  {'met' if v['met'] else 'MISSED'}")
+        return "\n".join(lines)
+
+    def plot(self, path: Path) -> None:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        sizes = self.results["scaling"]["sizes"]
+        ns = [int(n) for n in sizes]
+        fig, ax = plt.subplots(figsize=(7.5, 5))
+        styles = {"ours": ("ours: duplicate_album bootstrap (RIE)", "o-", "C0"),
+                  "boto3": ("boto3 Table.batch_writer()", "s-", "C1"),
+                  "ceiling": (f"ceiling: pre-built BatchWriteItem, c={self.results['copy_throughput']['ceiling_concurrency']}", "^--", "C2")}
+        for kind, (label, fmt, color) in styles.items():
+            med = [sizes[str(n)][kind]["seconds"]["median"] for n in ns]
+            lo = [m - sizes[str(n)][kind]["seconds"]["min"] for m, n in zip(med, ns)]
+            hi = [sizes[str(n)][kind]["seconds"]["max"] - m for m, n in zip(med, ns)]
+            ax.errorbar(ns, med, yerr=[lo, hi], fmt=fmt, color=color, label=label, capsize=3)
+        proj = self.results.get("projection")
+        if proj:
+            xs = [min(ns), max(ns)]
+            ax.plot(xs, [x / proj["projected_images_per_s"] for x in xs], ":", color="grey",
+                    label=f"AWS projection: one partition, {proj['projected_images_per_s']:.0f} images/s")
+        ax.axhline(20.0, color="red", alpha=0.4, lw=1, label="20 s: inline copy budget (then 202 + job)")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("album size (images)")
+        ax.set_ylabel("copy time (s), median; bars: min–max")
+        ax.set_title("Album copy time on local DynamoDB (dynalite), x86_64")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        fig.savefig(path, dpi=120)
+        plt.close(fig)
+
+
+def machine_info() -> dict:
+    cpu = ""
+    try:
+        cpu = next(l.split(":", 1)[1].strip() for l in Path("/proc/cpuinfo").read_text().splitlines() if l.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+
+    def version(argv: list[str]) -> str:
+        try:
+            return subprocess.run(argv, capture_output=True, text=True, timeout=30).stdout.strip().splitlines()[0]
+        except Exception:
+            return "?"
+
+    import boto3
+
+    dyn = json.loads((ROOT / "node_modules" / "dynalite" / "package.json").read_text())["version"]
+    return {
+        "cpu": cpu,
+        "cpus": os.cpu_count(),
+        "kernel": platform.release(),
+        "loadavg_at_start": os.getloadavg(),
+        "rustc": version(["rustc", "--version"]),
+        "node": version(["node", "--version"]),
+        "dynalite": dyn,
+        "python": platform.python_version(),
+        "boto3": boto3.__version__,
+    }
+
+
+DOC_START, DOC_END = "<!-- bench:latest -->", "<!-- /bench:latest -->"
+DEFAULT_RESULTS = ROOT / "bench" / "results.json"
+
+
+def update_doc(doc: Path, results: dict, table: str) -> None:
+    """Replaces BENCHMARKS.md's latest-figures block with this run's table."""
+    text = doc.read_text()
+    if DOC_START not in text or DOC_END not in text:
+        return
+    m = results["machine"]
+    head = (
+        f"Run of {results['generated_at']} on {m['cpus']} vCPUs ({m['cpu']}), load average"
+        f" {m['loadavg_at_start'][0]:.1f} at the start, {m['loadavg_at_end'][0]:.1f} at the end;"
+        f" {results['wall_seconds']:.0f} s; rustc {m['rustc'].split()[1] if len(m['rustc'].split()) > 1 else m['rustc']},"
+        f" node {m['node']}, dynalite {m['dynalite']}, boto3 {m['boto3']}."
+    )
+    before, rest = text.split(DOC_START, 1)
+    _, after = rest.split(DOC_END, 1)
+    doc.write_text(f"{before}{DOC_START}\n{head}\n\n```text\n{table}\n```\n{DOC_END}{after}")
+
+
+TABLE = local_params()["TABLE_NAME"]
+RIE = Path()
+
+
+def main() -> int:
+    global RIE
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--images", type=int, default=5000, help="throughput album size")
+    ap.add_argument("--sizes", type=lambda s: [int(x) for x in s.split(",")], default=[100, 1000, 5000, 20000])
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--ceiling-concurrency", type=lambda s: [int(x) for x in s.split(",")], default=[1, 2, 4, 8, 16])
+    ap.add_argument("--sweep-repeats", type=int, default=3)
+    ap.add_argument("--ours-concurrency", type=lambda s: [int(x) for x in s.split(",") if x], default=[1, 2, 4, 8, 16, 32],
+                    help="COPY_CONCURRENCY values tried (informational; '' to skip)")
+    ap.add_argument("--sensitivity-repeats", type=int, default=3)
+    ap.add_argument("--cold-starts", type=int, default=10)
+    ap.add_argument("--warm", type=int, default=200)
+    ap.add_argument("--memory-repeats", type=int, default=3)
+    ap.add_argument("--dynalite-heap-mb", type=int, default=6144)
+    ap.add_argument("--phases", default="sizes,cold,warm,copies,sensitivity,memory",
+                    help="comma-separated subset of sizes,cold,warm,copies,sensitivity,memory")
+    ap.add_argument("--results", type=Path, default=DEFAULT_RESULTS)
+    ap.add_argument("--no-doc", action="store_true", help="leave BENCHMARKS.md's latest figures as they are")
+    ap.add_argument("--plot", type=Path, default=ROOT / "bench" / "copy-time.png")
+    args = ap.parse_args()
+    phases = set(args.phases.split(","))
+
+    missing = [b for b in [f["binary"] for f in template_functions()] + ["albumctl", "hello_lambda", "bench_ceiling"]
+               if not (LAMBDA_DIR / b / "bootstrap").exists()]
+    if missing:
+        print(f"missing bootstraps in target/bench-lambda: {', '.join(missing)} (run scripts/bench.sh)", file=sys.stderr)
+        return 2
+    want = {"x86_64": 0x3E, "aarch64": 0xB7}.get(platform.machine())
+    foreign = [p.parent.name for p in LAMBDA_DIR.glob("*/bootstrap")
+               if int.from_bytes(p.read_bytes()[18:20], "little") != want]
+    if foreign:
+        print(f"bootstraps not built for {platform.machine()}: {', '.join(foreign)} (run scripts/bench.sh)", file=sys.stderr)
+        return 2
+    RIE = rie_path()
+
+    def on_term(signum, _frame):
+        log(f"stopped by signal {signum}; stopping what it started")
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, on_term)
+    signal.signal(signal.SIGHUP, on_term)
+
+    procs = Procs()
+    bench = Bench(args, procs)
+    started = time.monotonic()
+    bench.results["generated_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    bench.results["machine"] = machine_info()
+    bench.results["config"] = {k: v if not isinstance(v, Path) else os.path.relpath(v, ROOT) for k, v in vars(args).items()}
+    try:
+        if "sizes" in phases:
+            bench.phase_sizes()
+        with bench.fresh_dynalite("functions", []):
+            bench.phase_projection()
+            if "cold" in phases:
+                bench.phase_cold_start()
+            if "warm" in phases:
+                bench.phase_warm_latency()
+        if "copies" in phases:
+            bench.phase_copies()
+        if "sensitivity" in phases:
+            bench.phase_concurrency_sensitivity()
+        if "memory" in phases:
+            bench.phase_memory()
+    finally:
+        procs.stop_all()
+    bench.project_cpu()
+    bench.results["machine"]["loadavg_at_end"] = os.getloadavg()
+    bench.results["wall_seconds"] = round(time.monotonic() - started, 1)
+    bench.results["targets"] = bench.verdicts()
+    args.results.parent.mkdir(parents=True, exist_ok=True)
+    args.results.write_text(json.dumps(bench.results, indent=2) + "\n")
+    if "scaling" in bench.results:
+        bench.plot(args.plot)
+    table = bench.table()
+    print(table)
+    doc = ROOT / "BENCHMARKS.md"
+    if not args.no_doc and args.results == DEFAULT_RESULTS and doc.exists():
+        update_doc(doc, bench.results, table)
+    print(f"\n{os.path.relpath(args.results, ROOT)}" + (f", {os.path.relpath(args.plot, ROOT)}" if "scaling" in bench.results else "")
+          + f"; {bench.results['wall_seconds']:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
