@@ -157,15 +157,7 @@ impl Store {
         if handoff {
             item.insert("handoff".into(), n(job.slices));
         }
-        let res = retry::conditional(&self.policy, || {
-            self.client
-                .put_item()
-                .table_name(&self.table)
-                .set_item(Some(item.clone()))
-                .condition_expression("attribute_not_exists(pk)")
-                .send()
-        })
-        .await?;
+        let res = self.put_if_absent(&item).await?;
         match res {
             Some(_) => Ok(job.clone()),
             None => self.get_job(&job.id).await?.ok_or_else(|| {

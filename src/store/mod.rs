@@ -220,6 +220,21 @@ impl Store {
         .map(|o| o.item)
     }
 
+    /// Writes `item` unless an item with its key exists: `Some(())` when
+    /// written, `None` when it was already there.
+    pub(crate) async fn put_if_absent(&self, item: &Item) -> Result<Option<()>, StoreError> {
+        let res = retry::conditional(&self.policy, || {
+            self.client
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(item.clone()))
+                .condition_expression("attribute_not_exists(pk)")
+                .send()
+        })
+        .await?;
+        Ok(res.map(|_| ()))
+    }
+
     /// Creates or replaces an organization.
     pub async fn put_organization(&self, id: &str, name: &str) -> Result<(), StoreError> {
         self.put(HashMap::from([
@@ -292,15 +307,7 @@ impl Store {
             ("created_at".into(), s(&album.created_at)),
             ("seq".into(), n(0)),
         ]);
-        let res = retry::conditional(&self.policy, || {
-            self.client
-                .put_item()
-                .table_name(&self.table)
-                .set_item(Some(item.clone()))
-                .condition_expression("attribute_not_exists(pk)")
-                .send()
-        })
-        .await?;
+        let res = self.put_if_absent(&item).await?;
         match res {
             Some(_) => Ok(album.clone()),
             None => self.get_album(&album.id).await?.ok_or_else(|| {
@@ -362,21 +369,7 @@ impl Store {
         album_id: &str,
         limit: usize,
     ) -> Result<Vec<StoredImage>, StoreError> {
-        let out = retry::retrying(&self.policy, || {
-            self.client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk AND begins_with(sk, :img)")
-                .expression_attribute_values(":pk", s(album_pk(album_id)))
-                .expression_attribute_values(":img", s(IMAGE_SK_PREFIX))
-                .projection_expression("sk, d")
-                .scan_index_forward(false)
-                .consistent_read(true)
-                .limit(limit as i32)
-                .send()
-        })
-        .await?;
-        out.items().iter().map(Self::decode_image).collect()
+        Ok(self.images_page(album_id, limit, None).await?.0)
     }
 
     /// Counts an album's image items (strongly consistent, every page).
@@ -522,15 +515,7 @@ impl Store {
     pub async fn add_image(&self, album_id: &str, image: &StoredImage) -> Result<bool, StoreError> {
         let item = self.image_item(album_id, &image.id, &image.record)?;
         let seq = self.bump_seq(album_id).await?;
-        let res = retry::conditional(&self.policy, || {
-            self.client
-                .put_item()
-                .table_name(&self.table)
-                .set_item(Some(item.clone()))
-                .condition_expression("attribute_not_exists(pk)")
-                .send()
-        })
-        .await?;
+        let res = self.put_if_absent(&item).await?;
         match res {
             Some(_) => {
                 self.settle_count(album_id, 1, seq).await?;
