@@ -23,6 +23,29 @@ for level in INFO DEBUG; do
   run CloudinaryNotificationFunction events/cloudinary-notification.json "$level"
   run ListImagesFunction events/list-images.json "$level"
 done
+# An event API Gateway never sends but `sam local invoke` or a direct Invoke
+# can: lambda_http cannot turn it into a request. The function must answer
+# the API's JSON 400 and log the panic it caught as a JSON line.
+python3 - <<'PY'
+import json
+e = json.load(open("events/get-album.json"))
+e["rawQueryString"] = 'a="<{ }>"'
+json.dump(e, open(".local/unreadable-event.json", "w"))
+PY
+AWS_LAMBDA_LOG_LEVEL=INFO scripts/invoke.sh GetAlbumFunction .local/unreadable-event.json >.local/unreadable-answer.json
+cp .local/rie.log .local/logs/GetAlbumFunction-unreadable-event-INFO.log
+python3 - <<'PY'
+import json, sys
+answer = json.load(open(".local/unreadable-answer.json"))
+body = json.loads(answer.get("body") or "{}")
+code = body.get("error", {}).get("code")
+print(f"unreadable event: statusCode {answer.get('statusCode')}, error {code}")
+if answer.get("statusCode") != 400 or code != "bad_request":
+    sys.exit(f"expected the JSON 400, got {answer}")
+log = open(".local/logs/GetAlbumFunction-unreadable-event-INFO.log").read()
+if '"panic"' not in log:
+    sys.exit("the caught panic was not logged as a JSON line")
+PY
 python3 - <<'PY'
 import glob, json, re, sys
 env = json.load(open("env.local.json"))["Parameters"]
@@ -46,6 +69,9 @@ for path in sorted(glob.glob(".local/logs/*.log")):
                 print(f"{path}: {name} appears in the logs: {line[:160]}")
                 bad += 1
         if not line.startswith("{"):
+            if "panicked" in line:
+                print(f"{path}: a panic printed as plain text: {line[:160]}")
+                bad += 1
             continue  # the emulator's own lines (START/END/REPORT, [INFO] (rapid))
         try:
             rec = json.loads(line)

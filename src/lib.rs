@@ -18,6 +18,7 @@ pub mod config;
 pub mod cursor;
 pub mod dev;
 pub mod duplicate;
+pub mod entry;
 pub mod error;
 pub mod handlers;
 pub mod http;
@@ -43,9 +44,12 @@ where
         > + Send,
 {
     lambda_http::tracing::init_default_subscriber();
+    entry::log_panics();
     let app = std::sync::Arc::new(App::from_env().await?);
-    lambda_http::run(lambda_http::service_fn(move |req| {
-        handler(app.clone(), req)
+    let handler = std::sync::Arc::new(handler);
+    lambda_runtime::run(lambda_runtime::service_fn(move |event| {
+        let (app, handler) = (app.clone(), handler.clone());
+        async move { entry::serve(|req| handler(app.clone(), req), event).await }
     }))
     .await
 }
@@ -61,6 +65,7 @@ where
     Fut: std::future::Future<Output = Result<serde_json::Value, lambda_runtime::Error>> + Send,
 {
     lambda_runtime::tracing::init_default_subscriber();
+    entry::log_panics();
     let app = std::sync::Arc::new(App::from_env().await?);
     lambda_runtime::run(lambda_runtime::service_fn(move |event| {
         handler(app.clone(), event)
