@@ -23,7 +23,7 @@ demo: deps ## Seed a 5-image album and duplicate it through the Lambda runtime e
 
 test: lint ## make lint, then unit and integration tests against dynalite and again against moto, the OpenAPI check, the log check
 	.venv/bin/python scripts/check-openapi.py
-	scripts/with-dynalite.sh cargo test --all-targets
+	scripts/with-dynalite.sh cargo test --tests
 	scripts/with-moto.sh cargo test --tests
 	scripts/with-dynalite.sh scripts/check-logs.sh
 
