@@ -6,7 +6,9 @@
 //! organizations' ids), then the destination (409 when another
 //! organization's). The destination is created in the source's organization
 //! when missing, merged into when present. The copy itself is idempotent
-//! (deterministic ids) and `images_count` is recounted exactly afterwards.
+//! (deterministic ids) and `images_count` is exact afterwards: recounted, or,
+//! for a destination this duplication created and nobody else touched,
+//! settled from the copy's own tally (decision 0003).
 
 use std::time::Instant;
 
@@ -15,6 +17,17 @@ use crate::auth::{Ability, Principal};
 use crate::error::ApiError;
 use crate::service::{App, album_for, now_rfc3339};
 use crate::store::copy::{CopyReport, copy_images};
+
+/// A duplication's albums, checked and ready to copy.
+#[derive(Clone, Debug)]
+pub struct Plan {
+    /// The album copied from.
+    pub source: Album,
+    /// The album copied into.
+    pub destination: Album,
+    /// Whether this duplication created `destination` (so it was empty).
+    pub created: bool,
+}
 
 /// A duplication that ran.
 #[derive(Clone, Debug)]
@@ -46,7 +59,7 @@ pub async fn prepare(
     principal: &Principal,
     source_id: &str,
     requested_destination: Option<&str>,
-) -> Result<(Album, Album), ApiError> {
+) -> Result<Plan, ApiError> {
     let dest_id = destination_id(source_id, requested_destination)?;
     let source = album_for(
         app,
@@ -60,19 +73,24 @@ pub async fn prepare(
             "this token may not add images to album {dest_id}"
         )));
     }
-    let destination = ensure_destination(app, &source.organization_id, &dest_id).await?;
-    Ok((source, destination))
+    let (destination, created) = ensure_destination(app, &source.organization_id, &dest_id).await?;
+    Ok(Plan {
+        source,
+        destination,
+        created,
+    })
 }
 
-/// The destination album: created in `organization_id` when missing; a 409
-/// when it exists in another organization.
+/// The destination album, and whether this call created it: created in
+/// `organization_id` when missing; a 409 when it exists in another
+/// organization.
 pub async fn ensure_destination(
     app: &App,
     organization_id: &str,
     dest_id: &str,
-) -> Result<Album, ApiError> {
-    let existing = match app.store.get_album(dest_id).await? {
-        Some(album) => album,
+) -> Result<(Album, bool), ApiError> {
+    let (existing, created) = match app.store.get_album(dest_id).await? {
+        Some(album) => (album, false),
         None => {
             let fresh = Album {
                 id: dest_id.to_string(),
@@ -81,7 +99,15 @@ pub async fn ensure_destination(
                 views_count: 0,
                 created_at: now_rfc3339(),
             };
-            app.store.create_album_if_absent(&fresh).await?
+            if app.store.create_album(&fresh).await? {
+                (fresh, true)
+            } else {
+                // Created by someone else meanwhile.
+                let album = app.store.get_album(dest_id).await?.ok_or_else(|| {
+                    ApiError::Internal(format!("album {dest_id} vanished after its creation"))
+                })?;
+                (album, false)
+            }
         }
     };
     if existing.organization_id != organization_id {
@@ -89,7 +115,7 @@ pub async fn ensure_destination(
             "album {dest_id} already exists and belongs to another organization"
         )));
     }
-    Ok(existing)
+    Ok((existing, created))
 }
 
 /// Checks and prepares a duplication that a schedule runs for
@@ -101,7 +127,7 @@ pub async fn prepare_for_organization(
     organization_id: &str,
     source_id: &str,
     destination_id: &str,
-) -> Result<(Album, Album), ApiError> {
+) -> Result<Plan, ApiError> {
     if !is_valid_id(source_id) {
         return Err(ApiError::Unprocessable("source_album_id is invalid".into()));
     }
@@ -116,28 +142,44 @@ pub async fn prepare_for_organization(
                 "album {source_id} not found in organization {organization_id}"
             ))
         })?;
-    let destination = ensure_destination(app, organization_id, &dest_id).await?;
-    Ok((source, destination))
+    let (destination, created) = ensure_destination(app, organization_id, &dest_id).await?;
+    Ok(Plan {
+        source,
+        destination,
+        created,
+    })
 }
 
-/// Copies the images of `source` into `destination`, from `start_key`,
-/// until done or `deadline`. When done, recounts the destination (the
-/// returned album's count is exact); when not, the report says where to
-/// resume and the count is settled by whoever finishes.
+/// Copies the images of `plan.source` into `plan.destination`, from
+/// `start_key`, until done or `deadline`. When done, the returned album's
+/// count is exact: settled from the copy's tally when this duplication
+/// created the destination, copied it whole in this run and nobody else
+/// wrote into it; recounted otherwise. When not done, the report says where
+/// to resume and the count is settled by whoever finishes.
 pub async fn run_copy(
     app: &App,
-    source: &Album,
-    destination: &Album,
+    plan: &Plan,
     deadline: Option<Instant>,
     start_key: Option<crate::store::Item>,
 ) -> Result<Duplication, ApiError> {
+    let (source, destination) = (&plan.source, &plan.destination);
     let mut opts = app.copy.clone();
+    opts.fresh_destination = plan.created && start_key.is_none();
     opts.deadline = deadline;
     opts.start_key = start_key;
     let report = copy_images(&app.store, &source.id, &destination.id, &opts).await?;
     let mut album = destination.clone();
     if report.finished {
-        album.images_count = app.store.recount_images(&destination.id).await?;
+        let settled = opts.fresh_destination
+            && app
+                .store
+                .settle_fresh_count(&destination.id, report.items_completed)
+                .await?;
+        album.images_count = if settled {
+            report.items_completed
+        } else {
+            app.store.recount_images(&destination.id).await?
+        };
     }
     tracing::info!(
         source = %source.id,

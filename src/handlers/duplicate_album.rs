@@ -45,15 +45,9 @@ async fn serve(app: &App, req: &Request) -> Result<Reply, ApiError> {
         .ok_or_else(|| ApiError::NotFound("album not found".into()))?;
     let params = params(req)?;
     let requested = params.str("destination_id")?;
-    let (source, destination) = prepare(app, &principal, &source_id, requested).await?;
-    let done = run_copy(
-        app,
-        &source,
-        &destination,
-        Some(copy_deadline(app, req)),
-        None,
-    )
-    .await?;
+    let plan = prepare(app, &principal, &source_id, requested).await?;
+    let done = run_copy(app, &plan, Some(copy_deadline(app, req)), None).await?;
+    let (source, destination) = (&plan.source, &plan.destination);
     let token = x_token(app, &principal, now)?;
     if done.report.finished {
         let body = render_album(app, &principal, &done.album, now).await?;

@@ -21,13 +21,14 @@ pub async fn handle(app: &App, event: LambdaEvent<Value>) -> Result<Value, Error
         tracing::error!(error = %e, "refusing scheduled duplication input");
         Error::from(e)
     })?;
-    let (source, destination) =
+    let plan =
         prepare_for_organization(app, &run.organization_id, &run.source_album_id, &run.destination_id)
             .await
             .map_err(|e| {
                 tracing::error!(error = %e, source = %run.source_album_id, destination = %run.destination_id, "scheduled duplication refused");
                 Error::from(e.to_string())
             })?;
+    let (source, destination) = (&plan.source, &plan.destination);
     let job = Job {
         id: run.job_id(),
         status: JobStatus::Running,

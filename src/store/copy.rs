@@ -53,6 +53,12 @@ pub struct CopyOptions {
     pub deadline: Option<Instant>,
     /// Items per source Query page (`None`: DynamoDB's 1 MB pages).
     pub page_limit: Option<i32>,
+    /// The destination was created for this copy, which starts from the
+    /// beginning. Every other copy first bumps the destination's `seq`, as
+    /// single-image writers do, so that the creator can tell afterwards
+    /// whether anyone else wrote into the album
+    /// ([`super::Store::settle_fresh_count`], decision 0003).
+    pub fresh_destination: bool,
 }
 
 impl Default for CopyOptions {
@@ -62,6 +68,7 @@ impl Default for CopyOptions {
             start_key: None,
             deadline: None,
             page_limit: None,
+            fresh_destination: false,
         }
     }
 }
@@ -307,6 +314,10 @@ pub async fn copy_images(
     destination: &str,
     opts: &CopyOptions,
 ) -> Result<CopyReport, StoreError> {
+    if !opts.fresh_destination {
+        // Announce the writes before making them (decision 0003).
+        store.bump_seq(destination).await?;
+    }
     let mut writer = Writer::new(store, opts.concurrency);
     let dest_pk = AttributeValue::S(album_pk(destination));
     let source_pk = album_pk(source);

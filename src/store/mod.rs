@@ -298,6 +298,19 @@ impl Store {
     /// the album now stored (the caller checks its organization). Conditional,
     /// so two concurrent creators cannot overwrite each other.
     pub async fn create_album_if_absent(&self, album: &Album) -> Result<Album, StoreError> {
+        if self.create_album(album).await? {
+            return Ok(album.clone());
+        }
+        self.get_album(&album.id)
+            .await?
+            .ok_or_else(|| StoreError::Corrupt("album vanished after a conditional failure".into()))
+    }
+
+    /// Creates `album` (with `seq` 0) unless an album with its id exists;
+    /// `true` when this call created it. A creator knows that nothing was in
+    /// the album before it, which lets a copy into it settle the count
+    /// without reading the copy back ([`Store::settle_fresh_count`]).
+    pub async fn create_album(&self, album: &Album) -> Result<bool, StoreError> {
         let item = HashMap::from([
             (PK.into(), s(album_pk(&album.id))),
             (SK.into(), s(ALBUM_SK)),
@@ -307,13 +320,7 @@ impl Store {
             ("created_at".into(), s(&album.created_at)),
             ("seq".into(), n(0)),
         ]);
-        let res = self.put_if_absent(&item).await?;
-        match res {
-            Some(_) => Ok(album.clone()),
-            None => self.get_album(&album.id).await?.ok_or_else(|| {
-                StoreError::Corrupt("album vanished after a conditional failure".into())
-            }),
-        }
+        Ok(self.put_if_absent(&item).await?.is_some())
     }
 
     /// Writes images into an album one by one (seeding and tests; the webhook
@@ -445,6 +452,32 @@ impl Store {
             attempts: 50,
             detail: format!("album {album_id} kept changing while being counted"),
         })
+    }
+
+    /// Stores `count` as the album's `images_count` only if no counted write
+    /// has touched the album since it was created (`seq` still 0); `true`
+    /// when stored. For a copy into a destination it created itself and
+    /// finished in one run: every other writer bumps `seq` before it writes
+    /// (copies included, see `CopyOptions::fresh_destination`), so an
+    /// untouched `seq` means the album holds exactly the `count` images the
+    /// copy wrote, and the recount's full read of them can be skipped
+    /// (decision 0003). `false`: someone else wrote; recount.
+    pub async fn settle_fresh_count(&self, album_id: &str, count: u64) -> Result<bool, StoreError> {
+        let res = retry::conditional(&self.policy, || {
+            self.client
+                .update_item()
+                .table_name(&self.table)
+                .key(PK, s(album_pk(album_id)))
+                .key(SK, s(ALBUM_SK))
+                .update_expression("SET images_count = :c, seq = :one, counted_seq = :one")
+                .condition_expression("seq = :zero")
+                .expression_attribute_values(":c", n(count))
+                .expression_attribute_values(":one", n(1))
+                .expression_attribute_values(":zero", n(0))
+                .send()
+        })
+        .await?;
+        Ok(res.is_some())
     }
 
     /// Increments the album's `seq` and returns the new value: the first
