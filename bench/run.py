@@ -740,20 +740,36 @@ class Bench:
             out[binary] = {**summary(samples), "answers": sorted(set(map(str, statuses)))}
             log(f"cold start {binary}: median {out[binary]['median']:.2f} ms")
         self.results["cold_start"] = out
-        # What the SDK's TLS set-up costs: the same bootstrap with the native
-        # root store narrowed to one certificate (SSL_CERT_FILE/SSL_CERT_DIR, read
-        # by rustls-native-certs), so init does not parse the system's CA bundle.
+        # What the SDK's TLS set-up costs: the same bootstrap with the root
+        # store that rustls-native-certs reads (SSL_CERT_FILE / SSL_CERT_DIR)
+        # laid out differently. "one root": a single certificate, so init
+        # parses next to nothing. "bundle only": the system bundle without
+        # the hashed directory beside it; Debian's /etc/ssl/certs holds the
+        # bundle *and* every certificate again as a file, which the default
+        # reads both of, while Lambda's provided.al2023 keeps one bundle
+        # (/etc/pki/tls/certs), so this is the closer stand-in for Lambda.
         fn = self.fn("duplicate_album")
-        env = function_env(self.endpoint, fn)
-        certs = OUT / "one-root"
-        certs.mkdir(parents=True, exist_ok=True)
-        env.update(SSL_CERT_FILE=str(certs / "root.pem"), SSL_CERT_DIR=str(certs))
+        experiments = {}
+        bundle = Path("/etc/ssl/certs/ca-certificates.crt")
         roots = sorted(Path("/etc/ssl/certs").glob("*.pem"))
+        layouts = []
         if roots:
-            (certs / "root.pem").write_bytes(roots[0].read_bytes())
+            one = OUT / "one-root"
+            one.mkdir(parents=True, exist_ok=True)
+            (one / "root.pem").write_bytes(roots[0].read_bytes())
+            layouts.append(("duplicate_album_one_root_certificate", one / "root.pem", one,
+                            "SSL_CERT_FILE = one root certificate, SSL_CERT_DIR = a directory without others"))
+        if bundle.exists():
+            empty = OUT / "no-certs"
+            empty.mkdir(parents=True, exist_ok=True)
+            layouts.append(("duplicate_album_bundle_only", bundle, empty,
+                            "SSL_CERT_FILE = the system bundle, SSL_CERT_DIR = an empty directory (one bundle, as on provided.al2023)"))
+        for name, cert_file, cert_dir, note in layouts:
+            env = function_env(self.endpoint, fn)
+            env.update(SSL_CERT_FILE=str(cert_file), SSL_CERT_DIR=str(cert_dir))
             samples = []
             for _ in range(self.args.cold_starts):
-                r = Rie(self.procs, LAMBDA_DIR / "duplicate_album" / "bootstrap", env, self.logs / "rie-cold-one-root.log", "duplicate_album")
+                r = Rie(self.procs, LAMBDA_DIR / "duplicate_album" / "bootstrap", env, self.logs / f"rie-cold-{name}.log", "duplicate_album")
                 try:
                     r.invoke((ROOT / "events" / "duplicate-album.json").read_bytes(), timeout=60)
                     ms = None
@@ -767,14 +783,14 @@ class Bench:
                 if ms is not None:
                     samples.append(ms)
             if samples:
-                self.results["cold_start_experiments"] = {
-                    "duplicate_album_one_root_certificate": {
-                        **summary(samples),
-                        "note": "SSL_CERT_FILE = one root certificate, SSL_CERT_DIR = a directory without others:"
-                        " the difference to cold_start.duplicate_album is the system root store's loading",
-                        "system_roots": f"{len(list(Path('/etc/ssl/certs').iterdir()))} entries in /etc/ssl/certs",
-                    }
+                experiments[name] = {
+                    **summary(samples),
+                    "note": note,
+                    "system_roots": f"{len(list(Path('/etc/ssl/certs').iterdir()))} entries in /etc/ssl/certs",
                 }
+                log(f"cold start {name}: median {experiments[name]['median']:.2f} ms")
+        if experiments:
+            self.results["cold_start_experiments"] = experiments
 
     def phase_warm_latency(self) -> None:
         payload = (ROOT / "events" / "duplicate-album.json").read_bytes()
@@ -1066,6 +1082,9 @@ class Bench:
             w(f"Cold start, RIE INIT duration (median of {self.args.cold_starts} fresh starts, ms)")
             for k, v in r["cold_start"].items():
                 w(f"  {k:26} {v['median']:7.2f}   (min {v['min']:.2f}, max {v['max']:.2f})")
+            x = r.get("cold_start_experiments", {}).get("duplicate_album_bundle_only")
+            if x:
+                w(f"  {'duplicate_album, bundle':26} {x['median']:7.2f}   (SSL_CERT_FILE: the CA bundle alone, SSL_CERT_DIR empty: one bundle as on provided.al2023)")
             x = r.get("cold_start_experiments", {}).get("duplicate_album_one_root_certificate")
             if x:
                 w(f"  {'duplicate_album, 1 root':26} {x['median']:7.2f}   (SSL_CERT_FILE: one root; the rest is the CA store's parsing)")
