@@ -6,7 +6,10 @@
 
 mod support;
 
+use std::sync::Arc;
 use std::time::Duration;
+
+use tokio::task::JoinHandle;
 
 use album_api::auth;
 use album_api::handlers::{cloudinary_notification, duplicate_album};
@@ -37,6 +40,46 @@ async fn stored(env: &TestEnv, album: &str) -> (u64, u64) {
     let direct = env.direct_store().await;
     let count = direct.get_album(album).await.unwrap().unwrap().images_count;
     (count, direct.count_images(album).await.unwrap())
+}
+
+/// A proxy that holds every BatchWriteItem for 40 ms: a 1,000-image copy
+/// through it takes long enough for other writers to come in meanwhile.
+async fn slow_writes() -> FaultProxy {
+    FaultProxy::start(
+        &emulator_endpoint(),
+        FaultConfig {
+            delay_rate: 1.0,
+            delay: Duration::from_millis(40),
+            operations: vec!["BatchWriteItem".into()],
+            ..FaultConfig::default()
+        },
+    )
+    .await
+}
+
+/// Starts duplicating `SOURCE` into `destination` in the background and
+/// returns once its first write has reached the proxy: the destination
+/// exists then, and the copy is running.
+async fn copy_in_background(
+    env: &Arc<TestEnv>,
+    proxy: &FaultProxy,
+    destination: &'static str,
+) -> JoinHandle<(u16, serde_json::Value)> {
+    let copy = tokio::spawn({
+        let env = env.clone();
+        async move { duplicate(&env, destination).await }
+    });
+    for _ in 0..500 {
+        if proxy.stats().calls("BatchWriteItem") > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert!(
+        proxy.stats().calls("BatchWriteItem") > 0,
+        "the copy never started"
+    );
+    copy
 }
 
 #[tokio::test]
@@ -71,35 +114,12 @@ async fn a_new_destination_takes_its_count_from_the_copy_without_reading_it_back
 
 #[tokio::test]
 async fn an_upload_into_the_new_destination_during_its_copy_makes_the_copy_recount() {
-    // Every BatchWriteItem waits 40 ms: the 1,000-image copy takes a while.
-    let proxy = FaultProxy::start(
-        &emulator_endpoint(),
-        FaultConfig {
-            delay_rate: 1.0,
-            delay: Duration::from_millis(40),
-            operations: vec!["BatchWriteItem".into()],
-            ..FaultConfig::default()
-        },
-    )
-    .await;
-    let env = std::sync::Arc::new(TestEnv::with_endpoint("fresh-race", &proxy.endpoint()).await);
+    let proxy = slow_writes().await;
+    let env = Arc::new(TestEnv::with_endpoint("fresh-race", &proxy.endpoint()).await);
     seed_images(&env.direct_store().await, SOURCE, ORG, 1000).await;
 
-    let copy = tokio::spawn({
-        let env = env.clone();
-        async move { duplicate(&env, "raced_copy").await }
-    });
     // Once the copy writes, the album exists: an upload lands in it.
-    for _ in 0..500 {
-        if proxy.stats().calls("BatchWriteItem") > 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    assert!(
-        proxy.stats().calls("BatchWriteItem") > 0,
-        "the copy never started"
-    );
+    let copy = copy_in_background(&env, &proxy, "raced_copy").await;
     let t = now();
     let token =
         auth::issue_notification_token(USER, "raced_copy", ORG, &jwt_secret(), t, 3600).unwrap();
@@ -132,16 +152,7 @@ async fn an_upload_into_the_new_destination_during_its_copy_makes_the_copy_recou
 #[tokio::test]
 async fn a_second_duplicate_failing_half_way_into_the_new_destination_is_still_counted() {
     // The first duplicate's writes are slow...
-    let slow = FaultProxy::start(
-        &emulator_endpoint(),
-        FaultConfig {
-            delay_rate: 1.0,
-            delay: Duration::from_millis(40),
-            operations: vec!["BatchWriteItem".into()],
-            ..FaultConfig::default()
-        },
-    )
-    .await;
+    let slow = slow_writes().await;
     // ...the second's are cut short: only part of each batch is processed.
     let failing = FaultProxy::start(
         &emulator_endpoint(),
@@ -153,7 +164,7 @@ async fn a_second_duplicate_failing_half_way_into_the_new_destination_is_still_c
         },
     )
     .await;
-    let env = std::sync::Arc::new(TestEnv::with_endpoint("fresh-partial", &slow.endpoint()).await);
+    let env = Arc::new(TestEnv::with_endpoint("fresh-partial", &slow.endpoint()).await);
     let mut second = App::new(
         config(&env.table),
         Store::new(client_for(&failing.endpoint()).await, &env.table).with_retry_policy(
@@ -169,16 +180,7 @@ async fn a_second_duplicate_failing_half_way_into_the_new_destination_is_still_c
     seed_images(&direct, SOURCE, ORG, 1000).await;
     seed_images(&direct, "second_source", ORG, 300).await;
 
-    let first = tokio::spawn({
-        let env = env.clone();
-        async move { duplicate(&env, "shared_copy").await }
-    });
-    for _ in 0..500 {
-        if slow.stats().calls("BatchWriteItem") > 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    let first = copy_in_background(&env, &slow, "shared_copy").await;
     let ev = duplicate_event(
         "duplicate-album.json",
         Some(&bearer(&env.token(USER, None))),

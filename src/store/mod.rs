@@ -410,42 +410,36 @@ impl Store {
     ///
     /// Protocol (see `docs/decisions/0003-exact-images-count.md`): bump the
     /// album's `seq` and read it back, count, then store the count only if
-    /// `seq` is unchanged. Every writer bumps `seq` after it writes, so a
-    /// count that raced a write is refused and taken again, and the last
-    /// writer to finish always stores a count that includes every write.
+    /// `seq` is unchanged. Every writer bumps `seq` before it writes (and a
+    /// single-image writer again with its ±1), so a count that raced a write
+    /// is refused and taken again, and the last writer to finish always
+    /// stores a count that includes every write.
     pub async fn recount_images(&self, album_id: &str) -> Result<u64, StoreError> {
         for round in 1..=50 {
             let seq = self.bump_seq(album_id).await?;
             let count = self.count_images(album_id).await?;
-            let res = retry::conditional(&self.policy, || {
-                self.client
-                    .update_item()
-                    .table_name(&self.table)
-                    .key(PK, s(album_pk(album_id)))
-                    .key(SK, s(ALBUM_SK))
-                    .update_expression("SET images_count = :c, counted_seq = :seq")
-                    .condition_expression("seq = :seq")
-                    .expression_attribute_values(":c", n(count))
-                    .expression_attribute_values(":seq", n(seq))
-                    .send()
-            })
-            .await?;
-            match res {
-                Some(_) => return Ok(count),
-                // Someone bumped `seq` meanwhile. Concurrent recounters
-                // refuse each other's counts (every bump does): retrying at
-                // once kept ~30 of them in lock-step until all gave up (503).
-                // So pause (jittered, to spread the contenders), then stop
-                // if a recount that bumped after us has been stored: it
-                // counted every write we answer for (`counted_seq`).
-                None => {
-                    tokio::time::sleep(self.policy.backoff(round)).await;
-                    if let Some(item) = self.get_item(album_pk(album_id), ALBUM_SK).await?
-                        && get_n(&item, "counted_seq")? >= seq
-                    {
-                        return get_n(&item, "images_count");
-                    }
-                }
+            let stored = self
+                .update_album_if(
+                    album_id,
+                    "SET images_count = :c, counted_seq = :seq",
+                    "seq = :seq",
+                    &[(":c", n(count)), (":seq", n(seq))],
+                )
+                .await?;
+            if stored {
+                return Ok(count);
+            }
+            // Someone bumped `seq` meanwhile. Concurrent recounters refuse
+            // each other's counts (every bump does): retrying at once kept
+            // ~30 of them in lock-step until all gave up (503). So pause
+            // (jittered, to spread the contenders), then stop if a recount
+            // that bumped after us has been stored: it counted every write
+            // we answer for (`counted_seq`).
+            tokio::time::sleep(self.policy.backoff(round)).await;
+            if let Some(item) = self.get_item(album_pk(album_id), ALBUM_SK).await?
+                && get_n(&item, "counted_seq")? >= seq
+            {
+                return get_n(&item, "images_count");
             }
         }
         Err(StoreError::Unavailable {
@@ -463,17 +457,37 @@ impl Store {
     /// copy wrote, and the recount's full read of them can be skipped
     /// (decision 0003). `false`: someone else wrote; recount.
     pub async fn settle_fresh_count(&self, album_id: &str, count: u64) -> Result<bool, StoreError> {
+        self.update_album_if(
+            album_id,
+            "SET images_count = :c, seq = :one, counted_seq = :one",
+            "seq = :zero",
+            &[(":c", n(count)), (":one", n(1)), (":zero", n(0))],
+        )
+        .await
+    }
+
+    /// Applies `update` to the album item only if `condition` holds; `false`
+    /// when it did not. The counting protocol's guarded steps (decision 0003).
+    async fn update_album_if(
+        &self,
+        album_id: &str,
+        update: &str,
+        condition: &str,
+        values: &[(&str, AttributeValue)],
+    ) -> Result<bool, StoreError> {
+        let values: HashMap<String, AttributeValue> = values
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect();
         let res = retry::conditional(&self.policy, || {
             self.client
                 .update_item()
                 .table_name(&self.table)
                 .key(PK, s(album_pk(album_id)))
                 .key(SK, s(ALBUM_SK))
-                .update_expression("SET images_count = :c, seq = :one, counted_seq = :one")
-                .condition_expression("seq = :zero")
-                .expression_attribute_values(":c", n(count))
-                .expression_attribute_values(":one", n(1))
-                .expression_attribute_values(":zero", n(0))
+                .update_expression(update)
+                .condition_expression(condition)
+                .set_expression_attribute_values(Some(values.clone()))
                 .send()
         })
         .await?;
@@ -512,24 +526,13 @@ impl Store {
         delta: i64,
         seq: u64,
     ) -> Result<bool, StoreError> {
-        let res = retry::conditional(&self.policy, || {
-            self.client
-                .update_item()
-                .table_name(&self.table)
-                .key(PK, s(album_pk(album_id)))
-                .key(SK, s(ALBUM_SK))
-                .update_expression("ADD images_count :d, seq :one")
-                .condition_expression("seq = :seq")
-                .expression_attribute_values(":d", n(delta))
-                .expression_attribute_values(":one", n(1))
-                .expression_attribute_values(":seq", n(seq))
-                .send()
-        })
-        .await?;
-        match res {
-            Some(_) => Ok(true),
-            None => Ok(false),
-        }
+        self.update_album_if(
+            album_id,
+            "ADD images_count :d, seq :one",
+            "seq = :seq",
+            &[(":d", n(delta)), (":one", n(1)), (":seq", n(seq))],
+        )
+        .await
     }
 
     /// Applies a single-image change to the count: the guarded increment,
