@@ -150,28 +150,20 @@ async fn run(cli: Cli) -> Result<(), String> {
                 return Err("--album must be 1-128 characters of A-Za-z0-9_-".into());
             }
             let store = store().await?;
-            if if_new
-                && store
-                    .get_album(&album)
-                    .await
-                    .map_err(|e| e.to_string())?
-                    .is_some()
-            {
-                eprintln!("album {album} exists; left as it is");
-                return Ok(());
-            }
-            let existing = store
-                .create_album_if_absent(&Album {
+            let (existing, created) = store
+                .create_or_get_album(&Album {
                     id: album.clone(),
                     organization_id: org.clone(),
                     images_count: 0,
                     views_count: 0,
-                    created_at: time::OffsetDateTime::now_utc()
-                        .format(&time::format_description::well_known::Rfc3339)
-                        .unwrap_or_default(),
+                    created_at: crate::service::now_rfc3339(),
                 })
                 .await
                 .map_err(|e| e.to_string())?;
+            if if_new && !created {
+                eprintln!("album {album} exists; left as it is");
+                return Ok(());
+            }
             if existing.organization_id != org {
                 return Err(format!("album {album} belongs to another organization"));
             }

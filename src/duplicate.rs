@@ -99,15 +99,7 @@ pub async fn ensure_destination(
                 views_count: 0,
                 created_at: now_rfc3339(),
             };
-            if app.store.create_album(&fresh).await? {
-                (fresh, true)
-            } else {
-                // Created by someone else meanwhile.
-                let album = app.store.get_album(dest_id).await?.ok_or_else(|| {
-                    ApiError::Internal(format!("album {dest_id} vanished after its creation"))
-                })?;
-                (album, false)
-            }
+            app.store.create_or_get_album(&fresh).await?
         }
     };
     if existing.organization_id != organization_id {

@@ -18,52 +18,67 @@ use std::time::Instant;
 use lambda_http::request::LambdaRequest;
 use lambda_http::{Adapter, Body, Request, Response, Service, service_fn};
 use lambda_runtime::{Error, LambdaEvent};
+use serde::Serialize;
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use crate::error::ApiError;
 use crate::http::{RequestCtx, respond_error};
 
-/// Handles one invocation of an HTTP function: `event` is the raw payload
-/// Lambda delivered, the result the proxy response API Gateway expects
-/// (`statusCode`, `headers`, `body`, …; the same shape for REST 1.0 and
-/// HTTP 2.0 payloads). An event that cannot be read as an HTTP request is a
-/// 400 with the API's error body; nothing else changes.
-pub async fn serve<H, Fut>(handler: H, event: LambdaEvent<Value>) -> Result<Value, Error>
+/// What an HTTP function answers: the proxy response `lambda_http` built
+/// from the handler's, or the 400 of an event that is no HTTP request.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub enum Answer<R> {
+    /// The handler's response, as API Gateway expects it.
+    Handled(R),
+    /// The 400 of an unreadable event (see [`serve`]).
+    Unreadable(Value),
+}
+
+/// Handles one invocation of an HTTP function: `event` is the payload
+/// Lambda delivered, unparsed; the answer serializes to the proxy response
+/// API Gateway expects (`statusCode`, `headers`, `body`, …; the same shape
+/// for REST 1.0 and HTTP 2.0 payloads). The payload is parsed once, straight
+/// into `lambda_http`'s event types, and the response is handed back as
+/// `lambda_http` built it: no intermediate JSON trees on the hot path. An
+/// event that cannot be read as an HTTP request is a 400 with the API's
+/// error body; nothing else changes.
+pub async fn serve<H, Fut>(
+    handler: H,
+    event: LambdaEvent<Box<RawValue>>,
+) -> Result<Answer<impl Serialize + Send>, Error>
 where
     H: FnMut(Request) -> Fut,
     Fut: Future<Output = Result<Response<Body>, Error>> + Send,
 {
+    let started = Instant::now();
     let LambdaEvent { payload, context } = event;
-    let ctx = RequestCtx {
-        started: Instant::now(),
-        request_id: if context.request_id.is_empty() {
-            uuid::Uuid::new_v4().to_string()
-        } else {
-            context.request_id.clone()
-        },
-    };
-    let request = match serde_json::from_value::<LambdaRequest>(payload) {
+    let request = match serde_json::from_str::<LambdaRequest>(payload.get()) {
         Ok(request) => request,
         Err(e) => {
             tracing::info!(error = %e, "the event is no API Gateway HTTP event");
-            return Ok(bad_event(
+            let ctx = RequestCtx::new(started, Some(&context.request_id));
+            return Ok(Answer::Unreadable(bad_event(
                 &ctx,
                 "the event is not an API Gateway HTTP event",
-            ));
+            )));
         }
     };
+    let request_id = context.request_id.clone();
     let mut adapter = Adapter::from(service_fn(handler));
     let call = catch_unwind(AssertUnwindSafe(|| {
         adapter.call(LambdaEvent::new(request, context))
     }));
     match call {
-        Ok(response) => Ok(serde_json::to_value(response.await?)?),
+        Ok(response) => Ok(Answer::Handled(response.await?)),
         Err(_) => {
             tracing::info!("the event could not be turned into an HTTP request");
-            Ok(bad_event(
+            let ctx = RequestCtx::new(started, Some(&request_id));
+            Ok(Answer::Unreadable(bad_event(
                 &ctx,
                 "the event could not be read as an HTTP request (path, query string, headers or base64 body)",
-            ))
+            )))
         }
     }
 }
@@ -123,9 +138,9 @@ mod tests {
     async fn run(payload: Value) -> Value {
         let mut context = Context::default();
         context.request_id = "req-1".into();
-        serve(echo, LambdaEvent::new(payload, context))
-            .await
-            .unwrap()
+        let raw = RawValue::from_string(payload.to_string()).unwrap();
+        let answer = serve(echo, LambdaEvent::new(raw, context)).await.unwrap();
+        serde_json::to_value(answer).unwrap()
     }
 
     fn assert_bad_event(out: &Value) {

@@ -48,13 +48,20 @@ pub struct RequestCtx {
 impl RequestCtx {
     /// Starts the clock for `req`.
     pub fn of(req: &Request) -> Self {
-        let request_id = req
-            .lambda_context_ref()
-            .map(|c| c.request_id.clone())
+        Self::new(
+            Instant::now(),
+            req.lambda_context_ref().map(|c| c.request_id.as_str()),
+        )
+    }
+
+    /// A request that started at `started`, with Lambda's request id (a
+    /// fresh one outside Lambda, where it is missing or empty).
+    pub fn new(started: Instant, request_id: Option<&str>) -> Self {
+        let request_id = request_id
             .filter(|id| !id.is_empty())
-            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+            .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_string);
         Self {
-            started: Instant::now(),
+            started,
             request_id,
         }
     }

@@ -49,7 +49,7 @@ where
     let handler = std::sync::Arc::new(handler);
     lambda_runtime::run(lambda_runtime::service_fn(move |event| {
         let (app, handler) = (app.clone(), handler.clone());
-        async move { entry::serve(|req| handler(app.clone(), req), event).await }
+        async move { entry::serve(move |req| handler(app.clone(), req), event).await }
     }))
     .await
 }

@@ -157,13 +157,12 @@ impl Store {
         if handoff {
             item.insert("handoff".into(), n(job.slices));
         }
-        let res = self.put_if_absent(&item).await?;
-        match res {
-            Some(_) => Ok(job.clone()),
-            None => self.get_job(&job.id).await?.ok_or_else(|| {
-                StoreError::Corrupt("job vanished after a conditional failure".into())
-            }),
+        if self.put_if_absent(&item).await? {
+            return Ok(job.clone());
         }
+        self.get_job(&job.id)
+            .await?
+            .ok_or_else(|| StoreError::Corrupt("job vanished after a conditional failure".into()))
     }
 
     /// Reads a job (strongly consistent).
@@ -245,10 +244,7 @@ impl Store {
             req.send()
         })
         .await?;
-        match res {
-            Some(_) => Ok(true),
-            None => Ok(false),
-        }
+        Ok(res.is_some())
     }
 
     /// Saves progress of a held job; `false` when the lease was lost.

@@ -220,9 +220,9 @@ impl Store {
         .map(|o| o.item)
     }
 
-    /// Writes `item` unless an item with its key exists: `Some(())` when
-    /// written, `None` when it was already there.
-    pub(crate) async fn put_if_absent(&self, item: &Item) -> Result<Option<()>, StoreError> {
+    /// Writes `item` unless an item with its key exists: `true` when
+    /// written, `false` when it was already there.
+    pub(crate) async fn put_if_absent(&self, item: &Item) -> Result<bool, StoreError> {
         let res = retry::conditional(&self.policy, || {
             self.client
                 .put_item()
@@ -232,7 +232,7 @@ impl Store {
                 .send()
         })
         .await?;
-        Ok(res.map(|_| ()))
+        Ok(res.is_some())
     }
 
     /// Creates or replaces an organization.
@@ -298,19 +298,26 @@ impl Store {
     /// the album now stored (the caller checks its organization). Conditional,
     /// so two concurrent creators cannot overwrite each other.
     pub async fn create_album_if_absent(&self, album: &Album) -> Result<Album, StoreError> {
+        Ok(self.create_or_get_album(album).await?.0)
+    }
+
+    /// Like [`Store::create_album_if_absent`], and says whether this call
+    /// created the album (`true`) or found one (`false`).
+    pub async fn create_or_get_album(&self, album: &Album) -> Result<(Album, bool), StoreError> {
         if self.create_album(album).await? {
-            return Ok(album.clone());
+            return Ok((album.clone(), true));
         }
-        self.get_album(&album.id)
-            .await?
-            .ok_or_else(|| StoreError::Corrupt("album vanished after a conditional failure".into()))
+        let found = self.get_album(&album.id).await?.ok_or_else(|| {
+            StoreError::Corrupt("album vanished after a conditional failure".into())
+        })?;
+        Ok((found, false))
     }
 
     /// Creates `album` (with `seq` 0) unless an album with its id exists;
     /// `true` when this call created it. A creator knows that nothing was in
     /// the album before it, which lets a copy into it settle the count
     /// without reading the copy back ([`Store::settle_fresh_count`]).
-    pub async fn create_album(&self, album: &Album) -> Result<bool, StoreError> {
+    async fn create_album(&self, album: &Album) -> Result<bool, StoreError> {
         let item = HashMap::from([
             (PK.into(), s(album_pk(&album.id))),
             (SK.into(), s(ALBUM_SK)),
@@ -320,7 +327,7 @@ impl Store {
             ("created_at".into(), s(&album.created_at)),
             ("seq".into(), n(0)),
         ]);
-        Ok(self.put_if_absent(&item).await?.is_some())
+        self.put_if_absent(&item).await
     }
 
     /// Writes images into an album one by one (seeding and tests; the webhook
@@ -551,16 +558,12 @@ impl Store {
     pub async fn add_image(&self, album_id: &str, image: &StoredImage) -> Result<bool, StoreError> {
         let item = self.image_item(album_id, &image.id, &image.record)?;
         let seq = self.bump_seq(album_id).await?;
-        let res = self.put_if_absent(&item).await?;
-        match res {
-            Some(_) => {
-                self.settle_count(album_id, 1, seq).await?;
-                Ok(true)
-            }
-            None => {
-                self.recount_images(album_id).await?;
-                Ok(false)
-            }
+        if self.put_if_absent(&item).await? {
+            self.settle_count(album_id, 1, seq).await?;
+            Ok(true)
+        } else {
+            self.recount_images(album_id).await?;
+            Ok(false)
         }
     }
 
