@@ -17,7 +17,7 @@ use album_api::store::copy::copy_id;
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::Value;
 use support::security::*;
-use support::{ORG, SOURCE, TestEnv, USER, bearer, parts, request};
+use support::{ORG, SOURCE, TestEnv, USER, bearer, parts, request, seed_album};
 use tokio::sync::Barrier;
 use tokio::task::JoinSet;
 
@@ -126,7 +126,7 @@ async fn race(env: &TestEnv, calls: Vec<(Endpoint, Value, Option<String>)>) -> V
 async fn ten_duplicates_into_one_destination_are_exact() {
     let env = TestEnv::new("race-one").await;
     let store = env.direct_store().await;
-    let images = seed_images(&store, SOURCE, ORG, 60).await;
+    let images = seed_album(&store, SOURCE, ORG, 60).await;
     let token = env.token(USER, None);
     let calls = (0..10)
         .map(|_| {
@@ -155,7 +155,7 @@ async fn ten_duplicates_into_one_destination_are_exact() {
 async fn ten_duplicates_into_distinct_destinations_are_exact() {
     let env = TestEnv::new("race-many").await;
     let store = env.direct_store().await;
-    let images = seed_images(&store, SOURCE, ORG, 60).await;
+    let images = seed_album(&store, SOURCE, ORG, 60).await;
     let token = env.token(USER, None);
     let calls = (0..10)
         .map(|i| {
@@ -199,8 +199,8 @@ async fn uploads_and_deletes_racing_a_duplicate_leave_exact_counts() {
     for round in 0..5 {
         let src = format!("src_{round}");
         let dst = format!("dst_{round}");
-        let source_images = seed_images(&store, &src, ORG, SOURCE_IMAGES).await;
-        let own = seed_images(&store, &dst, ORG, OWN_IMAGES).await;
+        let source_images = seed_album(&store, &src, ORG, SOURCE_IMAGES).await;
+        let own = seed_album(&store, &dst, ORG, OWN_IMAGES).await;
         let dst_token =
             auth::issue_notification_token(USER, &dst, ORG, &secret, now(), 3600).unwrap();
         let src_token =

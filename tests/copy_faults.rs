@@ -6,25 +6,12 @@ mod support;
 use std::time::Duration;
 
 use album_api::handlers::duplicate_album::handle;
-use album_api::seed::sample_image;
 use album_api::store::RetryPolicy;
 use support::fault_proxy::{FaultConfig, FaultProxy};
 use support::*;
 
 async fn seed(env: &TestEnv, n: u64) {
-    let store = env.direct_store().await;
-    store
-        .create_album_if_absent(&album_api::album::Album {
-            id: SOURCE.into(),
-            organization_id: ORG.into(),
-            images_count: 0,
-            views_count: 0,
-            created_at: "2019-04-08T17:38:46Z".into(),
-        })
-        .await
-        .unwrap();
-    let images: Vec<_> = (0..n).map(|i| sample_image(SOURCE, i)).collect();
-    store.put_images(SOURCE, &images).await.unwrap();
+    seed_album(&env.direct_store().await, SOURCE, ORG, n).await;
 }
 
 fn quick_retries(max_attempts: u32) -> RetryPolicy {

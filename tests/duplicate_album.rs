@@ -9,30 +9,13 @@ use album_api::auth;
 use album_api::cloudinary::sign_params;
 use album_api::config::Secret;
 use album_api::handlers::duplicate_album::handle;
-use album_api::seed::sample_image;
+use album_api::store::Store;
 use album_api::store::copy::copy_id;
-use album_api::store::{Store, StoredImage};
 use serde_json::{Value, json};
 use support::*;
 
 const HTTP: &str = "duplicate-album.json";
 const REST: &str = "duplicate-album-rest.json";
-
-async fn seed_album(store: &Store, album: &str, org: &str, n: u64) -> Vec<StoredImage> {
-    store
-        .create_album_if_absent(&album_api::album::Album {
-            id: album.into(),
-            organization_id: org.into(),
-            images_count: 0,
-            views_count: 0,
-            created_at: "2019-04-08T17:38:46Z".into(),
-        })
-        .await
-        .unwrap();
-    let images: Vec<_> = (0..n).map(|i| sample_image(album, i)).collect();
-    assert_eq!(store.put_images(album, &images).await.unwrap(), n);
-    images
-}
 
 async fn call(env: &TestEnv, event: &Value) -> (u16, lambda_http::http::HeaderMap, Value) {
     parts(handle(&env.app, request(event)).await.unwrap())

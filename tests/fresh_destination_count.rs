@@ -16,7 +16,7 @@ use album_api::handlers::{cloudinary_notification, duplicate_album};
 use album_api::service::{App, now};
 use album_api::store::{RetryPolicy, Store};
 use support::fault_proxy::{FaultConfig, FaultProxy};
-use support::security::{jwt_secret, seed_images, signed_webhook_event, upload_notification};
+use support::security::{jwt_secret, signed_webhook_event, upload_notification};
 use support::*;
 
 /// Duplicates `SOURCE` into `destination` through the handler: status and body.
@@ -87,7 +87,7 @@ async fn a_new_destination_takes_its_count_from_the_copy_without_reading_it_back
     let proxy = FaultProxy::start(&emulator_endpoint(), FaultConfig::none()).await;
     let env = TestEnv::with_endpoint("fresh-count", &proxy.endpoint()).await;
     // 3,000 seed-sized images: the source spans several 1 MB Query pages.
-    seed_images(&env.direct_store().await, SOURCE, ORG, 3000).await;
+    seed_album(&env.direct_store().await, SOURCE, ORG, 3000).await;
 
     proxy.reset_stats();
     let (status, body) = duplicate(&env, "fresh_copy").await;
@@ -116,7 +116,7 @@ async fn a_new_destination_takes_its_count_from_the_copy_without_reading_it_back
 async fn an_upload_into_the_new_destination_during_its_copy_makes_the_copy_recount() {
     let proxy = slow_writes().await;
     let env = Arc::new(TestEnv::with_endpoint("fresh-race", &proxy.endpoint()).await);
-    seed_images(&env.direct_store().await, SOURCE, ORG, 1000).await;
+    seed_album(&env.direct_store().await, SOURCE, ORG, 1000).await;
 
     // Once the copy writes, the album exists: an upload lands in it.
     let copy = copy_in_background(&env, &proxy, "raced_copy").await;
@@ -177,8 +177,8 @@ async fn a_second_duplicate_failing_half_way_into_the_new_destination_is_still_c
     );
     second.copy.concurrency = 1;
     let direct = env.direct_store().await;
-    seed_images(&direct, SOURCE, ORG, 1000).await;
-    seed_images(&direct, "second_source", ORG, 300).await;
+    seed_album(&direct, SOURCE, ORG, 1000).await;
+    seed_album(&direct, "second_source", ORG, 300).await;
 
     let first = copy_in_background(&env, &slow, "shared_copy").await;
     let ev = duplicate_event(

@@ -37,7 +37,9 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use serde_json::{Value, json};
 use support::security::*;
-use support::{ORG, OTHER_ORG, OTHER_USER, SOURCE, TestEnv, USER, bearer, event, request};
+use support::{
+    ORG, OTHER_ORG, OTHER_USER, SOURCE, TestEnv, USER, bearer, event, request, seed_album,
+};
 
 /// Cases per endpoint: enough to find the shallow bugs, few enough to keep
 /// the suite fast.
@@ -625,8 +627,8 @@ impl Fixture {
     async fn new(tag: &str) -> Self {
         let env = TestEnv::new(tag).await;
         let store = env.direct_store().await;
-        let ours = seed_images(&store, SOURCE, ORG, 3).await;
-        let theirs = seed_images(&store, "theirs", OTHER_ORG, 2).await;
+        let ours = seed_album(&store, SOURCE, ORG, 3).await;
+        let theirs = seed_album(&store, "theirs", OTHER_ORG, 2).await;
         for (id, org, src, dst) in [
             ("job-ours", ORG, SOURCE, "job_dest"),
             ("job-theirs", OTHER_ORG, "theirs", "their_dest"),
@@ -916,18 +918,18 @@ impl Fixture {
         )
     }
 
-    /// Runs one case and checks the properties; `Ok(None)` when lambda_http
-    /// refuses the event (no handler would see it).
     /// An event lambda_http cannot turn into a request (it panics on it):
     /// through the functions' real entry, [`album_api::entry::serve`], it
     /// must be the contract's JSON 400, and nothing may be written.
     async fn check_unreadable(&self, ep: Endpoint, e: Value) -> Result<(), TestCaseError> {
         let before = table_snapshot(&self.store).await;
         let app = &self.env.app;
-        let event = LambdaEvent::new(e, lambda_runtime::Context::default());
-        let out = album_api::entry::serve(|req| ep.call(app, req), event)
+        let raw = serde_json::value::RawValue::from_string(e.to_string()).unwrap();
+        let event = LambdaEvent::new(raw, lambda_runtime::Context::default());
+        let answer = album_api::entry::serve(|req| ep.call(app, req), event)
             .await
             .map_err(|err| TestCaseError::fail(format!("{ep:?}: Lambda-level error {err}")))?;
+        let out = serde_json::to_value(answer).unwrap();
         let status = out["statusCode"].as_u64().unwrap_or(0) as u16;
         let text = out["body"].as_str().unwrap_or_default();
         prop_assert_eq!(status, 400, "{:?}: unreadable event answered {}", ep, out);
@@ -949,6 +951,9 @@ impl Fixture {
         Ok(())
     }
 
+    /// Runs one case and checks the properties; `Ok(None)` when lambda_http
+    /// cannot read the event (no handler would see it; it is checked through
+    /// the entry instead).
     async fn check(&self, ep: Endpoint, case: &Case) -> Result<Option<u16>, TestCaseError> {
         let (e, expect) = self.build(ep, case);
         let Some(req) = try_request(&e.to_string()) else {

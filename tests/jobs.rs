@@ -6,32 +6,15 @@ mod support;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use album_api::album::Album;
 use album_api::handlers::{
     duplicate_album, duplication_worker, get_duplication, scheduled_duplicate,
 };
-use album_api::seed::sample_image;
 use album_api::store::Store;
 use aws_sdk_dynamodb::types::AttributeValue;
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::{Map, Value, json};
 use support::fault_proxy::{FaultConfig, FaultProxy};
 use support::*;
-
-async fn seed(store: &Store, album: &str, org: &str, n: u64) {
-    store
-        .create_album_if_absent(&Album {
-            id: album.into(),
-            organization_id: org.into(),
-            images_count: 0,
-            views_count: 0,
-            created_at: "2019-04-08T17:38:46Z".into(),
-        })
-        .await
-        .unwrap();
-    let images: Vec<_> = (0..n).map(|i| sample_image(album, i)).collect();
-    store.put_images(album, &images).await.unwrap();
-}
 
 /// An invocation budget of `ms` milliseconds against dynalite, longer
 /// against moto: a slice makes progress only if it reads a source page (up
@@ -91,7 +74,7 @@ async fn job_items(store: &Store) -> usize {
 async fn a_scheduled_copy_is_exact() {
     let env = TestEnv::new("sched").await;
     let store = env.direct_store().await;
-    seed(&store, SOURCE, ORG, 120).await;
+    seed_album(&store, SOURCE, ORG, 120).await;
     let out = scheduled_duplicate::handle(
         &env.app,
         LambdaEvent::new(
@@ -109,7 +92,7 @@ async fn a_scheduled_copy_is_exact() {
 async fn the_same_event_delivered_twice_leaves_the_destination_exact() {
     let env = TestEnv::new("twice").await;
     let store = env.direct_store().await;
-    seed(&store, SOURCE, ORG, 80).await;
+    seed_album(&store, SOURCE, ORG, 80).await;
     // EventBridge envelope (rule / PutEvents) and Scheduler input alike.
     let mut envelope = event("scheduled-duplicate-eventbridge.json");
     envelope["detail"]["source_album_id"] = json!(SOURCE);
@@ -173,7 +156,7 @@ async fn a_copy_cut_short_by_its_deadline_resumes_until_done_without_restarting(
     env.app.deadline_margin = Duration::ZERO;
     env.app.copy.concurrency = 2;
     let store = env.direct_store().await;
-    seed(&store, SOURCE, ORG, 3000).await;
+    seed_album(&store, SOURCE, ORG, 3000).await;
     proxy.reset_stats();
 
     let payload = scheduled_event("slow");
@@ -211,8 +194,8 @@ async fn a_copy_cut_short_by_its_deadline_resumes_until_done_without_restarting(
 async fn malformed_schedule_input_fails_clearly_and_writes_nothing() {
     let env = TestEnv::new("badsched").await;
     let store = env.direct_store().await;
-    seed(&store, SOURCE, ORG, 3).await;
-    seed(&store, "theirs", OTHER_ORG, 1).await;
+    seed_album(&store, SOURCE, ORG, 3).await;
+    seed_album(&store, "theirs", OTHER_ORG, 1).await;
     let cases = [
         json!({"source_album_id": SOURCE, "destination_id": "x1"}),
         json!({"source_album_id": SOURCE, "destination_id": "x2", "organization_id": ORG, "surprise": true}),
@@ -266,7 +249,7 @@ async fn the_202_path_reaches_done_with_an_exact_copy() {
     env.app.deadline_margin = Duration::ZERO;
     env.app.copy.concurrency = 2;
     let store = env.direct_store().await;
-    seed(&store, SOURCE, ORG, 1500).await;
+    seed_album(&store, SOURCE, ORG, 1500).await;
     let token = bearer(&env.token(USER, None));
 
     let ev = duplicate_event(
@@ -365,7 +348,7 @@ async fn another_organization_cannot_see_a_job() {
     let mut env = TestEnv::new("jobauth").await;
     env.app.sync_copy_budget = Duration::ZERO;
     let store = env.direct_store().await;
-    seed(&store, SOURCE, ORG, 30).await;
+    seed_album(&store, SOURCE, ORG, 30).await;
     let ev = duplicate_event(
         "duplicate-album.json",
         Some(&bearer(&env.token(USER, None))),

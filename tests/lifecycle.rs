@@ -7,7 +7,6 @@ mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use album_api::album::Album;
 use album_api::auth;
 use album_api::config::Secret;
 use album_api::handlers;
@@ -384,22 +383,7 @@ fn error_notification(album: &str, created: i64) -> String {
 }
 
 async fn seed_album(env: &TestEnv, id: &str, org: &str, n: u64) -> Vec<StoredImage> {
-    let store = env.direct_store().await;
-    store
-        .create_album_if_absent(&Album {
-            id: id.into(),
-            organization_id: org.into(),
-            images_count: 0,
-            views_count: 0,
-            created_at: "2019-04-08T17:38:46Z".into(),
-        })
-        .await
-        .expect("album created");
-    let images: Vec<_> = (0..n).map(|i| sample_image(id, i)).collect();
-    if n > 0 {
-        assert_eq!(store.put_images(id, &images).await.expect("images"), n);
-    }
-    images
+    support::seed_album(&env.direct_store().await, id, org, n).await
 }
 
 /// Ids of sample images, newest first (sample images are created in order).
@@ -409,35 +393,7 @@ fn newest_first(images: &[StoredImage]) -> Vec<String> {
 
 /// Every item of the table, keyed by `pk|sk`: "nothing written" means equal snapshots.
 async fn snapshot(env: &TestEnv) -> BTreeMap<String, String> {
-    let store = env.direct_store().await;
-    let mut out = BTreeMap::new();
-    let mut start = None;
-    loop {
-        let page = store
-            .client()
-            .scan()
-            .table_name(store.table())
-            .consistent_read(true)
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .expect("scan");
-        for item in page.items() {
-            let attr = |k: &str| item.get(k).and_then(|v| v.as_s().ok()).cloned();
-            let key = format!(
-                "{}|{}",
-                attr("pk").unwrap_or_default(),
-                attr("sk").unwrap_or_default()
-            );
-            let sorted: BTreeMap<&String, String> =
-                item.iter().map(|(k, v)| (k, format!("{v:?}"))).collect();
-            out.insert(key, format!("{sorted:?}"));
-        }
-        match page.last_evaluated_key {
-            Some(k) if !k.is_empty() => start = Some(k),
-            _ => return out,
-        }
-    }
+    support::security::table_snapshot(&env.direct_store().await).await
 }
 
 /// The stored `images_count` and the number of image items of an album.

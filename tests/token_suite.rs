@@ -19,6 +19,7 @@ use serde_json::{Value, json};
 use support::security::*;
 use support::{
     JWT_SECRET, ORG, OTHER_ORG, OTHER_USER, SOURCE, TestEnv, USER, bearer, event, request,
+    seed_album,
 };
 
 /// A user of the seed organization that is deleted before the tests.
@@ -40,8 +41,8 @@ impl World {
     async fn new(tag: &str) -> Self {
         let env = TestEnv::new(tag).await;
         let store = env.direct_store().await;
-        let images = seed_images(&store, SOURCE, ORG, 3).await;
-        seed_images(&store, "theirs", OTHER_ORG, 2).await;
+        let images = seed_album(&store, SOURCE, ORG, 3).await;
+        seed_album(&store, "theirs", OTHER_ORG, 2).await;
         store
             .create_job_if_absent(
                 &Job {

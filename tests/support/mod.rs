@@ -209,9 +209,15 @@ pub fn emulator_is_moto() -> bool {
     std::env::var("DYNAMODB_EMULATOR").is_ok_and(|v| v.eq_ignore_ascii_case("moto"))
 }
 
-/// Creates album `id` of `org` unless it exists and writes `n` sample images
-/// into it through `store` (which recounts it).
-pub async fn seed_album(store: &Store, id: &str, org: &str, n: u64) {
+/// Creates album `id` of `org` unless it exists and writes sample images
+/// `0..n` into it through `store`, which recounts it: the album must then
+/// hold exactly those `n`. Returns the images.
+pub async fn seed_album(
+    store: &Store,
+    id: &str,
+    org: &str,
+    n: u64,
+) -> Vec<album_api::store::StoredImage> {
     store
         .create_album_if_absent(&album_api::album::Album {
             id: id.into(),
@@ -221,9 +227,13 @@ pub async fn seed_album(store: &Store, id: &str, org: &str, n: u64) {
             created_at: "2019-04-08T17:38:46Z".into(),
         })
         .await
-        .unwrap();
+        .expect("album created");
     let images: Vec<_> = (0..n)
         .map(|i| album_api::seed::sample_image(id, i))
         .collect();
-    store.put_images(id, &images).await.unwrap();
+    if n > 0 {
+        let count = store.put_images(id, &images).await.expect("images put");
+        assert_eq!(count, n, "album {id} holds exactly its seeded images");
+    }
+    images
 }

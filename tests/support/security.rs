@@ -6,12 +6,10 @@
 use std::collections::BTreeMap;
 
 use album_api::App;
-use album_api::album::Album;
 use album_api::config::Secret;
 use album_api::handlers;
 use album_api::image::UPLOAD_NAMESPACE;
-use album_api::seed::sample_image;
-use album_api::store::{Store, StoredImage};
+use album_api::store::Store;
 use base64::Engine as _;
 use jsonwebtoken::{Algorithm, EncodingKey};
 use lambda_http::http::HeaderMap;
@@ -384,25 +382,6 @@ pub fn upload_image_id(album: &str, asset_id: &str) -> String {
 }
 
 // ---------------------------------------------------------------- data
-
-/// Creates `album` in `org` (if absent) with `n` sample images.
-pub async fn seed_images(store: &Store, album: &str, org: &str, n: u64) -> Vec<StoredImage> {
-    store
-        .create_album_if_absent(&Album {
-            id: album.into(),
-            organization_id: org.into(),
-            images_count: 0,
-            views_count: 0,
-            created_at: "2019-04-08T17:38:46Z".into(),
-        })
-        .await
-        .expect("album created");
-    let images: Vec<_> = (0..n).map(|i| sample_image(album, i)).collect();
-    if n > 0 {
-        store.put_images(album, &images).await.expect("images put");
-    }
-    images
-}
 
 /// Every item of the table, `pk|sk` → every attribute (sorted, debug-printed):
 /// two equal snapshots mean nothing at all was written in between.
