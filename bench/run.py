@@ -47,7 +47,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out"
-LAMBDA_DIR = ROOT / "target" / "bench-lambda"  # scripts/bench.sh builds there
+# scripts/bench.sh builds there; BENCH_LAMBDA_DIR points elsewhere (e.g. to
+# compare two commits built alike)
+LAMBDA_DIR = Path(os.environ.get("BENCH_LAMBDA_DIR", ROOT / "target" / "bench-lambda"))
 ORG = "a89b5b70-d820-4911-8c6d-25ab6181e9be"  # the events' token: user 9ed26283-... of this org
 USER = "9ed26283-3299-4a05-b9d6-e34278fbd416"
 CONTRACT_ALBUM = "00100000123BB44"  # events/duplicate-album.json's source, 5 images
@@ -468,6 +470,49 @@ def item_size(item: dict) -> int:
 # the benchmark
 
 
+class Brownout:
+    """A stand-in DynamoDB endpoint in a regional brownout: every call is
+    answered 400 ThrottlingException at once, as DynamoDB answers it."""
+
+    BODY = json.dumps({
+        "__type": "com.amazonaws.dynamodb.v20120810#ThrottlingException",
+        "message": "Rate of requests exceeds the allowed throughput.",
+    }).encode()
+
+    def __init__(self) -> None:
+        import http.server
+        import threading
+
+        body = self.BODY
+        self.calls = 0
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+                self.rfile.read(int(self.headers.get("content-length") or 0))
+                outer.calls += 1
+                self.send_response(400)
+                self.send_header("content-type", "application/x-amz-json-1.0")
+                self.send_header("x-amzn-errortype", "ThrottlingException")
+                self.send_header("content-length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *a) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.endpoint = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
 class Bench:
     def __init__(self, args: argparse.Namespace, procs: Procs) -> None:
         self.args, self.procs = args, procs
@@ -792,6 +837,47 @@ class Bench:
         if experiments:
             self.results["cold_start_experiments"] = experiments
 
+    def phase_brownout(self) -> None:
+        """Per HTTP function: the healthy warm latency (its own event against
+        dynalite) and the time to its 503 when every DynamoDB call is
+        throttled (decision 0006), each the median of --brownout-repeats warm
+        invocations."""
+        out: dict = {}
+        brownout = Brownout()
+        try:
+            for fn in self.functions:
+                binary = fn["binary"]
+                event_file = ROOT / "events" / (binary.replace("_", "-") + ".json")
+                payload = event_file.read_bytes() if event_file.exists() else b"{}"
+                if b'"requestContext"' not in payload:
+                    continue  # an event function: no HTTP answer to time
+                row: dict = {}
+                for label, endpoint in (("healthy", self.endpoint), ("brownout", brownout.endpoint)):
+                    env = function_env(endpoint, fn)
+                    r = Rie(self.procs, LAMBDA_DIR / binary / "bootstrap", env, self.logs / f"rie-{label}-{binary}.log", binary)
+                    try:
+                        r.invoke(payload, timeout=60)  # the cold start, not counted
+                        samples, statuses, retry_after = [], set(), set()
+                        for _ in range(self.args.brownout_repeats):
+                            secs, answer = r.invoke(payload, timeout=60)
+                            samples.append(secs * 1000)
+                            statuses.add(answer.get("statusCode"))
+                            headers = {k.lower(): v for k, v in (answer.get("headers") or {}).items()}
+                            retry_after.add(headers.get("retry-after"))
+                    finally:
+                        r.stop()
+                    row[label] = {"median_ms": statistics.median(samples), "max_ms": max(samples),
+                                  "statuses": sorted(map(str, statuses)), "retry_after": sorted(map(str, retry_after))}
+                    if label == "brownout" and statuses != {503}:
+                        raise RuntimeError(f"{binary} under a brownout answered {statuses}, not 503")
+                out[binary] = row
+                log(f"brownout {binary}: healthy {row['healthy']['median_ms']:.2f} ms {row['healthy']['statuses']},"
+                    f" 503 after {row['brownout']['median_ms']:.1f} ms (Retry-After {row['brownout']['retry_after']})")
+        finally:
+            brownout.stop()
+        self.results["brownout"] = {"repeats": self.args.brownout_repeats, "functions": out,
+                                    "throttled_calls_answered": brownout.calls}
+
     def phase_warm_latency(self) -> None:
         payload = (ROOT / "events" / "duplicate-album.json").read_bytes()
         r = self.rie("duplicate_album", "warm")
@@ -1096,6 +1182,13 @@ class Bench:
             wl = r["warm_latency"]
             w(f"Warm latency, 5-image duplicate x{wl['invocations']}: p50 {wl['p50_ms']:.2f} ms, p99 {wl['p99_ms']:.2f} ms")
             w("")
+        if "brownout" in r:
+            b = r["brownout"]
+            w(f"Under a brownout (every DynamoDB call throttled): time to the 503, beside the healthy warm latency (median of {b['repeats']}, ms)")
+            w(f"  {'function':26} {'healthy':>9} {'status':>7} {'503 after':>10} {'Retry-After':>12}")
+            for k, v in b["functions"].items():
+                w(f"  {k:26} {v['healthy']['median_ms']:9.2f} {'/'.join(v['healthy']['statuses']):>7} {v['brownout']['median_ms']:10.2f} {'/'.join(v['brownout']['retry_after']):>12}")
+            w("")
         if "size" in r:
             w("Zipped bootstrap (deflate 9), KiB:   x86_64    arm64")
             arm = r["size"]["arm64"]
@@ -1222,10 +1315,11 @@ def main() -> int:
     ap.add_argument("--sensitivity-repeats", type=int, default=3)
     ap.add_argument("--cold-starts", type=int, default=10)
     ap.add_argument("--warm", type=int, default=200)
+    ap.add_argument("--brownout-repeats", type=int, default=5)
     ap.add_argument("--memory-repeats", type=int, default=3)
     ap.add_argument("--dynalite-heap-mb", type=int, default=6144)
-    ap.add_argument("--phases", default="sizes,cold,warm,copies,sensitivity,memory",
-                    help="comma-separated subset of sizes,cold,warm,copies,sensitivity,memory")
+    ap.add_argument("--phases", default="sizes,cold,warm,brownout,copies,sensitivity,memory",
+                    help="comma-separated subset of sizes,cold,warm,brownout,copies,sensitivity,memory")
     ap.add_argument("--results", type=Path, default=DEFAULT_RESULTS)
     ap.add_argument("--no-doc", action="store_true", help="leave BENCHMARKS.md's latest figures as they are")
     ap.add_argument("--plot", type=Path, default=ROOT / "bench" / "copy-time.png")
@@ -1267,6 +1361,8 @@ def main() -> int:
                 bench.phase_cold_start()
             if "warm" in phases:
                 bench.phase_warm_latency()
+            if "brownout" in phases:
+                bench.phase_brownout()
         if "copies" in phases:
             bench.phase_copies()
         if "sensitivity" in phases:

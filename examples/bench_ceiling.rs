@@ -193,7 +193,7 @@ async fn run(
 #[tokio::main]
 async fn main() -> Result<(), String> {
     let args = Args::parse();
-    let client = album_api::store::client_from_env().await;
+    let client = album_api::store::client_from_env(&album_api::deadline::Budgets::default()).await;
     let table: Arc<str> = Arc::from(args.table.as_str());
     let source = source_items(&client, &table, &args.source).await?;
     if source.is_empty() {

@@ -76,7 +76,8 @@ fn env(name: &str) -> Result<String, String> {
 }
 
 async fn store() -> Result<Store, String> {
-    Ok(Store::new(client_from_env().await, env("TABLE_NAME")?))
+    let budgets = crate::deadline::Budgets::from_env()?;
+    Ok(Store::new(client_from_env(&budgets).await, env("TABLE_NAME")?).with_budgets(budgets))
 }
 
 async fn run(cli: Cli) -> Result<(), String> {

@@ -142,36 +142,55 @@ pub async fn prepare_for_organization(
     })
 }
 
+/// A duplication that stopped on an error: what it had done by then, and
+/// the error. `report.items_completed > 0` (or `finished`) means progress
+/// worth saving as a job (its `resume_key` says where to go on).
+#[derive(Debug)]
+pub struct Interrupted {
+    /// Progress made before the error.
+    pub report: CopyReport,
+    /// Why it stopped.
+    pub error: ApiError,
+}
+
+impl From<Interrupted> for ApiError {
+    fn from(i: Interrupted) -> Self {
+        i.error
+    }
+}
+
 /// Copies the images of `plan.source` into `plan.destination`, from
 /// `start_key`, until done or `deadline`. When done, the returned album's
 /// count is exact: settled from the copy's tally when this duplication
 /// created the destination, copied it whole in this run and nobody else
 /// wrote into it; recounted otherwise. When not done, the report says where
-/// to resume and the count is settled by whoever finishes.
+/// to resume and the count is settled by whoever finishes. On an error
+/// (DynamoDB trouble, the request's deadline), the progress made comes back
+/// with it.
 pub async fn run_copy(
     app: &App,
     plan: &Plan,
     deadline: Option<Instant>,
     start_key: Option<crate::store::Item>,
-) -> Result<Duplication, ApiError> {
+) -> Result<Duplication, Interrupted> {
     let (source, destination) = (&plan.source, &plan.destination);
     let mut opts = app.copy.clone();
     opts.fresh_destination = plan.created && start_key.is_none();
     opts.deadline = deadline;
     opts.start_key = start_key;
-    let report = copy_images(&app.store, &source.id, &destination.id, &opts).await?;
+    let report = copy_images(&app.store, &source.id, &destination.id, &opts)
+        .await
+        .map_err(|f| Interrupted {
+            report: f.report,
+            error: f.error.into(),
+        })?;
     let mut album = destination.clone();
     if report.finished {
-        let settled = opts.fresh_destination
-            && app
-                .store
-                .settle_fresh_count(&destination.id, report.items_completed)
-                .await?;
-        album.images_count = if settled {
-            report.items_completed
-        } else {
-            app.store.recount_images(&destination.id).await?
-        };
+        let count = settle_count(app, &destination.id, opts.fresh_destination, &report).await;
+        album.images_count = count.map_err(|error| Interrupted {
+            report: report.clone(),
+            error,
+        })?;
     }
     tracing::info!(
         source = %source.id,
@@ -185,6 +204,26 @@ pub async fn run_copy(
         "copy step ended"
     );
     Ok(Duplication { album, report })
+}
+
+/// The exact count of a destination a copy just finished: settled from the
+/// copy's tally when it created the album and nobody else wrote into it,
+/// recounted otherwise (decision 0003).
+async fn settle_count(
+    app: &App,
+    destination: &str,
+    fresh: bool,
+    report: &CopyReport,
+) -> Result<u64, ApiError> {
+    if fresh
+        && app
+            .store
+            .settle_fresh_count(destination, report.items_completed)
+            .await?
+    {
+        return Ok(report.items_completed);
+    }
+    Ok(app.store.recount_images(destination).await?)
 }
 
 #[cfg(test)]

@@ -30,7 +30,8 @@ pub enum ApiError {
     /// 422: readable but invalid parameters.
     #[error("{0}")]
     Unprocessable(String),
-    /// 503: a dependency stayed unavailable after every retry; safe to retry.
+    /// 503: a dependency stayed unavailable after every retry, or the
+    /// request's deadline came first; safe to retry (`Retry-After` says when).
     #[error("{0}")]
     Unavailable(String),
     /// 500: a bug or an unexpected dependency answer. The detail is logged,
@@ -65,7 +66,7 @@ impl ApiError {
             Self::Conflict(_) => "conflict",
             Self::PayloadTooLarge(_) => "payload_too_large",
             Self::Unprocessable(_) => "unprocessable_entity",
-            Self::Unavailable(_) => "service_unavailable",
+            Self::Unavailable(_) => "unavailable",
             Self::Internal(_) => "internal_error",
         }
     }

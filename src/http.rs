@@ -2,12 +2,14 @@
 //! strings, and the response headers of the contract.
 
 use std::collections::HashMap;
-use std::time::Instant;
+use std::future::Future;
+use std::time::{Duration, Instant};
 
 use lambda_http::http::{HeaderValue, StatusCode};
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::Value;
 
+use crate::deadline;
 use crate::error::ApiError;
 
 /// Largest request body an endpoint reads (API Gateway's own limit is 10 MB;
@@ -35,6 +37,48 @@ pub const STATIC_HEADERS: &[(&str, &str)] = &[
         "origin-when-cross-origin, strict-origin-when-cross-origin",
     ),
 ];
+
+/// What a 503 tells the client to wait before retrying (`Retry-After`,
+/// seconds): long enough for a throttled partition or a brief DynamoDB
+/// brownout to pass, short enough for an interactive client (decision 0006).
+pub const RETRY_AFTER_SECONDS: u64 = 5;
+
+/// How long past its deadline a handler may run before its answer is
+/// forced: every DynamoDB call already ends at the deadline, so this only
+/// catches a step that forgot to (the answer is still a 503, not a Lambda
+/// timeout).
+pub const BACKSTOP: Duration = Duration::from_millis(250);
+
+/// Serves one request inside its deadline: `budget` from now, or Lambda's
+/// deadline less [`deadline::ANSWER_MARGIN`] when that comes first. Every
+/// DynamoDB call `serve` makes ends by then ([`deadline::scope`]); a request
+/// that runs out of time answers 503 with `Retry-After`. The answer carries
+/// the contract's headers whatever happened.
+pub async fn answer<F>(req: &Request, budget: Duration, serve: F) -> Response<Body>
+where
+    F: Future<Output = Result<Reply, ApiError>>,
+{
+    let ctx = RequestCtx::of(req);
+    let lambda = req
+        .lambda_context_ref()
+        .filter(|c| c.deadline > 0)
+        .map(|c| c.deadline());
+    let until = deadline::of_invocation(ctx.started, budget, lambda, deadline::ANSWER_MARGIN);
+    // Boxed: a handler's future is large (a whole copy in the duplicate's
+    // case), and moving it by value through the wrappers overflowed the
+    // stack of debug builds.
+    let outcome = tokio::time::timeout_at(
+        (until + BACKSTOP).into(),
+        deadline::scope(Some(until), Box::pin(serve)),
+    )
+    .await
+    .unwrap_or_else(|_| {
+        Err(ApiError::Unavailable(
+            "the request ran out of time before its deadline".into(),
+        ))
+    });
+    finish(&ctx, outcome)
+}
 
 /// Per-request facts the response needs: when it started and its id.
 #[derive(Clone, Debug)]
@@ -186,7 +230,12 @@ pub fn respond_error(ctx: &RequestCtx, err: &ApiError) -> Response<Body> {
     } else {
         tracing::info!(request_id = %ctx.request_id, status = err.status(), error = %err, "request refused");
     }
-    respond(ctx, err.status(), err.body().to_string(), None)
+    let mut resp = respond(ctx, err.status(), err.body().to_string(), None);
+    if err.status() == 503 {
+        resp.headers_mut()
+            .insert("retry-after", HeaderValue::from(RETRY_AFTER_SECONDS));
+    }
+    resp
 }
 
 /// A header's value as text, if present and readable.

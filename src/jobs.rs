@@ -17,7 +17,7 @@ use crate::album::Album;
 use crate::error::ApiError;
 use crate::service::{App, now_rfc3339};
 use crate::store::Item;
-use crate::store::copy::{CopyReport, copy_images};
+use crate::store::copy::{CopyFailure, CopyReport, copy_images};
 use crate::store::jobs::{Job, JobStatus, Lease};
 
 /// Time kept free before an invocation's deadline: in-flight batches finish
@@ -48,10 +48,21 @@ pub fn epoch_ms(t: SystemTime) -> u64 {
         .unwrap_or(0)
 }
 
-/// The `Instant` of a wall-clock deadline.
-pub fn instant_of(deadline: SystemTime) -> Instant {
-    let now = SystemTime::now();
-    Instant::now() + deadline.duration_since(now).unwrap_or(Duration::ZERO)
+pub use crate::deadline::instant_of;
+
+/// Runs an event function's work inside its invocation's deadline less
+/// `app.answer_margin`: every DynamoDB call ends by then, so under DynamoDB
+/// trouble the invocation fails (its retries and dead-letter queue take
+/// over) instead of timing out (decision 0006).
+pub async fn within_invocation<F: std::future::Future>(
+    app: &App,
+    deadline: SystemTime,
+    f: F,
+) -> F::Output {
+    let until = instant_of(deadline)
+        .checked_sub(app.answer_margin)
+        .unwrap_or_else(Instant::now);
+    crate::deadline::scope(Some(until), Box::pin(f)).await
 }
 
 /// The deadline of an event invocation and the lease owner it works as
@@ -123,7 +134,25 @@ async fn slice(
     let mut copied = job.images_copied;
     loop {
         let until = stop_at.min(Instant::now() + CHECKPOINT_EVERY);
-        let report = copy_step(app, &source, &destination, until, resume.clone()).await?;
+        let report = match copy_step(app, &source, &destination, until, resume.clone()).await {
+            Ok(report) => report,
+            Err(stopped) => {
+                // Keep what this step copied before the trouble, if the
+                // table takes the write; else the last checkpoint stands.
+                if stopped.report.items_completed > 0
+                    && let Some(r) = &stopped.report.resume_key
+                {
+                    let at = copied + stopped.report.items_completed;
+                    if let Err(e) = store
+                        .checkpoint_job(&job.id, owner, r, at, &now_rfc3339())
+                        .await
+                    {
+                        tracing::warn!(job = %job.id, error = %e, "progress not saved; the last checkpoint stands");
+                    }
+                }
+                return Err(stopped.error.into());
+            }
+        };
         copied += report.items_completed;
         if report.finished {
             let count = store.recount_images(&destination.id).await?;
@@ -172,11 +201,11 @@ pub async fn copy_step(
     destination: &Album,
     until: Instant,
     start: Option<Item>,
-) -> Result<CopyReport, ApiError> {
+) -> Result<CopyReport, CopyFailure> {
     let mut opts = app.copy.clone();
     opts.deadline = Some(until);
     opts.start_key = start;
-    Ok(copy_images(&app.store, &source.id, &destination.id, &opts).await?)
+    copy_images(&app.store, &source.id, &destination.id, &opts).await
 }
 
 /// A job as the API shows it (`GET /api/v1/duplications/{id}` and the 202).

@@ -16,6 +16,7 @@ pub mod cli;
 pub mod cloudinary;
 pub mod config;
 pub mod cursor;
+pub mod deadline;
 pub mod dev;
 pub mod duplicate;
 pub mod entry;

@@ -9,6 +9,7 @@ use crate::album::{Album, AlbumJson, THUMBNAILS};
 use crate::auth::{self, Ability, Principal};
 use crate::cloudinary::{self, UploadForm};
 use crate::config::Config;
+use crate::deadline::Budgets;
 use crate::error::ApiError;
 use crate::store::copy::CopyOptions;
 use crate::store::{Store, StoredImage, client_from_env};
@@ -26,12 +27,18 @@ pub struct App {
     pub store: Store,
     /// Tuning of album copies.
     pub copy: CopyOptions,
-    /// How long a synchronous request may spend copying before it answers
-    /// 202 with a job instead (API Gateway gives a request ~29 s).
-    pub sync_copy_budget: Duration,
-    /// Time kept free before an invocation's deadline (in-flight batches
-    /// finish, progress is saved).
+    /// Time budgets of the routes (decision 0006); the store holds the same
+    /// budgets for its calls. A duplicate copies inline for `sync_copy`
+    /// before it answers 202 with a job (API Gateway gives a request ~29 s).
+    pub budgets: Budgets,
+    /// Time an event function keeps free before its invocation's deadline
+    /// when it stops copying (in-flight batches finish, progress is saved).
     pub deadline_margin: Duration,
+    /// Time an event function keeps free before its invocation's deadline
+    /// after its last DynamoDB call (less than `deadline_margin`, so the
+    /// hand-off still fits): the invocation fails in time instead of timing
+    /// out.
+    pub answer_margin: Duration,
 }
 
 impl App {
@@ -39,10 +46,11 @@ impl App {
     pub fn new(config: Config, store: Store) -> Self {
         Self {
             config,
+            budgets: *store.budgets(),
             store,
             copy: CopyOptions::default(),
-            sync_copy_budget: Duration::from_secs(20),
             deadline_margin: crate::jobs::SAFETY_MARGIN,
+            answer_margin: crate::deadline::ANSWER_MARGIN,
         }
     }
 
@@ -50,14 +58,15 @@ impl App {
     /// Lambda init. Fails (and the function with it) on bad configuration.
     pub async fn from_env() -> Result<Self, Error> {
         let config = Config::from_env()?;
-        let client = client_from_env().await;
-        let store = Store::new(client, config.table_name.clone());
+        let budgets = Budgets::from_env()?;
+        let client = client_from_env(&budgets).await;
+        let store = Store::new(client, config.table_name.clone()).with_budgets(budgets);
         let mut app = Self::new(config, store);
-        if let Some(c) = std::env::var("COPY_CONCURRENCY")
-            .ok()
-            .and_then(|v| v.parse().ok())
-        {
-            app.copy.concurrency = c;
+        if let Ok(v) = std::env::var("COPY_CONCURRENCY") {
+            app.copy.concurrency = match v.trim().parse::<usize>() {
+                Ok(c) if (1..=64).contains(&c) => c,
+                _ => return Err("COPY_CONCURRENCY must be an integer from 1 to 64".into()),
+            };
         }
         Ok(app)
     }

@@ -91,7 +91,7 @@ async fn exhausted_retries_fail_clearly_and_the_next_run_completes_exactly() {
 
     let (status, _, body) = parts(handle(&env.app, request(&ev)).await.unwrap());
     assert_eq!(status, 503, "never a silent partial success: {body}");
-    assert_eq!(body["error"]["code"], "service_unavailable");
+    assert_eq!(body["error"]["code"], "unavailable");
     let direct = env.direct_store().await;
     let partial = direct.count_images("partial").await.unwrap();
     assert!(partial < 500, "the failed run was partial ({partial})");

@@ -3,16 +3,17 @@
 //! connection resets and answers slower than the SDK's attempt timeout,
 //! injected by the fault proxy in front of the local DynamoDB.
 //!
-//! Each run must end one of two ways: exact (200, `images_count` 3000, 3000
-//! items), or a clear failure (503 `service_unavailable`) after which the
-//! same request with faults off ends exact. A 200 with a short count, or any
+//! Each run must end one of three ways: exact (200, `images_count` 3000, 3000
+//! items); a clear failure (503 `unavailable`) after which the same request
+//! with faults off ends exact; or a 202 whose job (the copy's progress,
+//! saved when the faults stopped it part-way) the worker finishes exact. A 200 with a short count, or any
 //! other answer, fails the test. Each kind runs several times with different
 //! seeds: moderate runs fault every operation (GetItem, PutItem, Query,
 //! UpdateItem, BatchWriteItem), and a last, harsh run with hardly any retries
 //! faults the copy's writes so hard that it usually ends in a 503 with a
 //! partial destination, which the re-run completes. Each test prints a
 //! summary line (`cargo test --test fault_kinds -- --nocapture`), e.g.
-//! `fault=throttle runs=4 exact=4 first_try=3 after_503=1 injected=412`.
+//! `fault=throttle runs=4 exact=4 first_try=3 after_503=1 after_202=0 injected=412`.
 
 mod support;
 
@@ -120,11 +121,14 @@ fn runs() -> u64 {
 /// A client like production's ([`tuned`]: timeouts, the SDK's standard
 /// retries) whose attempt timeout is `attempt` instead of 10 s.
 async fn client_with_attempt_timeout(endpoint: &str, attempt: Duration) -> Client {
-    let sdk = tuned(aws_config::defaults(aws_config::BehaviorVersion::latest()))
-        .region("us-east-1")
-        .credentials_provider(Credentials::new("test", "test", None, None, "test"))
-        .load()
-        .await;
+    let sdk = tuned(
+        aws_config::defaults(aws_config::BehaviorVersion::latest()),
+        &album_api::deadline::Budgets::from_env().expect("budgets"),
+    )
+    .region("us-east-1")
+    .credentials_provider(Credentials::new("test", "test", None, None, "test"))
+    .load()
+    .await;
     let timeouts = TimeoutConfig::builder()
         .connect_timeout(Duration::from_secs(3))
         .operation_attempt_timeout(attempt)
@@ -171,13 +175,14 @@ struct Tally {
     exact: u64,
     first_try: u64,
     after_503: u64,
+    after_202: u64,
     injected: u64,
 }
 
 async fn exercise(kind: Kind) {
     let mut env = TestEnv::new(&format!("fk-{}", kind.name().replace('_', ""))).await;
-    // Never the 202 path: this test is about 200 or 503.
-    env.app.sync_copy_budget = Duration::from_secs(600);
+    // Never the 202 path of a copy out of time: this test is about faults.
+    env.app.budgets.sync_copy = Duration::from_secs(600);
     let direct = env.direct_store().await;
     seed_album(&direct, SOURCE, ORG, IMAGES).await;
     let token = bearer(&env.token(USER, None));
@@ -197,7 +202,7 @@ async fn exercise(kind: Kind) {
         } else {
             client_for(&proxy.endpoint()).await
         };
-        env.app.store = Store::new(client, &env.table);
+        env.app.store = Store::new(client, &env.table).with_budgets(test_budgets());
         env.app.store = env.app.store.clone().with_retry_policy(policy(severity));
 
         let destination = format!("{}-{run}", kind.name());
@@ -240,10 +245,7 @@ async fn exercise(kind: Kind) {
                 tally.first_try += 1;
             }
             503 => {
-                assert_eq!(
-                    body["error"]["code"], "service_unavailable",
-                    "{what}: {body}"
-                );
+                assert_eq!(body["error"]["code"], "unavailable", "{what}: {body}");
                 let partial = direct.count_images(&destination).await.unwrap_or(0);
                 eprintln!(
                     "{what}: 503 after {:?} with {partial} of {IMAGES} items copied ({}); \
@@ -258,6 +260,30 @@ async fn exercise(kind: Kind) {
                 assert_exact(&direct, &destination, &what).await;
                 tally.after_503 += 1;
             }
+            202 => {
+                // The copy stopped part-way and saved its progress as a job
+                // (decision 0006); with faults off the worker finishes it.
+                let copied = body["images_copied"].as_u64().unwrap_or(0);
+                eprintln!(
+                    "{what}: 202 after {:?} with {copied} of {IMAGES} copied; the job continues with faults off",
+                    started.elapsed()
+                );
+                proxy.set_config(FaultConfig::none());
+                let job_id = body["job_id"].as_str().expect("a job id").to_string();
+                for slice in 1.. {
+                    let deadline = std::time::SystemTime::now() + Duration::from_secs(120);
+                    let outcome =
+                        album_api::jobs::run_slice(&env.app, &job_id, deadline, "test-worker")
+                            .await
+                            .unwrap();
+                    if matches!(outcome, album_api::jobs::SliceOutcome::Done(_)) {
+                        break;
+                    }
+                    assert!(slice < 5, "{what}: the job did not finish: {outcome:?}");
+                }
+                assert_exact(&direct, &destination, &what).await;
+                tally.after_202 += 1;
+            }
             other => panic!("{what}: neither exact nor a clear failure: {other} {body}"),
         }
         tally.exact += 1;
@@ -269,12 +295,13 @@ async fn exercise(kind: Kind) {
         );
     }
     eprintln!(
-        "fault={} runs={} exact={} first_try={} after_503={} injected={}",
+        "fault={} runs={} exact={} first_try={} after_503={} after_202={} injected={}",
         kind.name(),
         tally.runs,
         tally.exact,
         tally.first_try,
         tally.after_503,
+        tally.after_202,
         tally.injected
     );
     assert_eq!(tally.exact, tally.runs);

@@ -153,7 +153,10 @@ async fn the_same_event_delivered_twice_leaves_the_destination_exact() {
 async fn a_copy_cut_short_by_its_deadline_resumes_until_done_without_restarting() {
     let proxy = FaultProxy::start(&emulator_endpoint(), FaultConfig::none()).await;
     let mut env = TestEnv::with_endpoint("resume", &proxy.endpoint()).await;
-    env.app.deadline_margin = Duration::ZERO;
+    // Copying stops halfway to each delivery's deadline, so the batches in
+    // flight and the hand-off fit before the deadline that ends every call.
+    env.app.deadline_margin = slice_budget(100);
+    env.app.answer_margin = Duration::ZERO;
     env.app.copy.concurrency = 2;
     let store = env.direct_store().await;
     seed_album(&store, SOURCE, ORG, 3000).await;
@@ -168,13 +171,16 @@ async fn a_copy_cut_short_by_its_deadline_resumes_until_done_without_restarting(
             &env.app,
             LambdaEvent::new(
                 payload.clone(),
-                context(&format!("d-{deliveries}"), slice_budget(120)),
+                context(&format!("d-{deliveries}"), slice_budget(200)),
             ),
         )
-        .await
-        .unwrap();
-        if out["status"] == "done" {
-            break;
+        .await;
+        match out {
+            Ok(out) if out["status"] == "done" => break,
+            Ok(_) => {}
+            // A delivery whose last call missed its deadline fails, as it
+            // would in Lambda, which delivers the event again.
+            Err(e) => eprintln!("delivery {deliveries} failed ({e}); delivered again"),
         }
     }
     assert!(
@@ -245,8 +251,11 @@ fn stream_event(item: &std::collections::HashMap<String, AttributeValue>) -> Val
 #[tokio::test]
 async fn the_202_path_reaches_done_with_an_exact_copy() {
     let mut env = TestEnv::new("async").await;
-    env.app.sync_copy_budget = Duration::ZERO;
-    env.app.deadline_margin = Duration::ZERO;
+    env.app.budgets.sync_copy = Duration::ZERO;
+    // Copying stops halfway to each delivery's deadline, so the batches in
+    // flight and the hand-off fit before the deadline that ends every call.
+    env.app.deadline_margin = slice_budget(125);
+    env.app.answer_margin = Duration::ZERO;
     env.app.copy.concurrency = 2;
     let store = env.direct_store().await;
     seed_album(&store, SOURCE, ORG, 1500).await;
@@ -308,18 +317,27 @@ async fn the_202_path_reaches_done_with_an_exact_copy() {
             break;
         }
         assert!(item.contains_key("handoff"), "a paused job is handed off");
-        slices += 1;
-        assert!(slices < 400, "never finished");
-        let out = duplication_worker::handle(
-            &env.app,
-            LambdaEvent::new(
-                stream_event(&item),
-                context(&format!("w-{slices}"), slice_budget(150)),
-            ),
-        )
-        .await
-        .unwrap();
-        assert_eq!(out.as_array().unwrap().len(), 1);
+        // The stream delivers the record again while the worker fails on it
+        // (a slice whose last call missed its deadline).
+        loop {
+            slices += 1;
+            assert!(slices < 400, "never finished");
+            let out = duplication_worker::handle(
+                &env.app,
+                LambdaEvent::new(
+                    stream_event(&item),
+                    context(&format!("w-{slices}"), slice_budget(250)),
+                ),
+            )
+            .await;
+            match out {
+                Ok(out) => {
+                    assert_eq!(out.as_array().unwrap().len(), 1);
+                    break;
+                }
+                Err(e) => eprintln!("slice {slices} failed ({e}); the record is delivered again"),
+            }
+        }
     }
     assert!(slices >= 2, "the worker ran several slices ({slices})");
     assert_exact(&store, "big_copy", 1500).await;
@@ -346,7 +364,7 @@ async fn the_202_path_reaches_done_with_an_exact_copy() {
 #[tokio::test]
 async fn another_organization_cannot_see_a_job() {
     let mut env = TestEnv::new("jobauth").await;
-    env.app.sync_copy_budget = Duration::ZERO;
+    env.app.budgets.sync_copy = Duration::ZERO;
     let store = env.direct_store().await;
     seed_album(&store, SOURCE, ORG, 30).await;
     let ev = duplicate_event(

@@ -11,15 +11,15 @@ use serde_json::Value;
 use crate::auth::verify_notification_token;
 use crate::cloudinary::verify_notification;
 use crate::error::ApiError;
-use crate::http::{Reply, RequestCtx, body_bytes, finish, header};
+use crate::http::{Reply, answer, body_bytes, header};
 use crate::image::from_upload;
 use crate::service::{App, now, now_rfc3339};
 use crate::store::StoredImage;
 
-/// Handles one request (every outcome is an HTTP response).
+/// Handles one request inside the write budget (every outcome, running
+/// out of time included, is an HTTP response).
 pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, lambda_http::Error> {
-    let ctx = RequestCtx::of(&req);
-    Ok(finish(&ctx, serve(app, &req).await))
+    Ok(answer(&req, app.budgets.write, serve(app, &req)).await)
 }
 
 async fn serve(app: &App, req: &Request) -> Result<Reply, ApiError> {

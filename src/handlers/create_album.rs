@@ -5,13 +5,13 @@ use lambda_http::{Body, Request, Response};
 use crate::album::Album;
 use crate::auth::Abilities;
 use crate::error::ApiError;
-use crate::http::{Reply, RequestCtx, finish, header, params};
+use crate::http::{Reply, answer, header, params};
 use crate::service::{App, authenticate, now, now_rfc3339, render_album, x_token};
 
-/// Handles one request (every outcome is an HTTP response).
+/// Handles one request inside the write budget (every outcome, running
+/// out of time included, is an HTTP response).
 pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, lambda_http::Error> {
-    let ctx = RequestCtx::of(&req);
-    Ok(finish(&ctx, serve(app, &req).await))
+    Ok(answer(&req, app.budgets.write, serve(app, &req)).await)
 }
 
 async fn serve(app: &App, req: &Request) -> Result<Reply, ApiError> {

@@ -4,38 +4,42 @@
 //! when the copy is still running as API Gateway's ~29 s draw near, saves
 //! its progress as a job and answers 202 with it: the worker function
 //! finishes the copy, `GET /api/v1/duplications/{job_id}` shows progress.
+//! A copy that DynamoDB trouble stops part-way is saved the same way when
+//! it can be, else the answer is a 503 with `Retry-After` (decision 0006).
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use lambda_http::{Body, Request, RequestExt, Response};
+use lambda_http::{Body, Request, Response};
 
-use crate::duplicate::{prepare, run_copy};
+use crate::auth::Principal;
+use crate::deadline;
+use crate::duplicate::{Plan, prepare, run_copy};
 use crate::error::ApiError;
-use crate::http::{Reply, RequestCtx, finish, header, params, path_param};
+use crate::http::{RETRY_AFTER_SECONDS, Reply, answer, header, params, path_param};
 use crate::jobs::JobJson;
 use crate::service::{App, authenticate, now, now_rfc3339, render_album, x_token};
+use crate::store::copy::CopyReport;
 use crate::store::jobs::{Job, JobStatus};
 
-/// Handles one request; never fails at the Lambda level: every outcome,
-/// errors included, is an HTTP response.
+/// Handles one request inside the duplicate's budget (inline copy and
+/// what follows it); never fails at the Lambda level: every outcome, errors
+/// and running out of time included, is an HTTP response.
 pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, lambda_http::Error> {
-    let ctx = RequestCtx::of(&req);
-    Ok(finish(&ctx, serve(app, &req).await))
+    Ok(answer(&req, app.budgets.duplicate(), serve(app, &req)).await)
 }
 
-/// When this request must stop copying: its budget, or the Lambda deadline
-/// less a margin, whichever comes first.
-fn copy_deadline(app: &App, req: &Request) -> Instant {
-    let budget = Instant::now() + app.sync_copy_budget;
-    let lambda = req
-        .lambda_context_ref()
-        .filter(|c| c.deadline > 0)
-        .map(|c| crate::jobs::instant_of(c.deadline()))
-        .map(|d| {
-            d.checked_sub(app.deadline_margin)
-                .unwrap_or_else(Instant::now)
-        });
-    lambda.map_or(budget, |l| l.min(budget))
+/// When this request stops copying: its inline budget, and in any case
+/// early enough to leave `after_copy` before the request's deadline for
+/// the batches in flight, the count, the job and the answer.
+fn copy_deadline(app: &App) -> Instant {
+    let own = Instant::now() + app.budgets.sync_copy;
+    match deadline::current() {
+        Some(d) => own.min(
+            d.checked_sub(app.budgets.after_copy)
+                .unwrap_or_else(Instant::now),
+        ),
+        None => own,
+    }
 }
 
 async fn serve(app: &App, req: &Request) -> Result<Reply, ApiError> {
@@ -46,14 +50,41 @@ async fn serve(app: &App, req: &Request) -> Result<Reply, ApiError> {
     let params = params(req)?;
     let requested = params.str("destination_id")?;
     let plan = prepare(app, &principal, &source_id, requested).await?;
-    let done = run_copy(app, &plan, Some(copy_deadline(app, req)), None).await?;
-    let (source, destination) = (&plan.source, &plan.destination);
     let token = x_token(app, &principal, now)?;
-    if done.report.finished {
-        let body = render_album(app, &principal, &done.album, now).await?;
-        return Ok(Reply::new(200, body).token(token));
-    }
-    // Too large for one request: the rest runs as a job.
+    let report = match run_copy(app, &plan, Some(copy_deadline(app)), None).await {
+        Ok(done) if done.report.finished => {
+            let body = render_album(app, &principal, &done.album, now).await?;
+            return Ok(Reply::new(200, body).token(token));
+        }
+        // Too large for one request: the rest runs as a job.
+        Ok(done) => done.report,
+        // Trouble part-way: what was copied is kept as a job when it can
+        // be saved (the worker finishes it once DynamoDB recovers); else
+        // the 503, and the client's retry completes the copy exactly.
+        Err(stopped) if stopped.report.items_completed > 0 || stopped.report.finished => {
+            match continue_as_job(app, &principal, &plan, &stopped.report, token).await {
+                Ok(reply) => return Ok(reply),
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not save the interrupted copy as a job");
+                    return Err(stopped.error);
+                }
+            }
+        }
+        Err(stopped) => return Err(stopped.error),
+    };
+    continue_as_job(app, &principal, &plan, &report, token).await
+}
+
+/// Saves the copy's progress as a job the worker continues from `report`'s
+/// resume key, and answers 202 with it.
+async fn continue_as_job(
+    app: &App,
+    principal: &Principal,
+    plan: &Plan,
+    report: &CopyReport,
+    token: String,
+) -> Result<Reply, ApiError> {
+    let (source, destination) = (&plan.source, &plan.destination);
     let job = Job {
         id: uuid::Uuid::new_v4().to_string(),
         status: JobStatus::Running,
@@ -62,8 +93,8 @@ async fn serve(app: &App, req: &Request) -> Result<Reply, ApiError> {
         organization_id: source.organization_id.clone(),
         requested_by: principal.user_id.clone(),
         images_total: source.images_count,
-        images_copied: done.report.items_completed,
-        resume: done.report.resume_key.clone(),
+        images_copied: report.items_completed,
+        resume: report.resume_key.clone(),
         slices: 1,
         error: None,
     };
@@ -77,5 +108,5 @@ async fn serve(app: &App, req: &Request) -> Result<Reply, ApiError> {
     Ok(Reply::new(202, body)
         .token(token)
         .header("location", format!("/api/v1/duplications/{}", job.id))
-        .header("retry-after", Duration::from_secs(5).as_secs().to_string()))
+        .header("retry-after", RETRY_AFTER_SECONDS.to_string()))
 }

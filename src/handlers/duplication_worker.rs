@@ -40,13 +40,24 @@ pub fn handed_off_jobs(event: &Value) -> Vec<String> {
 }
 
 /// Runs a slice per handed-off job. An error fails the batch, so the
-/// stream retries it (the job resumes from its last checkpoint).
+/// stream retries it (the job resumes from its last checkpoint). Every
+/// DynamoDB call ends before the invocation's deadline, so DynamoDB trouble
+/// fails the batch in time instead of timing out.
 pub async fn handle(app: &App, event: LambdaEvent<Value>) -> Result<Value, Error> {
     let (payload, ctx) = event.into_parts();
     let (deadline, owner) = crate::jobs::invocation(&ctx);
+    crate::jobs::within_invocation(app, deadline, run(app, &payload, deadline, &owner)).await
+}
+
+async fn run(
+    app: &App,
+    payload: &Value,
+    deadline: std::time::SystemTime,
+    owner: &str,
+) -> Result<Value, Error> {
     let mut results = Vec::new();
-    for id in handed_off_jobs(&payload) {
-        let outcome = match run_slice(app, &id, deadline, &owner).await {
+    for id in handed_off_jobs(payload) {
+        let outcome = match run_slice(app, &id, deadline, owner).await {
             Ok(outcome) => outcome,
             Err(crate::error::ApiError::NotFound(_)) => {
                 tracing::warn!(job = %id, "no such job; nothing to do");

@@ -4,13 +4,13 @@ use lambda_http::{Body, Request, Response};
 
 use crate::auth::Ability;
 use crate::error::ApiError;
-use crate::http::{Reply, RequestCtx, finish, header, path_param};
+use crate::http::{Reply, answer, header, path_param};
 use crate::service::{App, album_for, authenticate, now, render_album, x_token};
 
-/// Handles one request (every outcome is an HTTP response).
+/// Handles one request inside the read budget (every outcome, running
+/// out of time included, is an HTTP response).
 pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, lambda_http::Error> {
-    let ctx = RequestCtx::of(&req);
-    Ok(finish(&ctx, serve(app, &req).await))
+    Ok(answer(&req, app.budgets.read, serve(app, &req)).await)
 }
 
 async fn serve(app: &App, req: &Request) -> Result<Reply, ApiError> {

@@ -11,15 +11,15 @@ use crate::album::{Album, THUMBNAILS};
 use crate::auth::{Abilities, Ability};
 use crate::cursor;
 use crate::error::ApiError;
-use crate::http::{Reply, RequestCtx, finish, header, page_params, params};
+use crate::http::{Reply, answer, header, page_params, params};
 use crate::image::ImageJson;
 use crate::service::{App, authenticate, now, x_token};
 use crate::store::{Item, StoredImage};
 
-/// Handles one request (every outcome is an HTTP response).
+/// Handles one request inside the read budget (every outcome, running
+/// out of time included, is an HTTP response).
 pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, lambda_http::Error> {
-    let ctx = RequestCtx::of(&req);
-    Ok(finish(&ctx, serve(app, &req).await))
+    Ok(answer(&req, app.budgets.read, serve(app, &req)).await)
 }
 
 #[derive(Serialize)]

@@ -15,9 +15,28 @@ use crate::store::jobs::{Job, JobStatus};
 
 /// Handles one delivery. Bad input is an error (logged, no writes), which
 /// sends the event to the function's dead-letter queue after its retries.
+/// Every DynamoDB call ends before the invocation's deadline: under
+/// DynamoDB trouble the invocation fails in time, with progress saved, and
+/// Lambda's retries and dead-letter queue take over.
 pub async fn handle(app: &App, event: LambdaEvent<Value>) -> Result<Value, Error> {
     let (payload, ctx) = event.into_parts();
-    let run = schedule::parse(&payload, &ctx.request_id).map_err(|e| {
+    let (deadline, owner) = crate::jobs::invocation(&ctx);
+    crate::jobs::within_invocation(
+        app,
+        deadline,
+        run(app, payload, &ctx.request_id, deadline, &owner),
+    )
+    .await
+}
+
+async fn run(
+    app: &App,
+    payload: Value,
+    request_id: &str,
+    deadline: std::time::SystemTime,
+    owner: &str,
+) -> Result<Value, Error> {
+    let run = schedule::parse(&payload, request_id).map_err(|e| {
         tracing::error!(error = %e, "refusing scheduled duplication input");
         Error::from(e)
     })?;
@@ -46,8 +65,7 @@ pub async fn handle(app: &App, event: LambdaEvent<Value>) -> Result<Value, Error
         .store
         .create_job_if_absent(&job, false, &now_rfc3339())
         .await?;
-    let (deadline, owner) = crate::jobs::invocation(&ctx);
-    let outcome = run_slice(app, &job.id, deadline, &owner)
+    let outcome = run_slice(app, &job.id, deadline, owner)
         .await
         .map_err(|e| Error::from(e.to_string()))?;
     let status = match &outcome {

@@ -27,7 +27,14 @@ use tokio::task::JoinSet;
 use uuid::Uuid;
 
 use super::keys::*;
+use super::retry::{bounded, bounded_raw, pause_within_deadline};
 use super::{Item, RetryPolicy, Store, StoreError, describe, is_retryable};
+use crate::deadline;
+
+/// How long batches still in flight when a copy's deadline passes may take
+/// to finish (retries included) before they are given up: the copy then
+/// reports where to resume and the caller still has time to save it.
+pub const DRAIN_ALLOWANCE: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Most requests one `BatchWriteItem` takes.
 pub const BATCH_SIZE: usize = 25;
@@ -88,7 +95,9 @@ pub struct CopyReport {
     pub items_completed: u64,
     /// Whether every source item is written.
     pub finished: bool,
-    /// Where to resume when not finished.
+    /// The source key of the last item up to which every batch completed:
+    /// where to resume when not finished (the start key when nothing
+    /// completed), the last item copied when finished.
     pub resume_key: Option<Item>,
 }
 
@@ -140,14 +149,19 @@ fn copy_request(
 }
 
 /// Writes one batch, re-sending `UnprocessedItems` and retryable failures
-/// with full-jitter backoff until done or the policy's attempts run out.
+/// with full-jitter backoff until done, the policy's attempts run out, or
+/// the deadline comes (no sleep runs past it). The SDK's own retries are
+/// off for this call: this loop is the only one (decision 0006).
 async fn write_batch(
     client: Client,
     table: Arc<str>,
     mut requests: Vec<WriteRequest>,
     policy: RetryPolicy,
+    budget: std::time::Duration,
     counters: Arc<Counters>,
 ) -> Result<(), StoreError> {
+    let no_sdk_retries = aws_sdk_dynamodb::config::Builder::default()
+        .retry_config(aws_config::retry::RetryConfig::disabled());
     let mut attempt = 0u32;
     loop {
         attempt += 1;
@@ -156,12 +170,13 @@ async fn write_batch(
         }
         counters.calls.fetch_add(1, Ordering::Relaxed);
         let sent = requests.len();
-        let result = client
+        let call = client
             .batch_write_item()
             .request_items(table.as_ref(), requests.clone())
-            .send()
-            .await;
-        match result {
+            .customize()
+            .config_override(no_sdk_retries.clone())
+            .send();
+        match bounded_raw("BatchWriteItem", budget, call).await? {
             Ok(out) => {
                 let unprocessed = out
                     .unprocessed_items
@@ -184,16 +199,16 @@ async fn write_batch(
             }
             Err(e) if is_retryable(&e) => {
                 if attempt >= policy.max_attempts {
-                    return Err(StoreError::Unavailable {
-                        attempts: attempt,
-                        detail: describe(&e),
-                    });
+                    return Err(StoreError::Unavailable(format!(
+                        "BatchWriteItem after {attempt} attempts: {}",
+                        describe(&e)
+                    )));
                 }
                 tracing::warn!(attempt, error = %describe(&e), "BatchWriteItem failed; retrying");
             }
             Err(e) => return Err(StoreError::Dynamo(describe(&e))),
         }
-        tokio::time::sleep(policy.backoff(attempt)).await;
+        pause_within_deadline("BatchWriteItem", policy.backoff(attempt)).await?;
     }
 }
 
@@ -202,6 +217,10 @@ struct Writer {
     client: Client,
     table: Arc<str>,
     policy: RetryPolicy,
+    /// Budget of one batch call (attempt timeouts cut it sooner).
+    budget: std::time::Duration,
+    /// The deadline batch tasks run under (they do not inherit the caller's).
+    task_deadline: Option<Instant>,
     permits: Arc<Semaphore>,
     tasks: JoinSet<Result<u64, StoreError>>,
     counters: Arc<Counters>,
@@ -215,11 +234,20 @@ struct Writer {
 }
 
 impl Writer {
-    fn new(store: &Store, concurrency: usize) -> Self {
+    /// A writer whose batches end by `task_deadline` (and the caller's
+    /// own deadline, which spawned tasks do not inherit by themselves).
+    fn new(store: &Store, concurrency: usize, task_deadline: Option<Instant>) -> Self {
+        let inherited = deadline::current();
+        let task_deadline = match (inherited, task_deadline) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
         Self {
             client: store.client().clone(),
             table: Arc::from(store.table()),
             policy: store.policy().clone(),
+            budget: store.budgets().page,
+            task_deadline,
             permits: Arc::new(Semaphore::new(concurrency.max(1))),
             tasks: JoinSet::new(),
             counters: Arc::default(),
@@ -252,18 +280,20 @@ impl Writer {
             items: requests.len() as u64,
             end_key,
         });
-        let (client, table, policy, counters) = (
+        let (client, table, policy, budget, counters) = (
             self.client.clone(),
             self.table.clone(),
             self.policy.clone(),
+            self.budget,
             self.counters.clone(),
         );
-        self.tasks.spawn(async move {
-            let _permit = permit;
-            write_batch(client, table, requests, policy, counters)
-                .await
-                .map(|_| seq)
-        });
+        self.tasks
+            .spawn(deadline::scope(self.task_deadline, async move {
+                let _permit = permit;
+                write_batch(client, table, requests, policy, budget, counters)
+                    .await
+                    .map(|_| seq)
+            }));
         Ok(())
     }
 
@@ -305,34 +335,89 @@ impl Writer {
     }
 }
 
+/// A copy that stopped on an error: what it had completed by then (its
+/// report says where to resume), and the error.
+#[derive(Debug, thiserror::Error)]
+#[error("{error}")]
+pub struct CopyFailure {
+    /// Progress made before the error (`items_completed`, `resume_key`).
+    pub report: CopyReport,
+    /// Why the copy stopped.
+    #[source]
+    pub error: StoreError,
+}
+
+impl From<CopyFailure> for StoreError {
+    fn from(f: CopyFailure) -> Self {
+        f.error
+    }
+}
+
 /// Copies every image of album `source` into album `destination` (both must
 /// exist; counts are the caller's business). Stops early, cleanly, when
-/// `opts.deadline` passes, reporting where to resume.
+/// `opts.deadline` passes, reporting where to resume; batches in flight then
+/// get [`DRAIN_ALLOWANCE`] more. On an error the failure still carries the
+/// progress made, so the caller can save it (decision 0006). When finished,
+/// the report's resume key is the source key of the last item copied.
 pub async fn copy_images(
     store: &Store,
     source: &str,
     destination: &str,
     opts: &CopyOptions,
-) -> Result<CopyReport, StoreError> {
-    if !opts.fresh_destination {
-        // Announce the writes before making them (decision 0003).
-        store.bump_seq(destination).await?;
-    }
-    let mut writer = Writer::new(store, opts.concurrency);
-    let dest_pk = AttributeValue::S(album_pk(destination));
-    let source_pk = album_pk(source);
+) -> Result<CopyReport, CopyFailure> {
     let mut report = CopyReport {
         resume_key: opts.start_key.clone(),
         ..CopyReport::default()
     };
+    if !opts.fresh_destination {
+        // Announce the writes before making them (decision 0003).
+        if let Err(error) = store.bump_seq(destination).await {
+            return Err(CopyFailure { report, error });
+        }
+    }
+    let mut writer = Writer::new(
+        store,
+        opts.concurrency,
+        opts.deadline.map(|d| d + DRAIN_ALLOWANCE),
+    );
+    let read = queue_pages(store, &mut writer, &mut report, source, destination, opts).await;
+    // Batches already queued finish (or fail) either way: progress to keep.
+    let drained = writer.drain().await;
+    report.items_written = writer.counters.written.load(Ordering::Relaxed);
+    report.batch_calls = writer.counters.calls.load(Ordering::Relaxed);
+    report.retries = writer.counters.retries.load(Ordering::Relaxed);
+    report.items_completed = writer.items_completed;
+    if let Some(mark) = writer.watermark.take() {
+        report.resume_key = mark;
+    }
+    match read.and_then(|everything| drained.map(|_| everything)) {
+        Ok(read_everything) => {
+            report.finished = read_everything && writer.batches.is_empty();
+            Ok(report)
+        }
+        Err(error) => Err(CopyFailure { report, error }),
+    }
+}
+
+/// Reads the source page by page and queues its batches until every page
+/// is read (`true`) or the deadline passes (`false`).
+async fn queue_pages(
+    store: &Store,
+    writer: &mut Writer,
+    report: &mut CopyReport,
+    source: &str,
+    destination: &str,
+    opts: &CopyOptions,
+) -> Result<bool, StoreError> {
+    let dest_pk = AttributeValue::S(album_pk(destination));
+    let source_pk = album_pk(source);
     let past_deadline = || opts.deadline.is_some_and(|d| Instant::now() >= d);
     let mut start = opts.start_key.clone();
-    let mut read_everything = false;
-    'pages: loop {
+    loop {
         if past_deadline() {
-            break;
+            return Ok(false);
         }
-        let out = super::retry::retrying(store.policy(), || {
+        let out = bounded("Query", store.budgets().page, {
             store
                 .client()
                 .query()
@@ -351,7 +436,7 @@ pub async fn copy_images(
         let mut items = out.items.unwrap_or_default().into_iter().peekable();
         while items.peek().is_some() {
             if past_deadline() {
-                break 'pages;
+                return Ok(false);
             }
             let mut chunk = Vec::with_capacity(BATCH_SIZE);
             let mut last_sk = None;
@@ -370,30 +455,14 @@ pub async fn copy_images(
         }
         match next {
             Some(k) => start = Some(k),
-            None => {
-                read_everything = true;
-                break;
-            }
+            None => return Ok(true),
         }
     }
-    writer.drain().await?;
-    report.items_written = writer.counters.written.load(Ordering::Relaxed);
-    report.batch_calls = writer.counters.calls.load(Ordering::Relaxed);
-    report.retries = writer.counters.retries.load(Ordering::Relaxed);
-    report.items_completed = writer.items_completed;
-    if let Some(mark) = writer.watermark.take() {
-        report.resume_key = mark;
-    }
-    report.finished = read_everything && writer.batches.is_empty();
-    if report.finished {
-        report.resume_key = None;
-    }
-    Ok(report)
 }
 
 /// Writes `items` with the same batching, parallelism and retries as a copy.
 pub async fn write_all(store: &Store, items: Vec<Item>) -> Result<u64, StoreError> {
-    let mut writer = Writer::new(store, CopyOptions::default().concurrency);
+    let mut writer = Writer::new(store, CopyOptions::default().concurrency, None);
     let mut items = items.into_iter().peekable();
     while items.peek().is_some() {
         let mut chunk = Vec::with_capacity(BATCH_SIZE);

@@ -183,7 +183,7 @@ impl Store {
         now_ms: u64,
         until_ms: u64,
     ) -> Result<Lease, StoreError> {
-        let res = retry::conditional(&self.policy, || {
+        let res = retry::conditional("UpdateItem", self.budgets.write, {
                 self.client
                     .update_item()
                     .table_name(&self.table)
@@ -222,7 +222,7 @@ impl Store {
         expression: &str,
         values: Vec<(&str, AttributeValue)>,
     ) -> Result<bool, StoreError> {
-        let res = retry::conditional(&self.policy, || {
+        let res = retry::conditional("UpdateItem", self.budgets.write, {
             let mut req = self
                 .client
                 .update_item()

@@ -32,14 +32,10 @@ pub type Item = HashMap<String, AttributeValue>;
 /// What can go wrong talking to the table.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    /// Throttling, 5xx or network trouble persisted through every retry.
-    #[error("DynamoDB unavailable after {attempts} attempts: {detail}")]
-    Unavailable {
-        /// Attempts made.
-        attempts: u32,
-        /// Last error seen.
-        detail: String,
-    },
+    /// Throttling, 5xx or network trouble outlasted the retries, or the
+    /// invocation's deadline came first (decision 0006).
+    #[error("DynamoDB unavailable: {0}")]
+    Unavailable(String),
     /// Writes still unprocessed after every retry.
     #[error("{pending} items still unprocessed after {attempts} BatchWriteItem attempts")]
     RetriesExhausted {
@@ -59,7 +55,7 @@ pub enum StoreError {
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::Unavailable { .. } | StoreError::RetriesExhausted { .. } => {
+            StoreError::Unavailable(_) | StoreError::RetriesExhausted { .. } => {
                 ApiError::Unavailable(e.to_string())
             }
             other => ApiError::Internal(other.to_string()),
@@ -147,25 +143,38 @@ pub struct StoredImage {
     pub record: ImageRecord,
 }
 
-/// The SDK settings every client of the table uses: timeouts, so a hung
-/// connection becomes a retry instead of a Lambda timeout, and the SDK's
-/// standard retries under this crate's own (see [`retry`]).
-pub fn tuned(loader: aws_config::ConfigLoader) -> aws_config::ConfigLoader {
+/// How long connecting to DynamoDB may take (a new connection in the region
+/// takes milliseconds).
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// The SDK settings every client of the table uses (decision 0006): a
+/// connect timeout and an attempt timeout of `budgets.attempt`, so a hung
+/// connection becomes a retry instead of a hang; an operation timeout (no
+/// call outlasts the longest budget even outside an invocation); the SDK's
+/// standard retries ([`retry::sdk_retry_config`], environment honoured).
+pub fn tuned(
+    loader: aws_config::ConfigLoader,
+    budgets: &crate::deadline::Budgets,
+) -> aws_config::ConfigLoader {
     let timeouts = aws_config::timeout::TimeoutConfig::builder()
-        .connect_timeout(Duration::from_secs(3))
-        .operation_attempt_timeout(Duration::from_secs(10))
+        .connect_timeout(CONNECT_TIMEOUT)
+        .operation_attempt_timeout(budgets.attempt)
+        .operation_timeout(budgets.read.max(budgets.write).max(budgets.page))
         .build();
     loader
         .timeout_config(timeouts)
-        .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(3))
+        .retry_config(retry::sdk_retry_config(|k| std::env::var(k).ok()))
 }
 
 /// Builds an SDK client from the environment (`AWS_ENDPOINT_URL_DYNAMODB`
 /// included) with [`tuned`] settings.
-pub async fn client_from_env() -> Client {
-    let conf = tuned(aws_config::defaults(aws_config::BehaviorVersion::latest()))
-        .load()
-        .await;
+pub async fn client_from_env(budgets: &crate::deadline::Budgets) -> Client {
+    let conf = tuned(
+        aws_config::defaults(aws_config::BehaviorVersion::latest()),
+        budgets,
+    )
+    .load()
+    .await;
     Client::new(&conf)
 }
 
@@ -175,6 +184,7 @@ pub struct Store {
     client: Client,
     table: String,
     policy: RetryPolicy,
+    budgets: crate::deadline::Budgets,
 }
 
 impl Store {
@@ -184,7 +194,20 @@ impl Store {
             client,
             table: table.into(),
             policy: RetryPolicy::default(),
+            budgets: crate::deadline::Budgets::default(),
         }
+    }
+
+    /// The same store with other call budgets (read from the environment at
+    /// init; tests shorten them).
+    pub fn with_budgets(mut self, budgets: crate::deadline::Budgets) -> Self {
+        self.budgets = budgets;
+        self
+    }
+
+    /// The call budgets.
+    pub fn budgets(&self) -> &crate::deadline::Budgets {
+        &self.budgets
     }
 
     /// The same store with another retry policy (tests shorten it).
@@ -201,13 +224,13 @@ impl Store {
     pub fn table(&self) -> &str {
         &self.table
     }
-    /// The retry policy of batch writes and retried calls.
+    /// The retry policy of batch writes and refused recounts.
     pub fn policy(&self) -> &RetryPolicy {
         &self.policy
     }
 
     pub(crate) async fn get_item(&self, pk: String, sk: &str) -> Result<Option<Item>, StoreError> {
-        retry::retrying(&self.policy, || {
+        retry::bounded("GetItem", self.budgets.read, {
             self.client
                 .get_item()
                 .table_name(&self.table)
@@ -223,7 +246,7 @@ impl Store {
     /// Writes `item` unless an item with its key exists: `true` when
     /// written, `false` when it was already there.
     pub(crate) async fn put_if_absent(&self, item: &Item) -> Result<bool, StoreError> {
-        let res = retry::conditional(&self.policy, || {
+        let res = retry::conditional("PutItem", self.budgets.write, {
             self.client
                 .put_item()
                 .table_name(&self.table)
@@ -269,7 +292,7 @@ impl Store {
     }
 
     async fn put(&self, item: Item) -> Result<(), StoreError> {
-        retry::retrying(&self.policy, || {
+        retry::bounded("PutItem", self.budgets.write, {
             self.client
                 .put_item()
                 .table_name(&self.table)
@@ -330,8 +353,9 @@ impl Store {
         self.put_if_absent(&item).await
     }
 
-    /// Writes images into an album one by one (seeding and tests; the webhook
-    /// has its own idempotent path). Recounts the album afterwards.
+    /// Writes images into an album in batches, as a copy does (seeding and
+    /// tests; the webhook has its own idempotent path). Recounts the album
+    /// afterwards.
     pub async fn put_images(
         &self,
         album_id: &str,
@@ -391,7 +415,7 @@ impl Store {
         let mut total = 0u64;
         let mut start: Option<Item> = None;
         loop {
-            let out = retry::retrying(&self.policy, || {
+            let out = retry::bounded("Query", self.budgets.page, {
                 self.client
                     .query()
                     .table_name(&self.table)
@@ -441,18 +465,18 @@ impl Store {
             // ~30 of them in lock-step until all gave up (503). So pause
             // (jittered, to spread the contenders), then stop if a recount
             // that bumped after us has been stored: it counted every write
-            // we answer for (`counted_seq`).
-            tokio::time::sleep(self.policy.backoff(round)).await;
+            // we answer for (`counted_seq`). The pause never runs past the
+            // invocation's deadline (decision 0006).
+            retry::pause_within_deadline("recount", self.policy.backoff(round)).await?;
             if let Some(item) = self.get_item(album_pk(album_id), ALBUM_SK).await?
                 && get_n(&item, "counted_seq")? >= seq
             {
                 return get_n(&item, "images_count");
             }
         }
-        Err(StoreError::Unavailable {
-            attempts: 50,
-            detail: format!("album {album_id} kept changing while being counted"),
-        })
+        Err(StoreError::Unavailable(format!(
+            "album {album_id} kept changing while being counted"
+        )))
     }
 
     /// Stores `count` as the album's `images_count` only if no counted write
@@ -486,7 +510,7 @@ impl Store {
             .iter()
             .map(|(k, v)| (k.to_string(), v.clone()))
             .collect();
-        let res = retry::conditional(&self.policy, || {
+        let res = retry::conditional("UpdateItem", self.budgets.write, {
             self.client
                 .update_item()
                 .table_name(&self.table)
@@ -504,7 +528,7 @@ impl Store {
     /// Increments the album's `seq` and returns the new value: the first
     /// step of every counted write (decision 0003).
     pub async fn bump_seq(&self, album_id: &str) -> Result<u64, StoreError> {
-        let bumped = retry::retrying(&self.policy, || {
+        let bumped = retry::bounded("UpdateItem", self.budgets.write, {
             self.client
                 .update_item()
                 .table_name(&self.table)
@@ -571,7 +595,7 @@ impl Store {
     /// Returns whether it existed (a second delete recounts and says no).
     pub async fn remove_image(&self, album_id: &str, sk: &str) -> Result<bool, StoreError> {
         let seq = self.bump_seq(album_id).await?;
-        let res = retry::conditional(&self.policy, || {
+        let res = retry::conditional("DeleteItem", self.budgets.write, {
             self.client
                 .delete_item()
                 .table_name(&self.table)
@@ -596,7 +620,7 @@ impl Store {
     /// The album and sort key of image `image_id` (through the `by_image`
     /// index, which is eventually consistent).
     pub async fn find_image(&self, image_id: &str) -> Result<Option<(String, String)>, StoreError> {
-        let out = retry::retrying(&self.policy, || {
+        let out = retry::bounded("Query", self.budgets.read, {
             self.client
                 .query()
                 .table_name(&self.table)
@@ -625,7 +649,7 @@ impl Store {
         limit: usize,
         start: Option<Item>,
     ) -> Result<(Vec<StoredImage>, Option<Item>), StoreError> {
-        let out = retry::retrying(&self.policy, || {
+        let out = retry::bounded("Query", self.budgets.read, {
             self.client
                 .query()
                 .table_name(&self.table)
@@ -676,7 +700,7 @@ impl Store {
         let mut next = None;
         // A GSI page may end short of `limit`; keep reading until it is full.
         loop {
-            let out = retry::retrying(&self.policy, || {
+            let out = retry::bounded("Query", self.budgets.read, {
                 self.client
                     .query()
                     .table_name(&self.table)

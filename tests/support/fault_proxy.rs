@@ -43,6 +43,8 @@ use tokio::task::{JoinHandle, JoinSet};
 const AMZ_JSON: &str = "application/x-amz-json-1.0";
 /// Error type namespace used by DynamoDB for its own exceptions.
 const DDB_ERR_NS: &str = "com.amazonaws.dynamodb.v20120810";
+/// How long a hung call holds its connection before it is dropped unanswered.
+pub const HANG_FOR: Duration = Duration::from_secs(120);
 /// Share of `UnprocessedItems` faults (on batches of 2+ items) that defer the whole batch, so
 /// callers also see the "nothing was written" case, not only partial progress.
 const DEFER_ALL_SHARE: f64 = 0.25;
@@ -50,7 +52,7 @@ const DEFER_ALL_SHARE: f64 = 0.25;
 /// What faults to inject, and how often.
 ///
 /// Rates are probabilities in `0.0..=1.0` (values outside are clamped, `NaN` counts as 0) and
-/// are rolled independently per targeted call, in this order: reset, throttle, server error;
+/// are rolled independently per targeted call, in this order: reset, throttle, server error, hang;
 /// the first hit decides the answer. Calls that are forwarded may then be delayed and, for
 /// `BatchWriteItem`, partially processed.
 #[derive(Clone, Debug, Default)]
@@ -65,6 +67,10 @@ pub struct FaultConfig {
     pub server_error_rate: f64,
     /// Share of targeted calls whose connection is closed/reset without any answer (the request is NOT forwarded).
     pub reset_rate: f64,
+    /// Share of targeted calls that hang: no answer and nothing forwarded,
+    /// the connection held open for [`HANG_FOR`] (a black hole; the client's
+    /// timeouts and deadlines are all that end the call).
+    pub hang_rate: f64,
     /// Share of targeted calls delayed by `delay` before forwarding.
     pub delay_rate: f64,
     /// How long a delayed call waits before it is forwarded.
@@ -138,6 +144,8 @@ pub struct FaultStats {
     pub resets: u64,
     /// Calls delayed before forwarding.
     pub delayed: u64,
+    /// Calls held unanswered and never forwarded (black hole).
+    pub hung: u64,
     /// Requests forwarded to the upstream (whole or with items removed).
     pub forwarded: u64,
     /// Forwarded requests for which the upstream could not be reached (answered 502).
@@ -165,7 +173,12 @@ impl FaultStats {
 
     /// Total number of faults of any kind injected (delays included).
     pub fn faults(&self) -> u64 {
-        self.unprocessed_calls + self.throttled + self.server_errors + self.resets + self.delayed
+        self.unprocessed_calls
+            + self.throttled
+            + self.server_errors
+            + self.resets
+            + self.delayed
+            + self.hung
     }
 }
 
@@ -248,11 +261,35 @@ impl FaultProxy {
     /// them). Applies to requests that arrive afterwards. The RNG is re-seeded only when
     /// `cfg.seed` differs from the current seed, so a run stays reproducible either way.
     pub fn set_config(&self, cfg: FaultConfig) {
-        let mut current = lock(&self.shared.cfg);
+        self.stats_handle().set_config(cfg);
+    }
+}
+
+/// A handle on a running proxy's counters and configuration that a task
+/// can own (e.g. to switch faults on once a copy is under way).
+#[derive(Clone)]
+pub struct ProxyHandle(Arc<Shared>);
+
+impl ProxyHandle {
+    /// Snapshot of the counters.
+    pub fn stats(&self) -> FaultStats {
+        lock(&self.0.stats).clone()
+    }
+
+    /// Replaces the configuration (see [`FaultProxy::set_config`]).
+    pub fn set_config(&self, cfg: FaultConfig) {
+        let mut current = lock(&self.0.cfg);
         if current.seed != cfg.seed {
-            *lock(&self.shared.rng) = StdRng::seed_from_u64(cfg.seed);
+            *lock(&self.0.rng) = StdRng::seed_from_u64(cfg.seed);
         }
         *current = cfg;
+    }
+}
+
+impl FaultProxy {
+    /// A handle on this proxy for another task.
+    pub fn stats_handle(&self) -> ProxyHandle {
+        ProxyHandle(Arc::clone(&self.shared))
     }
 }
 
@@ -432,6 +469,7 @@ enum Plan {
         throttling_exception: bool,
     },
     ServerError,
+    Hang,
     Forward {
         delay: Option<Duration>,
         defer: Option<Deferral>,
@@ -507,6 +545,8 @@ async fn handle(shared: &Shared, req: Request<Incoming>) -> Outcome {
             }
         } else if roll(&mut rng, rate(cfg.server_error_rate)) {
             Plan::ServerError
+        } else if roll(&mut rng, rate(cfg.hang_rate)) {
+            Plan::Hang
         } else {
             let delay = roll(&mut rng, rate(cfg.delay_rate)).then_some(cfg.delay);
             let defer = match batch {
@@ -569,6 +609,15 @@ async fn handle(shared: &Shared, req: Request<Incoming>) -> Outcome {
                 &format!("{DDB_ERR_NS}#InternalServerError"),
                 "Internal server error (injected)",
             ))
+        }
+        Plan::Hang => {
+            {
+                let mut stats = shared.stats();
+                stats.hung += 1;
+                stats.count_fault(&op);
+            }
+            tokio::time::sleep(HANG_FOR).await;
+            Outcome::Reset
         }
         Plan::Forward { delay, defer } => {
             if let Some(delay) = delay {

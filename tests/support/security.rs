@@ -500,7 +500,7 @@ pub fn check_error_response(status: u16, headers: &HeaderMap, text: &str) -> Res
         409 => "conflict",
         413 => "payload_too_large",
         422 => "unprocessable_entity",
-        503 => "service_unavailable",
+        503 => "unavailable",
         500 => "internal_error",
         other => return Err(format!("unexpected error status {other}")),
     };

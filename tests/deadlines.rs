@@ -1,0 +1,470 @@
+//! Every function answers inside its deadline whatever DynamoDB does
+//! (decision 0006): the fault proxy in front of the local DynamoDB plays a
+//! brownout (every call throttled), a black hole (every call hangs, nothing
+//! reaches the table) and a 500 storm. Each HTTP function, called through its
+//! real handler with its real API Gateway event, must answer 503 with the
+//! API's JSON error, the contract's headers and `Retry-After`, within its
+//! route's budget + 1 s; the table must be as before; and once the fault
+//! stops, the same request must succeed with every count exact. A duplicate
+//! that DynamoDB trouble stops part-way answers 202 with a job when the job
+//! can be saved (the worker then finishes it exactly), else 503 (the retry
+//! finishes it exactly). The event functions fail their invocation before
+//! its deadline instead of timing out, and the next delivery finishes.
+//!
+//! Each test prints its table (`cargo test --test deadlines -- --nocapture`).
+
+mod support;
+
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use album_api::App;
+use album_api::album::Album;
+use album_api::auth;
+use album_api::config::Secret;
+use album_api::handlers::{duplicate_album, duplication_worker, scheduled_duplicate};
+use album_api::store::Store;
+use album_api::store::jobs::{Job, JobStatus};
+use lambda_runtime::{Context, LambdaEvent};
+use serde_json::{Value, json};
+use support::fault_proxy::{FaultConfig, FaultProxy};
+use support::security::{
+    Endpoint, check_error_response, raw_parts, signed_webhook_event, table_snapshot,
+    upload_notification,
+};
+use support::*;
+
+/// Images of the album every request reads or copies.
+const IMAGES: u64 = 300;
+/// An album the delete and the webhook write into.
+const SCRATCH: &str = "scratch-album";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Trouble {
+    /// Every call answered `ThrottlingException` / `ProvisionedThroughputExceededException`.
+    Brownout,
+    /// Every call hangs: no answer, nothing forwarded.
+    Blackhole,
+    /// Every call answered 500 `InternalServerError`.
+    ServerErrors,
+}
+
+impl Trouble {
+    fn name(self) -> &'static str {
+        match self {
+            Trouble::Brownout => "brownout",
+            Trouble::Blackhole => "blackhole",
+            Trouble::ServerErrors => "500 storm",
+        }
+    }
+
+    fn config(self) -> FaultConfig {
+        let mut cfg = FaultConfig::none();
+        match self {
+            Trouble::Brownout => cfg.throttle_rate = 1.0,
+            Trouble::Blackhole => cfg.hang_rate = 1.0,
+            Trouble::ServerErrors => cfg.server_error_rate = 1.0,
+        }
+        cfg
+    }
+}
+
+/// The whole budget of an endpoint's route.
+fn route_budget(app: &App, e: Endpoint) -> Duration {
+    match e {
+        Endpoint::Duplicate => app.budgets.duplicate(),
+        Endpoint::CreateAlbum | Endpoint::DeleteImage | Endpoint::Webhook => app.budgets.write,
+        Endpoint::GetAlbum | Endpoint::ListAlbums | Endpoint::ListImages => app.budgets.read,
+        Endpoint::GetDuplication => app.budgets.read,
+    }
+}
+
+/// The status each endpoint answers when DynamoDB is healthy.
+fn healthy_status(e: Endpoint) -> u16 {
+    match e {
+        Endpoint::CreateAlbum | Endpoint::Webhook => 201,
+        Endpoint::DeleteImage => 204,
+        _ => 200,
+    }
+}
+
+/// A table with the seed's album of [`IMAGES`] images, a scratch album with
+/// a few, a job; an app that reaches DynamoDB through the fault proxy; and
+/// one ready request per HTTP function.
+struct Fixture {
+    env: TestEnv,
+    proxy: FaultProxy,
+    direct: Store,
+    requests: Vec<(Endpoint, Value)>,
+}
+
+async fn fixture(tag: &str) -> Fixture {
+    let proxy = FaultProxy::start(&emulator_endpoint(), FaultConfig::none()).await;
+    let env = TestEnv::with_endpoint(tag, &proxy.endpoint()).await;
+    let direct = env.direct_store().await;
+    seed_album(&direct, SOURCE, ORG, IMAGES).await;
+    let scratch = seed_album(&direct, SCRATCH, ORG, 3).await;
+    let job = Job {
+        id: format!("job-{tag}"),
+        status: JobStatus::Done,
+        source_album_id: SOURCE.into(),
+        destination_id: "done-copy".into(),
+        organization_id: ORG.into(),
+        requested_by: USER.into(),
+        images_total: IMAGES,
+        images_copied: IMAGES,
+        resume: None,
+        slices: 1,
+        error: None,
+    };
+    direct
+        .create_job_if_absent(&job, false, "2026-11-28T00:00:00.000Z")
+        .await
+        .unwrap();
+    let token = bearer(&env.token(USER, None));
+    let now = album_api::service::now();
+    let notification =
+        auth::issue_notification_token(USER, SCRATCH, ORG, &Secret::new(JWT_SECRET), now, 3600)
+            .unwrap();
+    let (_, upload) = upload_notification(SCRATCH, 1, now);
+    let requests = Endpoint::ALL
+        .iter()
+        .map(|&e| {
+            let ev = match e {
+                Endpoint::Duplicate => duplicate_event(
+                    "duplicate-album.json",
+                    Some(&token),
+                    SOURCE,
+                    Some(&format!("destination_id=copy-{tag}")),
+                ),
+                Endpoint::Webhook => signed_webhook_event(Some(&notification), &upload),
+                Endpoint::GetAlbum | Endpoint::ListImages => e.event(Some(&token), Some(SOURCE)),
+                Endpoint::DeleteImage => e.event(Some(&token), Some(&scratch[0].id)),
+                Endpoint::GetDuplication => e.event(Some(&token), Some(&job.id)),
+                Endpoint::CreateAlbum | Endpoint::ListAlbums => e.event(Some(&token), None),
+            };
+            (e, ev)
+        })
+        .collect();
+    Fixture {
+        env,
+        proxy,
+        direct,
+        requests,
+    }
+}
+
+/// Asserts an album's `images_count` equals its image items, and returns it.
+async fn exact_count(direct: &Store, album: &str) -> u64 {
+    let items = direct.count_images(album).await.unwrap();
+    let count = direct.get_album(album).await.unwrap().unwrap().images_count;
+    assert_eq!(count, items, "images_count of {album} against its items");
+    items
+}
+
+/// Calls every HTTP function at once under `trouble`, then again after it.
+async fn every_function_under(trouble: Trouble) {
+    let tag = trouble.name().replace(' ', "");
+    let fx = fixture(&tag).await;
+    let before = table_snapshot(&fx.direct).await;
+    fx.proxy.set_config(trouble.config());
+
+    let mut calls = tokio::task::JoinSet::new();
+    for (endpoint, ev) in fx.requests.clone() {
+        let app = fx.env.app.clone();
+        calls.spawn(async move {
+            let started = Instant::now();
+            let resp = endpoint.call(&app, request(&ev)).await.unwrap();
+            (endpoint, started.elapsed(), raw_parts(resp))
+        });
+    }
+    let mut rows = Vec::new();
+    while let Some(done) = calls.join_next().await {
+        let (endpoint, took, (status, headers, text)) = done.unwrap();
+        let what = format!("{} under {}", endpoint.event_file(), trouble.name());
+        assert_eq!(status, 503, "{what}: {text}");
+        check_error_response(status, &headers, &text).unwrap_or_else(|e| panic!("{what}: {e}"));
+        let retry_after = headers
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_else(|| panic!("{what}: no Retry-After"));
+        assert!(
+            retry_after.parse::<u64>().is_ok_and(|s| s >= 1),
+            "{what}: Retry-After {retry_after}"
+        );
+        let budget = route_budget(&fx.env.app, endpoint);
+        assert!(
+            took <= budget + Duration::from_secs(1),
+            "{what}: answered after {took:?}, budget {budget:?}"
+        );
+        rows.push((endpoint, took, budget, retry_after.to_string()));
+    }
+    assert!(fx.proxy.stats().faults() >= 8, "{:?}", fx.proxy.stats());
+    rows.sort_by_key(|r| r.0.event_file());
+    for (endpoint, took, budget, retry_after) in &rows {
+        eprintln!(
+            "trouble={:<10} function={:<28} status=503 retry_after={retry_after} seconds={:.2} budget={}",
+            trouble.name(),
+            endpoint.event_file(),
+            took.as_secs_f64(),
+            budget.as_secs()
+        );
+    }
+    // Every call was faulted, so nothing reached the table.
+    assert_eq!(
+        table_snapshot(&fx.direct).await,
+        before,
+        "written under {}",
+        trouble.name()
+    );
+
+    // The fault stops: the same requests succeed, and every count is exact.
+    fx.proxy.set_config(FaultConfig::none());
+    for (endpoint, ev) in &fx.requests {
+        let resp = endpoint.call(&fx.env.app, request(ev)).await.unwrap();
+        let (status, _, text) = raw_parts(resp);
+        assert_eq!(
+            status,
+            healthy_status(*endpoint),
+            "{} after {}: {text}",
+            endpoint.event_file(),
+            trouble.name()
+        );
+    }
+    assert_eq!(exact_count(&fx.direct, SOURCE).await, IMAGES);
+    assert_eq!(
+        exact_count(&fx.direct, &format!("copy-{tag}")).await,
+        IMAGES
+    );
+    // Three seeded, one deleted, one uploaded.
+    assert_eq!(exact_count(&fx.direct, SCRATCH).await, 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn under_a_brownout_every_function_answers_503_with_retry_after_in_its_budget() {
+    every_function_under(Trouble::Brownout).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn when_every_call_hangs_every_function_answers_503_with_retry_after_in_its_budget() {
+    every_function_under(Trouble::Blackhole).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn under_a_500_storm_every_function_answers_503_with_retry_after_in_its_budget() {
+    every_function_under(Trouble::ServerErrors).await;
+}
+
+/// Starts `trouble` on the operations `ops` (all when empty) once the copy
+/// has sent `after` batches.
+fn trouble_after_batches(proxy: &FaultProxy, trouble: Trouble, ops: &[&str], after: u64) {
+    let cfg = trouble.config().only(ops.iter().copied());
+    let watch = proxy.stats_handle();
+    tokio::spawn(async move {
+        let started = Instant::now();
+        while watch.stats().batch_write < after && started.elapsed() < Duration::from_secs(60) {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        watch.set_config(cfg);
+    });
+}
+
+/// A duplicate whose batches start failing part-way saves what it copied as
+/// a job (202, `Retry-After`, `Location`), inside its budget; the worker
+/// finishes it exactly once the trouble ends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_duplicate_stopped_part_way_answers_202_with_its_job_and_the_job_finishes_exactly() {
+    let fx = fixture("midcopy202").await;
+    let mut app = fx.env.app.clone();
+    app.copy.page_limit = Some(50);
+    app.copy.concurrency = 2;
+    let ev = duplicate_event(
+        "duplicate-album.json",
+        Some(&bearer(&fx.env.token(USER, None))),
+        SOURCE,
+        Some("destination_id=partial-202"),
+    );
+    for trouble in [Trouble::Brownout, Trouble::Blackhole] {
+        fx.proxy.set_config(FaultConfig::none());
+        fx.proxy.reset_stats();
+        trouble_after_batches(&fx.proxy, trouble, &["BatchWriteItem"], 3);
+        let started = Instant::now();
+        let (status, headers, body) =
+            parts(duplicate_album::handle(&app, request(&ev)).await.unwrap());
+        let took = started.elapsed();
+        assert_eq!(status, 202, "{}: {body}", trouble.name());
+        assert!(
+            took <= app.budgets.duplicate() + Duration::from_secs(1),
+            "{took:?}"
+        );
+        assert!(headers.contains_key("retry-after") && headers.contains_key("location"));
+        let copied = body["images_copied"].as_u64().unwrap();
+        assert!(copied > 0 && copied < IMAGES, "{}: {body}", trouble.name());
+        eprintln!(
+            "trouble={:<10} function=duplicate (batches fail after 3) status=202 copied={copied} seconds={:.2}",
+            trouble.name(),
+            took.as_secs_f64()
+        );
+
+        // The trouble ends; the worker runs the job to the end.
+        fx.proxy.set_config(FaultConfig::none());
+        let job_id = body["job_id"].as_str().unwrap().to_string();
+        let mut rounds = 0;
+        loop {
+            rounds += 1;
+            let deadline = SystemTime::now() + Duration::from_secs(60);
+            let outcome = album_api::jobs::run_slice(&app, &job_id, deadline, "test-worker")
+                .await
+                .unwrap();
+            if matches!(outcome, album_api::jobs::SliceOutcome::Done(_)) {
+                break;
+            }
+            assert!(rounds < 5, "{outcome:?}");
+        }
+        assert_eq!(exact_count(&fx.direct, "partial-202").await, IMAGES);
+    }
+}
+
+/// When the trouble also keeps the job from being saved, the duplicate
+/// answers 503 in its budget; the client's retry then finishes exactly.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_duplicate_stopped_part_way_with_no_job_saved_answers_503_and_the_retry_is_exact() {
+    let fx = fixture("midcopy503").await;
+    let mut app = fx.env.app.clone();
+    app.copy.page_limit = Some(50);
+    app.copy.concurrency = 2;
+    let ev = duplicate_event(
+        "duplicate-album.json",
+        Some(&bearer(&fx.env.token(USER, None))),
+        SOURCE,
+        Some("destination_id=partial-503"),
+    );
+    for trouble in [Trouble::Brownout, Trouble::Blackhole, Trouble::ServerErrors] {
+        fx.proxy.set_config(FaultConfig::none());
+        fx.proxy.reset_stats();
+        trouble_after_batches(&fx.proxy, trouble, &[], 3);
+        let started = Instant::now();
+        let resp = duplicate_album::handle(&app, request(&ev)).await.unwrap();
+        let took = started.elapsed();
+        let (status, headers, text) = raw_parts(resp);
+        assert_eq!(status, 503, "{}: {text}", trouble.name());
+        check_error_response(status, &headers, &text).unwrap();
+        assert!(headers.contains_key("retry-after"));
+        assert!(
+            took <= app.budgets.duplicate() + Duration::from_secs(1),
+            "{took:?}"
+        );
+        let partial = fx.direct.count_images("partial-503").await.unwrap();
+        eprintln!(
+            "trouble={:<10} function=duplicate (all calls fail after 3 batches) status=503 partial={partial} seconds={:.2}",
+            trouble.name(),
+            took.as_secs_f64()
+        );
+        fx.proxy.set_config(FaultConfig::none());
+        let (status, _, body) = parts(duplicate_album::handle(&app, request(&ev)).await.unwrap());
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["images_count"], IMAGES);
+        assert_eq!(exact_count(&fx.direct, "partial-503").await, IMAGES);
+    }
+}
+
+/// A Lambda context whose deadline is `budget` from now.
+fn context(request_id: &str, budget: Duration) -> Context {
+    let mut ctx = Context::default();
+    ctx.request_id = request_id.into();
+    ctx.deadline = (SystemTime::now() + budget)
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    ctx
+}
+
+/// The scheduled duplication and the stream worker fail their invocation
+/// well before its deadline under every trouble (so Lambda's retries and
+/// the dead-letter queue take over), and the next delivery finishes exactly.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn event_functions_fail_before_their_deadline_and_the_next_delivery_finishes() {
+    let fx = fixture("events").await;
+    let invocation = Duration::from_secs(20);
+    // A job the worker is handed: a copy into "worker-copy", not started.
+    let dest = Album {
+        id: "worker-copy".into(),
+        organization_id: ORG.into(),
+        images_count: 0,
+        views_count: 0,
+        created_at: "2026-11-28T00:00:00.000Z".into(),
+    };
+    fx.direct.create_album_if_absent(&dest).await.unwrap();
+    let job = Job {
+        id: "job-worker".into(),
+        status: JobStatus::Running,
+        source_album_id: SOURCE.into(),
+        destination_id: dest.id.clone(),
+        organization_id: ORG.into(),
+        requested_by: USER.into(),
+        images_total: IMAGES,
+        images_copied: 0,
+        resume: None,
+        slices: 1,
+        error: None,
+    };
+    fx.direct
+        .create_job_if_absent(&job, true, "2026-11-28T00:00:00.000Z")
+        .await
+        .unwrap();
+    let stream = json!({"Records": [{
+        "eventID": "1", "eventName": "MODIFY", "eventSource": "aws:dynamodb",
+        "dynamodb": {"NewImage": {
+            "pk": {"S": "J#job-worker"}, "sk": {"S": "J"},
+            "status": {"S": "running"}, "handoff": {"N": "1"}
+        }}
+    }]});
+    let mut scheduled = event("scheduled-duplicate.json");
+    scheduled["source_album_id"] = json!(SOURCE);
+    scheduled["destination_id"] = json!("scheduled-copy");
+    scheduled["organization_id"] = json!(ORG);
+
+    for trouble in [Trouble::Brownout, Trouble::Blackhole, Trouble::ServerErrors] {
+        fx.proxy.set_config(trouble.config());
+        for (name, payload) in [("scheduled", &scheduled), ("worker", &stream)] {
+            let started = Instant::now();
+            let ctx = context(&format!("{name}-{}", trouble.name()), invocation);
+            let out = if name == "scheduled" {
+                scheduled_duplicate::handle(&fx.env.app, LambdaEvent::new(payload.clone(), ctx))
+                    .await
+            } else {
+                duplication_worker::handle(&fx.env.app, LambdaEvent::new(payload.clone(), ctx))
+                    .await
+            };
+            let took = started.elapsed();
+            assert!(out.is_err(), "{name} under {}: {out:?}", trouble.name());
+            assert!(
+                took < invocation - album_api::deadline::ANSWER_MARGIN,
+                "{name} under {}: {took:?}",
+                trouble.name()
+            );
+            eprintln!(
+                "trouble={:<10} function={name:<9} invocation failed after {:.2}s of {}s",
+                trouble.name(),
+                took.as_secs_f64(),
+                invocation.as_secs()
+            );
+        }
+    }
+    fx.proxy.set_config(FaultConfig::none());
+    let out = scheduled_duplicate::handle(
+        &fx.env.app,
+        LambdaEvent::new(scheduled.clone(), context("scheduled-after", invocation)),
+    )
+    .await
+    .unwrap();
+    assert_eq!(out["status"], "done", "{out}");
+    let out = duplication_worker::handle(
+        &fx.env.app,
+        LambdaEvent::new(stream.clone(), context("worker-after", invocation)),
+    )
+    .await
+    .unwrap();
+    assert_eq!(out[0]["status"], "done", "{out}");
+    assert_eq!(exact_count(&fx.direct, "scheduled-copy").await, IMAGES);
+    assert_eq!(exact_count(&fx.direct, "worker-copy").await, IMAGES);
+}
