@@ -161,6 +161,8 @@ impl Function {
             .env("AWS_LAMBDA_FUNCTION_NAME", FUNCTION)
             .env("AWS_LAMBDA_FUNCTION_TIMEOUT", "300")
             .env("RUST_LOG", "info")
+            // The tests' budgets (production's, scaled against moto).
+            .envs(budget_env())
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log)

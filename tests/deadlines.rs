@@ -15,7 +15,7 @@
 
 mod support;
 
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use album_api::App;
 use album_api::album::Album;
@@ -24,7 +24,7 @@ use album_api::config::Secret;
 use album_api::handlers::{duplicate_album, duplication_worker, scheduled_duplicate};
 use album_api::store::Store;
 use album_api::store::jobs::{Job, JobStatus};
-use lambda_runtime::{Context, LambdaEvent};
+use lambda_runtime::LambdaEvent;
 use serde_json::{Value, json};
 use support::fault_proxy::{FaultConfig, FaultProxy};
 use support::security::{
@@ -268,12 +268,10 @@ fn trouble_after_batches(proxy: &FaultProxy, trouble: Trouble, ops: &[&str], aft
     });
 }
 
-/// A duplicate whose batches start failing part-way saves what it copied as
-/// a job (202, `Retry-After`, `Location`), inside its budget; the worker
-/// finishes it exactly once the trouble ends.
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_duplicate_stopped_part_way_answers_202_with_its_job_and_the_job_finishes_exactly() {
-    let fx = fixture("midcopy202").await;
+/// An app that copies in small pages, two batches at a time (so trouble
+/// can start part-way through a 300-image copy), and a duplicate request
+/// into `destination`.
+fn slow_copy(fx: &Fixture, destination: &str) -> (App, Value) {
     let mut app = fx.env.app.clone();
     app.copy.page_limit = Some(50);
     app.copy.concurrency = 2;
@@ -281,8 +279,18 @@ async fn a_duplicate_stopped_part_way_answers_202_with_its_job_and_the_job_finis
         "duplicate-album.json",
         Some(&bearer(&fx.env.token(USER, None))),
         SOURCE,
-        Some("destination_id=partial-202"),
+        Some(&format!("destination_id={destination}")),
     );
+    (app, ev)
+}
+
+/// A duplicate whose batches start failing part-way saves what it copied as
+/// a job (202, `Retry-After`, `Location`), inside its budget; the worker
+/// finishes it exactly once the trouble ends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_duplicate_stopped_part_way_answers_202_with_its_job_and_the_job_finishes_exactly() {
+    let fx = fixture("midcopy202").await;
+    let (app, ev) = slow_copy(&fx, "partial-202");
     for trouble in [Trouble::Brownout, Trouble::Blackhole] {
         fx.proxy.set_config(FaultConfig::none());
         fx.proxy.reset_stats();
@@ -307,19 +315,7 @@ async fn a_duplicate_stopped_part_way_answers_202_with_its_job_and_the_job_finis
 
         // The trouble ends; the worker runs the job to the end.
         fx.proxy.set_config(FaultConfig::none());
-        let job_id = body["job_id"].as_str().unwrap().to_string();
-        let mut rounds = 0;
-        loop {
-            rounds += 1;
-            let deadline = SystemTime::now() + Duration::from_secs(60);
-            let outcome = album_api::jobs::run_slice(&app, &job_id, deadline, "test-worker")
-                .await
-                .unwrap();
-            if matches!(outcome, album_api::jobs::SliceOutcome::Done(_)) {
-                break;
-            }
-            assert!(rounds < 5, "{outcome:?}");
-        }
+        run_job_to_done(&app, body["job_id"].as_str().unwrap(), 5).await;
         assert_eq!(exact_count(&fx.direct, "partial-202").await, IMAGES);
     }
 }
@@ -329,15 +325,7 @@ async fn a_duplicate_stopped_part_way_answers_202_with_its_job_and_the_job_finis
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_duplicate_stopped_part_way_with_no_job_saved_answers_503_and_the_retry_is_exact() {
     let fx = fixture("midcopy503").await;
-    let mut app = fx.env.app.clone();
-    app.copy.page_limit = Some(50);
-    app.copy.concurrency = 2;
-    let ev = duplicate_event(
-        "duplicate-album.json",
-        Some(&bearer(&fx.env.token(USER, None))),
-        SOURCE,
-        Some("destination_id=partial-503"),
-    );
+    let (app, ev) = slow_copy(&fx, "partial-503");
     for trouble in [Trouble::Brownout, Trouble::Blackhole, Trouble::ServerErrors] {
         fx.proxy.set_config(FaultConfig::none());
         fx.proxy.reset_stats();
@@ -365,17 +353,6 @@ async fn a_duplicate_stopped_part_way_with_no_job_saved_answers_503_and_the_retr
         assert_eq!(body["images_count"], IMAGES);
         assert_eq!(exact_count(&fx.direct, "partial-503").await, IMAGES);
     }
-}
-
-/// A Lambda context whose deadline is `budget` from now.
-fn context(request_id: &str, budget: Duration) -> Context {
-    let mut ctx = Context::default();
-    ctx.request_id = request_id.into();
-    ctx.deadline = (SystemTime::now() + budget)
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as u64;
-    ctx
 }
 
 /// The scheduled duplication and the stream worker fail their invocation
@@ -427,7 +404,7 @@ async fn event_functions_fail_before_their_deadline_and_the_next_delivery_finish
         fx.proxy.set_config(trouble.config());
         for (name, payload) in [("scheduled", &scheduled), ("worker", &stream)] {
             let started = Instant::now();
-            let ctx = context(&format!("{name}-{}", trouble.name()), invocation);
+            let ctx = lambda_context(&format!("{name}-{}", trouble.name()), invocation);
             let out = if name == "scheduled" {
                 scheduled_duplicate::handle(&fx.env.app, LambdaEvent::new(payload.clone(), ctx))
                     .await
@@ -453,14 +430,17 @@ async fn event_functions_fail_before_their_deadline_and_the_next_delivery_finish
     fx.proxy.set_config(FaultConfig::none());
     let out = scheduled_duplicate::handle(
         &fx.env.app,
-        LambdaEvent::new(scheduled.clone(), context("scheduled-after", invocation)),
+        LambdaEvent::new(
+            scheduled.clone(),
+            lambda_context("scheduled-after", invocation),
+        ),
     )
     .await
     .unwrap();
     assert_eq!(out["status"], "done", "{out}");
     let out = duplication_worker::handle(
         &fx.env.app,
-        LambdaEvent::new(stream.clone(), context("worker-after", invocation)),
+        LambdaEvent::new(stream.clone(), lambda_context("worker-after", invocation)),
     )
     .await
     .unwrap();

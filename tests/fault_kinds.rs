@@ -269,18 +269,8 @@ async fn exercise(kind: Kind) {
                     started.elapsed()
                 );
                 proxy.set_config(FaultConfig::none());
-                let job_id = body["job_id"].as_str().expect("a job id").to_string();
-                for slice in 1.. {
-                    let deadline = std::time::SystemTime::now() + Duration::from_secs(120);
-                    let outcome =
-                        album_api::jobs::run_slice(&env.app, &job_id, deadline, "test-worker")
-                            .await
-                            .unwrap();
-                    if matches!(outcome, album_api::jobs::SliceOutcome::Done(_)) {
-                        break;
-                    }
-                    assert!(slice < 5, "{what}: the job did not finish: {outcome:?}");
-                }
+                let job_id = body["job_id"].as_str().expect("a job id");
+                run_job_to_done(&env.app, job_id, 5).await;
                 assert_exact(&direct, &destination, &what).await;
                 tally.after_202 += 1;
             }

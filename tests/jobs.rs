@@ -4,7 +4,7 @@
 
 mod support;
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use album_api::handlers::{
     duplicate_album, duplication_worker, get_duplication, scheduled_duplicate,
@@ -24,15 +24,8 @@ fn slice_budget(ms: u64) -> Duration {
     Duration::from_millis(if emulator_is_moto() { ms * 6 } else { ms })
 }
 
-/// A Lambda context whose deadline is `budget` from now.
 fn context(request_id: &str, budget: Duration) -> Context {
-    let mut ctx = Context::default();
-    ctx.request_id = request_id.into();
-    ctx.deadline = (SystemTime::now() + budget)
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as u64;
-    ctx
+    lambda_context(request_id, budget)
 }
 
 fn scheduled_event(destination: &str) -> Value {

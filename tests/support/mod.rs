@@ -52,6 +52,20 @@ pub fn test_budgets() -> album_api::deadline::Budgets {
     b
 }
 
+/// [`test_budgets`] as the environment variables a function reads them from.
+pub fn budget_env() -> Vec<(&'static str, String)> {
+    let b = test_budgets();
+    [
+        ("READ_BUDGET_MS", b.read),
+        ("WRITE_BUDGET_MS", b.write),
+        ("PAGE_BUDGET_MS", b.page),
+        ("ATTEMPT_TIMEOUT_MS", b.attempt),
+    ]
+    .into_iter()
+    .map(|(k, d)| (k, d.as_millis().to_string()))
+    .collect()
+}
+
 /// An SDK client for `endpoint`, tuned like production's.
 pub async fn client_for(endpoint: &str) -> Client {
     let sdk = tuned(
@@ -253,4 +267,30 @@ pub async fn seed_album(
         assert_eq!(count, n, "album {id} holds exactly its seeded images");
     }
     images
+}
+
+/// A Lambda context whose deadline is `budget` from now.
+pub fn lambda_context(request_id: &str, budget: std::time::Duration) -> lambda_runtime::Context {
+    let mut ctx = lambda_runtime::Context::default();
+    ctx.request_id = request_id.into();
+    ctx.deadline = (std::time::SystemTime::now() + budget)
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    ctx
+}
+
+/// Runs job `job_id`'s slices, as the worker would, until it is done
+/// (at most `max_slices`, each with a minute to go).
+pub async fn run_job_to_done(app: &App, job_id: &str, max_slices: u32) {
+    for _ in 0..max_slices {
+        let deadline = std::time::SystemTime::now() + std::time::Duration::from_secs(60);
+        let outcome = album_api::jobs::run_slice(app, job_id, deadline, "test-worker")
+            .await
+            .expect("a slice");
+        if matches!(outcome, album_api::jobs::SliceOutcome::Done(_)) {
+            return;
+        }
+    }
+    panic!("job {job_id} not done after {max_slices} slices");
 }
