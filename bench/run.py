@@ -884,7 +884,8 @@ class Bench:
                 if binary == "cloudinary_notification":
                     payload = signed_webhook_event()
                 row: dict = {}
-                for label, endpoint in (("healthy", self.endpoint), ("brownout", brownout.endpoint)):
+                kinds = [("healthy", self.endpoint), ("brownout", brownout.endpoint)]
+                for label, endpoint in [k for k in kinds if k[0] in self.args.brownout_kinds]:
                     env = function_env(endpoint, fn)
                     r = Rie(self.procs, LAMBDA_DIR / binary / "bootstrap", env, self.logs / f"rie-{label}-{binary}.log", binary)
                     try:
@@ -903,8 +904,7 @@ class Bench:
                     if label == "brownout" and statuses != {503}:
                         raise RuntimeError(f"{binary} under a brownout answered {statuses}, not 503")
                 out[binary] = row
-                log(f"brownout {binary}: healthy {row['healthy']['median_ms']:.2f} ms {row['healthy']['statuses']},"
-                    f" 503 after {row['brownout']['median_ms']:.1f} ms (Retry-After {row['brownout']['retry_after']})")
+                log(f"brownout {binary}: {json.dumps(row)}")
         finally:
             brownout.stop()
         self.results["brownout"] = {"repeats": self.args.brownout_repeats, "functions": out,
@@ -1219,7 +1219,10 @@ class Bench:
             w(f"Under a brownout (every DynamoDB call throttled): time to the 503, beside the healthy warm latency (median of {b['repeats']}, ms)")
             w(f"  {'function':26} {'healthy':>9} {'status':>7} {'503 after':>10} {'Retry-After':>12}")
             for k, v in b["functions"].items():
-                w(f"  {k:26} {v['healthy']['median_ms']:9.2f} {'/'.join(v['healthy']['statuses']):>7} {v['brownout']['median_ms']:10.2f} {'/'.join(v['brownout']['retry_after']):>12}")
+                h, o = v.get("healthy"), v.get("brownout")
+                hs = f"{h['median_ms']:9.2f} {'/'.join(h['statuses']):>7}" if h else f"{'':9} {'':>7}"
+                os_ = f"{o['median_ms']:10.2f} {'/'.join(o['retry_after']):>12}" if o else ""
+                w(f"  {k:26} {hs} {os_}")
             w("")
         if "size" in r:
             w("Zipped bootstrap (deflate 9), KiB:   x86_64    arm64")
@@ -1348,6 +1351,8 @@ def main() -> int:
     ap.add_argument("--cold-starts", type=int, default=10)
     ap.add_argument("--warm", type=int, default=200)
     ap.add_argument("--brownout-repeats", type=int, default=5)
+    ap.add_argument("--brownout-kinds", type=lambda s: s.split(","), default=["healthy", "brownout"],
+                    help="healthy,brownout: which of the two the brownout phase measures (e.g. healthy alone for an older build)")
     ap.add_argument("--memory-repeats", type=int, default=3)
     ap.add_argument("--dynalite-heap-mb", type=int, default=6144)
     ap.add_argument("--phases", default="sizes,cold,warm,brownout,copies,sensitivity,memory",

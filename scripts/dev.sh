@@ -36,7 +36,7 @@ export AWS_EC2_METADATA_DISABLED=true
 
 ORG=a89b5b70-d820-4911-8c6d-25ab6181e9be
 USER_ID=9ed26283-3299-4a05-b9d6-e34278fbd416
-cargo build --quiet --bin albumctl
+cargo build --quiet -p albumctl
 ctl=target/debug/albumctl
 $ctl create-table
 $ctl create-org --id "$ORG" --name "Demo organization" 2>/dev/null

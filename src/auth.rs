@@ -14,8 +14,8 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::config::Secret;
 use crate::error::ApiError;
+use crate::secret::Secret;
 
 /// The audience that marks a token as usable by the upload webhook only.
 pub const NOTIFICATION_AUDIENCE: &str = "cloudinary-notification";

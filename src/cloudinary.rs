@@ -13,7 +13,7 @@ use base64::Engine as _;
 use serde::Serialize;
 use sha1::{Digest, Sha1};
 
-use crate::config::Secret;
+use crate::secret::Secret;
 
 /// How old a webhook timestamp may be before the notification is refused
 /// (replay protection), as Cloudinary's documentation recommends.

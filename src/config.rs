@@ -4,36 +4,13 @@
 //! event, so a misconfigured deployment fails at cold start with a message
 //! naming the variable, instead of answering 500s at request time.
 
-use std::fmt;
-
 use crate::cloudinary::CloudinaryConfig;
+use crate::secret::Secret;
 
 /// Default lifetime of a signed upload form (one week), per PRODUCT.md.
 pub const DEFAULT_UPLOAD_FORM_TTL_SECONDS: u64 = 604_800;
 /// Default lifetime of the refreshed `X-token` (four hours).
 pub const DEFAULT_TOKEN_TTL_SECONDS: u64 = 14_400;
-
-/// A secret string whose `Debug` never prints the value, so secrets cannot
-/// reach logs through `{:?}` of a struct that holds them.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    /// Wraps a secret value.
-    pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
-    }
-    /// The secret itself; call sites are the few places that sign or verify.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(<redacted>)")
-    }
-}
 
 /// Everything a function needs from its environment.
 #[derive(Clone, Debug)]

@@ -12,8 +12,8 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 
-use crate::config::Secret;
 use crate::error::ApiError;
+use crate::secret::Secret;
 use crate::store::Item;
 
 const AUDIENCE: &str = "cursor";

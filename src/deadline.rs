@@ -23,6 +23,10 @@ tokio::task_local! {
 /// is serialized and returned before the function is stopped.
 pub const ANSWER_MARGIN: Duration = Duration::from_secs(1);
 
+/// Time kept free before an invocation's deadline: in-flight batches finish
+/// and the handoff is written well before Lambda stops the process.
+pub const SAFETY_MARGIN: Duration = Duration::from_secs(5);
+
 /// The default budgets (decision 0006). Each is overridable through the
 /// environment variable named beside it, read once at init ([`Budgets::from_env`]).
 pub mod defaults {

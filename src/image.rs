@@ -423,7 +423,7 @@ pub fn sort_millis(rfc3339: &str) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Secret;
+    use crate::secret::Secret;
 
     pub(crate) fn seed_like() -> ImageRecord {
         serde_json::from_value(serde_json::json!({

@@ -20,9 +20,6 @@ use crate::store::Item;
 use crate::store::copy::{CopyFailure, CopyReport, copy_images};
 use crate::store::jobs::{Job, JobStatus, Lease};
 
-/// Time kept free before an invocation's deadline: in-flight batches finish
-/// and the handoff is written well before Lambda stops the process.
-pub const SAFETY_MARGIN: Duration = Duration::from_secs(5);
 /// How often a slice saves its resume key (what a crash can lose at most).
 pub const CHECKPOINT_EVERY: Duration = Duration::from_secs(5);
 

@@ -12,12 +12,10 @@
 
 pub mod album;
 pub mod auth;
-pub mod cli;
 pub mod cloudinary;
 pub mod config;
 pub mod cursor;
 pub mod deadline;
-pub mod dev;
 pub mod duplicate;
 pub mod entry;
 pub mod error;
@@ -26,10 +24,9 @@ pub mod http;
 pub mod image;
 pub mod jobs;
 pub mod schedule;
-pub mod seed;
+pub mod secret;
 pub mod service;
 pub mod store;
-pub mod template;
 
 pub use config::Config;
 pub use error::ApiError;

@@ -49,7 +49,7 @@ impl App {
             budgets: *store.budgets(),
             store,
             copy: CopyOptions::default(),
-            deadline_margin: crate::jobs::SAFETY_MARGIN,
+            deadline_margin: crate::deadline::SAFETY_MARGIN,
             answer_margin: crate::deadline::ANSWER_MARGIN,
         }
     }

@@ -1,14 +1,14 @@
-//! Helpers of the security and race tests (`tests/hostile_input.rs`,
-//! `tests/token_suite.rs`, `tests/concurrency.rs`): every HTTP endpoint and
+//! Helpers of the security and race tests (`tests/it/hostile_input.rs`,
+//! `tests/it/token_suite.rs`, `tests/it/concurrency.rs`): every HTTP endpoint and
 //! its event, both API Gateway payload formats, forged JWTs, Cloudinary
 //! webhook deliveries, and snapshots of the whole table.
 
 use std::collections::BTreeMap;
 
 use album_api::App;
-use album_api::config::Secret;
 use album_api::handlers;
 use album_api::image::UPLOAD_NAMESPACE;
+use album_api::secret::Secret;
 use album_api::store::Store;
 use base64::Engine as _;
 use jsonwebtoken::{Algorithm, EncodingKey};

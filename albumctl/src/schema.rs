@@ -11,7 +11,7 @@ use aws_sdk_dynamodb::types::{
 };
 use serde::Deserialize;
 
-use super::{StoreError, describe};
+use album_api::store::{StoreError, describe};
 
 /// The SAM template, as shipped.
 pub const TEMPLATE: &str = include_str!("../../template.yaml");
@@ -183,7 +183,7 @@ pub async fn create_table(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::keys;
+    use album_api::store::keys;
 
     #[test]
     fn template_table_matches_the_key_scheme() {

@@ -1,18 +1,16 @@
 //! The duplicate endpoint end to end: real API Gateway events through the
 //! handler, against the local DynamoDB.
 
-mod support;
-
 use std::collections::{BTreeSet, HashMap};
 
+use crate::support::*;
 use album_api::auth;
 use album_api::cloudinary::sign_params;
-use album_api::config::Secret;
 use album_api::handlers::duplicate_album::handle;
+use album_api::secret::Secret;
 use album_api::store::Store;
 use album_api::store::copy::copy_id;
 use serde_json::{Value, json};
-use support::*;
 
 const HTTP: &str = "duplicate-album.json";
 const REST: &str = "duplicate-album-rest.json";

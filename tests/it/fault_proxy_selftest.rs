@@ -1,4 +1,4 @@
-//! Self-test of the fault-injecting proxy (`tests/support/fault_proxy.rs`) with the real
+//! Self-test of the fault-injecting proxy (`tests/it/support/fault_proxy.rs`) with the real
 //! `aws_sdk_dynamodb` client in front of a DynamoDB emulator.
 //!
 //! Needs `AWS_ENDPOINT_URL_DYNAMODB` (e.g. `http://127.0.0.1:4600` for
@@ -6,13 +6,11 @@
 //! than pass vacuously, when it is unset. Results are always checked through a second client
 //! that talks to the emulator directly, never through the proxy under test.
 
-#[path = "support/fault_proxy.rs"]
-mod fault_proxy;
-
 use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use crate::support::fault_proxy::{FaultConfig, FaultProxy};
 use aws_config::BehaviorVersion;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
@@ -25,7 +23,6 @@ use aws_sdk_dynamodb::types::{
     ScalarAttributeType, TableStatus, WriteRequest,
 };
 use bytes::Bytes;
-use fault_proxy::{FaultConfig, FaultProxy};
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client as HyperClient;
 use hyper_util::rt::TokioExecutor;
@@ -42,7 +39,7 @@ fn emulator_endpoint() -> String {
             "AWS_ENDPOINT_URL_DYNAMODB is not set: the fault-proxy self-tests need a DynamoDB \
              emulator. Start one, e.g. `node node_modules/dynalite/cli.js --port 4600 \
              --createTableMs 0 --deleteTableMs 0 --updateTableMs 0`, and run \
-             `AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:4600 cargo test --test fault_proxy_selftest`"
+             `AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:4600 cargo test --test it fault_proxy_selftest`"
         ),
     }
 }
@@ -729,8 +726,8 @@ fn split_defers_at_least_one_and_keeps_every_item_once() {
     let mut saw_partial = false;
     for round in 0..200 {
         let n = 1 + round % 30;
-        let (request, items) = fault_proxy::parse_batch(&batch_body(n)).unwrap();
-        let d = fault_proxy::split_batch(&mut rng, request, items);
+        let (request, items) = crate::support::fault_proxy::parse_batch(&batch_body(n)).unwrap();
+        let d = crate::support::fault_proxy::split_batch(&mut rng, request, items);
         let kept = d.kept_request["RequestItems"]
             .get("t")
             .and_then(serde_json::Value::as_array)
@@ -759,11 +756,12 @@ fn merge_appends_to_existing_unprocessed_items() {
         "u".into(),
         serde_json::json!([{"PutRequest": {"Item": {}}}]),
     );
-    let merged = fault_proxy::merge_unprocessed(upstream, deferred.clone()).unwrap();
+    let merged =
+        crate::support::fault_proxy::merge_unprocessed(upstream, deferred.clone()).unwrap();
     let merged: serde_json::Value = serde_json::from_slice(&merged).unwrap();
     assert_eq!(merged["UnprocessedItems"]["t"].as_array().unwrap().len(), 2);
     assert_eq!(merged["UnprocessedItems"]["u"].as_array().unwrap().len(), 1);
-    let from_empty = fault_proxy::merge_unprocessed(b"{}", deferred).unwrap();
+    let from_empty = crate::support::fault_proxy::merge_unprocessed(b"{}", deferred).unwrap();
     let from_empty: serde_json::Value = serde_json::from_slice(&from_empty).unwrap();
     assert_eq!(
         from_empty["UnprocessedItems"]["u"]
@@ -772,7 +770,10 @@ fn merge_appends_to_existing_unprocessed_items() {
             .len(),
         1
     );
-    assert!(fault_proxy::merge_unprocessed(b"not json", serde_json::Map::new()).is_none());
+    assert!(
+        crate::support::fault_proxy::merge_unprocessed(b"not json", serde_json::Map::new())
+            .is_none()
+    );
 }
 
 #[test]
@@ -783,11 +784,11 @@ fn unexpected_bodies_are_not_batches_and_rates_never_panic() {
         br#"{"RequestItems": {"t": 3}}"#,
         br#"{"RequestItems": {}}"#,
     ] {
-        assert!(fault_proxy::parse_batch(body).is_none());
+        assert!(crate::support::fault_proxy::parse_batch(body).is_none());
     }
     let mut rng = StdRng::seed_from_u64(1);
-    assert!(!fault_proxy::roll(&mut rng, f64::NAN));
-    assert!(!fault_proxy::roll(&mut rng, -1.0));
-    assert!(fault_proxy::roll(&mut rng, 1.0));
-    assert!(fault_proxy::roll(&mut rng, 7.0));
+    assert!(!crate::support::fault_proxy::roll(&mut rng, f64::NAN));
+    assert!(!crate::support::fault_proxy::roll(&mut rng, -1.0));
+    assert!(crate::support::fault_proxy::roll(&mut rng, 1.0));
+    assert!(crate::support::fault_proxy::roll(&mut rng, 7.0));
 }

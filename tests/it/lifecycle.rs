@@ -3,22 +3,20 @@
 //! endpoints. Each call is a real API Gateway HTTP API 2.0 event from
 //! `events/` through the handler, against the local DynamoDB.
 
-mod support;
-
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::support::*;
 use album_api::auth;
-use album_api::config::Secret;
 use album_api::handlers;
 use album_api::image::UPLOAD_NAMESPACE;
-use album_api::seed::sample_image;
+use album_api::secret::Secret;
 use album_api::service::now;
 use album_api::store::StoredImage;
+use albumctl::seed::sample_image;
 use lambda_http::Body;
 use lambda_http::http::HeaderMap;
 use serde_json::{Map, Value, json};
 use sha1::{Digest, Sha1};
-use support::*;
 
 /// The API secret of the test `CLOUDINARY_URL`.
 const CLD_SECRET: &str = "s3cr3t";
@@ -383,7 +381,7 @@ fn error_notification(album: &str, created: i64) -> String {
 }
 
 async fn seed_album(env: &TestEnv, id: &str, org: &str, n: u64) -> Vec<StoredImage> {
-    support::seed_album(&env.direct_store().await, id, org, n).await
+    crate::support::seed_album(&env.direct_store().await, id, org, n).await
 }
 
 /// Ids of sample images, newest first (sample images are created in order).
@@ -393,7 +391,7 @@ fn newest_first(images: &[StoredImage]) -> Vec<String> {
 
 /// Every item of the table, keyed by `pk|sk`: "nothing written" means equal snapshots.
 async fn snapshot(env: &TestEnv) -> BTreeMap<String, String> {
-    support::security::table_snapshot(&env.direct_store().await).await
+    crate::support::security::table_snapshot(&env.direct_store().await).await
 }
 
 /// The stored `images_count` and the number of image items of an album.

@@ -22,11 +22,13 @@
 //! A separate test sends 10 MB bodies (API Gateway's own limit) to every
 //! endpoint in both formats, as text and as base64.
 
-mod support;
-
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 
+use crate::support::security::*;
+use crate::support::{
+    ORG, OTHER_ORG, OTHER_USER, SOURCE, TestEnv, USER, bearer, event, request, seed_album,
+};
 use album_api::auth;
 use album_api::service::now;
 use album_api::store::Store;
@@ -36,10 +38,6 @@ use lambda_http::LambdaEvent;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use serde_json::{Value, json};
-use support::security::*;
-use support::{
-    ORG, OTHER_ORG, OTHER_USER, SOURCE, TestEnv, USER, bearer, event, request, seed_album,
-};
 
 /// Cases per endpoint: enough to find the shallow bugs, few enough to keep
 /// the suite fast.

@@ -6,7 +6,7 @@
 
 use serde_norway::Value;
 
-use crate::store::schema::TEMPLATE;
+use crate::schema::TEMPLATE;
 
 /// One `HttpApi` route of the template.
 #[derive(Clone, Debug, PartialEq, Eq)]

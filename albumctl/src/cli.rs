@@ -4,11 +4,13 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use crate::album::{Album, is_valid_id};
-use crate::auth;
-use crate::config::Secret;
 use crate::seed::sample_image;
-use crate::store::{Store, client_from_env, schema};
+use album_api::album::{Album, is_valid_id};
+use album_api::auth;
+use album_api::secret::Secret;
+use album_api::store::{Store, client_from_env};
+
+use crate::schema;
 
 #[derive(Parser)]
 #[command(
@@ -76,7 +78,7 @@ fn env(name: &str) -> Result<String, String> {
 }
 
 async fn store() -> Result<Store, String> {
-    let budgets = crate::deadline::Budgets::from_env()?;
+    let budgets = album_api::deadline::Budgets::from_env()?;
     Ok(Store::new(client_from_env(&budgets).await, env("TABLE_NAME")?).with_budgets(budgets))
 }
 
@@ -131,12 +133,14 @@ async fn run(cli: Cli) -> Result<(), String> {
                 .transpose()?;
             let secret = Secret::new(env("JWT_SECRET")?);
             let token =
-                auth::issue_user_token(&user, abilities, &secret, crate::service::now(), ttl)
+                auth::issue_user_token(&user, abilities, &secret, album_api::service::now(), ttl)
                     .map_err(|e| e.to_string())?;
             println!("{token}");
         }
         Command::Serve { addr } => {
-            let app = crate::App::from_env().await.map_err(|e| e.to_string())?;
+            let app = album_api::App::from_env()
+                .await
+                .map_err(|e| e.to_string())?;
             crate::dev::serve(app, addr)
                 .await
                 .map_err(|e| e.to_string())?;
@@ -157,7 +161,7 @@ async fn run(cli: Cli) -> Result<(), String> {
                     organization_id: org.clone(),
                     images_count: 0,
                     views_count: 0,
-                    created_at: crate::service::now_rfc3339(),
+                    created_at: album_api::service::now_rfc3339(),
                 })
                 .await
                 .map_err(|e| e.to_string())?;

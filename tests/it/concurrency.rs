@@ -5,19 +5,17 @@
 //! Handlers run as separate tasks on a multi-threaded runtime, each with its
 //! own clone of the app, as concurrent Lambda instances would.
 
-mod support;
-
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
+use crate::support::security::*;
+use crate::support::{ORG, SOURCE, TestEnv, USER, bearer, parts, request, seed_album};
 use album_api::auth;
 use album_api::service::now;
 use album_api::store::Store;
 use album_api::store::copy::copy_id;
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::Value;
-use support::security::*;
-use support::{ORG, SOURCE, TestEnv, USER, bearer, parts, request, seed_album};
 use tokio::sync::Barrier;
 use tokio::task::JoinSet;
 

@@ -8,7 +8,9 @@
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -18,14 +20,14 @@ use hyper::body::{Bytes, Incoming};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
-use lambda_http::RequestExt;
+use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 
-use crate::handlers::http_handler;
-use crate::jobs::{SliceOutcome, run_slice};
-use crate::service::App;
 use crate::template::{Route, http_routes};
+use album_api::App;
+use album_api::handlers::*;
+use album_api::jobs::{SliceOutcome, run_slice};
 
 /// Largest body the dev server accepts (API Gateway's limit).
 const MAX_BODY: usize = 10 * 1024 * 1024;
@@ -109,7 +111,7 @@ async fn dispatch(
     };
     let mut ctx = lambda_runtime::Context::default();
     ctx.request_id = uuid::Uuid::new_v4().to_string();
-    ctx.deadline = crate::jobs::epoch_ms(SystemTime::now() + Duration::from_secs(29));
+    ctx.deadline = album_api::jobs::epoch_ms(SystemTime::now() + Duration::from_secs(29));
     let request = request.with_lambda_context(ctx);
     let response = match handler(app, request).await {
         Ok(r) => r,
@@ -253,4 +255,32 @@ async fn to_event(
         event["body"] = Value::from(body);
     }
     Ok(event)
+}
+
+/// The boxed future of an HTTP handler.
+type HttpFuture<'a> =
+    Pin<Box<dyn Future<Output = Result<Response<Body>, lambda_http::Error>> + Send + 'a>>;
+
+/// The HTTP handler of a binary, by its name (as in the template's
+/// `BuildProperties.Binary`): what the local dev server dispatches to.
+fn http_handler(binary: &str) -> Option<for<'a> fn(&'a App, Request) -> HttpFuture<'a>> {
+    macro_rules! h {
+        ($m:ident) => {{
+            fn f(app: &App, req: Request) -> HttpFuture<'_> {
+                Box::pin($m::handle(app, req))
+            }
+            Some(f as for<'a> fn(&'a App, Request) -> HttpFuture<'a>)
+        }};
+    }
+    match binary {
+        "duplicate_album" => h!(duplicate_album),
+        "create_album" => h!(create_album),
+        "get_album" => h!(get_album),
+        "list_albums" => h!(list_albums),
+        "list_images" => h!(list_images),
+        "delete_image" => h!(delete_image),
+        "cloudinary_notification" => h!(cloudinary_notification),
+        "get_duplication" => h!(get_duplication),
+        _ => None,
+    }
 }

@@ -5,10 +5,13 @@
 //! where that is the right answer) with the contract's error shape, and the
 //! table is unchanged afterwards, item for item.
 
-mod support;
-
 use std::collections::BTreeMap;
 
+use crate::support::security::*;
+use crate::support::{
+    JWT_SECRET, ORG, OTHER_ORG, OTHER_USER, SOURCE, TestEnv, USER, bearer, event, request,
+    seed_album,
+};
 use album_api::auth;
 use album_api::service::now;
 use album_api::store::Store;
@@ -16,11 +19,6 @@ use album_api::store::jobs::{Job, JobStatus};
 use aws_sdk_dynamodb::types::AttributeValue;
 use jsonwebtoken::Algorithm;
 use serde_json::{Value, json};
-use support::security::*;
-use support::{
-    JWT_SECRET, ORG, OTHER_ORG, OTHER_USER, SOURCE, TestEnv, USER, bearer, event, request,
-    seed_album,
-};
 
 /// A user of the seed organization that is deleted before the tests.
 const DELETED_USER: &str = "deleted-user-0001";

@@ -2,7 +2,7 @@
 //! and users, issues tokens and seeds albums, against whatever DynamoDB the
 //! environment names (`AWS_ENDPOINT_URL_DYNAMODB` for the local one).
 
-use album_api::cli;
+use albumctl::cli;
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {

@@ -10,13 +10,12 @@
 //! a random number of items (so the kill surely lands inside the copy).
 //! Prints `crash trials=10 exact=10 …` (`-- --nocapture`).
 
-mod support;
-
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::support::*;
 use album_api::store::Store;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -25,7 +24,6 @@ use hyper_util::rt::TokioExecutor;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::Value;
-use support::*;
 
 const IMAGES: u64 = 3000;
 const TRIALS: u32 = 10;
@@ -148,7 +146,7 @@ impl Function {
             .arg(&exe)
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
-            // The function's environment, as `support::config` configures the app.
+            // The function's environment, as `crate::support::config` configures the app.
             .env("TABLE_NAME", table)
             .env("JWT_SECRET", JWT_SECRET)
             .env("CLOUDINARY_URL", CLOUDINARY_URL)

@@ -12,20 +12,18 @@
 //! UpdateItem, BatchWriteItem), and a last, harsh run with hardly any retries
 //! faults the copy's writes so hard that it usually ends in a 503 with a
 //! partial destination, which the re-run completes. Each test prints a
-//! summary line (`cargo test --test fault_kinds -- --nocapture`), e.g.
+//! summary line (`cargo test --test it fault_kinds -- --nocapture`), e.g.
 //! `fault=throttle runs=4 exact=4 first_try=3 after_503=1 after_202=0 injected=412`.
-
-mod support;
 
 use std::time::{Duration, Instant};
 
+use crate::support::fault_proxy::{FaultConfig, FaultProxy, FaultStats};
+use crate::support::*;
 use album_api::handlers::duplicate_album::handle;
 use album_api::store::{RetryPolicy, Store, tuned};
 use aws_config::timeout::TimeoutConfig;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::config::Credentials;
-use support::fault_proxy::{FaultConfig, FaultProxy, FaultStats};
-use support::*;
 
 const IMAGES: u64 = 3000;
 

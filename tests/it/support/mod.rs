@@ -10,8 +10,10 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use album_api::App;
 use album_api::auth;
-use album_api::config::{Config, Secret};
-use album_api::store::{Store, schema, tuned};
+use album_api::config::Config;
+use album_api::secret::Secret;
+use album_api::store::{Store, tuned};
+use albumctl::schema;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::config::Credentials;
 use serde_json::Value;
@@ -260,7 +262,7 @@ pub async fn seed_album(
         .await
         .expect("album created");
     let images: Vec<_> = (0..n)
-        .map(|i| album_api::seed::sample_image(id, i))
+        .map(|i| albumctl::seed::sample_image(id, i))
         .collect();
     if n > 0 {
         let count = store.put_images(id, &images).await.expect("images put");

@@ -1,14 +1,12 @@
 //! The copy under faults DynamoDB produces and the emulator cannot:
 //! `UnprocessedItems` and throttling, injected by a proxy in front of it.
 
-mod support;
-
 use std::time::Duration;
 
+use crate::support::fault_proxy::{FaultConfig, FaultProxy};
+use crate::support::*;
 use album_api::handlers::duplicate_album::handle;
 use album_api::store::RetryPolicy;
-use support::fault_proxy::{FaultConfig, FaultProxy};
-use support::*;
 
 async fn seed(env: &TestEnv, n: u64) {
     seed_album(&env.direct_store().await, SOURCE, ORG, n).await;

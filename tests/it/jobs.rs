@@ -2,10 +2,10 @@
 //! EventBridge and DynamoDB Streams event JSON through the handlers,
 //! against the local DynamoDB.
 
-mod support;
-
 use std::time::Duration;
 
+use crate::support::fault_proxy::{FaultConfig, FaultProxy};
+use crate::support::*;
 use album_api::handlers::{
     duplicate_album, duplication_worker, get_duplication, scheduled_duplicate,
 };
@@ -13,8 +13,6 @@ use album_api::store::Store;
 use aws_sdk_dynamodb::types::AttributeValue;
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::{Map, Value, json};
-use support::fault_proxy::{FaultConfig, FaultProxy};
-use support::*;
 
 /// An invocation budget of `ms` milliseconds against dynalite, longer
 /// against moto: a slice makes progress only if it reads a source page (up

@@ -4,20 +4,18 @@
 //! the emulator counts the Query calls (the recount's reads) and slows the
 //! copy's writes down, so that other writers can be let in while it runs.
 
-mod support;
-
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::task::JoinHandle;
 
+use crate::support::fault_proxy::{FaultConfig, FaultProxy};
+use crate::support::security::{jwt_secret, signed_webhook_event, upload_notification};
+use crate::support::*;
 use album_api::auth;
 use album_api::handlers::{cloudinary_notification, duplicate_album};
 use album_api::service::{App, now};
 use album_api::store::{RetryPolicy, Store};
-use support::fault_proxy::{FaultConfig, FaultProxy};
-use support::security::{jwt_secret, signed_webhook_event, upload_notification};
-use support::*;
 
 /// Duplicates `SOURCE` into `destination` through the handler: status and body.
 async fn duplicate(env: &TestEnv, destination: &str) -> (u16, serde_json::Value) {

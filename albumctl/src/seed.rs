@@ -5,8 +5,8 @@
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::image::ImageRecord;
-use crate::store::StoredImage;
+use album_api::image::ImageRecord;
+use album_api::store::StoredImage;
 
 const NAMESPACE: Uuid = Uuid::from_u128(0x3b6f_0a52_77c1_4d0e_b5a9_61e2_0c8d_f413);
 
@@ -60,7 +60,7 @@ fn rfc3339_plus2(ms: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::image::sort_millis;
+    use album_api::image::sort_millis;
 
     #[test]
     fn sample_images_are_deterministic_and_ordered() {
@@ -71,5 +71,21 @@ mod tests {
         assert!(sort_millis(&b.record.created_at) > sort_millis(&a.record.created_at));
         assert_ne!(a.id, b.id);
         assert_eq!(a.record.asset_public_id.len(), 12);
+    }
+
+    #[tokio::test]
+    async fn a_sample_image_item_fits_one_write_unit() {
+        use album_api::store::{Store, item_size};
+        let conf = aws_sdk_dynamodb::Config::builder()
+            .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
+            .build();
+        let store = Store::new(aws_sdk_dynamodb::Client::from_conf(conf), "t");
+        let img = sample_image("00100000123BB44", 1);
+        let item = store
+            .image_item("a89b5b70-d820-4911-8c6d-25ab6181e9be", &img.id, &img.record)
+            .unwrap();
+        let size = item_size(&item);
+        assert!(size <= 1024, "image item is {size} bytes");
+        assert!(size > 500, "the sample is realistic ({size} bytes)");
     }
 }

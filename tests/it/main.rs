@@ -1,0 +1,20 @@
+//! The integration suite, one test binary: every module talks to a real
+//! DynamoDB-compatible server on loopback (dynalite or moto's server, started
+//! by `make test`) through the real SDK client, with real API Gateway,
+//! EventBridge and DynamoDB Streams events. `make test-unit` runs the unit
+//! tests alone, without an emulator.
+
+mod support;
+
+mod concurrency;
+mod copy_faults;
+mod crash_recovery;
+mod deadlines;
+mod duplicate_album;
+mod fault_kinds;
+mod fault_proxy_selftest;
+mod fresh_destination_count;
+mod hostile_input;
+mod jobs;
+mod lifecycle;
+mod token_suite;
