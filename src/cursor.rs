@@ -8,13 +8,12 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::types::AttributeValue;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
 use crate::secret::Secret;
-use crate::store::Item;
+use crate::store::PageKey;
 
 const AUDIENCE: &str = "cursor";
 /// Longest cursor accepted.
@@ -29,11 +28,12 @@ struct Claims {
     key: HashMap<String, String>,
 }
 
-/// Encodes `key` (string attributes only: every key of this table is a string).
-pub fn encode(key: &Item, scope: &str, secret: &Secret) -> Result<String, ApiError> {
+/// Encodes `key` for `scope`.
+pub fn encode(key: &PageKey, scope: &str, secret: &Secret) -> Result<String, ApiError> {
     let key = key
+        .fields()
         .iter()
-        .filter_map(|(k, v)| v.as_s().ok().map(|s| (k.clone(), s.clone())))
+        .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
     jsonwebtoken::encode(
         &Header::new(Algorithm::HS256),
@@ -48,7 +48,7 @@ pub fn encode(key: &Item, scope: &str, secret: &Secret) -> Result<String, ApiErr
 }
 
 /// Decodes a cursor issued for `scope`; anything else is a 400.
-pub fn decode(cursor: &str, scope: &str, secret: &Secret) -> Result<Item, ApiError> {
+pub fn decode(cursor: &str, scope: &str, secret: &Secret) -> Result<PageKey, ApiError> {
     let bad = || ApiError::BadRequest("invalid cursor".into());
     if cursor.len() > MAX_CURSOR_BYTES {
         return Err(bad());
@@ -66,23 +66,15 @@ pub fn decode(cursor: &str, scope: &str, secret: &Secret) -> Result<Item, ApiErr
     if data.claims.scope != scope || data.claims.key.is_empty() {
         return Err(bad());
     }
-    Ok(data
-        .claims
-        .key
-        .into_iter()
-        .map(|(k, v)| (k, AttributeValue::S(v)))
-        .collect())
+    Ok(PageKey::from_fields(data.claims.key))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn key() -> Item {
-        Item::from([
-            ("pk".into(), AttributeValue::S("A#x".into())),
-            ("sk".into(), AttributeValue::S("I#1#y".into())),
-        ])
+    fn key() -> PageKey {
+        PageKey::from_fields([("pk", "A#x"), ("sk", "I#1#y")])
     }
 
     #[test]

@@ -171,7 +171,7 @@ pub async fn run_copy(
     app: &App,
     plan: &Plan,
     deadline: Option<Instant>,
-    start_key: Option<crate::store::Item>,
+    start_key: Option<crate::store::PageKey>,
 ) -> Result<Duplication, Interrupted> {
     let (source, destination) = (&plan.source, &plan.destination);
     let mut opts = app.copy.clone();

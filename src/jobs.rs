@@ -16,7 +16,7 @@ use serde_json::Value;
 use crate::album::Album;
 use crate::error::ApiError;
 use crate::service::{App, now_rfc3339};
-use crate::store::Item;
+use crate::store::PageKey;
 use crate::store::copy::{CopyFailure, CopyReport, copy_images};
 use crate::store::jobs::{Job, JobStatus, Lease};
 
@@ -197,7 +197,7 @@ pub async fn copy_step(
     source: &Album,
     destination: &Album,
     until: Instant,
-    start: Option<Item>,
+    start: Option<PageKey>,
 ) -> Result<CopyReport, CopyFailure> {
     let mut opts = app.copy.clone();
     opts.deadline = Some(until);

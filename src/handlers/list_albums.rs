@@ -14,7 +14,7 @@ use crate::error::ApiError;
 use crate::http::{Reply, answer, header, page_params, params};
 use crate::image::ImageJson;
 use crate::service::{App, authenticate, now, x_token};
-use crate::store::{Item, StoredImage};
+use crate::store::{PageKey, StoredImage};
 
 /// Handles one request inside the read budget (every outcome, running
 /// out of time included, is an HTTP response).
@@ -47,58 +47,57 @@ async fn serve(app: &App, req: &Request) -> Result<Reply, ApiError> {
         .map(|c| cursor::decode(&c, &scope, secret))
         .transpose()?;
 
-    let (found, next): (Vec<(Album, Vec<StoredImage>)>, Option<Item>) = match &principal.abilities {
-        Abilities::All => {
-            let (ids, next) = app
-                .store
-                .organization_albums_page(org, limit, start)
-                .await?;
-            (read_albums(app, ids, org).await?, next)
-        }
-        Abilities::Albums(named) => {
-            let after = start
-                .as_ref()
-                .and_then(|k| k.get("after"))
-                .and_then(|v| v.as_s().ok())
-                .cloned();
-            let mut candidates: Vec<String> = named
-                .keys()
-                // Only ids an album can have: a signed token may still name
-                // anything, and an over-long key is a DynamoDB error (500).
-                .filter(|id| crate::album::is_valid_id(id))
-                .filter(|id| principal.can(id, Ability::See))
-                .filter(|id| after.as_ref().is_none_or(|a| id.as_str() > a.as_str()))
-                .cloned()
-                .collect();
-            candidates.sort();
-            // Named albums that are absent or in another organization are
-            // skipped, so read ahead until the page is full and one more
-            // visible album proves that another page follows: no page is
-            // short (or empty) while more albums remain.
-            let mut found = Vec::new();
-            let mut more = false;
-            for chunk in candidates.chunks(limit + 1) {
-                for album in read_albums(app, chunk.to_vec(), org).await? {
-                    if found.len() == limit {
-                        more = true;
+    let (found, next): (Vec<(Album, Vec<StoredImage>)>, Option<PageKey>) =
+        match &principal.abilities {
+            Abilities::All => {
+                let (ids, next) = app
+                    .store
+                    .organization_albums_page(org, limit, start)
+                    .await?;
+                (read_albums(app, ids, org).await?, next)
+            }
+            Abilities::Albums(named) => {
+                let after = start
+                    .as_ref()
+                    .and_then(|k| k.field("after"))
+                    .map(str::to_string);
+                let mut candidates: Vec<String> = named
+                    .keys()
+                    // Only ids an album can have: a signed token may still name
+                    // anything, and an over-long key is a DynamoDB error (500).
+                    .filter(|id| crate::album::is_valid_id(id))
+                    .filter(|id| principal.can(id, Ability::See))
+                    .filter(|id| after.as_ref().is_none_or(|a| id.as_str() > a.as_str()))
+                    .cloned()
+                    .collect();
+                candidates.sort();
+                // Named albums that are absent or in another organization are
+                // skipped, so read ahead until the page is full and one more
+                // visible album proves that another page follows: no page is
+                // short (or empty) while more albums remain.
+                let mut found = Vec::new();
+                let mut more = false;
+                for chunk in candidates.chunks(limit + 1) {
+                    for album in read_albums(app, chunk.to_vec(), org).await? {
+                        if found.len() == limit {
+                            more = true;
+                            break;
+                        }
+                        found.push(album);
+                    }
+                    if more {
                         break;
                     }
-                    found.push(album);
                 }
-                if more {
-                    break;
-                }
+                let next = match found.last() {
+                    Some((last, _)) if more => {
+                        Some(PageKey::from_fields([("after", last.id.as_str())]))
+                    }
+                    _ => None,
+                };
+                (found, next)
             }
-            let next = match found.last() {
-                Some((last, _)) if more => Some(Item::from([(
-                    "after".to_string(),
-                    aws_sdk_dynamodb::types::AttributeValue::S(last.id.clone()),
-                )])),
-                _ => None,
-            };
-            (found, next)
-        }
-    };
+        };
 
     let cld = &app.config.cloudinary;
     let summaries: Vec<AlbumSummary> = found

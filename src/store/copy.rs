@@ -28,7 +28,7 @@ use uuid::Uuid;
 
 use super::keys::*;
 use super::retry::{bounded, bounded_raw, pause_within_deadline};
-use super::{Item, RetryPolicy, Store, StoreError, describe, is_retryable};
+use super::{Item, PageKey, RetryPolicy, Store, StoreError, describe, is_retryable};
 use crate::deadline;
 
 /// How long batches still in flight when a copy's deadline passes may take
@@ -55,7 +55,7 @@ pub struct CopyOptions {
     /// `BatchWriteItem` calls in flight at once.
     pub concurrency: usize,
     /// Where to start reading the source (a resume key), `None` for the beginning.
-    pub start_key: Option<Item>,
+    pub start_key: Option<PageKey>,
     /// Stop reading new pages after this instant (in-flight batches finish).
     pub deadline: Option<Instant>,
     /// Items per source Query page (`None`: DynamoDB's 1 MB pages).
@@ -98,7 +98,7 @@ pub struct CopyReport {
     /// The source key of the last item up to which every batch completed:
     /// where to resume when not finished (the start key when nothing
     /// completed), the last item copied when finished.
-    pub resume_key: Option<Item>,
+    pub resume_key: Option<PageKey>,
 }
 
 #[derive(Default)]
@@ -113,7 +113,7 @@ struct BatchProgress {
     done: bool,
     items: u64,
     /// Source key of the batch's last item (where to resume after it).
-    end_key: Option<Item>,
+    end_key: Option<PageKey>,
 }
 
 fn copy_request(
@@ -229,7 +229,7 @@ struct Writer {
     /// Sequence number of `batches.front()`.
     first_seq: u64,
     /// Resume key covering every completed batch so far (`None` inside: none yet).
-    watermark: Option<Option<Item>>,
+    watermark: Option<Option<PageKey>>,
     items_completed: u64,
 }
 
@@ -262,7 +262,7 @@ impl Writer {
     async fn spawn(
         &mut self,
         requests: Vec<WriteRequest>,
-        end_key: Option<Item>,
+        end_key: Option<PageKey>,
     ) -> Result<(), StoreError> {
         // Fail fast: surface finished batches' errors before queueing more.
         while let Some(done) = self.tasks.try_join_next() {
@@ -412,7 +412,7 @@ async fn queue_pages(
     let dest_pk = AttributeValue::S(album_pk(destination));
     let source_pk = album_pk(source);
     let past_deadline = || opts.deadline.is_some_and(|d| Instant::now() >= d);
-    let mut start = opts.start_key.clone();
+    let mut start = opts.start_key.as_ref().map(PageKey::to_item);
     loop {
         if past_deadline() {
             return Ok(false);
@@ -445,11 +445,12 @@ async fn queue_pages(
                 chunk.push(copy_request(&dest_pk, destination, item)?);
             }
             report.items_read += chunk.len() as u64;
-            let end_key = last_sk.map(|sk| {
-                Item::from([
-                    (PK.to_string(), AttributeValue::S(source_pk.clone())),
+            let end_key = last_sk.and_then(|sk| match sk {
+                AttributeValue::S(sk) => Some(PageKey::from_fields([
+                    (PK.to_string(), source_pk.clone()),
                     (SK.to_string(), sk),
-                ])
+                ])),
+                _ => None,
             });
             writer.spawn(chunk, end_key).await?;
         }

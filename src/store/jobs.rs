@@ -11,7 +11,8 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 
-use super::{Item, Store, StoreError, get_n, get_s, n, retry, s};
+use super::item::{Item, PageKey, get_n, get_s, n, s};
+use super::{Store, StoreError, retry};
 use crate::store::keys::{PK, SK};
 
 /// Sort-key value of job items.
@@ -72,7 +73,7 @@ pub struct Job {
     /// Source images copied so far (up to `resume`).
     pub images_copied: u64,
     /// Source key to resume after; `None` = from the start.
-    pub resume: Option<Item>,
+    pub resume: Option<PageKey>,
     /// Slices run so far.
     pub slices: u64,
     /// Why it failed.
@@ -92,21 +93,14 @@ pub enum Lease {
     Missing,
 }
 
-fn encode_key(key: &Item) -> String {
-    let map: HashMap<&str, &str> = key
-        .iter()
-        .filter_map(|(k, v)| v.as_s().ok().map(|s| (k.as_str(), s.as_str())))
-        .collect();
-    serde_json::to_string(&map).unwrap_or_default()
+fn encode_key(key: &PageKey) -> String {
+    serde_json::to_string(key.fields()).unwrap_or_default()
 }
 
-fn decode_key(text: &str) -> Result<Item, StoreError> {
+fn decode_key(text: &str) -> Result<PageKey, StoreError> {
     let map: HashMap<String, String> = serde_json::from_str(text)
         .map_err(|e| StoreError::Corrupt(format!("job resume key: {e}")))?;
-    Ok(map
-        .into_iter()
-        .map(|(k, v)| (k, AttributeValue::S(v)))
-        .collect())
+    Ok(PageKey::from_fields(map))
 }
 
 fn job_from(item: &Item) -> Result<Job, StoreError> {
@@ -252,7 +246,7 @@ impl Store {
         &self,
         id: &str,
         owner: &str,
-        resume: &Item,
+        resume: &PageKey,
         copied: u64,
         now: &str,
     ) -> Result<bool, StoreError> {
@@ -275,7 +269,7 @@ impl Store {
         &self,
         id: &str,
         owner: &str,
-        resume: Option<&Item>,
+        resume: Option<&PageKey>,
         copied: u64,
         now: &str,
     ) -> Result<bool, StoreError> {

@@ -1,0 +1,182 @@
+//! The exact-count protocol of `images_count` (decision 0003): `seq`
+//! bumps, guarded updates, recounts.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, Select};
+
+use super::item::{Item, get_n, n, s};
+use super::keys::*;
+use super::{Store, StoreError, retry};
+
+impl Store {
+    /// Counts an album's image items (strongly consistent, every page).
+    pub async fn count_images(&self, album_id: &str) -> Result<u64, StoreError> {
+        let mut total = 0u64;
+        let mut start: Option<Item> = None;
+        loop {
+            let out = retry::bounded("Query", self.budgets.page, {
+                self.client
+                    .query()
+                    .table_name(&self.table)
+                    .key_condition_expression("pk = :pk AND begins_with(sk, :img)")
+                    .expression_attribute_values(":pk", s(album_pk(album_id)))
+                    .expression_attribute_values(":img", s(IMAGE_SK_PREFIX))
+                    .select(Select::Count)
+                    .consistent_read(true)
+                    .set_exclusive_start_key(start.clone())
+                    .send()
+            })
+            .await?;
+            total += out.count().max(0) as u64;
+            match out.last_evaluated_key {
+                Some(k) if !k.is_empty() => start = Some(k),
+                _ => return Ok(total),
+            }
+        }
+    }
+
+    /// Sets `images_count` to the number of image items, exactly, even while
+    /// other writers add or remove images.
+    ///
+    /// Protocol (see `docs/decisions/0003-exact-images-count.md`): bump the
+    /// album's `seq` and read it back, count, then store the count only if
+    /// `seq` is unchanged. Every writer bumps `seq` before it writes (and a
+    /// single-image writer again with its ±1), so a count that raced a write
+    /// is refused and taken again, and the last writer to finish always
+    /// stores a count that includes every write.
+    pub async fn recount_images(&self, album_id: &str) -> Result<u64, StoreError> {
+        for round in 1..=50 {
+            let seq = self.bump_seq(album_id).await?;
+            let count = self.count_images(album_id).await?;
+            let stored = self
+                .update_album_if(
+                    album_id,
+                    "SET images_count = :c, counted_seq = :seq",
+                    "seq = :seq",
+                    &[(":c", n(count)), (":seq", n(seq))],
+                )
+                .await?;
+            if stored {
+                return Ok(count);
+            }
+            // Someone bumped `seq` meanwhile. Concurrent recounters refuse
+            // each other's counts (every bump does): retrying at once kept
+            // ~30 of them in lock-step until all gave up (503). So pause
+            // (jittered, to spread the contenders), then stop if a recount
+            // that bumped after us has been stored: it counted every write
+            // we answer for (`counted_seq`). The pause never runs past the
+            // invocation's deadline (decision 0006).
+            retry::pause_within_deadline("recount", self.policy.backoff(round)).await?;
+            if let Some(item) = self.get_item(album_pk(album_id), ALBUM_SK).await?
+                && get_n(&item, "counted_seq")? >= seq
+            {
+                return get_n(&item, "images_count");
+            }
+        }
+        Err(StoreError::Unavailable(format!(
+            "album {album_id} kept changing while being counted"
+        )))
+    }
+
+    /// Stores `count` as the album's `images_count` only if no counted write
+    /// has touched the album since it was created (`seq` still 0); `true`
+    /// when stored. For a copy into a destination it created itself and
+    /// finished in one run: every other writer bumps `seq` before it writes
+    /// (copies included, see `CopyOptions::fresh_destination`), so an
+    /// untouched `seq` means the album holds exactly the `count` images the
+    /// copy wrote, and the recount's full read of them can be skipped
+    /// (decision 0003). `false`: someone else wrote; recount.
+    pub async fn settle_fresh_count(&self, album_id: &str, count: u64) -> Result<bool, StoreError> {
+        self.update_album_if(
+            album_id,
+            "SET images_count = :c, seq = :one, counted_seq = :one",
+            "seq = :zero",
+            &[(":c", n(count)), (":one", n(1)), (":zero", n(0))],
+        )
+        .await
+    }
+
+    /// Applies `update` to the album item only if `condition` holds; `false`
+    /// when it did not. The counting protocol's guarded steps (decision 0003).
+    pub(super) async fn update_album_if(
+        &self,
+        album_id: &str,
+        update: &str,
+        condition: &str,
+        values: &[(&str, AttributeValue)],
+    ) -> Result<bool, StoreError> {
+        let values: HashMap<String, AttributeValue> = values
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect();
+        let res = retry::conditional("UpdateItem", self.budgets.write, {
+            self.client
+                .update_item()
+                .table_name(&self.table)
+                .key(PK, s(album_pk(album_id)))
+                .key(SK, s(ALBUM_SK))
+                .update_expression(update)
+                .condition_expression(condition)
+                .set_expression_attribute_values(Some(values.clone()))
+                .send()
+        })
+        .await?;
+        Ok(res.is_some())
+    }
+
+    /// Increments the album's `seq` and returns the new value: the first
+    /// step of every counted write (decision 0003).
+    pub async fn bump_seq(&self, album_id: &str) -> Result<u64, StoreError> {
+        let bumped = retry::bounded("UpdateItem", self.budgets.write, {
+            self.client
+                .update_item()
+                .table_name(&self.table)
+                .key(PK, s(album_pk(album_id)))
+                .key(SK, s(ALBUM_SK))
+                .update_expression("ADD seq :one")
+                .condition_expression("attribute_exists(pk)")
+                .expression_attribute_values(":one", n(1))
+                .return_values(ReturnValue::UpdatedNew)
+                .send()
+        })
+        .await?;
+        bumped
+            .attributes
+            .as_ref()
+            .map(|a| get_n(a, "seq"))
+            .transpose()
+            .map(|s| s.unwrap_or(0))
+    }
+
+    /// Adds `delta` to `images_count` (and bumps `seq`) only if `seq` is
+    /// still `seq`; `false` when another writer or a recount came between.
+    pub(super) async fn add_count_if_seq(
+        &self,
+        album_id: &str,
+        delta: i64,
+        seq: u64,
+    ) -> Result<bool, StoreError> {
+        self.update_album_if(
+            album_id,
+            "ADD images_count :d, seq :one",
+            "seq = :seq",
+            &[(":d", n(delta)), (":one", n(1)), (":seq", n(seq))],
+        )
+        .await
+    }
+
+    /// Applies a single-image change to the count: the guarded increment,
+    /// or a full recount when another writer came between (decision 0003).
+    pub(super) async fn settle_count(
+        &self,
+        album_id: &str,
+        delta: i64,
+        seq: u64,
+    ) -> Result<(), StoreError> {
+        if !self.add_count_if_seq(album_id, delta, seq).await? {
+            self.recount_images(album_id).await?;
+        }
+        Ok(())
+    }
+}
