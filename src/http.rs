@@ -345,3 +345,173 @@ pub fn params(req: &Request) -> Result<Params, ApiError> {
     }
     Ok(Params(out))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lambda_http::http::Request as HttpRequest;
+
+    fn req(uri: &str, content_type: Option<&str>, body: &str) -> Request {
+        let mut b = HttpRequest::builder().method("POST").uri(uri);
+        if let Some(ct) = content_type {
+            b = b.header("content-type", ct);
+        }
+        let body = if body.is_empty() {
+            Body::Empty
+        } else {
+            Body::Text(body.into())
+        };
+        let r = b.body(body).unwrap();
+        let query: HashMap<String, String> = r
+            .uri()
+            .query()
+            .map(|q| serde_urlencoded::from_str(q).unwrap())
+            .unwrap_or_default();
+        r.with_query_string_parameters(query)
+    }
+
+    fn ctx() -> RequestCtx {
+        RequestCtx::new(Instant::now(), Some("req-1"))
+    }
+
+    #[test]
+    fn a_form_body_wins_over_the_query_string() {
+        let p = params(&req(
+            "/x?destination_id=from_query&other=q",
+            Some("application/x-www-form-urlencoded"),
+            "destination_id=from_body",
+        ))
+        .unwrap();
+        assert_eq!(p.str("destination_id").unwrap(), Some("from_body"));
+        assert_eq!(p.str("other").unwrap(), Some("q"));
+        assert_eq!(p.str("absent").unwrap(), None);
+    }
+
+    #[test]
+    fn a_json_body_keeps_its_types_and_a_wrong_type_is_422() {
+        let p = params(&req(
+            "/x",
+            Some("application/json"),
+            r#"{"limit": 7, "destination_id": 3}"#,
+        ))
+        .unwrap();
+        assert_eq!(p.value("limit"), Some(&Value::from(7)));
+        assert!(matches!(
+            p.str("destination_id"),
+            Err(ApiError::Unprocessable(_))
+        ));
+        // No content type, but it looks like JSON.
+        let p = params(&req("/x", None, r#" {"destination_id":"d"}"#)).unwrap();
+        assert_eq!(p.str("destination_id").unwrap(), Some("d"));
+    }
+
+    #[test]
+    fn unreadable_bodies_are_400_and_oversized_ones_413() {
+        for (ct, body) in [
+            (Some("application/json"), "{not json"),
+            (Some("application/json"), "[1,2]"),
+            (Some("text/plain"), "a=b"),
+        ] {
+            assert!(
+                matches!(params(&req("/x", ct, body)), Err(ApiError::BadRequest(_))),
+                "{ct:?} {body}"
+            );
+        }
+        let binary = HttpRequest::builder()
+            .uri("/x")
+            .body(Body::Binary(vec![0xff, 0xfe, b'a']))
+            .unwrap();
+        assert!(matches!(params(&binary), Err(ApiError::BadRequest(_))));
+        let big = "a".repeat(MAX_BODY_BYTES + 1);
+        assert!(matches!(
+            params(&req("/x", Some("application/x-www-form-urlencoded"), &big)),
+            Err(ApiError::PayloadTooLarge(_))
+        ));
+        // Whitespace only: the query string alone.
+        let p = params(&req("/x?a=1", Some("application/json"), "  \n")).unwrap();
+        assert_eq!(p.str("a").unwrap(), Some("1"));
+    }
+
+    #[test]
+    fn page_parameters_default_and_refuse_out_of_range() {
+        let none = params(&req("/x", None, "")).unwrap();
+        assert_eq!(page_params(&none).unwrap(), (50, None));
+        let ok = params(&req("/x?limit=%2010%20&cursor=abc", None, "")).unwrap();
+        assert_eq!(page_params(&ok).unwrap(), (10, Some("abc".into())));
+        let empty_cursor = params(&req("/x?cursor=", None, "")).unwrap();
+        assert_eq!(page_params(&empty_cursor).unwrap(), (50, None));
+        let json = params(&req("/x", Some("application/json"), r#"{"limit":100}"#)).unwrap();
+        assert_eq!(page_params(&json).unwrap().0, 100);
+        for bad in ["0", "101", "-1", "ten", "1.5"] {
+            let p = params(&req(&format!("/x?limit={bad}"), None, "")).unwrap();
+            assert!(
+                matches!(page_params(&p), Err(ApiError::BadRequest(_))),
+                "{bad}"
+            );
+        }
+        let p = params(&req("/x", Some("application/json"), r#"{"cursor":5}"#)).unwrap();
+        assert!(matches!(page_params(&p), Err(ApiError::BadRequest(_))));
+    }
+
+    #[test]
+    fn path_parameters_come_from_api_gateway_or_the_raw_path() {
+        let given = req("/whatever", None, "")
+            .with_path_parameters(HashMap::from([("id".to_string(), "alb1".to_string())]));
+        assert_eq!(path_param(&given, "id", "albums").as_deref(), Some("alb1"));
+        let raw = req("/Prod/api/v1/albums/alb2/duplicate", None, "");
+        assert_eq!(path_param(&raw, "id", "albums").as_deref(), Some("alb2"));
+        let none = req("/api/v1/albums", None, "");
+        assert_eq!(path_param(&none, "id", "albums"), None);
+    }
+
+    #[test]
+    fn every_answer_carries_the_contracts_headers() {
+        let r = respond(&ctx(), 200, "{\"a\":1}".into(), Some("tok"));
+        for (k, v) in STATIC_HEADERS {
+            assert_eq!(r.headers()[*k], *v, "{k}");
+        }
+        assert_eq!(r.headers()["x-token"], "tok");
+        assert_eq!(r.headers()["x-request-id"], "req-1");
+        assert_eq!(r.headers()["content-length"], "7");
+        assert!(r.headers().contains_key("x-runtime"));
+        // 204: no body, no content type, no length.
+        let r = respond(&ctx(), 204, String::new(), None);
+        assert!(matches!(r.body(), Body::Empty));
+        assert!(!r.headers().contains_key("content-type"));
+        assert!(!r.headers().contains_key("content-length"));
+    }
+
+    #[test]
+    fn a_503_says_when_to_retry_and_other_errors_do_not() {
+        let r = respond_error(&ctx(), &ApiError::Unavailable("throttled".into()));
+        assert_eq!(r.status(), 503);
+        assert_eq!(
+            r.headers()["retry-after"],
+            RETRY_AFTER_SECONDS.to_string().as_str()
+        );
+        let Body::Text(body) = r.body() else {
+            panic!("a body")
+        };
+        assert!(
+            body.contains("\"unavailable\"") && !body.contains("throttled"),
+            "{body}"
+        );
+        let r = respond_error(&ctx(), &ApiError::NotFound("x".into()));
+        assert!(!r.headers().contains_key("retry-after"));
+        assert!(!r.headers().contains_key("x-token"));
+    }
+
+    #[tokio::test]
+    async fn a_request_that_runs_out_of_time_answers_503() {
+        let r = req("/x", None, "");
+        let started = Instant::now();
+        let resp = answer(&r, Duration::from_millis(50), async {
+            tokio::time::sleep(Duration::from_secs(10)).await;
+            Ok(Reply::new(200, "{}".into()))
+        })
+        .await;
+        assert_eq!(resp.status(), 503);
+        assert!(resp.headers().contains_key("retry-after"));
+        assert!(started.elapsed() < Duration::from_secs(1));
+    }
+}

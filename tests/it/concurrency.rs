@@ -9,7 +9,9 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use crate::support::security::*;
-use crate::support::{ORG, SOURCE, TestEnv, USER, bearer, parts, request, seed_album};
+use crate::support::{
+    ORG, SOURCE, TestEnv, USER, assert_album_exact, bearer, parts, request, seed_album,
+};
 use album_api::auth;
 use album_api::service::now;
 use album_api::store::Store;
@@ -58,20 +60,7 @@ async fn assert_exact(store: &Store, album: &str, expected: &BTreeSet<String>) {
         missing.is_empty() && extra.is_empty(),
         "{album}: missing {missing:?}, unexpected {extra:?}"
     );
-    assert_count_exact(store, album, expected.len() as u64).await;
-}
-
-async fn assert_count_exact(store: &Store, album: &str, expected: u64) {
-    assert_eq!(
-        store.count_images(album).await.unwrap(),
-        expected,
-        "items of {album}"
-    );
-    assert_eq!(
-        store.get_album(album).await.unwrap().unwrap().images_count,
-        expected,
-        "images_count of {album}"
-    );
+    assert_album_exact(store, album, expected.len() as u64, "exact").await;
 }
 
 fn duplicate_request(token: &str, source: &str, destination: &str) -> Value {
@@ -301,7 +290,7 @@ async fn uploads_and_deletes_racing_a_duplicate_leave_exact_counts() {
             missing.is_empty() && extra.is_empty(),
             "round {round}: {dst} missing {missing:?}, unexpected {extra:?}"
         );
-        assert_count_exact(&store, &dst, got.len() as u64).await;
+        assert_album_exact(&store, &dst, got.len() as u64, "exact").await;
         assert_eq!(
             expected_dst.len() as u64,
             OWN_IMAGES - DELETES + SOURCE_IMAGES + UPLOADS

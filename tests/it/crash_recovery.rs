@@ -16,7 +16,6 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::support::*;
-use album_api::store::Store;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client as HyperClient;
@@ -274,19 +273,6 @@ async fn run_to_completion(
     took
 }
 
-async fn assert_exact(direct: &Store, album: &str, what: &str) {
-    assert_eq!(
-        direct.count_images(album).await.unwrap(),
-        IMAGES,
-        "{what}: items of {album}"
-    );
-    assert_eq!(
-        direct.get_album(album).await.unwrap().unwrap().images_count,
-        IMAGES,
-        "{what}: images_count of {album}"
-    );
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_duplicate_killed_mid_copy_is_exact_after_a_retry() {
     let rie = rie_path();
@@ -309,7 +295,7 @@ async fn a_duplicate_killed_mid_copy_is_exact_after_a_retry() {
     // the answer; the function's cold start included, as in every trial).
     let mut baseline =
         run_to_completion(&rie, &env.table, &log, &event_for("uncrashed"), "uncrashed").await;
-    assert_exact(&direct, "uncrashed", "uncrashed").await;
+    assert_album_exact(&direct, "uncrashed", IMAGES, "uncrashed").await;
 
     let seed: u64 = rand::rng().random();
     let mut rng = StdRng::seed_from_u64(seed);
@@ -378,7 +364,7 @@ async fn a_duplicate_killed_mid_copy_is_exact_after_a_retry() {
         // A retry rewrites every copy: an uncrashed run's length, the
         // baseline of the next trial (the first run was a colder one).
         baseline = run_to_completion(&rie, &env.table, &log, &event, &what).await;
-        assert_exact(&direct, &destination, &what).await;
+        assert_album_exact(&direct, &destination, IMAGES, &what).await;
         exact += 1;
     }
     eprintln!(

@@ -154,19 +154,6 @@ fn policy(severity: Severity) -> RetryPolicy {
 }
 
 /// Asserts the destination holds exactly [`IMAGES`] items and says so.
-async fn assert_exact(direct: &Store, album: &str, what: &str) {
-    assert_eq!(
-        direct.count_images(album).await.unwrap(),
-        IMAGES,
-        "{what}: items of {album}"
-    );
-    assert_eq!(
-        direct.get_album(album).await.unwrap().unwrap().images_count,
-        IMAGES,
-        "{what}: images_count of {album}"
-    );
-}
-
 #[derive(Default)]
 struct Tally {
     runs: u64,
@@ -239,7 +226,7 @@ async fn exercise(kind: Kind) {
             200 => {
                 assert_eq!(body["images_count"], IMAGES, "{what}: short 200: {body}");
                 assert_eq!(body["id"], destination.as_str(), "{what}");
-                assert_exact(&direct, &destination, &what).await;
+                assert_album_exact(&direct, &destination, IMAGES, &what).await;
                 tally.first_try += 1;
             }
             503 => {
@@ -255,7 +242,7 @@ async fn exercise(kind: Kind) {
                 let (status, _, body) = parts(handle(&env.app, request(&ev)).await.unwrap());
                 assert_eq!(status, 200, "{what}: the re-run: {body}");
                 assert_eq!(body["images_count"], IMAGES, "{what}: short re-run: {body}");
-                assert_exact(&direct, &destination, &what).await;
+                assert_album_exact(&direct, &destination, IMAGES, &what).await;
                 tally.after_503 += 1;
             }
             202 => {
@@ -269,7 +256,7 @@ async fn exercise(kind: Kind) {
                 proxy.set_config(FaultConfig::none());
                 let job_id = body["job_id"].as_str().expect("a job id");
                 run_job_to_done(&env.app, job_id, 5).await;
-                assert_exact(&direct, &destination, &what).await;
+                assert_album_exact(&direct, &destination, IMAGES, &what).await;
                 tally.after_202 += 1;
             }
             other => panic!("{what}: neither exact nor a clear failure: {other} {body}"),

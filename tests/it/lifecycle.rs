@@ -5,9 +5,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::support::security::{Endpoint, set_header, set_query};
 use crate::support::*;
 use album_api::auth;
-use album_api::handlers;
 use album_api::image::UPLOAD_NAMESPACE;
 use album_api::secret::Secret;
 use album_api::service::now;
@@ -22,17 +22,6 @@ use sha1::{Digest, Sha1};
 const CLD_SECRET: &str = "s3cr3t";
 
 // ---------------------------------------------------------------- calling
-
-#[derive(Clone, Copy, Debug)]
-enum Endpoint {
-    CreateAlbum,
-    GetAlbum,
-    ListAlbums,
-    ListImages,
-    DeleteImage,
-    Webhook,
-    Duplicate,
-}
 
 /// A response: status, headers, raw body text and the body as JSON.
 struct Resp {
@@ -69,16 +58,10 @@ impl Resp {
 async fn call(env: &TestEnv, endpoint: Endpoint, event: &Value) -> Resp {
     let app = &env.app;
     let req = request(event);
-    let resp = match endpoint {
-        Endpoint::CreateAlbum => handlers::create_album::handle(app, req).await,
-        Endpoint::GetAlbum => handlers::get_album::handle(app, req).await,
-        Endpoint::ListAlbums => handlers::list_albums::handle(app, req).await,
-        Endpoint::ListImages => handlers::list_images::handle(app, req).await,
-        Endpoint::DeleteImage => handlers::delete_image::handle(app, req).await,
-        Endpoint::Webhook => handlers::cloudinary_notification::handle(app, req).await,
-        Endpoint::Duplicate => handlers::duplicate_album::handle(app, req).await,
-    }
-    .expect("a handler answers every request with an HTTP response");
+    let resp = endpoint
+        .call(app, req)
+        .await
+        .expect("a handler answers every request with an HTTP response");
     let text = match resp.body() {
         Body::Text(t) => t.clone(),
         Body::Binary(b) => String::from_utf8_lossy(b).into_owned(),
@@ -121,29 +104,6 @@ fn assert_refreshed_token(r: &Resp, user: &str) {
 
 // ---------------------------------------------------------------- events
 
-fn set_authorization(e: &mut Value, authorization: Option<&str>) {
-    let headers = e["headers"].as_object_mut().expect("headers");
-    if let Some(a) = authorization {
-        headers.insert("authorization".into(), Value::from(a));
-    } else {
-        headers.remove("authorization");
-    }
-}
-
-fn set_query(e: &mut Value, query: &[(&str, &str)]) {
-    e["rawQueryString"] = Value::from(serde_urlencoded::to_string(query).expect("query"));
-    let obj = e.as_object_mut().expect("event");
-    if query.is_empty() {
-        obj.remove("queryStringParameters");
-    } else {
-        let map: Map<String, Value> = query
-            .iter()
-            .map(|(k, v)| ((*k).to_string(), Value::from(*v)))
-            .collect();
-        obj.insert("queryStringParameters".into(), Value::Object(map));
-    }
-}
-
 /// An HTTP API 2.0 event from `events/<file>` with its authorization, path,
 /// path parameter `id`, query string and body replaced.
 fn api_event(
@@ -155,7 +115,7 @@ fn api_event(
     body: Option<&str>,
 ) -> Value {
     let mut e = event(file);
-    set_authorization(&mut e, authorization);
+    set_header(&mut e, "authorization", authorization);
     e["rawPath"] = Value::from(path);
     e["requestContext"]["http"]["path"] = Value::from(path);
     let obj = e.as_object_mut().expect("event");

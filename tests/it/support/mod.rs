@@ -296,3 +296,18 @@ pub async fn run_job_to_done(app: &App, job_id: &str, max_slices: u32) {
     }
     panic!("job {job_id} not done after {max_slices} slices");
 }
+
+/// Asserts album `album` holds exactly `expected` image items and says so
+/// in its `images_count`.
+pub async fn assert_album_exact(store: &Store, album: &str, expected: u64, what: &str) {
+    assert_eq!(
+        store.count_images(album).await.unwrap(),
+        expected,
+        "{what}: items of {album}"
+    );
+    assert_eq!(
+        store.get_album(album).await.unwrap().unwrap().images_count,
+        expected,
+        "{what}: images_count of {album}"
+    );
+}
