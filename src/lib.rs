@@ -6,9 +6,14 @@
 //! album: copying thousands of image items fast and exactly once.
 //!
 //! Layout (hexagonal): domain types ([`album`], [`image`]), rules ([`auth`],
-//! [`cloudinary`]), the use-cases ([`duplicate`]) and the DynamoDB adapter
-//! ([`store`]); [`handlers`] adapt Lambda events, [`http`] holds the HTTP
-//! glue, and each `src/bin/*.rs` only wires a handler to the runtime.
+//! [`cloudinary`], [`cursor`]), the use-cases ([`duplicate`], [`jobs`],
+//! [`schedule`]) and the DynamoDB adapter ([`store`], the only module that
+//! speaks DynamoDB); [`handlers`] adapt Lambda events, [`http`] and
+//! [`entry`] hold the HTTP glue, [`deadline`] the time budget of an
+//! invocation, [`config`] and [`secret`] the configuration read at init,
+//! and each `src/bin/*.rs` only wires a handler to the runtime. What runs
+//! beside the functions (the CLI, the dev server, seeding) is the `albumctl`
+//! package (decision 0007).
 
 pub mod album;
 pub mod auth;
