@@ -72,6 +72,10 @@ invoke: deps ## Invoke FUNCTION (template logical id) with EVENT under the Lambd
 	@PROFILE=$(PROFILE) scripts/with-dynalite.sh bash -c 'scripts/demo-data.sh >/dev/null && scripts/invoke.sh "$(FUNCTION)" "$(EVENT)"'
 
 build: deps ## sam build without Docker (cargo lambda + zig) for ARCH=arm64|x86_64; checks and sizes each bootstrap
+	@# Every bootstrap in one cargo call first, so the links run in parallel;
+	@# sam build's own cargo lambda call per function then finds it built.
+	PATH="$(CURDIR)/.venv/bin:$$PATH" cargo lambda build --release --$(subst x86_64,x86-64,$(ARCH)) \
+	  $$(awk '$$1 == "Binary:" { printf "--bin %s ", $$2 }' template.yaml)
 	$(SAM) build --parameter-overrides Architecture=$(ARCH)
 	scripts/check-artifacts.sh $(ARCH)
 
