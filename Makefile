@@ -34,10 +34,9 @@ deps: ## Install the local DynamoDB (npm) and the Python tools (.venv)
 demo: deps ## Seed a 5-image album and duplicate it through the Lambda runtime emulator
 	@scripts/with-dynalite.sh scripts/demo.sh
 
-test: lint ## make lint, then unit and integration tests against dynalite and again against moto, the OpenAPI check, the log check
+test: lint ## make lint, then unit and integration tests against dynalite and, at the same time, against moto; the OpenAPI check, the log check
 	.venv/bin/python scripts/check-openapi.py
-	scripts/with-dynalite.sh cargo test --workspace --tests
-	scripts/with-moto.sh cargo test --test it
+	scripts/test-suites.sh
 	scripts/with-dynalite.sh scripts/check-logs.sh
 
 test-unit: ## Unit tests of both packages, no emulator needed

@@ -280,7 +280,14 @@ async fn a_duplicate_killed_mid_copy_is_exact_after_a_retry() {
     let direct = env.direct_store().await;
     seed_album(&direct, SOURCE, ORG, IMAGES).await;
     let token = bearer(&env.token(USER, None));
-    let log = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("crash_recovery-rie.log");
+    // One log per emulator: `make test` runs the suite on both at once.
+    let emulator = if emulator_is_moto() {
+        "moto"
+    } else {
+        "dynalite"
+    };
+    let log = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("crash_recovery-rie-{emulator}.log"));
     let _ = std::fs::remove_file(&log);
     let event_for = |destination: &str| {
         duplicate_event(

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Usage: scripts/test-suites.sh   (make test)
+#
+# The test build once, then the suite against dynalite (unit tests of both
+# packages too) and against moto's server at the same time: each emulator
+# is single-threaded, so on two cores the two runs overlap instead of
+# queueing (moto's is the longer). Each run's output is printed whole when
+# it ends, dynalite's first; the script fails if either did.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cargo test --workspace --tests --no-run --quiet
+mkdir -p .local
+scripts/with-dynalite.sh cargo test --workspace --tests >.local/test-dynalite.log 2>&1 &
+dynalite=$!
+scripts/with-moto.sh cargo test --test it >.local/test-moto.log 2>&1 &
+moto=$!
+rc_dynalite=0; wait "$dynalite" || rc_dynalite=$?
+echo "== against dynalite (exit $rc_dynalite)"; cat .local/test-dynalite.log
+rc_moto=0; wait "$moto" || rc_moto=$?
+echo "== against moto (exit $rc_moto)"; cat .local/test-moto.log
+[ "$rc_dynalite" = 0 ] && [ "$rc_moto" = 0 ]
