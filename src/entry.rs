@@ -13,6 +13,14 @@
 
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
+
+// The 400 below catches a panic: a build that aborts on panic (cargo lambda
+// makes release builds so unless the manifest says otherwise) would answer
+// such an event with a Runtime.ExitError instead. Refuse to build it.
+#[cfg(not(panic = "unwind"))]
+compile_error!(
+    "the functions must be built with panic = \"unwind\" (see [profile.release] in Cargo.toml): src/entry.rs catches lambda_http's panics"
+);
 use std::time::Instant;
 
 use lambda_http::request::LambdaRequest;
