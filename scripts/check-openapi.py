@@ -11,7 +11,7 @@ Usage: .venv/bin/python scripts/check-openapi.py [--spec F] [--template F] [--se
    are only WARNINGs: the template grows one function at a time.
 3. The property names of the `Album` and `Image` schemas (and of the objects
    nested in them) are, in order, the keys of the contract's response body
-   tests/fixtures/seed-duplicate-response.json (Image: its first thumbnail),
+   tests/it/fixtures/seed-duplicate-response.json (Image: its first thumbnail),
    and that body validates against the `Album` schema.
 
 Prints one summary line on success; ERROR/WARNING lines on stderr. Exits 1 on
@@ -290,7 +290,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--spec", type=Path, default=ROOT / "openapi.yaml")
     ap.add_argument("--template", type=Path, default=ROOT / "template.yaml")
-    ap.add_argument("--seed", type=Path, default=ROOT / "tests/fixtures/seed-duplicate-response.json")
+    ap.add_argument("--seed", type=Path, default=ROOT / "tests/it/fixtures/seed-duplicate-response.json")
     args = ap.parse_args()
 
     report = Report()
