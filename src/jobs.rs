@@ -45,7 +45,7 @@ pub fn epoch_ms(t: SystemTime) -> u64 {
         .unwrap_or(0)
 }
 
-pub use crate::deadline::instant_of;
+use crate::deadline::instant_of;
 
 /// Runs an event function's work inside its invocation's deadline less
 /// `app.answer_margin`: every DynamoDB call ends by then, so under DynamoDB

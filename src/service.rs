@@ -27,10 +27,6 @@ pub struct App {
     pub store: Store,
     /// Tuning of album copies.
     pub copy: CopyOptions,
-    /// Time budgets of the routes (decision 0006); the store holds the same
-    /// budgets for its calls. A duplicate copies inline for `sync_copy`
-    /// before it answers 202 with a job (API Gateway gives a request ~29 s).
-    pub budgets: Budgets,
     /// Time an event function keeps free before its invocation's deadline
     /// when it stops copying (in-flight batches finish, progress is saved).
     pub deadline_margin: Duration,
@@ -46,12 +42,18 @@ impl App {
     pub fn new(config: Config, store: Store) -> Self {
         Self {
             config,
-            budgets: *store.budgets(),
             store,
             copy: CopyOptions::default(),
             deadline_margin: crate::deadline::SAFETY_MARGIN,
             answer_margin: crate::deadline::ANSWER_MARGIN,
         }
+    }
+
+    /// The time budgets of routes and calls (decision 0006), one set: the
+    /// store's. A duplicate copies inline for `sync_copy` before it answers
+    /// 202 with a job (API Gateway gives a request ~29 s).
+    pub fn budgets(&self) -> &Budgets {
+        self.store.budgets()
     }
 
     /// Reads the environment, validates it, builds the DynamoDB client:

@@ -19,7 +19,7 @@ use crate::store::StoredImage;
 /// Handles one request inside the write budget (every outcome, running
 /// out of time included, is an HTTP response).
 pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, lambda_http::Error> {
-    Ok(answer(&req, app.budgets.write, serve(app, &req)).await)
+    Ok(answer(&req, app.budgets().write, serve(app, &req)).await)
 }
 
 async fn serve(app: &App, req: &Request) -> Result<Reply, ApiError> {

@@ -25,17 +25,17 @@ use crate::store::jobs::{Job, JobStatus};
 /// what follows it); never fails at the Lambda level: every outcome, errors
 /// and running out of time included, is an HTTP response.
 pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, lambda_http::Error> {
-    Ok(answer(&req, app.budgets.duplicate(), serve(app, &req)).await)
+    Ok(answer(&req, app.budgets().duplicate(), serve(app, &req)).await)
 }
 
 /// When this request stops copying: its inline budget, and in any case
 /// early enough to leave `after_copy` before the request's deadline for
 /// the batches in flight, the count, the job and the answer.
 fn copy_deadline(app: &App) -> Instant {
-    let own = Instant::now() + app.budgets.sync_copy;
+    let own = Instant::now() + app.budgets().sync_copy;
     match deadline::current() {
         Some(d) => own.min(
-            d.checked_sub(app.budgets.after_copy)
+            d.checked_sub(app.budgets().after_copy)
                 .unwrap_or_else(Instant::now),
         ),
         None => own,

@@ -158,10 +158,9 @@ async fn write_batch(
     mut requests: Vec<WriteRequest>,
     policy: RetryPolicy,
     budget: std::time::Duration,
+    no_sdk_retries: aws_sdk_dynamodb::config::Builder,
     counters: Arc<Counters>,
 ) -> Result<(), StoreError> {
-    let no_sdk_retries = aws_sdk_dynamodb::config::Builder::default()
-        .retry_config(aws_config::retry::RetryConfig::disabled());
     let mut attempt = 0u32;
     loop {
         attempt += 1;
@@ -221,6 +220,8 @@ struct Writer {
     budget: std::time::Duration,
     /// The deadline batch tasks run under (they do not inherit the caller's).
     task_deadline: Option<Instant>,
+    /// The per-call override that switches the SDK's retries off.
+    no_sdk_retries: aws_sdk_dynamodb::config::Builder,
     permits: Arc<Semaphore>,
     tasks: JoinSet<Result<u64, StoreError>>,
     counters: Arc<Counters>,
@@ -248,6 +249,8 @@ impl Writer {
             policy: store.policy().clone(),
             budget: store.budgets().page,
             task_deadline,
+            no_sdk_retries: aws_sdk_dynamodb::config::Builder::default()
+                .retry_config(aws_config::retry::RetryConfig::disabled()),
             permits: Arc::new(Semaphore::new(concurrency.max(1))),
             tasks: JoinSet::new(),
             counters: Arc::default(),
@@ -280,19 +283,22 @@ impl Writer {
             items: requests.len() as u64,
             end_key,
         });
-        let (client, table, policy, budget, counters) = (
+        let (client, table, policy, budget, no_retries, counters) = (
             self.client.clone(),
             self.table.clone(),
             self.policy.clone(),
             self.budget,
+            self.no_sdk_retries.clone(),
             self.counters.clone(),
         );
         self.tasks
             .spawn(deadline::scope(self.task_deadline, async move {
                 let _permit = permit;
-                write_batch(client, table, requests, policy, budget, counters)
-                    .await
-                    .map(|_| seq)
+                write_batch(
+                    client, table, requests, policy, budget, no_retries, counters,
+                )
+                .await
+                .map(|_| seq)
             }));
         Ok(())
     }
@@ -345,12 +351,6 @@ pub struct CopyFailure {
     /// Why the copy stopped.
     #[source]
     pub error: StoreError,
-}
-
-impl From<CopyFailure> for StoreError {
-    fn from(f: CopyFailure) -> Self {
-        f.error
-    }
 }
 
 /// Copies every image of album `source` into album `destination` (both must
@@ -419,14 +419,8 @@ async fn queue_pages(
         }
         let out = bounded("Query", store.budgets().page, {
             store
-                .client()
-                .query()
-                .table_name(store.table())
-                .key_condition_expression("pk = :pk AND begins_with(sk, :img)")
-                .expression_attribute_values(":pk", AttributeValue::S(source_pk.clone()))
-                .expression_attribute_values(":img", AttributeValue::S(IMAGE_SK_PREFIX.into()))
+                .album_images_query(source)
                 .projection_expression("sk, d")
-                .consistent_read(true)
                 .set_limit(opts.page_limit)
                 .set_exclusive_start_key(start.clone())
                 .send()

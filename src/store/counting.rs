@@ -16,14 +16,8 @@ impl Store {
         let mut start: Option<Item> = None;
         loop {
             let out = retry::bounded("Query", self.budgets.page, {
-                self.client
-                    .query()
-                    .table_name(&self.table)
-                    .key_condition_expression("pk = :pk AND begins_with(sk, :img)")
-                    .expression_attribute_values(":pk", s(album_pk(album_id)))
-                    .expression_attribute_values(":img", s(IMAGE_SK_PREFIX))
+                self.album_images_query(album_id)
                     .select(Select::Count)
-                    .consistent_read(true)
                     .set_exclusive_start_key(start.clone())
                     .send()
             })

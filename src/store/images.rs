@@ -142,6 +142,21 @@ impl Store {
         Ok(Some((album.to_string(), get_s(item, SK)?.to_string())))
     }
 
+    /// A strongly consistent Query of album `album_id`'s image items: what
+    /// listing, counting and copying an album all start from.
+    pub(super) fn album_images_query(
+        &self,
+        album_id: &str,
+    ) -> aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder {
+        self.client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :img)")
+            .expression_attribute_values(":pk", s(album_pk(album_id)))
+            .expression_attribute_values(":img", s(IMAGE_SK_PREFIX))
+            .consistent_read(true)
+    }
+
     /// One page of an album's images, newest first, and the key to continue
     /// after (only when more images follow).
     pub async fn images_page(
@@ -151,15 +166,9 @@ impl Store {
         start: Option<PageKey>,
     ) -> Result<(Vec<StoredImage>, Option<PageKey>), StoreError> {
         let out = retry::bounded("Query", self.budgets.read, {
-            self.client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk AND begins_with(sk, :img)")
-                .expression_attribute_values(":pk", s(album_pk(album_id)))
-                .expression_attribute_values(":img", s(IMAGE_SK_PREFIX))
+            self.album_images_query(album_id)
                 .projection_expression("sk, d")
                 .scan_index_forward(false)
-                .consistent_read(true)
                 .limit(limit as i32 + 1)
                 .set_exclusive_start_key(start.as_ref().map(PageKey::to_item))
                 .send()

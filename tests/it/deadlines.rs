@@ -69,10 +69,10 @@ impl Trouble {
 /// The whole budget of an endpoint's route.
 fn route_budget(app: &App, e: Endpoint) -> Duration {
     match e {
-        Endpoint::Duplicate => app.budgets.duplicate(),
-        Endpoint::CreateAlbum | Endpoint::DeleteImage | Endpoint::Webhook => app.budgets.write,
-        Endpoint::GetAlbum | Endpoint::ListAlbums | Endpoint::ListImages => app.budgets.read,
-        Endpoint::GetDuplication => app.budgets.read,
+        Endpoint::Duplicate => app.budgets().duplicate(),
+        Endpoint::CreateAlbum | Endpoint::DeleteImage | Endpoint::Webhook => app.budgets().write,
+        Endpoint::GetAlbum | Endpoint::ListAlbums | Endpoint::ListImages => app.budgets().read,
+        Endpoint::GetDuplication => app.budgets().read,
     }
 }
 
@@ -299,7 +299,7 @@ async fn a_duplicate_stopped_part_way_answers_202_with_its_job_and_the_job_finis
         let took = started.elapsed();
         assert_eq!(status, 202, "{}: {body}", trouble.name());
         assert!(
-            took <= app.budgets.duplicate() + Duration::from_secs(1),
+            took <= app.budgets().duplicate() + Duration::from_secs(1),
             "{took:?}"
         );
         assert!(headers.contains_key("retry-after") && headers.contains_key("location"));
@@ -336,7 +336,7 @@ async fn a_duplicate_stopped_part_way_with_no_job_saved_answers_503_and_the_retr
         check_error_response(status, &headers, &text).unwrap();
         assert!(headers.contains_key("retry-after"));
         assert!(
-            took <= app.budgets.duplicate() + Duration::from_secs(1),
+            took <= app.budgets().duplicate() + Duration::from_secs(1),
             "{took:?}"
         );
         let partial = fx.direct.count_images("partial-503").await.unwrap();
@@ -361,7 +361,7 @@ async fn event_functions_fail_before_their_deadline_and_the_next_delivery_finish
     let fx = fixture("events").await;
     // Longer than any one call's budget, so a call's own budget ends it
     // first; the invocation's deadline (less its margin) is the backstop.
-    let invocation = fx.env.app.budgets.write + Duration::from_secs(5);
+    let invocation = fx.env.app.budgets().write + Duration::from_secs(5);
     // A job the worker is handed: a copy into "worker-copy", not started.
     let dest = Album {
         id: "worker-copy".into(),

@@ -166,8 +166,6 @@ struct Tally {
 
 async fn exercise(kind: Kind) {
     let mut env = TestEnv::new(&format!("fk-{}", kind.name().replace('_', ""))).await;
-    // Never the 202 path of a copy out of time: this test is about faults.
-    env.app.budgets.sync_copy = Duration::from_secs(600);
     let direct = env.direct_store().await;
     seed_album(&direct, SOURCE, ORG, IMAGES).await;
     let token = bearer(&env.token(USER, None));
@@ -187,7 +185,12 @@ async fn exercise(kind: Kind) {
         } else {
             client_for(&proxy.endpoint()).await
         };
-        env.app.store = Store::new(client, &env.table).with_budgets(test_budgets());
+        // Never the 202 path of a copy out of time: this test is about faults.
+        let budgets = album_api::deadline::Budgets {
+            sync_copy: Duration::from_secs(600),
+            ..test_budgets()
+        };
+        env.app.store = Store::new(client, &env.table).with_budgets(budgets);
         env.app.store = env.app.store.clone().with_retry_policy(policy(severity));
 
         let destination = format!("{}-{run}", kind.name());

@@ -229,7 +229,7 @@ fn stream_event(item: &std::collections::HashMap<String, AttributeValue>) -> Val
 #[tokio::test]
 async fn the_202_path_reaches_done_with_an_exact_copy() {
     let mut env = TestEnv::new("async").await;
-    env.app.budgets.sync_copy = Duration::ZERO;
+    set_sync_copy_budget(&mut env.app, Duration::ZERO);
     // Copying stops halfway to each delivery's deadline, so the batches in
     // flight and the hand-off fit before the deadline that ends every call.
     env.app.deadline_margin = slice_budget(125);
@@ -342,7 +342,7 @@ async fn the_202_path_reaches_done_with_an_exact_copy() {
 #[tokio::test]
 async fn another_organization_cannot_see_a_job() {
     let mut env = TestEnv::new("jobauth").await;
-    env.app.budgets.sync_copy = Duration::ZERO;
+    set_sync_copy_budget(&mut env.app, Duration::ZERO);
     let store = env.direct_store().await;
     seed_album(&store, SOURCE, ORG, 30).await;
     let ev = duplicate_event(

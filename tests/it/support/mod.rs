@@ -311,3 +311,13 @@ pub async fn assert_album_exact(store: &Store, album: &str, expected: u64, what:
         "{what}: images_count of {album}"
     );
 }
+
+/// Sets how long a duplicate of `app` copies inline before it answers 202
+/// (the budgets live in the store: the routes and the calls share them).
+pub fn set_sync_copy_budget(app: &mut App, sync_copy: std::time::Duration) {
+    let budgets = album_api::deadline::Budgets {
+        sync_copy,
+        ..*app.budgets()
+    };
+    app.store = app.store.clone().with_budgets(budgets);
+}
