@@ -4,7 +4,9 @@
 # they print: every line of the function is JSON, lines logged while
 # handling an event carry its request id, and no secret or token ever
 # appears (the JWT secret, the Cloudinary secret, the caller's token, the
-# notification token, the webhook signature).
+# notification token, the webhook signature); then validates the metric
+# lines they wrote against the EMF specification (scripts/check-emf.py),
+# and the X-Ray subsegments of a traced duplicate (scripts/check-xray.py).
 # Run through scripts/with-dynalite.sh (make test does).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,6 +24,7 @@ for level in INFO DEBUG; do
   run GetAlbumFunction events/get-album.json "$level"
   run CloudinaryNotificationFunction events/cloudinary-notification.json "$level"
   run ListImagesFunction events/list-images.json "$level"
+  run ScheduledDuplicateFunction events/scheduled-duplicate.json "$level"
 done
 # An event API Gateway never sends but `sam local invoke` or a direct Invoke
 # can: lambda_http cannot turn it into a request. The function must answer
@@ -93,3 +96,7 @@ print(f"logs: {checked} JSON lines from {len(glob.glob('.local/logs/*.log'))} in
       f"{lines_with_id} with the request id, {len(secrets)} secrets/tokens searched, {bad} problems")
 sys.exit(1 if bad else 0)
 PY
+# The metrics those invocations wrote (CloudWatch Embedded Metric Format).
+.venv/bin/python scripts/check-emf.py
+# The X-Ray subsegments of a duplicate's DynamoDB calls.
+python3 scripts/check-xray.py

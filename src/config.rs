@@ -5,22 +5,29 @@
 //! naming the variable, instead of answering 500s at request time.
 
 use crate::cloudinary::CloudinaryConfig;
+use crate::error::ApiError;
 use crate::secret::Secret;
+use crate::secret_source::Needs;
 
 /// Default lifetime of a signed upload form (one week), per PRODUCT.md.
 pub const DEFAULT_UPLOAD_FORM_TTL_SECONDS: u64 = 604_800;
 /// Default lifetime of the refreshed `X-token` (four hours).
 pub const DEFAULT_TOKEN_TTL_SECONDS: u64 = 14_400;
+/// Default days a finished job item is kept (`JOB_TTL_DAYS`): far longer
+/// than any re-delivery of the event that started it (6 h at most), so a
+/// late re-delivery still finds its job done instead of copying again.
+pub const DEFAULT_JOB_TTL_DAYS: u64 = 30;
 
 /// Everything a function needs from its environment.
 #[derive(Clone, Debug)]
 pub struct Config {
     /// The single DynamoDB table holding organizations, users, albums and images.
     pub table_name: String,
-    /// HS256 key of user and notification tokens.
-    pub jwt_secret: Secret,
-    /// Parsed `CLOUDINARY_URL`.
-    pub cloudinary: CloudinaryConfig,
+    /// HS256 key of user and notification tokens, when the function
+    /// declared it needs it ([`Needs`]); see [`Config::jwt_secret`].
+    pub jwt: Option<Secret>,
+    /// Parsed `CLOUDINARY_URL`, when needed; see [`Config::cloudinary`].
+    pub cloudinary_url: Option<CloudinaryConfig>,
     /// Public base URL of this API (no trailing slash); the webhook URL in
     /// upload forms is built from it.
     pub public_api_url: String,
@@ -28,6 +35,9 @@ pub struct Config {
     pub upload_form_ttl_seconds: u64,
     /// Seconds a refreshed `X-token` stays valid.
     pub token_ttl_seconds: u64,
+    /// How long a finished (done or failed) job item is kept before
+    /// DynamoDB's TTL deletes it (`JOB_TTL_DAYS`, default 30).
+    pub job_ttl: std::time::Duration,
 }
 
 /// Why the configuration could not be loaded; names the variable, never its value.
@@ -47,13 +57,19 @@ pub enum ConfigError {
 }
 
 impl Config {
-    /// Reads and validates the process environment.
-    pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(|k| std::env::var(k).ok())
+    /// Reads and validates the process environment, secrets included (so
+    /// only for functions whose secrets are in it; a deployed function
+    /// resolves them first, see [`crate::App::from_env`]).
+    pub fn from_env(needs: Needs) -> Result<Self, ConfigError> {
+        Self::from_lookup(needs, |k| std::env::var(k).ok())
     }
 
-    /// Reads and validates configuration from any key lookup (tests pass a map).
-    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+    /// Reads and validates configuration from any key lookup (tests pass a
+    /// map): the secrets `needs` names are required, the others not read.
+    pub fn from_lookup(
+        needs: Needs,
+        get: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
         let required = |name: &'static str| -> Result<String, ConfigError> {
             match get(name) {
                 Some(v) if !v.trim().is_empty() => Ok(v.trim().to_string()),
@@ -74,20 +90,44 @@ impl Config {
             }
         };
 
-        let table_name = required("TABLE_NAME")?;
-        let jwt_secret = required("JWT_SECRET")?;
-        if jwt_secret.len() < 16 {
-            return Err(ConfigError::Invalid {
-                name: "JWT_SECRET",
-                reason: "must be at least 16 characters".into(),
-            });
-        }
-        let cloudinary = CloudinaryConfig::parse(&required("CLOUDINARY_URL")?).map_err(|e| {
-            ConfigError::Invalid {
-                name: "CLOUDINARY_URL",
-                reason: e.to_string(),
+        let days = |name: &'static str| -> Result<u64, ConfigError> {
+            match get(name).filter(|v| !v.trim().is_empty()) {
+                None => Ok(DEFAULT_JOB_TTL_DAYS),
+                Some(v) => match v.trim().parse::<u64>() {
+                    Ok(n) if (1..=3650).contains(&n) => Ok(n),
+                    _ => Err(ConfigError::Invalid {
+                        name,
+                        reason: "expected a number of days between 1 and 3650".into(),
+                    }),
+                },
             }
-        })?;
+        };
+
+        let table_name = required("TABLE_NAME")?;
+        let jwt = match needs.jwt {
+            false => None,
+            true => {
+                let jwt_secret = required("JWT_SECRET")?;
+                if jwt_secret.len() < 16 {
+                    return Err(ConfigError::Invalid {
+                        name: "JWT_SECRET",
+                        reason: "must be at least 16 characters".into(),
+                    });
+                }
+                Some(Secret::new(jwt_secret))
+            }
+        };
+        let cloudinary_url = match needs.cloudinary {
+            false => None,
+            true => Some(
+                CloudinaryConfig::parse(&required("CLOUDINARY_URL")?).map_err(|e| {
+                    ConfigError::Invalid {
+                        name: "CLOUDINARY_URL",
+                        reason: e.to_string(),
+                    }
+                })?,
+            ),
+        };
         let public_api_url = required("PUBLIC_API_URL")?
             .trim_end_matches('/')
             .to_string();
@@ -99,15 +139,34 @@ impl Config {
         }
         Ok(Self {
             table_name,
-            jwt_secret: Secret::new(jwt_secret),
-            cloudinary,
+            jwt,
+            cloudinary_url,
             public_api_url,
             upload_form_ttl_seconds: seconds(
                 "UPLOAD_FORM_TTL_SECONDS",
                 DEFAULT_UPLOAD_FORM_TTL_SECONDS,
             )?,
             token_ttl_seconds: seconds("TOKEN_TTL_SECONDS", DEFAULT_TOKEN_TTL_SECONDS)?,
+            job_ttl: std::time::Duration::from_secs(days("JOB_TTL_DAYS")? * 86_400),
         })
+    }
+}
+
+impl Config {
+    /// The HS256 key of tokens. An internal error (500), never a panic,
+    /// when the function did not declare it: a wiring mistake the
+    /// handlers' tests would show.
+    pub fn jwt_secret(&self) -> Result<&Secret, ApiError> {
+        self.jwt
+            .as_ref()
+            .ok_or_else(|| ApiError::Internal("this function reads no JWT secret".into()))
+    }
+
+    /// Cloudinary's account and signing secret, under the same rule.
+    pub fn cloudinary(&self) -> Result<&CloudinaryConfig, ApiError> {
+        self.cloudinary_url
+            .as_ref()
+            .ok_or_else(|| ApiError::Internal("this function reads no Cloudinary URL".into()))
     }
 }
 
@@ -133,22 +192,57 @@ mod tests {
 
     #[test]
     fn loads_defaults_and_trims_the_public_url() {
-        let c = Config::from_lookup(env(FULL)).unwrap();
+        let c = Config::from_lookup(Needs::JWT_AND_CLOUDINARY, env(FULL)).unwrap();
         assert_eq!(c.public_api_url, "https://api.example.com");
         assert_eq!(c.upload_form_ttl_seconds, 604_800);
         assert_eq!(c.token_ttl_seconds, 14_400);
-        assert_eq!(c.cloudinary.cloud_name, "demo");
+        assert_eq!(c.cloudinary().unwrap().cloud_name, "demo");
+        assert_eq!(c.job_ttl, std::time::Duration::from_secs(30 * 86_400));
+    }
+
+    #[test]
+    fn reads_only_the_secrets_the_function_needs() {
+        let pairs = [FULL[0], FULL[3]];
+        let c = Config::from_lookup(Needs::NONE, env(&pairs)).unwrap();
+        assert!(c.jwt_secret().is_err() && c.cloudinary().is_err());
+        let e = Config::from_lookup(Needs::JWT, env(&pairs)).unwrap_err();
+        assert_eq!(e, ConfigError::Missing("JWT_SECRET"));
+        let c = Config::from_lookup(Needs::JWT, env(&FULL[..3])).map(|_| ());
+        assert_eq!(c.unwrap_err(), ConfigError::Missing("PUBLIC_API_URL"));
+    }
+
+    #[test]
+    fn job_ttl_is_whole_days_from_one_to_ten_years() {
+        let mut pairs = FULL.to_vec();
+        pairs.push(("JOB_TTL_DAYS", "7"));
+        let c = Config::from_lookup(Needs::NONE, env(&pairs)).unwrap();
+        assert_eq!(c.job_ttl, std::time::Duration::from_secs(7 * 86_400));
+        for bad in ["0", "3651", "a week"] {
+            let mut pairs = FULL.to_vec();
+            pairs.push(("JOB_TTL_DAYS", bad));
+            let e = Config::from_lookup(Needs::NONE, env(&pairs)).unwrap_err();
+            assert!(
+                matches!(
+                    e,
+                    ConfigError::Invalid {
+                        name: "JOB_TTL_DAYS",
+                        ..
+                    }
+                ),
+                "{bad}"
+            );
+        }
     }
 
     #[test]
     fn names_the_missing_variable() {
-        let e = Config::from_lookup(env(&FULL[1..])).unwrap_err();
+        let e = Config::from_lookup(Needs::JWT_AND_CLOUDINARY, env(&FULL[1..])).unwrap_err();
         assert_eq!(e, ConfigError::Missing("TABLE_NAME"));
     }
 
     #[test]
     fn debug_output_never_contains_secrets() {
-        let c = Config::from_lookup(env(FULL)).unwrap();
+        let c = Config::from_lookup(Needs::JWT_AND_CLOUDINARY, env(FULL)).unwrap();
         let shown = format!("{c:?}");
         assert!(!shown.contains("0123456789abcdef0123"), "{shown}");
         assert!(!shown.contains("abc@"), "{shown}");
@@ -158,7 +252,7 @@ mod tests {
     fn rejects_a_non_numeric_ttl() {
         let mut pairs = FULL.to_vec();
         pairs.push(("TOKEN_TTL_SECONDS", "soon"));
-        let e = Config::from_lookup(env(&pairs)).unwrap_err();
+        let e = Config::from_lookup(Needs::JWT_AND_CLOUDINARY, env(&pairs)).unwrap_err();
         assert!(matches!(
             e,
             ConfigError::Invalid {

@@ -178,12 +178,16 @@ pub async fn run_copy(
     opts.fresh_destination = plan.created && start_key.is_none();
     opts.deadline = deadline;
     opts.start_key = start_key;
-    let report = copy_images(&app.store, &source.id, &destination.id, &opts)
-        .await
-        .map_err(|f| Interrupted {
-            report: f.report,
-            error: f.error.into(),
-        })?;
+    let copying = Instant::now();
+    let copied = copy_images(&app.store, &source.id, &destination.id, &opts).await;
+    match &copied {
+        Ok(report) => crate::metrics::copied(report, copying.elapsed()),
+        Err(failure) => crate::metrics::copied(&failure.report, copying.elapsed()),
+    }
+    let report = copied.map_err(|f| Interrupted {
+        report: f.report,
+        error: f.error.into(),
+    })?;
     let mut album = destination.clone();
     if report.finished {
         let count = settle_count(app, &destination.id, opts.fresh_destination, &report).await;

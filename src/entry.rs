@@ -96,6 +96,7 @@ where
 /// [`crate::http::respond_error`] the handlers answer with.
 fn bad_event(ctx: &RequestCtx, message: &str) -> Value {
     let response = respond_error(ctx, &ApiError::BadRequest(message.into()));
+    crate::metrics::answered(400);
     let headers: Map<String, Value> = response
         .headers()
         .iter()

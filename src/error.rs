@@ -30,6 +30,9 @@ pub enum ApiError {
     /// 422: readable but invalid parameters.
     #[error("{0}")]
     Unprocessable(String),
+    /// 422: an `Idempotency-Key` sent again with another body.
+    #[error("{0}")]
+    IdempotencyKeyReused(String),
     /// 503: a dependency stayed unavailable after every retry, or the
     /// request's deadline came first; safe to retry (`Retry-After` says when).
     #[error("{0}")]
@@ -50,7 +53,7 @@ impl ApiError {
             Self::NotFound(_) => 404,
             Self::Conflict(_) => 409,
             Self::PayloadTooLarge(_) => 413,
-            Self::Unprocessable(_) => 422,
+            Self::Unprocessable(_) | Self::IdempotencyKeyReused(_) => 422,
             Self::Unavailable(_) => 503,
             Self::Internal(_) => 500,
         }
@@ -66,6 +69,7 @@ impl ApiError {
             Self::Conflict(_) => "conflict",
             Self::PayloadTooLarge(_) => "payload_too_large",
             Self::Unprocessable(_) => "unprocessable_entity",
+            Self::IdempotencyKeyReused(_) => "idempotency_key_reused",
             Self::Unavailable(_) => "unavailable",
             Self::Internal(_) => "internal_error",
         }

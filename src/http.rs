@@ -185,7 +185,7 @@ impl Reply {
 
 /// Turns a handler's outcome into the HTTP response.
 pub fn finish(ctx: &RequestCtx, outcome: Result<Reply, ApiError>) -> Response<Body> {
-    match outcome {
+    let response = match outcome {
         Ok(reply) => {
             let mut resp = respond(ctx, reply.status, reply.body, reply.x_token.as_deref());
             for (k, v) in reply.headers {
@@ -196,7 +196,9 @@ pub fn finish(ctx: &RequestCtx, outcome: Result<Reply, ApiError>) -> Response<Bo
             resp
         }
         Err(e) => respond_error(ctx, &e),
-    }
+    };
+    crate::metrics::answered(response.status().as_u16());
+    response
 }
 
 /// `limit` (1..=100, default 50) and `cursor` query parameters.

@@ -97,6 +97,7 @@ pub async fn run_slice(
         Lease::Finished(job) => return Ok(SliceOutcome::AlreadyFinished(job)),
         Lease::Missing => return Err(ApiError::NotFound(format!("job {job_id} not found"))),
     };
+    crate::metrics::job_slice();
     match slice(app, &job, deadline, owner).await {
         Ok(outcome) => Ok(outcome),
         Err(e) => {
@@ -202,7 +203,13 @@ pub async fn copy_step(
     let mut opts = app.copy.clone();
     opts.deadline = Some(until);
     opts.start_key = start;
-    copy_images(&app.store, &source.id, &destination.id, &opts).await
+    let copying = Instant::now();
+    let copied = copy_images(&app.store, &source.id, &destination.id, &opts).await;
+    match &copied {
+        Ok(report) => crate::metrics::copied(report, copying.elapsed()),
+        Err(failure) => crate::metrics::copied(&failure.report, copying.elapsed()),
+    }
+    copied
 }
 
 /// A job as the API shows it (`GET /api/v1/duplications/{id}` and the 202).

@@ -10,7 +10,8 @@
 //! [`schedule`]) and the DynamoDB adapter ([`store`], the only module that
 //! speaks DynamoDB); [`handlers`] adapt Lambda events, [`http`] and
 //! [`entry`] hold the HTTP glue, [`deadline`] the time budget of an
-//! invocation, [`config`] and [`secret`] the configuration read at init,
+//! invocation, [`metrics`] what the functions count, [`config`] and
+//! [`secret`], [`secret_source`] the configuration read at init,
 //! and each `src/bin/*.rs` only wires a handler to the runtime. What runs
 //! beside the functions (the CLI, the dev server, seeding) is the `albumctl`
 //! package (decision 0007).
@@ -28,18 +29,23 @@ pub mod handlers;
 pub mod http;
 pub mod image;
 pub mod jobs;
+pub mod metrics;
 pub mod schedule;
 pub mod secret;
+pub mod secret_source;
 pub mod service;
 pub mod store;
 
 pub use config::Config;
 pub use error::ApiError;
+pub use secret_source::Needs;
 pub use service::App;
 
-/// Starts an HTTP function: tracing, configuration, client, then the runtime
-/// loop calling `handler` for every event. The common `main` of every binary.
-pub async fn run_http<F, Fut>(handler: F) -> Result<(), lambda_http::Error>
+/// Starts an HTTP function: tracing, metrics, configuration with the
+/// secrets `needs` names, client, then the runtime loop calling `handler`
+/// for every event and flushing its metrics. The common `main` of every
+/// binary.
+pub async fn run_http<F, Fut>(needs: Needs, handler: F) -> Result<(), lambda_http::Error>
 where
     F: Fn(std::sync::Arc<App>, lambda_http::Request) -> Fut + Send + Sync + 'static,
     Fut: std::future::Future<
@@ -48,18 +54,27 @@ where
 {
     lambda_http::tracing::init_default_subscriber();
     entry::log_panics();
-    let app = std::sync::Arc::new(App::from_env().await?);
+    metrics::install();
+    let app = std::sync::Arc::new(App::from_env(needs).await?);
     let handler = std::sync::Arc::new(handler);
-    lambda_runtime::run(lambda_runtime::service_fn(move |event| {
-        let (app, handler) = (app.clone(), handler.clone());
-        async move { entry::serve(move |req| handler(app.clone(), req), event).await }
-    }))
+    lambda_runtime::run(lambda_runtime::service_fn(
+        move |event: lambda_runtime::LambdaEvent<_>| {
+            let (app, handler) = (app.clone(), handler.clone());
+            let request_id = event.context.request_id.clone();
+            async move {
+                let answer = entry::serve(move |req| handler(app.clone(), req), event).await;
+                metrics::flush(&request_id);
+                answer
+            }
+        },
+    ))
     .await
 }
 
 /// Starts a non-HTTP function (EventBridge, DynamoDB Streams): tracing,
-/// configuration, client, then the runtime loop.
-pub async fn run_event<F, Fut>(handler: F) -> Result<(), lambda_runtime::Error>
+/// metrics, configuration with the secrets `needs` names, client, then the
+/// runtime loop.
+pub async fn run_event<F, Fut>(needs: Needs, handler: F) -> Result<(), lambda_runtime::Error>
 where
     F: Fn(std::sync::Arc<App>, lambda_runtime::LambdaEvent<serde_json::Value>) -> Fut
         + Send
@@ -69,9 +84,19 @@ where
 {
     lambda_runtime::tracing::init_default_subscriber();
     entry::log_panics();
-    let app = std::sync::Arc::new(App::from_env().await?);
-    lambda_runtime::run(lambda_runtime::service_fn(move |event| {
-        handler(app.clone(), event)
-    }))
+    metrics::install();
+    let app = std::sync::Arc::new(App::from_env(needs).await?);
+    let handler = std::sync::Arc::new(handler);
+    lambda_runtime::run(lambda_runtime::service_fn(
+        move |event: lambda_runtime::LambdaEvent<serde_json::Value>| {
+            let (app, handler) = (app.clone(), handler.clone());
+            let request_id = event.context.request_id.clone();
+            async move {
+                let outcome = handler(app, event).await;
+                metrics::flush(&request_id);
+                outcome
+            }
+        },
+    ))
     .await
 }

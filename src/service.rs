@@ -11,8 +11,9 @@ use crate::cloudinary::{self, UploadForm};
 use crate::config::Config;
 use crate::deadline::Budgets;
 use crate::error::ApiError;
+use crate::secret_source::{self, Needs};
 use crate::store::copy::CopyOptions;
-use crate::store::{Store, StoredImage, client_from_env};
+use crate::store::{Store, StoredImage, sdk_config_from_env};
 
 /// Extra life of a notification token beyond its upload form's, so that
 /// Cloudinary's delayed or retried notifications of a late upload still land.
@@ -56,13 +57,19 @@ impl App {
         self.store.budgets()
     }
 
-    /// Reads the environment, validates it, builds the DynamoDB client:
-    /// Lambda init. Fails (and the function with it) on bad configuration.
-    pub async fn from_env() -> Result<Self, Error> {
-        let config = Config::from_env()?;
+    /// Reads the environment, reads the secrets `needs` names (from the
+    /// environment, or Secrets Manager when only their ARNs are given),
+    /// validates it all and builds the DynamoDB client: Lambda init. Fails
+    /// (and the function with it) on bad configuration.
+    pub async fn from_env(needs: Needs) -> Result<Self, Error> {
+        let env = |k: &str| std::env::var(k).ok();
         let budgets = Budgets::from_env()?;
-        let client = client_from_env(&budgets).await;
-        let store = Store::new(client, config.table_name.clone()).with_budgets(budgets);
+        let sdk = sdk_config_from_env(&budgets).await;
+        let secrets = secret_source::resolve(needs, &env, &sdk).await?;
+        let config = Config::from_lookup(needs, |k| secrets.get(k).cloned().or_else(|| env(k)))?;
+        let store = Store::connect(&sdk, config.table_name.clone())
+            .with_budgets(budgets)
+            .with_job_ttl(config.job_ttl);
         let mut app = Self::new(config, store);
         if let Ok(v) = std::env::var("COPY_CONCURRENCY") {
             app.copy.concurrency = match v.trim().parse::<usize>() {
@@ -90,7 +97,7 @@ pub async fn authenticate(
         .ok_or_else(|| ApiError::Unauthorized("missing Authorization header".into()))?;
     let token = auth::token_from_header(header)
         .ok_or_else(|| ApiError::Unauthorized("malformed Authorization header".into()))?;
-    let verified = auth::verify_api_token(token, &app.config.jwt_secret, now)?;
+    let verified = auth::verify_api_token(token, app.config.jwt_secret()?, now)?;
     let organization_id = app
         .store
         .user_organization(&verified.user_id)
@@ -143,13 +150,13 @@ pub fn upload_form_for(
         &principal.user_id,
         &album.id,
         &album.organization_id,
-        &cfg.jwt_secret,
+        cfg.jwt_secret()?,
         now,
         cfg.upload_form_ttl_seconds + NOTIFICATION_GRACE_SECONDS,
     )?;
     let url = format!("{}/api/v1/cloudinary?token={token}", cfg.public_api_url);
     Ok(Some(cloudinary::upload_form(
-        &cfg.cloudinary,
+        cfg.cloudinary()?,
         &album.organization_id,
         &album.id,
         url,
@@ -166,6 +173,7 @@ pub async fn render_album(
     now: i64,
 ) -> Result<String, ApiError> {
     let thumbs: Vec<StoredImage> = app.store.newest_images(&album.id, THUMBNAILS).await?;
+    let cld = app.config.cloudinary()?;
     let json = AlbumJson {
         id: &album.id,
         public_id: &album.id,
@@ -175,7 +183,7 @@ pub async fn render_album(
         organization_id: &album.organization_id,
         thumbnails: thumbs
             .iter()
-            .map(|t| t.record.render(&t.id, &album.id, &app.config.cloudinary))
+            .map(|t| t.record.render(&t.id, &album.id, cld))
             .collect(),
     };
     serde_json::to_string(&json).map_err(|e| ApiError::Internal(format!("album JSON: {e}")))
@@ -185,7 +193,7 @@ pub async fn render_album(
 pub fn x_token(app: &App, principal: &Principal, now: i64) -> Result<String, ApiError> {
     auth::refreshed_token(
         principal,
-        &app.config.jwt_secret,
+        app.config.jwt_secret()?,
         now,
         app.config.token_ttl_seconds,
     )

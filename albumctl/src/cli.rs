@@ -138,7 +138,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             println!("{token}");
         }
         Command::Serve { addr } => {
-            let app = album_api::App::from_env()
+            let app = album_api::App::from_env(album_api::Needs::JWT_AND_CLOUDINARY)
                 .await
                 .map_err(|e| e.to_string())?;
             crate::dev::serve(app, addr)

@@ -4,5 +4,8 @@ use album_api::handlers::delete_image::handle;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    album_api::run_http(|app, req| async move { handle(&app, req).await }).await
+    album_api::run_http(album_api::Needs::JWT, |app, req| async move {
+        handle(&app, req).await
+    })
+    .await
 }

@@ -4,5 +4,9 @@ use album_api::handlers::list_albums::handle;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    album_api::run_http(|app, req| async move { handle(&app, req).await }).await
+    album_api::run_http(
+        album_api::Needs::JWT_AND_CLOUDINARY,
+        |app, req| async move { handle(&app, req).await },
+    )
+    .await
 }

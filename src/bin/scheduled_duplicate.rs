@@ -5,5 +5,8 @@ use album_api::handlers::scheduled_duplicate::handle;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    album_api::run_event(|app, event| async move { handle(&app, event).await }).await
+    album_api::run_event(album_api::Needs::NONE, |app, event| async move {
+        handle(&app, event).await
+    })
+    .await
 }

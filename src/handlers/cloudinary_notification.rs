@@ -9,10 +9,11 @@ use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::Value;
 
 use crate::auth::verify_notification_token;
-use crate::cloudinary::verify_notification;
+use crate::cloudinary::{WebhookError, verify_notification};
 use crate::error::ApiError;
 use crate::http::{Reply, answer, body_bytes, header};
 use crate::image::from_upload;
+use crate::metrics::{WebhookRejection, webhook_accepted, webhook_rejected};
 use crate::service::{App, now, now_rfc3339};
 use crate::store::StoredImage;
 
@@ -22,26 +23,51 @@ pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, lambda_ht
     Ok(answer(&req, app.budgets().write, serve(app, &req)).await)
 }
 
+/// Counts a refused notification under `reason` and passes its error on.
+fn reject(reason: WebhookRejection, error: ApiError) -> ApiError {
+    webhook_rejected(reason);
+    error
+}
+
 async fn serve(app: &App, req: &Request) -> Result<Reply, ApiError> {
     let now = now();
     let token = req
         .query_string_parameters_ref()
         .and_then(|q| q.first("token").map(str::to_string))
-        .ok_or_else(|| ApiError::Unauthorized("missing notification token".into()))?;
-    let claims = verify_notification_token(&token, &app.config.jwt_secret, now)?;
+        .ok_or_else(|| {
+            reject(
+                WebhookRejection::BadToken,
+                ApiError::Unauthorized("missing notification token".into()),
+            )
+        })?;
+    let claims = verify_notification_token(&token, app.config.jwt_secret()?, now)
+        .map_err(|e| reject(WebhookRejection::BadToken, e))?;
     let body = body_bytes(req)?;
     verify_notification(
         body,
         header(req, "x-cld-timestamp"),
         header(req, "x-cld-signature"),
-        &app.config.cloudinary.api_secret,
+        &app.config.cloudinary()?.api_secret,
         now,
     )
-    .map_err(|e| ApiError::Unauthorized(e.to_string()))?;
-    let notification: Value = serde_json::from_slice(body)
-        .map_err(|_| ApiError::BadRequest("body is not valid JSON".into()))?;
+    .map_err(|e| {
+        let reason = match e {
+            WebhookError::Stale => WebhookRejection::Stale,
+            _ => WebhookRejection::BadSignature,
+        };
+        reject(reason, ApiError::Unauthorized(e.to_string()))
+    })?;
+    let notification: Value = serde_json::from_slice(body).map_err(|_| {
+        reject(
+            WebhookRejection::BadRequest,
+            ApiError::BadRequest("body is not valid JSON".into()),
+        )
+    })?;
     if !notification.is_object() {
-        return Err(ApiError::BadRequest("body must be a JSON object".into()));
+        return Err(reject(
+            WebhookRejection::BadRequest,
+            ApiError::BadRequest("body must be a JSON object".into()),
+        ));
     }
     match notification
         .get("notification_type")
@@ -49,6 +75,7 @@ async fn serve(app: &App, req: &Request) -> Result<Reply, ApiError> {
     {
         Some("error") => {
             tracing::warn!(album = %claims.album_id, "Cloudinary reported an upload error");
+            webhook_accepted();
             return Ok(Reply::new(201, String::new()));
         }
         Some("upload") | None => {}
@@ -57,21 +84,33 @@ async fn serve(app: &App, req: &Request) -> Result<Reply, ApiError> {
                 kind = other,
                 "ignoring a notification that is not an upload"
             );
+            webhook_accepted();
             return Ok(Reply::new(201, String::new()));
         }
     }
-    let (id, record) = from_upload(&claims.album_id, &notification, &now_rfc3339())
-        .map_err(|e| ApiError::BadRequest(format!("upload notification: {e}")))?;
+    let (id, record) =
+        from_upload(&claims.album_id, &notification, &now_rfc3339()).map_err(|e| {
+            reject(
+                WebhookRejection::BadRequest,
+                ApiError::BadRequest(format!("upload notification: {e}")),
+            )
+        })?;
     let album = app
         .store
         .get_album(&claims.album_id)
         .await?
         .filter(|a| a.organization_id == claims.organization_id)
-        .ok_or_else(|| ApiError::NotFound("the album of this upload no longer exists".into()))?;
+        .ok_or_else(|| {
+            reject(
+                WebhookRejection::NotFound,
+                ApiError::NotFound("the album of this upload no longer exists".into()),
+            )
+        })?;
     let created = app
         .store
         .add_image(&album.id, &StoredImage { id, record })
         .await?;
     tracing::info!(album = %album.id, created, "upload recorded");
+    webhook_accepted();
     Ok(Reply::new(201, String::new()))
 }

@@ -1,12 +1,25 @@
 //! `POST /api/v1/albums`: a new, empty album with a UUID id, in the caller's organization.
+//!
+//! With an `Idempotency-Key` header, a retried request (a lost answer, a
+//! client's timeout) gets the album the first one created instead of a
+//! second album: the same key from the same user within
+//! [`IDEMPOTENCY_TTL`] answers 200 with that album; the same key with
+//! another body is a 422 (`idempotency_key_reused`).
+
+use std::time::Duration;
 
 use lambda_http::{Body, Request, Response};
+use sha1::{Digest, Sha1};
 
 use crate::album::Album;
-use crate::auth::Abilities;
+use crate::auth::{Abilities, Principal};
 use crate::error::ApiError;
-use crate::http::{Reply, answer, header, params};
+use crate::http::{Reply, answer, body_bytes, header, params};
 use crate::service::{App, authenticate, now, now_rfc3339, render_album, x_token};
+use crate::store::idempotency::Claim;
+
+/// How long an idempotency key names its album.
+pub const IDEMPOTENCY_TTL: Duration = Duration::from_secs(24 * 3600);
 
 /// Handles one request inside the write budget (every outcome, running
 /// out of time included, is an HTTP response).
@@ -14,26 +27,92 @@ pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, lambda_ht
     Ok(answer(&req, app.budgets().write, serve(app, &req)).await)
 }
 
+/// The `Idempotency-Key` header: absent, or 1 to 255 printable ASCII
+/// characters (the form of the IETF draft's keys, UUIDs and the like).
+pub fn idempotency_key(req: &Request) -> Result<Option<String>, ApiError> {
+    let Some(value) = req.headers().get("idempotency-key") else {
+        return Ok(None);
+    };
+    match value.to_str() {
+        Ok(key)
+            if (1..=255).contains(&key.len())
+                && key.bytes().all(|b| (0x20..=0x7e).contains(&b)) =>
+        {
+            Ok(Some(key.to_string()))
+        }
+        _ => Err(ApiError::BadRequest(
+            "Idempotency-Key must be 1 to 255 printable ASCII characters".into(),
+        )),
+    }
+}
+
 async fn serve(app: &App, req: &Request) -> Result<Reply, ApiError> {
     let now = now();
     let principal = authenticate(app, header(req, "authorization"), now).await?;
     // The body carries nothing today, but must be readable.
     params(req)?;
+    let key = idempotency_key(req)?;
     if !matches!(principal.abilities, Abilities::All) {
         return Err(ApiError::Forbidden(
             "a token restricted to named albums may not create albums".into(),
         ));
     }
+    let mut id = uuid::Uuid::new_v4().to_string();
+    let mut status = 201;
+    if let Some(key) = key {
+        let fingerprint = hex::encode(Sha1::digest(body_bytes(req)?));
+        let claim = app
+            .store
+            .claim_idempotency_key(
+                &principal.user_id,
+                &key,
+                &id,
+                &fingerprint,
+                now.max(0) as u64,
+                IDEMPOTENCY_TTL,
+            )
+            .await?;
+        if let Claim::Claimed {
+            album_id,
+            fingerprint: first,
+        } = claim
+        {
+            if first != fingerprint {
+                return Err(ApiError::IdempotencyKeyReused(
+                    "this Idempotency-Key was sent before with another body".into(),
+                ));
+            }
+            // The first request's album; created here if that request
+            // stopped between claiming the key and creating it.
+            id = album_id;
+            status = 200;
+        }
+    }
+    create(app, &principal, id, status, now).await
+}
+
+async fn create(
+    app: &App,
+    principal: &Principal,
+    id: String,
+    status: u16,
+    now: i64,
+) -> Result<Reply, ApiError> {
     let album = Album {
-        id: uuid::Uuid::new_v4().to_string(),
+        id,
         organization_id: principal.organization_id.clone(),
         images_count: 0,
         views_count: 0,
         created_at: now_rfc3339(),
     };
     let album = app.store.create_album_if_absent(&album).await?;
-    let body = render_album(app, &principal, &album, now).await?;
-    Ok(Reply::new(201, body)
-        .token(x_token(app, &principal, now)?)
+    if album.organization_id != principal.organization_id {
+        return Err(ApiError::Conflict(
+            "the album of this Idempotency-Key belongs to another organization".into(),
+        ));
+    }
+    let body = render_album(app, principal, &album, now).await?;
+    Ok(Reply::new(status, body)
+        .token(x_token(app, principal, now)?)
         .header("location", format!("/api/v1/albums/{}", album.id)))
 }

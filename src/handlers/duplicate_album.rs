@@ -25,7 +25,10 @@ use crate::store::jobs::{Job, JobStatus};
 /// what follows it); never fails at the Lambda level: every outcome, errors
 /// and running out of time included, is an HTTP response.
 pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, lambda_http::Error> {
-    Ok(answer(&req, app.budgets().duplicate(), serve(app, &req)).await)
+    let started = Instant::now();
+    let response = answer(&req, app.budgets().duplicate(), serve(app, &req)).await;
+    crate::metrics::duplicate_answered(started.elapsed());
+    Ok(response)
 }
 
 /// When this request stops copying: its inline budget, and in any case
@@ -103,6 +106,7 @@ async fn continue_as_job(
         .create_job_if_absent(&job, true, &now_rfc3339())
         .await?;
     tracing::info!(job = %job.id, copied = job.images_copied, total = job.images_total, "copy continues as a job");
+    crate::metrics::handed_off();
     let body = serde_json::to_string(&JobJson::of(&job, None))
         .map_err(|e| ApiError::Internal(e.to_string()))?;
     Ok(Reply::new(202, body)

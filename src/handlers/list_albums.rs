@@ -42,7 +42,7 @@ async fn serve(app: &App, req: &Request) -> Result<Reply, ApiError> {
         Abilities::Albums(_) => "named",
     };
     let scope = format!("org:{org}:{}:{listing}", principal.user_id);
-    let secret = &app.config.jwt_secret;
+    let secret = app.config.jwt_secret()?;
     let start = cursor
         .map(|c| cursor::decode(&c, &scope, secret))
         .transpose()?;
@@ -99,7 +99,7 @@ async fn serve(app: &App, req: &Request) -> Result<Reply, ApiError> {
             }
         };
 
-    let cld = &app.config.cloudinary;
+    let cld = app.config.cloudinary()?;
     let summaries: Vec<AlbumSummary> = found
         .iter()
         .map(|(a, thumbs)| AlbumSummary {

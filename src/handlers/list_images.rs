@@ -22,14 +22,15 @@ async fn serve(app: &App, req: &Request) -> Result<Reply, ApiError> {
     let (limit, cursor) = page_params(&params(req)?)?;
     let album = album_for(app, &principal, &id, &[Ability::ImageList]).await?;
     let scope = format!("album:{}", album.id);
-    let secret = &app.config.jwt_secret;
+    let secret = app.config.jwt_secret()?;
     let start = cursor
         .map(|c| cursor::decode(&c, &scope, secret))
         .transpose()?;
     let (images, next) = app.store.images_page(&album.id, limit, start).await?;
+    let cld = app.config.cloudinary()?;
     let rendered: Vec<_> = images
         .iter()
-        .map(|i| i.record.render(&i.id, &album.id, &app.config.cloudinary))
+        .map(|i| i.record.render(&i.id, &album.id, cld))
         .collect();
     let body = serde_json::to_string(&rendered).map_err(|e| ApiError::Internal(e.to_string()))?;
     let mut reply = Reply::new(200, body).token(x_token(app, &principal, now)?);

@@ -19,14 +19,17 @@ use crate::store::jobs::{Job, JobStatus};
 /// DynamoDB trouble the invocation fails in time, with progress saved, and
 /// Lambda's retries and dead-letter queue take over.
 pub async fn handle(app: &App, event: LambdaEvent<Value>) -> Result<Value, Error> {
+    let started = std::time::Instant::now();
     let (payload, ctx) = event.into_parts();
     let (deadline, owner) = crate::jobs::invocation(&ctx);
-    crate::jobs::within_invocation(
+    let outcome = crate::jobs::within_invocation(
         app,
         deadline,
         run(app, payload, &ctx.request_id, deadline, &owner),
     )
-    .await
+    .await;
+    crate::metrics::duplicate_answered(started.elapsed());
+    outcome
 }
 
 async fn run(

@@ -29,14 +29,21 @@ pub fn tuned(
         .retry_config(retry::sdk_retry_config(|k| std::env::var(k).ok()))
 }
 
-/// Builds an SDK client from the environment (`AWS_ENDPOINT_URL_DYNAMODB`
-/// included) with [`tuned`] settings.
-pub async fn client_from_env(budgets: &crate::deadline::Budgets) -> Client {
-    let conf = tuned(
+/// The SDK settings of this process, from the environment (region,
+/// credentials, `AWS_ENDPOINT_URL_*`), with [`tuned`] timeouts and
+/// retries: loaded once at init and shared by every client the function
+/// builds (the table's, and Secrets Manager's when it reads secrets).
+pub async fn sdk_config_from_env(budgets: &crate::deadline::Budgets) -> aws_config::SdkConfig {
+    tuned(
         aws_config::defaults(aws_config::BehaviorVersion::latest()),
         budgets,
     )
     .load()
-    .await;
-    Client::new(&conf)
+    .await
+}
+
+/// Builds an SDK client from the environment (`AWS_ENDPOINT_URL_DYNAMODB`
+/// included) with [`tuned`] settings.
+pub async fn client_from_env(budgets: &crate::deadline::Budgets) -> Client {
+    Client::new(&sdk_config_from_env(budgets).await)
 }

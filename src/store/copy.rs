@@ -91,6 +91,9 @@ pub struct CopyReport {
     pub batch_calls: u64,
     /// Calls that were retries (unprocessed items or retryable errors).
     pub retries: u64,
+    /// Items DynamoDB handed back as `UnprocessedItems` and the copy sent
+    /// again (each time it did).
+    pub items_resent: u64,
     /// Source items whose batches all completed, up to the resume key.
     pub items_completed: u64,
     /// Whether every source item is written.
@@ -106,6 +109,7 @@ struct Counters {
     written: AtomicU64,
     calls: AtomicU64,
     retries: AtomicU64,
+    resent: AtomicU64,
 }
 
 /// One queued batch, in source order.
@@ -195,6 +199,9 @@ async fn write_batch(
                         attempts: attempt,
                     });
                 }
+                counters
+                    .resent
+                    .fetch_add(requests.len() as u64, Ordering::Relaxed);
             }
             Err(e) if is_retryable(&e) => {
                 if attempt >= policy.max_attempts {
@@ -386,6 +393,7 @@ pub async fn copy_images(
     report.items_written = writer.counters.written.load(Ordering::Relaxed);
     report.batch_calls = writer.counters.calls.load(Ordering::Relaxed);
     report.retries = writer.counters.retries.load(Ordering::Relaxed);
+    report.items_resent = writer.counters.resent.load(Ordering::Relaxed);
     report.items_completed = writer.items_completed;
     if let Some(mark) = writer.watermark.take() {
         report.resume_key = mark;

@@ -13,7 +13,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 
 use super::item::{Item, PageKey, get_n, get_s, n, s};
 use super::{Store, StoreError, retry};
-use crate::store::keys::{PK, SK};
+use crate::store::keys::{EXPIRES_AT, PK, SK};
 
 /// Sort-key value of job items.
 pub const JOB_SK: &str = "J";
@@ -124,6 +124,16 @@ fn job_from(item: &Item) -> Result<Job, StoreError> {
 }
 
 impl Store {
+    /// When a job finishing now expires (epoch seconds): DynamoDB's TTL
+    /// deletes the item some time after that (decision 0005). Running jobs
+    /// never carry it, so TTL cannot delete work in progress.
+    fn job_expiry(&self) -> u64 {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        (now + self.job_ttl).as_secs()
+    }
+
     /// Creates `job` unless a job with its id exists; returns the stored one.
     pub async fn create_job_if_absent(
         &self,
@@ -150,6 +160,9 @@ impl Store {
         }
         if handoff {
             item.insert("handoff".into(), n(job.slices));
+        }
+        if job.status != JobStatus::Running {
+            item.insert(EXPIRES_AT.into(), n(self.job_expiry()));
         }
         if self.put_if_absent(&item).await? {
             return Ok(job.clone());
@@ -304,8 +317,13 @@ impl Store {
         self.update_held_job(
             id,
             owner,
-            "SET #st = :done, images_copied = :c, updated_at = :t REMOVE lease_owner, lease_until, resume",
-            vec![(":done", s(JobStatus::Done.as_str())), (":c", n(copied)), (":t", s(now))],
+            "SET #st = :done, images_copied = :c, updated_at = :t, expires_at = :x REMOVE lease_owner, lease_until, resume",
+            vec![
+                (":done", s(JobStatus::Done.as_str())),
+                (":c", n(copied)),
+                (":t", s(now)),
+                (":x", n(self.job_expiry())),
+            ],
         )
         .await
     }
@@ -321,11 +339,12 @@ impl Store {
         self.update_held_job(
             id,
             owner,
-            "SET #st = :failed, #err = :e, updated_at = :t REMOVE lease_owner, lease_until",
+            "SET #st = :failed, #err = :e, updated_at = :t, expires_at = :x REMOVE lease_owner, lease_until",
             vec![
                 (":failed", s(JobStatus::Failed.as_str())),
                 (":e", s(error)),
                 (":t", s(now)),
+                (":x", n(self.job_expiry())),
             ],
         )
         .await

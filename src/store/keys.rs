@@ -6,6 +6,8 @@
 //! | user          | `U#<user>`    | `U`                           |
 //! | album         | `A#<album>`   | `A`                           |
 //! | image         | `A#<album>`   | `I#<created ms, 13 digits>#<image id>` |
+//! | job           | `J#<job>`     | `J`                           |
+//! | idempotency key | `U#<user>`  | `K#<key>`                     |
 //!
 //! An album's images share its partition, sorted by creation time, so
 //! "newest first" and "every image" are single Queries; the album item sorts
@@ -17,6 +19,9 @@ pub const PK: &str = "pk";
 pub const SK: &str = "sk";
 /// Image id attribute (hash key of the `by_image` index, for lookups by image id).
 pub const IMAGE_ID: &str = "iid";
+/// The attribute DynamoDB's TTL deletes items by (epoch seconds): finished
+/// jobs and idempotency keys carry it, nothing else.
+pub const EXPIRES_AT: &str = "expires_at";
 /// Compact image record (JSON).
 pub const DATA: &str = "d";
 /// Organization attribute of users and albums (hash key of the `by_organization` index).

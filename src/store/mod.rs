@@ -12,15 +12,17 @@ pub mod client;
 pub mod copy;
 pub mod counting;
 pub mod error;
+pub mod idempotency;
 pub mod images;
 pub mod item;
 pub mod jobs;
 pub mod keys;
 pub mod retry;
+pub mod xray;
 
 use aws_sdk_dynamodb::Client;
 
-pub use client::{CONNECT_TIMEOUT, client_from_env, tuned};
+pub use client::{CONNECT_TIMEOUT, client_from_env, sdk_config_from_env, tuned};
 pub(crate) use error::is_conditional_failure;
 pub use error::{StoreError, describe, is_retryable};
 pub use images::StoredImage;
@@ -29,12 +31,18 @@ pub use item::{Item, PageKey, item_size};
 use keys::*;
 pub use retry::RetryPolicy;
 
+/// How long finished job items are kept when nobody says (30 days; the
+/// functions take `JOB_TTL_DAYS`).
+pub const DEFAULT_JOB_TTL: std::time::Duration =
+    std::time::Duration::from_secs(crate::config::DEFAULT_JOB_TTL_DAYS * 86_400);
+
 /// The table, with the operations the API needs.
 #[derive(Clone, Debug)]
 pub struct Store {
     client: Client,
     table: String,
     policy: RetryPolicy,
+    job_ttl: std::time::Duration,
     budgets: crate::deadline::Budgets,
 }
 
@@ -46,7 +54,27 @@ impl Store {
             table: table.into(),
             policy: RetryPolicy::default(),
             budgets: crate::deadline::Budgets::default(),
+            job_ttl: DEFAULT_JOB_TTL,
         }
+    }
+
+    /// A store over `table` with a client built from `sdk` (the settings
+    /// the function loaded at init).
+    /// With active tracing, every call of the client is an X-Ray subsegment
+    /// ([`xray`]).
+    pub fn connect(sdk: &aws_config::SdkConfig, table: impl Into<String>) -> Self {
+        let mut conf = aws_sdk_dynamodb::config::Builder::from(sdk);
+        if let Some(xray) = xray::XrayInterceptor::from_env() {
+            conf = conf.interceptor(xray);
+        }
+        Self::new(Client::from_conf(conf.build()), table)
+    }
+
+    /// The same store keeping finished job items for `ttl` (their
+    /// `expires_at`, which DynamoDB's TTL acts on).
+    pub fn with_job_ttl(mut self, ttl: std::time::Duration) -> Self {
+        self.job_ttl = ttl;
+        self
     }
 
     /// The same store with other call budgets (read from the environment at

@@ -89,10 +89,24 @@ async fn race(env: &TestEnv, calls: Vec<(Endpoint, Value, Option<String>)>) -> V
         let app = env.app.clone();
         let barrier = barrier.clone();
         set.spawn(async move {
-            let req = request(&event);
             barrier.wait().await;
-            let resp = ep.call(&app, req).await.expect("an HTTP response");
-            let (status, _, body) = parts(resp);
+            // Cloudinary re-delivers a notification answered 5xx: a webhook
+            // that ran out of its write budget behind the racing copy (a 503,
+            // decision 0006) is delivered again, as it would be; counts must
+            // still come out exact.
+            let mut deliveries = 0;
+            let (status, body) = loop {
+                deliveries += 1;
+                let resp = ep
+                    .call(&app, request(&event))
+                    .await
+                    .expect("an HTTP response");
+                let (status, _, body) = parts(resp);
+                if status == 503 && matches!(ep, Endpoint::Webhook) && deliveries < 3 {
+                    continue;
+                }
+                break (status, body);
+            };
             assert!(status < 500, "{ep:?} answered {status}: {body}");
             match ep {
                 Endpoint::Duplicate => Done::Duplicate(status, body),

@@ -17,4 +17,5 @@ mod fresh_destination_count;
 mod hostile_input;
 mod jobs;
 mod lifecycle;
+mod operations;
 mod token_suite;

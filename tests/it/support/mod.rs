@@ -105,7 +105,7 @@ pub fn config(table: &str) -> Config {
         ("CLOUDINARY_URL", CLOUDINARY_URL),
         ("PUBLIC_API_URL", PUBLIC_API_URL),
     ];
-    Config::from_lookup(|k| {
+    Config::from_lookup(album_api::Needs::JWT_AND_CLOUDINARY, |k| {
         vars.iter()
             .find(|(n, _)| *n == k)
             .map(|(_, v)| v.to_string())

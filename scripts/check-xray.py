@@ -1,0 +1,167 @@
+#!/usr/bin/env python3
+"""Checks the X-Ray subsegments of a real duplicate.
+
+Runs the DuplicateAlbumFunction binary as Lambda runs a function with active
+tracing: against a Runtime API served here (the Lambda Runtime Interface
+Emulator sends no trace header, Lambda does: `Lambda-Runtime-Trace-Id`),
+with AWS_XRAY_DAEMON_ADDRESS naming a UDP socket of this script (standing in
+for the X-Ray daemon Lambda runs beside the function), for two invocations
+of the real API Gateway event: one sampled, one not. Every DynamoDB
+call of the duplicate must arrive as a subsegment of that trace (daemon
+header line, then the document): name DynamoDB, namespace aws, the
+operation, parent = the header's Parent, start and end times, the HTTP
+status and the AWS request id. Then the same invocation with Sampled=0 must
+send nothing. Run through scripts/with-dynalite.sh (scripts/check-logs.sh does).
+"""
+import json
+import os
+import queue
+import random
+import socket
+import subprocess
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+FUNCTION = "DuplicateAlbumFunction"
+BINARY = "duplicate_album"
+EVENT = "events/duplicate-album.json"
+
+
+class RuntimeApi(ThreadingHTTPServer):
+    """Lambda's Runtime API for one function process: hands out the queued
+    events with the headers Lambda sends (request id, deadline, function
+    ARN, the X-Ray trace header) and collects the answers."""
+
+    def __init__(self):
+        super().__init__(("127.0.0.1", 0), Handler)
+        self.events = queue.Queue()
+        self.answers = queue.Queue()
+
+
+class Handler(BaseHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        if not self.path.endswith("/runtime/invocation/next"):
+            self.send_error(404)
+            return
+        request_id, trace, body = self.server.events.get()
+        self.send_response(200)
+        self.send_header("Lambda-Runtime-Aws-Request-Id", request_id)
+        self.send_header("Lambda-Runtime-Deadline-Ms", str(int(time.time() * 1000) + 29_000))
+        self.send_header("Lambda-Runtime-Invoked-Function-Arn",
+                         f"arn:aws:lambda:us-east-1:123456789012:function:{FUNCTION}")
+        self.send_header("Lambda-Runtime-Trace-Id", trace)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_POST(self):
+        length = int(self.headers.get("Content-Length") or 0)
+        data = self.rfile.read(length)
+        self.send_response(202)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+        self.server.answers.put((self.path, data))
+
+
+def function_env(api, daemon_port):
+    env = json.load(open("env.local.json"))
+    merged = dict(env.get("Parameters", {}))
+    merged.update(env.get(FUNCTION, {}))
+    out = {k: v for k, v in os.environ.items() if k.startswith(("PATH", "HOME", "AWS_ENDPOINT_URL"))}
+    out.update({k: str(v) for k, v in merged.items() if not (k == "AWS_ENDPOINT_URL_DYNAMODB" and k in out)})
+    out.update({
+        "AWS_LAMBDA_RUNTIME_API": f"127.0.0.1:{api.server_address[1]}",
+        "AWS_LAMBDA_FUNCTION_NAME": FUNCTION,
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "256",
+        "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+        "AWS_XRAY_DAEMON_ADDRESS": f"127.0.0.1:{daemon_port}",
+        "AWS_LAMBDA_LOG_FORMAT": "JSON",
+        "AWS_LAMBDA_LOG_LEVEL": "WARN",
+    })
+    return out
+
+
+def invoke(api, trace):
+    request_id = f"xray-{random.getrandbits(32):08x}"
+    api.events.put((request_id, trace, open(EVENT, "rb").read()))
+    path, data = api.answers.get(timeout=60)
+    if not path.endswith(f"/{request_id}/response"):
+        raise SystemExit(f"the function reported {path}: {data[:300]!r}")
+    return json.loads(data)
+
+
+def receive(sock, quiet_for=1.0):
+    docs = []
+    sock.settimeout(quiet_for)
+    while True:
+        try:
+            data, _ = sock.recvfrom(65535)
+        except socket.timeout:
+            return docs
+        head, _, body = data.decode().partition("\n")
+        if json.loads(head) != {"format": "json", "version": 1}:
+            raise SystemExit(f"not the daemon protocol's header: {head}")
+        docs.append(json.loads(body))
+
+
+def main():
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    subprocess.run(["cargo", "build", "--quiet", "--bin", BINARY], check=True)
+    api = RuntimeApi()
+    threading.Thread(target=api.serve_forever, daemon=True).start()
+    fn = subprocess.Popen([f"target/debug/{BINARY}"], env=function_env(api, sock.getsockname()[1]),
+                          stdout=subprocess.DEVNULL)
+    try:
+        return check(api, sock)
+    finally:
+        fn.kill()
+        fn.wait()
+        api.shutdown()
+
+
+def check(api, sock):
+    root = f"1-{int(time.time()):08x}-{random.getrandbits(96):024x}"
+    parent = f"{random.getrandbits(64):016x}"
+    answer = invoke(api, f"Root={root};Parent={parent};Sampled=1")
+    docs = receive(sock)
+    problems = []
+    if answer.get("statusCode") != 200:
+        problems.append(f"the duplicate answered {answer.get('statusCode')}")
+    done = [d for d in docs if "end_time" in d and not d.get("in_progress")]
+    ops = sorted({d.get("aws", {}).get("operation") for d in done})
+    for d in done:
+        what = f"subsegment {d.get('aws', {}).get('operation')}: {json.dumps(d)[:200]}"
+        if d.get("trace_id") != root or d.get("parent_id") != parent:
+            problems.append(f"not in the invocation's trace: {what}")
+        if d.get("type") != "subsegment" or d.get("name") != "DynamoDB" or d.get("namespace") != "aws":
+            problems.append(f"not an AWS subsegment of DynamoDB: {what}")
+        if not d.get("start_time") or d["end_time"] < d["start_time"]:
+            problems.append(f"times out of order: {what}")
+        if d.get("http", {}).get("response", {}).get("status") != 200:
+            problems.append(f"no HTTP status 200: {what}")
+        if not d.get("aws", {}).get("request_id"):
+            problems.append(f"no AWS request id: {what}")
+    for op in ["BatchWriteItem", "GetItem", "PutItem", "Query"]:
+        if op not in ops:
+            problems.append(f"no subsegment for {op} (saw {ops})")
+    invoke(api, f"Root={root[:-1]}0;Parent={parent};Sampled=0")
+    unsampled = receive(sock)
+    if unsampled:
+        problems.append(f"{len(unsampled)} documents sent for an unsampled invocation")
+    for p in problems:
+        print(f"x-ray: {p}")
+    print(f"x-ray: a sampled duplicate sent {len(docs)} documents, {len(done)} finished "
+          f"DynamoDB subsegments ({', '.join(ops)}); unsampled: {len(unsampled)}; "
+          + ("ok" if not problems else f"{len(problems)} problems"))
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,201 @@
+//! The functions' CloudWatch metrics, written to the log in Embedded Metric Format.
+//!
+//! Every function counts what it did through the `metrics` facade; the
+//! `metrics_cloudwatch_embedded` recorder keeps the values and [`flush`]
+//! writes them, after each invocation, as EMF JSON lines on stdout, which
+//! CloudWatch Logs turns into metrics of the namespace [`NAMESPACE`]. No
+//! `PutMetricData` call sits on the request path, and nothing is sent when
+//! nothing happened. Every metric carries the dimension [`FUNCTION`] (the
+//! Lambda function's name): the alarms and the dashboard of `template.yaml`
+//! and `docs/operations.md` name the metrics below, so renaming one is a
+//! change of the template too.
+//!
+//! Outside a function (tests, the dev server) no recorder is installed and
+//! every call here costs a branch.
+
+use std::io::Write;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use metrics::{Unit, counter, describe_counter, describe_histogram, histogram};
+use metrics_cloudwatch_embedded::Collector;
+
+use crate::store::copy::CopyReport;
+
+/// The CloudWatch namespace of every metric.
+pub const NAMESPACE: &str = "AlbumApi";
+/// The dimension every metric carries: the Lambda function's name.
+pub const FUNCTION: &str = "function";
+/// The per-document property holding the Lambda request id (not a
+/// dimension: it only ties a metric line to the invocation's other lines).
+pub const REQUEST_ID: &str = "RequestId";
+
+/// Time from a duplicate request (or scheduled duplication) to its answer.
+pub const DUPLICATE_DURATION: &str = "DuplicateDuration";
+/// Images a copy wrote (completed batches only).
+pub const IMAGES_COPIED: &str = "ImagesCopied";
+/// Images a copy wrote per second of copying.
+pub const IMAGES_PER_SECOND: &str = "ImagesPerSecond";
+/// `BatchWriteItem` calls that were retries.
+pub const BATCH_RETRIES: &str = "BatchRetries";
+/// Items DynamoDB handed back unprocessed and the copy sent again.
+pub const UNPROCESSED_ITEMS_RESENT: &str = "UnprocessedItemsResent";
+/// Duplicates answered 202: the rest of the copy continues as a job.
+pub const DUPLICATE_HANDOFFS: &str = "DuplicateHandoffs";
+/// Job slices run (worker, scheduled duplications).
+pub const JOB_SLICES: &str = "JobSlices";
+/// Upload notifications recorded.
+pub const WEBHOOK_ACCEPTED: &str = "WebhookAccepted";
+/// Upload notifications refused, by the dimension `reason`.
+pub const WEBHOOK_REJECTED: &str = "WebhookRejected";
+/// HTTP answers, by the dimension `status_class` (`2xx` … `5xx`).
+pub const ANSWERS: &str = "Answers";
+
+static COLLECTOR: OnceLock<&'static Collector> = OnceLock::new();
+
+/// Installs the EMF recorder for this process, with the function's name as
+/// the [`FUNCTION`] dimension (`AWS_LAMBDA_FUNCTION_NAME`; `local` outside
+/// Lambda). Called once by `run_http` / `run_event` at init; later calls
+/// change nothing.
+pub fn install() {
+    if COLLECTOR.get().is_some() {
+        return;
+    }
+    let function = std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|_| "local".into());
+    match metrics_cloudwatch_embedded::Builder::new()
+        .cloudwatch_namespace(NAMESPACE)
+        .with_dimension(FUNCTION, function)
+        .init()
+    {
+        Ok(collector) => {
+            let _ = COLLECTOR.set(collector);
+            describe();
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "metrics are off: the recorder could not be installed")
+        }
+    }
+}
+
+/// Units: CloudWatch takes a metric's unit from its first datapoint.
+fn describe() {
+    describe_histogram!(
+        DUPLICATE_DURATION,
+        Unit::Milliseconds,
+        "duplicate to answer"
+    );
+    describe_counter!(IMAGES_COPIED, Unit::Count, "images written by copies");
+    describe_histogram!(IMAGES_PER_SECOND, Unit::CountPerSecond, "copy throughput");
+    describe_counter!(BATCH_RETRIES, Unit::Count, "BatchWriteItem retries");
+    describe_counter!(
+        UNPROCESSED_ITEMS_RESENT,
+        Unit::Count,
+        "unprocessed items re-sent"
+    );
+    describe_counter!(
+        DUPLICATE_HANDOFFS,
+        Unit::Count,
+        "duplicates continued as jobs"
+    );
+    describe_counter!(JOB_SLICES, Unit::Count, "job slices run");
+    describe_counter!(
+        WEBHOOK_ACCEPTED,
+        Unit::Count,
+        "upload notifications recorded"
+    );
+    describe_counter!(
+        WEBHOOK_REJECTED,
+        Unit::Count,
+        "upload notifications refused"
+    );
+    describe_counter!(ANSWERS, Unit::Count, "HTTP answers by status class");
+}
+
+/// Writes what this invocation counted as EMF lines on stdout, tagged with
+/// its request id, in one write (so no other log line can split a
+/// document). A failed write loses the metrics, never the answer.
+pub fn flush(request_id: &str) {
+    let Some(collector) = COLLECTOR.get() else {
+        return;
+    };
+    collector.set_property(REQUEST_ID, request_id.to_string());
+    let mut lines = Vec::new();
+    if collector.flush(&mut lines).is_ok() && !lines.is_empty() {
+        let _ = std::io::stdout().lock().write_all(&lines);
+    }
+}
+
+/// Counts one HTTP answer by its status class.
+pub fn answered(status: u16) {
+    let class = match status {
+        200..=299 => "2xx",
+        300..=399 => "3xx",
+        400..=499 => "4xx",
+        _ => "5xx",
+    };
+    counter!(ANSWERS, "status_class" => class).increment(1);
+}
+
+/// Counts what a copy (inline or a job slice) did in `copying`.
+pub fn copied(report: &CopyReport, copying: Duration) {
+    counter!(IMAGES_COPIED).increment(report.items_completed);
+    counter!(BATCH_RETRIES).increment(report.retries);
+    counter!(UNPROCESSED_ITEMS_RESENT).increment(report.items_resent);
+    let seconds = copying.as_secs_f64();
+    if report.items_completed > 0 && seconds > 0.0 {
+        histogram!(IMAGES_PER_SECOND).record(report.items_completed as f64 / seconds);
+    }
+}
+
+/// Records how long a duplicate took to answer.
+pub fn duplicate_answered(took: Duration) {
+    histogram!(DUPLICATE_DURATION).record(took.as_secs_f64() * 1000.0);
+}
+
+/// Counts a duplicate that continues as a job (the 202).
+pub fn handed_off() {
+    counter!(DUPLICATE_HANDOFFS).increment(1);
+}
+
+/// Counts one job slice.
+pub fn job_slice() {
+    counter!(JOB_SLICES).increment(1);
+}
+
+/// Counts an upload notification recorded (or knowingly ignored).
+pub fn webhook_accepted() {
+    counter!(WEBHOOK_ACCEPTED).increment(1);
+}
+
+/// Why an upload notification was refused: the `reason` dimension.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WebhookRejection {
+    /// The notification token is missing, forged or expired.
+    BadToken,
+    /// Cloudinary's signature (or its timestamp header) is missing or wrong.
+    BadSignature,
+    /// The signed timestamp is too old: a replay, or a very late delivery.
+    Stale,
+    /// The body is no upload notification.
+    BadRequest,
+    /// The album no longer exists.
+    NotFound,
+}
+
+impl WebhookRejection {
+    /// The dimension value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::BadToken => "bad_token",
+            Self::BadSignature => "bad_signature",
+            Self::Stale => "stale",
+            Self::BadRequest => "bad_request",
+            Self::NotFound => "not_found",
+        }
+    }
+}
+
+/// Counts an upload notification refused for `reason`.
+pub fn webhook_rejected(reason: WebhookRejection) {
+    counter!(WEBHOOK_REJECTED, "reason" => reason.as_str()).increment(1);
+}
