@@ -17,7 +17,8 @@ Usage: .venv/bin/python scripts/rehearse-deploy.py [--template F] [--verbose]
    is CREATE_COMPLETE and holds the alarms, the log groups with their
    retention, the secrets and who may read them, the dead-letter queue,
    the SNS topic, the table with TTL on `expires_at` and deletion
-   protection, the functions' environment, the HTTP API's stage.
+   protection, the functions' environment, the HTTP API's routes (each
+   invoking its function), CORS and stage (throttling, access logs).
 
 moto's CloudFormation creates only the types it has a model for; any other
 resource is skipped: moto logs "No Moto CloudFormation support for <type>"
@@ -541,7 +542,8 @@ def secret_arns_of_role(iam: Any, role_name: str) -> set[str]:
     return arns
 
 
-def assert_stack(template: dict[str, Any], params: dict[str, str], f: Failures) -> None:
+def assert_stack(source: dict[str, Any], template: dict[str, Any], params: dict[str, str], f: Failures) -> None:
+    """`source` is the SAM template, `template` its translation."""
     ids = physical_ids()
     fn_names = {lid: ids.get(lid) for lid in FUNCTIONS}
     f.check(all(fn_names.values()), f"every function created: missing {[k for k, v in fn_names.items() if not v]}")
@@ -572,8 +574,23 @@ def assert_stack(template: dict[str, Any], params: dict[str, str], f: Failures) 
     api_ids = physical_ids("AWS::ApiGatewayV2::Api")
     api_id = api_ids.get("AlbumHttpApi")
     if f.check(api_id is not None, "the HTTP API exists"):
-        routes = {r["RouteKey"] for r in gw.get_routes(ApiId=api_id)["Items"]}
-        f.check(len(routes) >= len(HTTP_FUNCTIONS), f"the HTTP API routes every HTTP function ({len(routes)} routes)")
+        # Every HttpApi event of the SAM template is a route whose integration
+        # invokes that very function (the integrations name functions by name).
+        integrations = {i["IntegrationId"]: i for i in gw.get_integrations(ApiId=api_id)["Items"]}
+        served = {}
+        for route in gw.get_routes(ApiId=api_id)["Items"]:
+            integration = integrations.get(route.get("Target", "").removeprefix("integrations/"), {})
+            served[route["RouteKey"]] = integration.get("IntegrationUri", "").split(":function:")[-1].split("/")[0]
+        for lid, res in source["Resources"].items():
+            if res.get("Type") != "AWS::Serverless::Function":
+                continue
+            for event in (res.get("Properties", {}).get("Events") or {}).values():
+                if event.get("Type") == "HttpApi":
+                    key = f"{event['Properties']['Method'].upper()} {event['Properties']['Path']}"
+                    f.check(served.get(key) == fn_names.get(lid), f"route {key} invokes {lid} ({fn_names.get(lid)}), got {served.get(key)!r}")
+        f.check(len(served) == sum(1 for r in source["Resources"].values() if r.get("Type") == "AWS::Serverless::Function"
+                                   for e in (r.get("Properties", {}).get("Events") or {}).values() if e.get("Type") == "HttpApi"),
+                f"one route per HttpApi event (routes: {sorted(served)})")
         stage = gw.get_stage(ApiId=api_id, StageName="$default")
         access = stage.get("AccessLogSettings") or {}
         api_group = groups.get(ids.get("ApiAccessLogGroup", ""))
@@ -594,16 +611,15 @@ def assert_stack(template: dict[str, Any], params: dict[str, str], f: Failures) 
             and throttle.get("ThrottlingRateLimit") == float(template["Parameters"]["ApiThrottleRate"]["Default"]),
             f"default route throttling from the parameters (got {throttle})",
         )
-        body = tpl_resources["AlbumHttpApi"]["Properties"].get("Body", {})
-        cors = body.get("x-amazon-apigateway-cors") or {}
+        cors = gw.get_api(ApiId=api_id).get("CorsConfiguration") or {}
         f.check(
-            {"authorization", "content-type", "idempotency-key", "x-token"} <= set(cors.get("allowHeaders", []))
-            and {"x-token", "x-next-cursor", "location", "retry-after", "x-request-id"} <= set(cors.get("exposeHeaders", [])),
-            f"CORS headers in the API definition (got {cors})",
+            {"authorization", "content-type", "idempotency-key", "x-token"} <= set(cors.get("AllowHeaders", []))
+            and {"x-token", "x-next-cursor", "location", "retry-after", "x-request-id"} <= set(cors.get("ExposeHeaders", [])),
+            f"CORS headers (got {cors})",
         )
         origins = params.get("CorsAllowedOrigins", template["Parameters"]["CorsAllowedOrigins"]["Default"])
-        f.check(cors.get("allowOrigins") == [o.strip() for o in origins.split(",")], f"CORS origins are the parameter's list (got {cors.get('allowOrigins')!r})")
-        f.check(set(cors.get("allowMethods", [])) == {"GET", "POST", "PUT", "DELETE", "OPTIONS"}, "CORS methods")
+        f.check(cors.get("AllowOrigins") == [o.strip() for o in origins.split(",")], f"CORS origins are the parameter's list (got {cors.get('AllowOrigins')!r})")
+        f.check(set(cors.get("AllowMethods", [])) == {"GET", "POST", "PUT", "DELETE", "OPTIONS"}, "CORS methods")
 
     # Secrets: created or named, each function told of and granted only its own.
     sm = client("secretsmanager")
@@ -767,7 +783,7 @@ def main() -> int:
             status = stack["StackStatus"]
             print(f"  stack status: {status} {stack.get('StackStatusReason', '')}".rstrip())
             if failures.check(status == "CREATE_COMPLETE", f"stack status {status}"):
-                assert_stack(translated, params, failures)
+                assert_stack(source, translated, params, failures)
             resources = [
                 r for r in client("cloudformation").describe_stack_resources(StackName=STACK)["StackResources"]
                 if "LogicalResourceId" in r  # moto lists skipped resources without ids or types
