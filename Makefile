@@ -22,7 +22,7 @@ DENY := PATH="$(CURDIR)/.venv/bin:$$PATH" cargo deny --workspace
 DENY_DBS = $${CARGO_HOME:-$$HOME/.cargo}/advisory-dbs
 SAM := SAM_CLI_TELEMETRY=0 PATH="$(CURDIR)/.venv/bin:$$PATH" .venv/bin/sam
 
-.PHONY: help deps demo dev test test-unit test-moto invoke build deploy bench lint deny fmt clean
+.PHONY: help deps demo dev test test-unit test-moto invoke build deploy rehearse bench lint deny fmt clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -34,8 +34,9 @@ deps: ## Install the local DynamoDB (npm) and the Python tools (.venv)
 demo: deps ## Seed a 5-image album and duplicate it through the Lambda runtime emulator
 	@scripts/with-dynalite.sh scripts/demo.sh
 
-test: lint ## make lint, then unit and integration tests against dynalite and, at the same time, against moto; the OpenAPI check, the log check
+test: lint ## make lint, then unit and integration tests against dynalite and, at the same time, against moto; the OpenAPI check, the deploy rehearsal, the log check
 	.venv/bin/python scripts/check-openapi.py
+	.venv/bin/python scripts/rehearse-deploy.py
 	scripts/test-suites.sh
 	scripts/with-dynalite.sh scripts/check-logs.sh
 
@@ -81,6 +82,9 @@ build: deps ## sam build without Docker (cargo lambda + zig) for ARCH=arm64|x86_
 deploy: build ## sam deploy (guided the first time: asks for the stack, region and secrets)
 	@if grep -q '^region' samconfig.toml; then $(SAM) deploy --parameter-overrides Architecture=$(ARCH); \
 	else $(SAM) deploy --guided --parameter-overrides Architecture=$(ARCH); fi
+
+rehearse: deps ## Deploy rehearsal, offline: template.yaml translated by samtranslator and created in moto's CloudFormation; asserts alarms, log groups, secrets, DLQ, topic, table TTL
+	.venv/bin/python scripts/rehearse-deploy.py
 
 bench: deps ## Benchmarks: copy throughput vs boto3 and the ceiling, scaling, cold start, memory, latency, size (BENCHMARKS.md)
 	scripts/bench.sh

@@ -1,0 +1,827 @@
+#!/usr/bin/env python3
+"""Deploy rehearsal: template.yaml translated offline and created in moto's CloudFormation.
+
+Usage: .venv/bin/python scripts/rehearse-deploy.py [--template F] [--verbose]
+
+1. Translates the SAM template with the `samtranslator` library, as
+   `sam deploy`'s transform would, offline: AWS managed policies come from
+   the list bundled with samtranslator (no IAM call); SAM policy templates
+   resolve from its own data. Each function's CodeUri becomes a placeholder
+   zip in a moto S3 bucket.
+2. Checks the template's Rules against the parameter sets rehearsed (and
+   that giving neither Cloudinary value is refused).
+3. Creates the stack in moto (in process, fake credentials, us-east-1, no
+   network) twice: with the stack creating both secrets and an alarm
+   e-mail, and with existing secrets' ARNs and no e-mail.
+4. Asserts, by asking moto's services (not the template), that the stack
+   is CREATE_COMPLETE and holds the alarms, the log groups with their
+   retention, the secrets and who may read them, the dead-letter queue,
+   the SNS topic, the table with TTL on `expires_at` and deletion
+   protection, the functions' environment, the HTTP API's routes (each
+   invoking its function), CORS and stage (throttling, access logs).
+
+moto's CloudFormation creates only the types it has a model for; any other
+resource is skipped: moto logs "No Moto CloudFormation support for <type>"
+on the "moto" logger and warns "Tried to parse <type> but it's not
+supported by moto's CloudFormation implementation" (a UserWarning). The
+rehearsal collects both and prints the types. A few of those it creates
+itself through moto's own service APIs, with the resource's properties
+passed as the API's parameters (botocore validates them against the
+service model): CloudWatch alarms, Secrets Manager secrets, SNS
+subscriptions, the HTTP API and its stage. The rest are checked by
+cfn-lint alone (`make lint`).
+
+Prints the stack status, the resource count by type and the types moto
+could not create; exits 1 on any failed assertion.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import copy
+import io
+import json
+import logging
+import os
+import re
+import sys
+import time
+import warnings
+import zipfile
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+STARTED = time.monotonic()  # before the heavy imports: the run's time includes them
+ROOT = Path(__file__).resolve().parent.parent
+REGION = "us-east-1"
+ACCOUNT = "123456789012"  # moto's default account
+STACK = "album-api-rehearsal"
+CODE_BUCKET = "rehearsal-code"
+
+# Offline and fake before boto3 or moto is imported: no profile, no real
+# endpoint, no credentials of the machine.
+for var in list(os.environ):
+    if var.startswith("AWS_"):
+        del os.environ[var]
+os.environ.update(
+    {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_REGION": REGION,
+        "AWS_CONFIG_FILE": os.devnull,
+        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "SAM_CLI_TELEMETRY": "0",
+    }
+)
+
+import boto3  # noqa: E402
+import botocore.session  # noqa: E402
+from moto import mock_aws  # noqa: E402
+from moto.cloudformation import parsing as cfn_parsing  # noqa: E402
+from moto.core.common_models import CloudFormationModel  # noqa: E402
+from samcli.yamlhelper import yaml_parse  # noqa: E402
+from samtranslator.internal.managed_policies import get_bundled_managed_policy_map  # noqa: E402
+from samtranslator.translator.transform import transform  # noqa: E402
+
+# The types moto's CloudFormation creates by itself (before the bridges below exist).
+NATIVE_TYPES = frozenset(cfn_parsing.get_model_map()) | frozenset(cfn_parsing.NULL_MODELS)
+
+FUNCTIONS = [
+    "DuplicateAlbumFunction",
+    "CreateAlbumFunction",
+    "GetAlbumFunction",
+    "ListAlbumsFunction",
+    "ListImagesFunction",
+    "DeleteImageFunction",
+    "CloudinaryNotificationFunction",
+    "GetDuplicationFunction",
+    "ScheduledDuplicateFunction",
+    "DuplicationWorkerFunction",
+]
+HTTP_FUNCTIONS = FUNCTIONS[:8]
+JOB_FUNCTIONS = {"DuplicateAlbumFunction", "ScheduledDuplicateFunction", "DuplicationWorkerFunction"}
+NEEDS_JWT = set(HTTP_FUNCTIONS)
+NEEDS_CLOUDINARY = NEEDS_JWT - {"DeleteImageFunction"}
+
+DUMMY_CLOUDINARY_URL = "cloudinary://111111111111:rehearsal-only-not-a-secret@rehearsal"
+# Stands for the ARN of a secret the operator created beforehand (the
+# rehearsal creates it in moto first, then passes its ARN).
+EXISTING = "<existing secret>"
+EXISTING_VALUES = {"JwtSecretArn": "x" * 64, "CloudinaryUrlSecretArn": DUMMY_CLOUDINARY_URL}
+
+SCENARIOS = [
+    (
+        "stack-created secrets, alarm e-mail",
+        {"CloudinaryUrl": DUMMY_CLOUDINARY_URL, "AlarmEmail": "ops@example.com", "LogRetentionDays": "14",
+         "CorsAllowedOrigins": "https://app.example.com,https://crm.example.com"},
+    ),
+    (
+        "existing secrets by ARN, no e-mail",
+        {"JwtSecretArn": EXISTING, "CloudinaryUrlSecretArn": EXISTING},
+    ),
+]
+
+
+class Failures:
+    def __init__(self) -> None:
+        self.items: list[str] = []
+        self.checks = 0
+
+    def check(self, ok: bool, what: str) -> bool:
+        self.checks += 1
+        if not ok:
+            self.items.append(what)
+            print(f"  FAIL: {what}")
+        return ok
+
+
+# --------------------------------------------------------------- translation
+class OfflinePolicyLoader:
+    """samtranslator's ManagedPolicyLoader without IAM: the AWS managed
+    policies bundled with samtranslator (what it falls back to itself)."""
+
+    def load(self) -> dict[str, str]:
+        return dict(get_bundled_managed_policy_map("aws") or {})
+
+
+def translate(template_path: Path, parameters: dict[str, str]) -> dict[str, Any]:
+    sam = yaml_parse(template_path.read_text(encoding="utf-8"))
+    for logical_id, res in (sam.get("Resources") or {}).items():
+        if isinstance(res, dict) and res.get("Type") == "AWS::Serverless::Function":
+            res.setdefault("Properties", {})["CodeUri"] = f"s3://{CODE_BUCKET}/{logical_id}.zip"
+    # What CloudFormation hands the transform: every parameter's value,
+    # defaults included, CommaDelimitedList ones as lists.
+    values: dict[str, Any] = {}
+    for name, spec in (sam.get("Parameters") or {}).items():
+        value = parameters.get(name, spec.get("Default"))
+        if value is None:
+            continue
+        values[name] = [v.strip() for v in str(value).split(",")] if spec.get("Type") == "CommaDelimitedList" else value
+    values.update({"AWS::Region": REGION, "AWS::AccountId": ACCOUNT, "AWS::Partition": "aws"})
+    return transform(sam, values, OfflinePolicyLoader())
+
+
+# ----------------------------------------------------------------- the Rules
+def evaluate(node: Any, params: dict[str, Any]) -> Any:
+    """A CloudFormation rule-function evaluator (the functions Rules may use)."""
+    if isinstance(node, dict) and len(node) == 1:
+        (fn, arg), = node.items()
+        if fn == "Ref":
+            return params[arg]
+        if fn == "Fn::Equals":
+            return evaluate(arg[0], params) == evaluate(arg[1], params)
+        if fn == "Fn::Not":
+            return not evaluate(arg[0], params)
+        if fn == "Fn::And":
+            return all(evaluate(a, params) for a in arg)
+        if fn == "Fn::Or":
+            return any(evaluate(a, params) for a in arg)
+        if fn == "Fn::Contains":
+            return evaluate(arg[1], params) in evaluate(arg[0], params)
+        raise ValueError(f"rule function {fn} not handled by the rehearsal")
+    return node
+
+
+def parameter_values(template: dict[str, Any], given: dict[str, str]) -> dict[str, Any]:
+    params = {name: spec.get("Default", "") for name, spec in (template.get("Parameters") or {}).items()}
+    params.update(given)
+    return params
+
+
+def conditions(template: dict[str, Any], given: dict[str, str]) -> dict[str, bool]:
+    params = parameter_values(template, given)
+    raw = template.get("Conditions") or {}
+    done: dict[str, bool] = {}
+
+    def value(node: Any) -> Any:
+        if isinstance(node, dict) and len(node) == 1 and "Condition" in node:
+            return condition(node["Condition"])
+        if isinstance(node, dict) and len(node) == 1:
+            (fn, arg), = node.items()
+            if fn in ("Fn::Equals", "Fn::Not", "Fn::And", "Fn::Or"):
+                args = [value(a) for a in arg]
+                return {"Fn::Equals": lambda: args[0] == args[1], "Fn::Not": lambda: not args[0],
+                        "Fn::And": lambda: all(args), "Fn::Or": lambda: any(args)}[fn]()
+        return evaluate(node, params)
+
+    def condition(name: str) -> bool:
+        if name not in done:
+            done[name] = bool(value(raw[name]))
+        return done[name]
+
+    return {name: condition(name) for name in raw}
+
+
+def dependency_cycle(template: dict[str, Any], given: dict[str, str]) -> list[str]:
+    """A circular dependency between the resources CloudFormation would
+    create with these parameters (Fn::If followed on its taken branch only,
+    as CloudFormation does), or []."""
+    resources = template["Resources"]
+    cond = conditions(template, given)
+    live = {k for k, r in resources.items() if "Condition" not in r or cond[r["Condition"]]}
+
+    def refs(node: Any) -> set[str]:
+        out: set[str] = set()
+        if isinstance(node, dict):
+            if "Ref" in node and len(node) == 1:
+                out.add(node["Ref"])
+            elif "Fn::GetAtt" in node:
+                target = node["Fn::GetAtt"]
+                out.add(target[0] if isinstance(target, list) else str(target).split(".")[0])
+            elif "Fn::If" in node:
+                name, yes, no = node["Fn::If"]
+                out |= refs(yes if cond[name] else no)
+            elif "Fn::Sub" in node:
+                text, variables = (node["Fn::Sub"], {}) if isinstance(node["Fn::Sub"], str) else node["Fn::Sub"]
+                for var in re.findall(r"\$\{([^!}][^}]*)\}", text):
+                    if var not in variables:
+                        out.add(var.split(".")[0])
+                out |= refs(variables)
+            else:
+                for v in node.values():
+                    out |= refs(v)
+        elif isinstance(node, list):
+            for v in node:
+                out |= refs(v)
+        return out
+
+    graph: dict[str, set[str]] = {}
+    for name in live:
+        res = resources[name]
+        deps = refs(res.get("Properties", {}))
+        depends_on = res.get("DependsOn", [])
+        deps |= {depends_on} if isinstance(depends_on, str) else set(depends_on)
+        graph[name] = deps & live
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(node: str) -> list[str]:
+        state[node] = 1
+        stack.append(node)
+        for dep in sorted(graph[node]):
+            if state.get(dep) == 1:
+                return stack[stack.index(dep):] + [dep]
+            if dep not in state:
+                found = visit(dep)
+                if found:
+                    return found
+        stack.pop()
+        state[node] = 2
+        return []
+
+    for name in sorted(graph):
+        if name not in state:
+            found = visit(name)
+            if found:
+                return found
+    return []
+
+
+def rules_refusals(template: dict[str, Any], given: dict[str, str]) -> list[str]:
+    params = parameter_values(template, given)
+    refused = []
+    for name, rule in (template.get("Rules") or {}).items():
+        if "RuleCondition" in rule and not evaluate(rule["RuleCondition"], params):
+            continue
+        for assertion in rule.get("Assertions", []):
+            if not evaluate(assertion["Assert"], params):
+                refused.append(f"{name}: {assertion.get('AssertDescription', '')}")
+    return refused
+
+
+# -------------------------------------------- bridges for types moto lacks
+def coerce(shape: Any, value: Any) -> Any:
+    """CloudFormation hands every parameter value over as a string; the
+    service APIs want numbers and booleans. Converts along the botocore shape."""
+    kind = shape.type_name
+    if kind == "structure" and isinstance(value, dict):
+        return {k: coerce(shape.members[k], v) if k in shape.members else v for k, v in value.items()}
+    if kind == "list" and isinstance(value, list):
+        return [coerce(shape.member, v) for v in value]
+    if kind == "map" and isinstance(value, dict):
+        return {k: coerce(shape.value, v) for k, v in value.items()}
+    if isinstance(value, str):
+        if kind in ("integer", "long"):
+            return int(value)
+        if kind in ("double", "float"):
+            return float(value)
+        if kind == "boolean":
+            return value.lower() == "true"
+    return value
+
+
+_SERVICE_MODELS = botocore.session.get_session()
+
+
+def api_params(service: str, operation: str, props: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    """The resource's properties as the API operation's parameters: same
+    names, types coerced, unknown names dropped (reported)."""
+    model = _SERVICE_MODELS.get_service_model(service).operation_model(operation).input_shape
+    params = {k: v for k, v in props.items() if k in model.members}
+    params.update(extra)
+    return coerce(model, params)
+
+
+def client(service: str) -> Any:
+    return boto3.client(service, region_name=REGION)
+
+
+class Bridge:
+    """A resource moto's CloudFormation cannot create, created through
+    moto's service API by `create(name, properties) -> (physical id, attributes)`.
+    Mixed into a direct subclass of CloudFormationModel per type (moto
+    finds its models with CloudFormationModel.__subclasses__())."""
+
+    # moto files models by the second part of their module's name.
+    __module__ = "rehearsal.bridges"
+    registered: list[str] = []
+
+    TYPE = ""
+    NAME_PROPERTY = ""
+    created: list[tuple[str, str]] = []
+
+    def __init__(self, physical_id: str, attributes: dict[str, Any]) -> None:
+        self._physical_id = physical_id
+        self._attributes = attributes
+
+    @classmethod
+    def create(cls, name: str, props: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        raise NotImplementedError
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return ""
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return ""
+
+    @classmethod
+    def has_cfn_attr(cls, attr: str) -> bool:
+        return True
+
+    @classmethod
+    def create_from_cloudformation_json(  # type: ignore[override]
+        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
+    ) -> Any:
+        props = cloudformation_json.get("Properties") or {}
+        physical_id, attributes = cls.create(resource_name, props)
+        Bridge.created.append((cls.TYPE, kwargs.get("LogicalId", resource_name)))
+        return cls(physical_id, attributes)
+
+    @property
+    def physical_resource_id(self) -> str:
+        return self._physical_id
+
+    def get_cfn_attribute(self, attribute_name: str) -> Any:
+        return self._attributes[attribute_name]
+
+
+def bridge(cfn_type: str, name_property: str = ""):
+    def register(fn):
+        cls = type(
+            fn.__name__,
+            (Bridge, CloudFormationModel),
+            {
+                "__module__": Bridge.__module__,
+                "TYPE": cfn_type,
+                "create": classmethod(lambda c, name, props: fn(name, props)),
+                "cloudformation_type": staticmethod(lambda: cfn_type),
+                "cloudformation_name_type": staticmethod(lambda: name_property),
+            },
+        )
+        Bridge.registered.append(cfn_type)
+        return cls
+
+    return register
+
+
+@bridge("AWS::CloudWatch::Alarm", "AlarmName")
+def Alarm(name: str, props: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    alarm_name = props.get("AlarmName", name)
+    client("cloudwatch").put_metric_alarm(**api_params("cloudwatch", "PutMetricAlarm", props, AlarmName=alarm_name))
+    arn = f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:{alarm_name}"
+    return alarm_name, {"Arn": arn}
+
+
+@bridge("AWS::SecretsManager::Secret", "Name")
+def Secret(name: str, props: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    sm = client("secretsmanager")
+    props = dict(props)
+    generate = props.pop("GenerateSecretString", None)
+    if generate is not None:
+        if "SecretStringTemplate" in generate or "GenerateStringKey" in generate:
+            raise ValueError("GenerateSecretString with a template is not rehearsed")
+        gen = api_params("secretsmanager", "GetRandomPassword", {"PasswordLength": 32, **generate})
+        props["SecretString"] = sm.get_random_password(**gen)["RandomPassword"]
+    out = sm.create_secret(**api_params("secretsmanager", "CreateSecret", props, Name=props.get("Name", name)))
+    return out["ARN"], {"Id": out["ARN"]}
+
+
+@bridge("AWS::SNS::Subscription")
+def Subscription(name: str, props: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    out = client("sns").subscribe(**api_params("sns", "Subscribe", props, ReturnSubscriptionArn=True))
+    return out["SubscriptionArn"], {}
+
+
+@bridge("AWS::ApiGatewayV2::Api", "Name")
+def HttpApi(name: str, props: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    gw = client("apigatewayv2")
+    body = props.get("Body")
+    title = (body or {}).get("info", {}).get("title") if isinstance(body, dict) else None
+    api = gw.create_api(**api_params("apigatewayv2", "CreateApi", props, Name=props.get("Name", title or name), ProtocolType="HTTP"))
+    if body is not None:  # moto has ReimportApi, not ImportApi
+        api = gw.reimport_api(ApiId=api["ApiId"], Body=json.dumps(body), FailOnWarnings=bool(props.get("FailOnWarnings", False)))
+    return api["ApiId"], {"ApiEndpoint": api.get("ApiEndpoint", ""), "ApiId": api["ApiId"]}
+
+
+@bridge("AWS::ApiGatewayV2::Stage", "StageName")
+def HttpApiStage(name: str, props: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    stage = client("apigatewayv2").create_stage(**api_params("apigatewayv2", "CreateStage", props))
+    return stage["StageName"], {}
+
+
+# Properties moto's CloudFormation ignores on a type it does create, applied
+# the way CloudFormation does, through the service's API.
+from moto.dynamodb.models.table import Table as _MotoTable  # noqa: E402
+
+_moto_table_from_cfn = _MotoTable.create_from_cloudformation_json.__func__
+APPLIED_PROPERTIES = ["AWS::DynamoDB::Table.TimeToLiveSpecification (UpdateTimeToLive)"]
+
+
+def _table_from_cfn(cls: Any, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any) -> Any:
+    table = _moto_table_from_cfn(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
+    ttl = (cloudformation_json.get("Properties") or {}).get("TimeToLiveSpecification")
+    if ttl is not None:
+        client("dynamodb").update_time_to_live(
+            **api_params("dynamodb", "UpdateTimeToLive", {"TimeToLiveSpecification": ttl}, TableName=table.name))
+    return table
+
+
+_MotoTable.create_from_cloudformation_json = classmethod(_table_from_cfn)
+
+for cached in (cfn_parsing.get_model_list, cfn_parsing.get_model_map, cfn_parsing.get_name_type_map):
+    cached.cache_clear()
+BRIDGED_TYPES = frozenset(Bridge.registered)
+
+
+# ------------------------------------------------------------------ the run
+class SkippedTypes(logging.Handler):
+    PREFIX = "No Moto CloudFormation support for "
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.types: set[str] = set()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if message.startswith(self.PREFIX):
+            self.types.add(message[len(self.PREFIX):].strip())
+
+
+def placeholder_zip() -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        info = zipfile.ZipInfo("bootstrap")
+        info.external_attr = 0o755 << 16
+        zf.writestr(info, "#!/bin/sh\necho 'rehearsal placeholder, not the function' >&2\nexit 1\n")
+    return buf.getvalue()
+
+
+def create_stack(template: dict[str, Any], params: dict[str, str], skipped: SkippedTypes) -> dict:
+    s3 = client("s3")
+    s3.create_bucket(Bucket=CODE_BUCKET)
+    code = placeholder_zip()
+    for logical_id, res in template["Resources"].items():
+        if res["Type"] == "AWS::Lambda::Function":
+            key = res["Properties"]["Code"]["S3Key"]
+            s3.put_object(Bucket=res["Properties"]["Code"]["S3Bucket"], Key=key, Body=code)
+    cfn = client("cloudformation")
+    parameters = [{"ParameterKey": k, "ParameterValue": v} for k, v in params.items()]
+    cfn.create_stack(
+        StackName=STACK,
+        TemplateBody=json.dumps(template),
+        Parameters=parameters,
+        Capabilities=["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"],
+    )
+    return cfn.describe_stacks(StackName=STACK)["Stacks"][0]
+
+
+def physical_ids(cfn_type: str | None = None) -> dict[str, str]:
+    resources = client("cloudformation").describe_stack_resources(StackName=STACK)["StackResources"]
+    resources = [r for r in resources if "LogicalResourceId" in r]
+    return {
+        r["LogicalResourceId"]: r.get("PhysicalResourceId", "")
+        for r in resources
+        if cfn_type is None or r["ResourceType"] == cfn_type
+    }
+
+
+def secret_arns_of_role(iam: Any, role_name: str) -> set[str]:
+    arns: set[str] = set()
+    for policy_name in iam.list_role_policies(RoleName=role_name)["PolicyNames"]:
+        doc = iam.get_role_policy(RoleName=role_name, PolicyName=policy_name)["PolicyDocument"]
+        if isinstance(doc, str):
+            try:
+                doc = json.loads(doc)
+            except ValueError:  # moto keeps a policy from CloudFormation as Python's repr
+                doc = ast.literal_eval(doc)
+        for st in doc.get("Statement", []):
+            actions = st.get("Action", [])
+            actions = [actions] if isinstance(actions, str) else actions
+            if any(a.startswith("secretsmanager:") for a in actions):
+                resources = st.get("Resource", [])
+                arns.update([resources] if isinstance(resources, str) else resources)
+                if set(actions) != {"secretsmanager:GetSecretValue"}:
+                    arns.add(f"<actions {sorted(actions)}>")
+    return arns
+
+
+def assert_stack(source: dict[str, Any], template: dict[str, Any], params: dict[str, str], f: Failures) -> None:
+    """`source` is the SAM template, `template` its translation."""
+    ids = physical_ids()
+    fn_names = {lid: ids.get(lid) for lid in FUNCTIONS}
+    f.check(all(fn_names.values()), f"every function created: missing {[k for k, v in fn_names.items() if not v]}")
+
+    # Log groups: one per function with the retention, the API's access logs.
+    retention = int(params.get("LogRetentionDays", template["Parameters"]["LogRetentionDays"]["Default"]))
+    logs = client("logs")
+    groups = {g["logGroupName"]: g for g in logs.describe_log_groups()["logGroups"]}
+    tpl_resources = template["Resources"]
+    for lid in FUNCTIONS:
+        props = tpl_resources[lid]["Properties"]
+        ref = (props.get("LoggingConfig") or {}).get("LogGroup")
+        group_lid = ref.get("Ref") if isinstance(ref, dict) else None
+        if not f.check(
+            group_lid in tpl_resources and tpl_resources[group_lid]["Type"] == "AWS::Logs::LogGroup",
+            f"{lid}: LoggingConfig.LogGroup is a Ref to a log group of the stack (got {ref!r})",
+        ):
+            continue
+        group = groups.get(ids.get(group_lid, ""))
+        f.check(group is not None, f"{lid}: its log group {group_lid} exists in CloudWatch Logs")
+        if group:
+            f.check(group.get("retentionInDays") == retention, f"{lid}: log retention {group.get('retentionInDays')} != {retention}")
+        f.check(props.get("TracingConfig") == {"Mode": "Active"}, f"{lid}: X-Ray tracing Active")
+        f.check(props.get("LoggingConfig", {}).get("LogFormat") == "JSON", f"{lid}: JSON logs")
+
+    # The HTTP API: stage with throttling and access logs into their group.
+    gw = client("apigatewayv2")
+    api_ids = physical_ids("AWS::ApiGatewayV2::Api")
+    api_id = api_ids.get("AlbumHttpApi")
+    if f.check(api_id is not None, "the HTTP API exists"):
+        # Every HttpApi event of the SAM template is a route whose integration
+        # invokes that very function (the integrations name functions by name).
+        integrations = {i["IntegrationId"]: i for i in gw.get_integrations(ApiId=api_id)["Items"]}
+        served = {}
+        for route in gw.get_routes(ApiId=api_id)["Items"]:
+            integration = integrations.get(route.get("Target", "").removeprefix("integrations/"), {})
+            served[route["RouteKey"]] = integration.get("IntegrationUri", "").split(":function:")[-1].split("/")[0]
+        for lid, res in source["Resources"].items():
+            if res.get("Type") != "AWS::Serverless::Function":
+                continue
+            for event in (res.get("Properties", {}).get("Events") or {}).values():
+                if event.get("Type") == "HttpApi":
+                    key = f"{event['Properties']['Method'].upper()} {event['Properties']['Path']}"
+                    f.check(served.get(key) == fn_names.get(lid), f"route {key} invokes {lid} ({fn_names.get(lid)}), got {served.get(key)!r}")
+        f.check(len(served) == sum(1 for r in source["Resources"].values() if r.get("Type") == "AWS::Serverless::Function"
+                                   for e in (r.get("Properties", {}).get("Events") or {}).values() if e.get("Type") == "HttpApi"),
+                f"one route per HttpApi event (routes: {sorted(served)})")
+        stage = gw.get_stage(ApiId=api_id, StageName="$default")
+        access = stage.get("AccessLogSettings") or {}
+        api_group = groups.get(ids.get("ApiAccessLogGroup", ""))
+        f.check(api_group is not None and api_group.get("retentionInDays") == retention, "the access-log group exists with the retention")
+        if api_group:
+            f.check(access.get("DestinationArn", "").rstrip(":*") == api_group["arn"].rstrip(":*"), "access logs go to ApiAccessLogGroup")
+        try:  # a JSON object whose values are $context variables
+            fields = set(json.loads(access.get("Format", "")).values())
+        except (ValueError, AttributeError):
+            fields = set()
+        wanted = {"$context.requestId", "$context.routeKey", "$context.status", "$context.responseLatency",
+                  "$context.integrationErrorMessage", "$context.integrationStatus", "$context.identity.sourceIp",
+                  "$context.httpMethod", "$context.path"}
+        f.check(wanted <= fields, f"access log format is JSON with every field (missing {sorted(wanted - fields)})")
+        throttle = stage.get("DefaultRouteSettings") or {}
+        f.check(
+            throttle.get("ThrottlingBurstLimit") == int(template["Parameters"]["ApiThrottleBurst"]["Default"])
+            and throttle.get("ThrottlingRateLimit") == float(template["Parameters"]["ApiThrottleRate"]["Default"]),
+            f"default route throttling from the parameters (got {throttle})",
+        )
+        cors = gw.get_api(ApiId=api_id).get("CorsConfiguration") or {}
+        f.check(
+            {"authorization", "content-type", "idempotency-key", "x-token"} <= set(cors.get("AllowHeaders", []))
+            and {"x-token", "x-next-cursor", "location", "retry-after", "x-request-id"} <= set(cors.get("ExposeHeaders", [])),
+            f"CORS headers (got {cors})",
+        )
+        origins = params.get("CorsAllowedOrigins", template["Parameters"]["CorsAllowedOrigins"]["Default"])
+        f.check(cors.get("AllowOrigins") == [o.strip() for o in origins.split(",")], f"CORS origins are the parameter's list (got {cors.get('AllowOrigins')!r})")
+        f.check(set(cors.get("AllowMethods", [])) == {"GET", "POST", "PUT", "DELETE", "OPTIONS"}, "CORS methods")
+
+    # Secrets: created or named, each function told of and granted only its own.
+    sm = client("secretsmanager")
+    secrets = {s["ARN"]: s for s in sm.list_secrets()["SecretList"]}
+    jwt_arn = params.get("JwtSecretArn") or ids.get("JwtSigningSecret")
+    cld_arn = params.get("CloudinaryUrlSecretArn") or ids.get("CloudinaryUrlSecret")
+    f.check(jwt_arn in secrets, f"the JWT secret exists ({jwt_arn})")
+    f.check(cld_arn in secrets, f"the Cloudinary secret exists ({cld_arn})")
+    if not params.get("JwtSecretArn") and jwt_arn in secrets:
+        value = sm.get_secret_value(SecretId=jwt_arn)["SecretString"]
+        f.check(len(value) == 64 and value.isalnum(), "the generated JWT key is 64 characters, no punctuation")
+    if not params.get("CloudinaryUrlSecretArn") and cld_arn in secrets:
+        f.check(sm.get_secret_value(SecretId=cld_arn)["SecretString"] == params["CloudinaryUrl"], "the Cloudinary secret holds CloudinaryUrl")
+    f.check(
+        ("JwtSigningSecret" in ids) == (not params.get("JwtSecretArn"))
+        and ("CloudinaryUrlSecret" in ids) == (not params.get("CloudinaryUrlSecretArn")),
+        "the stack creates a secret exactly when no ARN is given",
+    )
+    lam, iam = client("lambda"), client("iam")
+    role_of = {lid: tpl_resources[lid]["Properties"]["Role"]["Fn::GetAtt"][0] for lid in FUNCTIONS}
+    for lid, name in fn_names.items():
+        if not name:
+            continue
+        env = lam.get_function_configuration(FunctionName=name).get("Environment", {}).get("Variables", {})
+        expected_env = {}
+        if lid in NEEDS_JWT:
+            expected_env["JWT_SECRET_ARN"] = jwt_arn
+        if lid in NEEDS_CLOUDINARY:
+            expected_env["CLOUDINARY_URL_SECRET_ARN"] = cld_arn
+        got_env = {k: v for k, v in env.items() if k.endswith("_SECRET_ARN")}
+        f.check(got_env == expected_env, f"{lid}: secret variables {got_env} != {expected_env}")
+        f.check(not {"JWT_SECRET", "CLOUDINARY_URL"} & set(env), f"{lid}: no secret value in the environment")
+        f.check(
+            (str(env.get("JOB_TTL_DAYS")) == str(template["Parameters"]["JobTtlDays"]["Default"])) == (lid in JOB_FUNCTIONS),
+            f"{lid}: JOB_TTL_DAYS {'set' if lid in JOB_FUNCTIONS else 'absent'} (got {env.get('JOB_TTL_DAYS')})",
+        )
+        f.check(env.get("TABLE_NAME") == ids.get("AlbumsTable"), f"{lid}: TABLE_NAME is the table")
+        granted = secret_arns_of_role(iam, ids[role_of[lid]])
+        f.check(granted == set(expected_env.values()), f"{lid}: may read secrets {sorted(granted)}, needs {sorted(expected_env.values())}")
+
+    # Table: TTL on expires_at, deletion protection, the stream.
+    ddb = client("dynamodb")
+    table = ids.get("AlbumsTable")
+    if f.check(table is not None, "the table exists"):
+        ttl = ddb.describe_time_to_live(TableName=table)["TimeToLiveDescription"]
+        f.check(
+            ttl.get("TimeToLiveStatus") in ("ENABLED", "ENABLING") and ttl.get("AttributeName") == "expires_at",
+            f"TTL enabled on expires_at (got {ttl})",
+        )
+        desc = ddb.describe_table(TableName=table)["Table"]
+        f.check(desc.get("DeletionProtectionEnabled") is True, "the table has deletion protection")
+        f.check(desc.get("StreamSpecification", {}).get("StreamEnabled") is True, "the table has its stream")
+    f.check(template["Resources"]["AlbumsTable"].get("DeletionPolicy") == "Retain"
+            and template["Resources"]["AlbumsTable"].get("UpdateReplacePolicy") == "Retain", "the table is retained")
+
+    # Dead-letter queue and alarm topic.
+    sqs, sns = client("sqs"), client("sns")
+    dlq_url = ids.get("DuplicationDeadLetterQueue")
+    f.check(dlq_url is not None and dlq_url in sqs.list_queues().get("QueueUrls", []), "the dead-letter queue exists")
+    topic = ids.get("AlarmTopic")
+    f.check(topic in [t["TopicArn"] for t in sns.list_topics()["Topics"]], "the alarm topic exists")
+    subs = sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"] if topic else []
+    email = params.get("AlarmEmail", "")
+    f.check(
+        [(s["Protocol"], s["Endpoint"]) for s in subs] == ([("email", email)] if email else []),
+        f"alarm e-mail subscription only when AlarmEmail is given (got {[(s['Protocol'], s['Endpoint']) for s in subs]})",
+    )
+
+    # Alarms, as CloudWatch holds them.
+    alarms = client("cloudwatch").describe_alarms(MaxRecords=100)["MetricAlarms"]
+
+    def find(namespace: str, metric: str, dims: dict[str, str]) -> dict | None:
+        for a in alarms:
+            if a.get("Namespace") == namespace and a.get("MetricName") == metric and {d["Name"]: d["Value"] for d in a.get("Dimensions", [])} == dims:
+                return a
+        return None
+
+    def expect(label: str, alarm: dict | None, **want: Any) -> None:
+        if not f.check(alarm is not None, f"alarm {label} exists"):
+            return
+        for key, value in want.items():
+            f.check(alarm.get(key) == value, f"alarm {label}: {key} {alarm.get(key)!r} != {value!r}")
+        f.check(alarm.get("AlarmActions") == [topic] and alarm.get("OKActions") == [topic], f"alarm {label} notifies the topic")
+
+    queue_name = dlq_url.rsplit("/", 1)[-1] if dlq_url else ""
+    expect("DLQ not empty", find("AWS/SQS", "ApproximateNumberOfMessagesVisible", {"QueueName": queue_name}),
+           Threshold=0.0, ComparisonOperator="GreaterThanThreshold", TreatMissingData="notBreaching")
+    expect("worker IteratorAge", find("AWS/Lambda", "IteratorAge", {"FunctionName": fn_names["DuplicationWorkerFunction"] or ""}),
+           Statistic="Maximum", Threshold=60000.0, ComparisonOperator="GreaterThanThreshold")
+    for lid, name in fn_names.items():
+        for metric in ("Errors", "Throttles"):
+            expect(f"{lid} {metric}", find("AWS/Lambda", metric, {"FunctionName": name or ""}),
+                   Statistic="Sum", Threshold=0.0, ComparisonOperator="GreaterThanThreshold", TreatMissingData="notBreaching")
+    expect("API 5xx", find("AWS/ApiGateway", "5xx", {"ApiId": api_id or "", "Stage": "$default"}),
+           Threshold=float(template["Parameters"]["Api5xxAlarmThreshold"]["Default"]), ComparisonOperator="GreaterThanThreshold")
+    expect("duplicate p99", find("AlbumApi", "DuplicateDuration", {"function": fn_names["DuplicateAlbumFunction"] or ""}),
+           ExtendedStatistic="p99", Threshold=20000.0, Unit="Milliseconds", ComparisonOperator="GreaterThanThreshold")
+    f.check(len(alarms) == 4 + 2 * len(FUNCTIONS), f"{len(alarms)} alarms, expected {4 + 2 * len(FUNCTIONS)}")
+
+    # Dashboard: moto holds it; its body is JSON naming the custom metrics.
+    dashboards = [d["DashboardName"] for d in client("cloudwatch").list_dashboards()["DashboardEntries"]]
+    if f.check(len(dashboards) == 1, f"one dashboard (got {dashboards})"):
+        body = client("cloudwatch").get_dashboard(DashboardName=dashboards[0])["DashboardBody"]
+        try:
+            text = json.dumps(json.loads(body))
+        except ValueError:
+            text = ""
+        f.check(bool(text), "the dashboard body is JSON")
+        for metric in ("DuplicateDuration", "ImagesCopied", "ImagesPerSecond", "BatchRetries", "UnprocessedItemsResent",
+                       "DuplicateHandoffs", "JobSlices", "WebhookAccepted", "WebhookRejected", "Answers",
+                       '"Errors"', '"Duration"', '"4xx"', '"5xx"', '"Latency"'):
+            f.check(metric in text, f"the dashboard shows {metric}")
+        f.check("${" not in text, "the dashboard body has no unresolved ${...}")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--template", type=Path, default=ROOT / "template.yaml")
+    ap.add_argument("--verbose", action="store_true", help="moto's own warnings too")
+    args = ap.parse_args()
+    failures = Failures()
+
+    skipped = SkippedTypes()
+    moto_logger = logging.getLogger("moto")
+    moto_logger.addHandler(skipped)
+    moto_logger.propagate = args.verbose
+    logging.getLogger("samtranslator").setLevel(logging.ERROR)  # its metrics' "unpublished" notice
+
+    source = yaml_parse(args.template.read_text(encoding="utf-8"))
+    print("Rules:")
+    refusals = rules_refusals(source, {})
+    failures.check(bool(refusals), "the Rules refuse a deployment with neither CloudinaryUrl nor CloudinaryUrlSecretArn")
+    print(f"  no Cloudinary value: refused ({'; '.join(refusals) or 'NOT refused'})")
+
+    translated: dict[str, Any] = {}
+    all_skipped: set[str] = set()
+    stacks_created = 0
+    for title, scenario in SCENARIOS:
+        print(f"\nScenario: {title}")
+        Bridge.created.clear()
+        skipped.types.clear()
+        with mock_aws(), warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            params = dict(scenario)
+            for name, value in scenario.items():
+                if value == EXISTING:  # created by the operator before the deployment
+                    params[name] = client("secretsmanager").create_secret(
+                        Name=f"album-api/{name}", SecretString=EXISTING_VALUES[name])["ARN"]
+            refused = rules_refusals(source, params)
+            failures.check(not refused, f"the Rules accept this scenario ({refused})")
+            try:
+                translated = translate(args.template, params)
+            except Exception as e:  # samtranslator reports template defects as exceptions
+                failures.check(False, f"SAM translation failed: {type(e).__name__}: {e}")
+                break
+            cycle = dependency_cycle(translated, params)
+            if not failures.check(not cycle, f"no circular dependency ({' -> '.join(cycle)})"):
+                continue
+            stack = create_stack(copy.deepcopy(translated), params, skipped)
+            stacks_created += 1
+            status = stack["StackStatus"]
+            print(f"  stack status: {status} {stack.get('StackStatusReason', '')}".rstrip())
+            if failures.check(status == "CREATE_COMPLETE", f"stack status {status}"):
+                assert_stack(source, translated, params, failures)
+            resources = [
+                r for r in client("cloudformation").describe_stack_resources(StackName=STACK)["StackResources"]
+                if "LogicalResourceId" in r  # moto lists skipped resources without ids or types
+            ]
+        warned = [str(w.message) for w in caught if "not supported by moto's CloudFormation" in str(w.message)]
+        created_types = Counter(r["ResourceType"] for r in resources)
+        cond = conditions(translated, params)
+        live = [r for r in translated["Resources"].values() if "Condition" not in r or cond[r["Condition"]]]
+        template_types = Counter(r["Type"] for r in live)
+        print(
+            f"  resources: {len(translated['Resources'])} in the translated template, {len(live)} with these parameters "
+            f"(the others' Condition is false), {sum(created_types.values())} created, "
+            f"{len(live) - sum(created_types.values())} skipped by moto"
+        )
+        width = max(map(len, template_types | created_types))
+        for rtype in sorted(template_types | created_types):
+            how = "" if rtype in NATIVE_TYPES else (" (created by the rehearsal through moto's API)" if rtype in BRIDGED_TYPES else " (SKIPPED by moto)")
+            print(f"    {rtype:<{width}} {created_types.get(rtype, 0):>3}{how}")
+        reported = skipped.types | {w.split("Tried to parse ", 1)[1].split(" but", 1)[0] for w in warned}
+        all_skipped |= reported
+        print(f"  moto reported unsupported: {', '.join(sorted(reported)) or 'none'}")
+
+    not_native = sorted({r["Type"] for r in translated.get("Resources", {}).values()} - NATIVE_TYPES)
+    print("\nResource types moto's CloudFormation cannot create by itself:")
+    print(f"  bridged (created through moto's service APIs, checked above): {', '.join(t for t in not_native if t in BRIDGED_TYPES) or 'none'}")
+    print(f"  skipped (checked by cfn-lint alone): {', '.join(sorted(all_skipped)) or 'none'}")
+    print(f"Properties moto's CloudFormation ignores, applied by the rehearsal: {', '.join(APPLIED_PROPERTIES)};")
+    print("  ignored and checked in the translated template instead: AWS::Lambda::Function LoggingConfig, TracingConfig")
+    unexpected = sorted(set(not_native) - BRIDGED_TYPES - all_skipped)
+    failures.check(not stacks_created or not unexpected, f"types neither native, bridged nor reported skipped: {unexpected}")
+
+    elapsed = time.monotonic() - STARTED
+    if failures.items:
+        print(f"\nrehearse-deploy: {len(failures.items)} of {failures.checks} checks FAILED ({elapsed:.1f} s)")
+        return 1
+    print(f"\nrehearse-deploy: {failures.checks} checks passed, {stacks_created} stacks CREATE_COMPLETE ({elapsed:.1f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
