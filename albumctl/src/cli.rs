@@ -15,7 +15,7 @@ use crate::schema;
 #[derive(Parser)]
 #[command(
     name = "albumctl",
-    about = "Album API administration (reads TABLE_NAME, JWT_SECRET, AWS_ENDPOINT_URL_DYNAMODB)"
+    about = "Album API administration (reads TABLE_NAME, JWT_SECRET, AWS_ENDPOINT_URL_DYNAMODB; dlq: DLQ_URL)"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -67,6 +67,44 @@ enum Command {
     Serve {
         #[arg(long, default_value = "127.0.0.1:9000")]
         addr: std::net::SocketAddr,
+    },
+    /// Failed duplications in the dead-letter queue (DuplicationDeadLetterQueue).
+    Dlq {
+        #[command(subcommand)]
+        command: DlqCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum DlqCommand {
+    /// List each failed duplication; every message stays in the queue.
+    List {
+        /// The queue (the stack output DuplicationDeadLetterQueueUrl).
+        #[arg(long, env = "DLQ_URL")]
+        queue_url: String,
+        /// One JSON array instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Re-run failed duplications through the functions' library against
+    /// TABLE_NAME; a message is deleted only when its re-run finished.
+    Redrive {
+        /// The queue (the stack output DuplicationDeadLetterQueueUrl).
+        #[arg(long, env = "DLQ_URL")]
+        queue_url: Option<String>,
+        /// Re-run at most N messages.
+        #[arg(long)]
+        max: Option<usize>,
+        /// Say what would be re-run; run and delete nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Only this message (its SQS message id).
+        #[arg(long)]
+        message: Option<String>,
+        /// The job to run: with --message, for a worker failure whose
+        /// stream record is gone; alone, runs that job to done (no queue).
+        #[arg(long)]
+        job: Option<String>,
     },
 }
 
@@ -145,6 +183,7 @@ async fn run(cli: Cli) -> Result<(), String> {
                 .await
                 .map_err(|e| e.to_string())?;
         }
+        Command::Dlq { command } => dlq(command).await?,
         Command::Seed {
             album,
             org,
@@ -181,6 +220,72 @@ async fn run(cli: Cli) -> Result<(), String> {
                 .await
                 .map_err(|e| e.to_string())?;
             eprintln!("album {album}: {count} images");
+        }
+    }
+    Ok(())
+}
+
+async fn dlq(command: DlqCommand) -> Result<(), String> {
+    let budgets = album_api::deadline::Budgets::from_env()?;
+    let clients = crate::dlq::Clients::from_env(&budgets).await;
+    match command {
+        DlqCommand::List { queue_url, json } => {
+            // The table is optional here: with it, each job's status.
+            let store = match env("TABLE_NAME") {
+                Ok(_) => Some(store().await?),
+                Err(_) => None,
+            };
+            let (items, warnings) = crate::dlq::list(&clients, store.as_ref(), &queue_url).await?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&items).map_err(|e| e.to_string())?
+                );
+            } else {
+                print!("{}", crate::dlq::render(&items));
+                eprintln!("{} message(s); none deleted", items.len());
+            }
+            for w in warnings {
+                eprintln!("warning: {w}");
+            }
+        }
+        DlqCommand::Redrive {
+            queue_url,
+            max,
+            dry_run,
+            message,
+            job,
+        } => {
+            let app = album_api::App::from_env(album_api::Needs::NONE)
+                .await
+                .map_err(|e| e.to_string())?;
+            if let (Some(job), None) = (&job, &message) {
+                let owner = format!("albumctl-redrive-{}", uuid::Uuid::new_v4());
+                let done = crate::dlq::drive_job(&app, job, &owner).await?;
+                println!(
+                    "job {} done{} into {}",
+                    done.job_id,
+                    if done.already { " already" } else { "" },
+                    done.destination_id
+                );
+                return Ok(());
+            }
+            let queue_url =
+                queue_url.ok_or("--queue-url (or DLQ_URL) is required unless --job alone")?;
+            let opts = crate::dlq::RedriveOptions {
+                max,
+                dry_run,
+                message,
+                job,
+            };
+            let report = crate::dlq::redrive(&app, &clients, &queue_url, &opts).await?;
+            print!("{}", report.render());
+            if report.failed_again() > 0 {
+                return Err(format!(
+                    "{} duplication(s) failed again; kept in the queue",
+                    report.failed_again()
+                ));
+            }
         }
     }
     Ok(())

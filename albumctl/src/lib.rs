@@ -3,12 +3,14 @@
 //! What runs beside the Album API's functions but never in them: the
 //! administration CLI ([`cli`]), the local dev server ([`dev`]) over the
 //! template's routes ([`template`]), the table definition read from
-//! `template.yaml` ([`schema`]), and realistic sample images ([`seed`]).
+//! `template.yaml` ([`schema`]), realistic sample images ([`seed`]), and
+//! the dead-letter queue's listing and redrive ([`dlq`]).
 //! Kept out of the functions' library so no Lambda bootstrap links clap, a
 //! hyper server or a YAML parser (decision 0007).
 
 pub mod cli;
 pub mod dev;
+pub mod dlq;
 pub mod schema;
 pub mod seed;
 pub mod template;

@@ -32,7 +32,12 @@ pub async fn handle(app: &App, event: LambdaEvent<Value>) -> Result<Value, Error
     outcome
 }
 
-async fn run(
+/// What one delivery runs, its identity and its lease owner apart:
+/// [`handle`] passes the invocation's request id as both; `albumctl dlq
+/// redrive` passes the failed invocation's request id (so the run finds the
+/// job it left) and an owner of its own. Answers `{"job_id", "status"}`;
+/// the caller bounds it with [`crate::jobs::within_invocation`].
+pub async fn run(
     app: &App,
     payload: Value,
     request_id: &str,

@@ -10,6 +10,7 @@ mod concurrency;
 mod copy_faults;
 mod crash_recovery;
 mod deadlines;
+mod dlq;
 mod duplicate_album;
 mod fault_kinds;
 mod fault_proxy_selftest;
