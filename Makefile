@@ -22,14 +22,17 @@ DENY := PATH="$(CURDIR)/.venv/bin:$$PATH" cargo deny --workspace
 DENY_DBS = $${CARGO_HOME:-$$HOME/.cargo}/advisory-dbs
 SAM := SAM_CLI_TELEMETRY=0 PATH="$(CURDIR)/.venv/bin:$$PATH" .venv/bin/sam
 
-.PHONY: help deps demo dev test test-unit test-moto invoke build deploy rehearse bench lint deny fmt clean
+.PHONY: help deps build-deps demo dev test test-unit test-moto invoke build deploy rehearse bench lint deny fmt clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
-deps: ## Install the local DynamoDB (npm) and the Python tools (.venv)
+deps: ## Install the local DynamoDB (npm) and the Python tools of the tests (.venv)
 	@[ -f node_modules/dynalite/cli.js ] || npm install --no-audit --no-fund --silent
 	@scripts/venv.sh
+
+build-deps: deps ## The build tools too (cargo-lambda and zig, matplotlib): make build, invoke, bench
+	@scripts/venv.sh build
 
 demo: deps ## Seed a 5-image album and duplicate it through the Lambda runtime emulator
 	@scripts/with-dynalite.sh scripts/demo.sh
@@ -68,10 +71,10 @@ deny: deps ## cargo deny check: bans, licenses, sources; RustSec advisories when
 dev: ## Serve the whole API at http://127.0.0.1:9000 against a persistent local DynamoDB
 	@scripts/dev.sh
 
-invoke: deps ## Invoke FUNCTION (template logical id) with EVENT under the Lambda runtime emulator, like sam local invoke
+invoke: build-deps ## Invoke FUNCTION (template logical id) with EVENT under the Lambda runtime emulator, like sam local invoke
 	@PROFILE=$(PROFILE) scripts/with-dynalite.sh bash -c 'scripts/demo-data.sh >/dev/null && scripts/invoke.sh "$(FUNCTION)" "$(EVENT)"'
 
-build: deps ## sam build without Docker (cargo lambda + zig) for ARCH=arm64|x86_64; checks and sizes each bootstrap
+build: build-deps ## sam build without Docker (cargo lambda + zig) for ARCH=arm64|x86_64; checks and sizes each bootstrap
 	@# Every bootstrap in one cargo call first, so the links run in parallel;
 	@# sam build's own cargo lambda call per function then finds it built.
 	PATH="$(CURDIR)/.venv/bin:$$PATH" cargo lambda build --release --$(subst x86_64,x86-64,$(ARCH)) \
@@ -86,7 +89,7 @@ deploy: build ## sam deploy (guided the first time: asks for the stack, region a
 rehearse: deps ## Deploy rehearsal, offline: template.yaml translated by samtranslator and created in moto's CloudFormation; asserts alarms, log groups, secrets, DLQ, topic, table TTL
 	.venv/bin/python scripts/rehearse-deploy.py
 
-bench: deps ## Benchmarks: copy throughput vs boto3 and the ceiling, scaling, cold start, memory, latency, size (BENCHMARKS.md)
+bench: build-deps ## Benchmarks: copy throughput vs boto3 and the ceiling, scaling, cold start, memory, latency, size (BENCHMARKS.md)
 	scripts/bench.sh
 
 fmt: ## Format the code

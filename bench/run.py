@@ -864,8 +864,66 @@ class Bench:
                     "system_roots": f"{len(list(Path('/etc/ssl/certs').iterdir()))} entries in /etc/ssl/certs",
                 }
                 log(f"cold start {name}: median {experiments[name]['median']:.2f} ms")
+        secrets = self.secrets_init(fn, bundle if bundle.exists() else None)
+        experiments.update(secrets)
         if experiments:
             self.results["cold_start_experiments"] = experiments
+
+    def secrets_init(self, fn: dict, bundle: Path | None) -> dict:
+        """What reading the secrets from Secrets Manager adds to INIT
+        (decision 0009): duplicate_album's cold start with JWT_SECRET and
+        CLOUDINARY_URL in its environment (local runs) against the same with
+        only their ARNs, read from moto's Secrets Manager on loopback (two
+        GetSecretValue calls at init, as in AWS but without the network's
+        round trips). Both with the one-bundle certificate layout."""
+        import boto3
+
+        port = free_ports(1)[0]
+        moto = self.procs.start([str(ROOT / ".venv" / "bin" / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
+                                self.logs / "moto-secrets.log", dict(os.environ))
+        wait_port(port, moto, 30, "moto_server")
+        endpoint = f"http://127.0.0.1:{port}"
+        params = local_params()
+        sm = boto3.client("secretsmanager", endpoint_url=endpoint, region_name="us-east-1",
+                          aws_access_key_id="local", aws_secret_access_key="local")
+        arns = {var: sm.create_secret(Name=f"bench-{var.lower()}", SecretString=str(params[var]))["ARN"]
+                for var in ("JWT_SECRET", "CLOUDINARY_URL")}
+        out = {}
+        for name, from_manager in (("duplicate_album_secrets_in_env", False),
+                                   ("duplicate_album_secrets_from_secrets_manager", True)):
+            env = function_env(self.endpoint, fn)
+            if bundle is not None:
+                empty = OUT / "no-certs"
+                empty.mkdir(parents=True, exist_ok=True)
+                env.update(SSL_CERT_FILE=str(bundle), SSL_CERT_DIR=str(empty))
+            if from_manager:
+                for var, arn in arns.items():
+                    env.pop(var, None)
+                    env[f"{var}_ARN" if var == "JWT_SECRET" else "CLOUDINARY_URL_SECRET_ARN"] = arn
+                env.update(AWS_ENDPOINT_URL_SECRETS_MANAGER=endpoint, AWS_ACCESS_KEY_ID="local",
+                           AWS_SECRET_ACCESS_KEY="local", AWS_REGION="us-east-1")
+            samples = []
+            for _ in range(self.args.cold_starts):
+                r = Rie(self.procs, LAMBDA_DIR / "duplicate_album" / "bootstrap", env, self.logs / f"rie-cold-{name}.log", "duplicate_album")
+                try:
+                    _, answer = r.invoke((ROOT / "events" / "duplicate-album.json").read_bytes(), timeout=60)
+                    if answer.get("statusCode") != 200:
+                        raise RuntimeError(f"{name}: the duplicate answered {answer}")
+                    ms = None
+                    for _ in range(100):
+                        ms = rie_init_ms(r.log_text())
+                        if ms is not None:
+                            break
+                        time.sleep(0.01)
+                finally:
+                    r.stop()
+                if ms is not None:
+                    samples.append(ms)
+            out[name] = {**summary(samples), "note": "GetSecretValue x2 at init (moto on loopback)" if from_manager
+                         else "JWT_SECRET and CLOUDINARY_URL in the environment"}
+            log(f"cold start {name}: median {out[name]['median']:.2f} ms")
+        self.procs.stop(moto)
+        return out
 
     def phase_brownout(self) -> None:
         """Per HTTP function: the healthy warm latency (its own event against
@@ -1206,6 +1264,11 @@ class Bench:
             x = r.get("cold_start_experiments", {}).get("duplicate_album_one_root_certificate")
             if x:
                 w(f"  {'duplicate_album, 1 root':26} {x['median']:7.2f}   (SSL_CERT_FILE: one root; the rest is the CA store's parsing)")
+            ex = r.get("cold_start_experiments", {})
+            a, b = ex.get("duplicate_album_secrets_in_env"), ex.get("duplicate_album_secrets_from_secrets_manager")
+            if a and b:
+                w(f"  {'secrets in the env':26} {a['median']:7.2f}   (duplicate_album, bundle; JWT_SECRET, CLOUDINARY_URL set)")
+                w(f"  {'secrets from Secrets Mgr':26} {b['median']:7.2f}   (the same with only the ARNs: GetSecretValue x2 against moto on loopback; +{b['median'] - a['median']:.2f} ms)")
             w("")
         if "memory" in r:
             m = r["memory"]

@@ -12,7 +12,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -f node_modules/dynalite/cli.js ] || npm install --no-audit --no-fund --silent
-scripts/venv.sh
+scripts/venv.sh build
 [ "$(uname -m)" = x86_64 ] || { echo "make bench measures x86_64 bootstraps; this machine is $(uname -m)" >&2; exit 2; }
 
 export PATH="$PWD/.venv/bin:$PATH"

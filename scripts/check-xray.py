@@ -148,7 +148,7 @@ def check(api, sock):
             problems.append(f"no HTTP status 200: {what}")
         if not d.get("aws", {}).get("request_id"):
             problems.append(f"no AWS request id: {what}")
-    for op in ["BatchWriteItem", "GetItem", "PutItem", "Query"]:
+    for op in ["BatchWriteItem", "GetItem", "Query"]:
         if op not in ops:
             problems.append(f"no subsegment for {op} (saw {ops})")
     invoke(api, f"Root={root[:-1]}0;Parent={parent};Sampled=0")

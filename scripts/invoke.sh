@@ -26,7 +26,7 @@ bin=$(awk -v fn="  $fn:" '
 if [ "$profile" = release ]; then
   # What ships: the release bootstrap, built by cargo lambda as sam build
   # does, for this machine's architecture (the emulator runs natively).
-  scripts/venv.sh >&2
+  scripts/venv.sh build >&2
   case "$(uname -m)" in x86_64) arch_flag=--x86-64 ;; *) arch_flag=--arm64 ;; esac
   PATH="$PWD/.venv/bin:$PATH" cargo lambda build --quiet --release "$arch_flag" --bin "$bin" >&2
   exe="target/lambda/$bin/bootstrap"

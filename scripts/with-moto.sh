@@ -8,7 +8,7 @@
 # slower server (or to one of its documented gaps) tell which one they face.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-[ -x .venv/bin/moto_server ] && cmp -s requirements-dev.txt .venv/.requirements 2>/dev/null \
+[ -x .venv/bin/moto_server ] && cmp -s requirements-dev.txt .venv/.requirements-dev 2>/dev/null \
   || scripts/venv.sh >&2
 [ -x .venv/bin/moto_server ] || { echo "moto_server missing from .venv (see requirements-dev.txt)" >&2; exit 1; }
 mkdir -p .local
