@@ -199,7 +199,11 @@ async fn uploads_and_deletes_racing_a_duplicate_leave_exact_counts() {
     let secret = jwt_secret();
     // Five rounds on dynalite; two on moto's slower server (each round
     // races the same mix, so more rounds only widen the search).
-    let rounds = if crate::support::emulator_is_moto() { 2 } else { 5 };
+    let rounds = if crate::support::emulator_is_moto() {
+        2
+    } else {
+        5
+    };
     for round in 0..rounds {
         let src = format!("src_{round}");
         let dst = format!("dst_{round}");
