@@ -37,17 +37,9 @@ build-deps: deps ## The build tools too (cargo-lambda and zig, matplotlib): make
 demo: deps ## Seed a 5-image album and duplicate it through the Lambda runtime emulator
 	@scripts/with-dynalite.sh scripts/demo.sh
 
-test: deps ## make lint, the OpenAPI check and the deploy rehearsal while the tests build; then unit and integration tests against dynalite and, at the same time, against moto; the log check
-	@# The checks run beside the test build: on two cores the build alone
-	@# leaves one idle much of the time (one big crate or one link at a
-	@# time). Clippy has its own target directory, so neither waits on the
-	@# other's lock; the checks' output is printed whole when they end.
-	@mkdir -p .local; \
-	( $(MAKE) --no-print-directory lint && .venv/bin/python scripts/check-openapi.py \
-	  && .venv/bin/python scripts/rehearse-deploy.py ) >.local/checks.log 2>&1 & checks=$$!; \
-	build=0; cargo test --workspace --tests --no-run --quiet || build=$$?; \
-	rc=0; wait $$checks || rc=$$?; cat .local/checks.log; \
-	[ $$rc = 0 ] && [ $$build = 0 ]
+test: lint ## make lint, then the OpenAPI check, the deploy rehearsal, unit and integration tests against dynalite and, at the same time, against moto; the log check
+	.venv/bin/python scripts/check-openapi.py
+	.venv/bin/python scripts/rehearse-deploy.py
 	scripts/test-suites.sh
 	scripts/with-dynalite.sh scripts/check-logs.sh
 
@@ -59,7 +51,7 @@ test-moto: deps ## The integration suite against moto's server, a second DynamoD
 
 lint: deps deny ## cargo deny, cargo fmt --check, clippy -D warnings, sam validate --lint, cfn-lint
 	cargo fmt --all --check
-	CARGO_TARGET_DIR=target/clippy cargo clippy --workspace --all-targets --quiet -- -D warnings
+	cargo clippy --workspace --all-targets --quiet -- -D warnings
 	SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=us-east-1 .venv/bin/sam validate --lint
 	.venv/bin/cfn-lint template.yaml
 

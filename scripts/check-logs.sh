@@ -13,6 +13,9 @@ cd "$(dirname "$0")/.."
 : "${AWS_ENDPOINT_URL_DYNAMODB:?run me through scripts/with-dynalite.sh}"
 scripts/demo-data.sh >/dev/null 2>&1
 export AWS_LAMBDA_LOG_FORMAT=JSON
+# The binaries make test's build made (scripts/invoke.sh), not a rebuild
+# with the features of a plain `cargo build`.
+export PROFILE=test
 mkdir -p .local/logs
 rm -f .local/logs/*.log
 run() { # <function> <event> <level>

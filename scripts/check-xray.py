@@ -113,7 +113,8 @@ def receive(sock, quiet_for=1.0):
 def main():
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.bind(("127.0.0.1", 0))
-    subprocess.run(["cargo", "build", "--quiet", "--bin", BINARY], check=True)
+    # The test build's binary (as scripts/invoke.sh PROFILE=test uses).
+    subprocess.run(["cargo", "test", "--quiet", "--workspace", "--tests", "--no-run"], check=True)
     api = RuntimeApi()
     threading.Thread(target=api.serve_forever, daemon=True).start()
     fn = subprocess.Popen([f"target/debug/{BINARY}"], env=function_env(api, sock.getsockname()[1]),

@@ -13,7 +13,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 fn=${1:?usage: scripts/invoke.sh <LogicalId> <event.json>}
 event=${2:?usage: scripts/invoke.sh <LogicalId> <event.json>}
-profile=${PROFILE:-dev} # release: the artifact that ships (make invoke); dev: a quick debug build
+# release: the artifact that ships (make invoke); dev: a quick debug build;
+# test: the debug binaries of the test build (`cargo test --workspace
+# --tests --no-run`, which builds every binary with the features the tests
+# unify), so checks after `make test`'s build link nothing again.
+profile=${PROFILE:-dev}
 [ -f "$event" ] || { echo "no such event file: $event" >&2; exit 2; }
 
 # The binary behind the logical id, from the template's BuildProperties.
@@ -30,6 +34,9 @@ if [ "$profile" = release ]; then
   case "$(uname -m)" in x86_64) arch_flag=--x86-64 ;; *) arch_flag=--arm64 ;; esac
   PATH="$PWD/.venv/bin:$PATH" cargo lambda build --quiet --release "$arch_flag" --bin "$bin" >&2
   exe="target/lambda/$bin/bootstrap"
+elif [ "$profile" = test ]; then
+  cargo test --quiet --workspace --tests --no-run
+  exe="target/debug/$bin"
 else
   cargo build --quiet --bin "$bin"
   exe="target/debug/$bin"
