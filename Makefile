@@ -41,7 +41,6 @@ test: lint ## make lint, then the OpenAPI check, the deploy rehearsal, unit and 
 	.venv/bin/python scripts/check-openapi.py
 	.venv/bin/python scripts/rehearse-deploy.py
 	scripts/test-suites.sh
-	scripts/with-dynalite.sh scripts/check-logs.sh
 
 test-unit: ## Unit tests of both packages, no emulator needed
 	cargo test --workspace --lib

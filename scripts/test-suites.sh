@@ -4,20 +4,25 @@
 # The test build once, then the suite against dynalite (unit tests of both
 # packages too) and against moto's server at the same time: each emulator
 # is single-threaded, so on two cores the two runs overlap instead of
-# queueing (moto's is the longer). Each run's output is printed whole when
-# it ends, dynalite's first; the script fails if either did.
+# queueing. moto's run is the longer: once dynalite's has ended, the log
+# check (scripts/check-logs.sh: real invocations under the runtime
+# emulator, their JSON lines, metrics and traces, against a dynalite of its
+# own) runs in the time moto's still takes. Each run's output is printed
+# whole when it ends; the script fails if any did.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo test --workspace --tests --no-run --quiet
 mkdir -p .local
 scripts/with-dynalite.sh cargo test --workspace --tests >.local/test-dynalite.log 2>&1 &
 dynalite=$!
-# Three test threads against moto: its run is the longer, and much of it is
-# waiting (budgets running out under injected faults), which overlaps.
-scripts/with-moto.sh cargo test --test it -- --test-threads=3 >.local/test-moto.log 2>&1 &
+# Four test threads against moto: much of its run is waiting (budgets
+# running out under injected faults), which overlaps.
+scripts/with-moto.sh cargo test --test it -- --test-threads=4 >.local/test-moto.log 2>&1 &
 moto=$!
 rc_dynalite=0; wait "$dynalite" || rc_dynalite=$?
 echo "== against dynalite (exit $rc_dynalite)"; cat .local/test-dynalite.log
+rc_logs=0; scripts/with-dynalite.sh scripts/check-logs.sh >.local/check-logs.log 2>&1 || rc_logs=$?
+echo "== the log check (exit $rc_logs)"; cat .local/check-logs.log
 rc_moto=0; wait "$moto" || rc_moto=$?
 echo "== against moto (exit $rc_moto)"; cat .local/test-moto.log
-[ "$rc_dynalite" = 0 ] && [ "$rc_moto" = 0 ]
+[ "$rc_dynalite" = 0 ] && [ "$rc_logs" = 0 ] && [ "$rc_moto" = 0 ]
