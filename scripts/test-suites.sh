@@ -15,9 +15,10 @@ cargo test --workspace --tests --no-run --quiet
 mkdir -p .local
 scripts/with-dynalite.sh cargo test --workspace --tests >.local/test-dynalite.log 2>&1 &
 dynalite=$!
-# Four test threads against moto: much of its run is waiting (budgets
-# running out under injected faults), which overlaps.
-scripts/with-moto.sh cargo test --test it -- --test-threads=4 >.local/test-moto.log 2>&1 &
+# Three test threads against moto: much of its run is waiting (budgets
+# running out under injected faults), which overlaps (four overloaded this
+# machine: timing-bound tests then failed).
+scripts/with-moto.sh cargo test --test it -- --test-threads=3 >.local/test-moto.log 2>&1 &
 moto=$!
 rc_dynalite=0; wait "$dynalite" || rc_dynalite=$?
 echo "== against dynalite (exit $rc_dynalite)"; cat .local/test-dynalite.log

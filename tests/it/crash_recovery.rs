@@ -27,14 +27,14 @@ use serde_json::Value;
 /// The album killed mid-copy, and the kills: on dynalite. moto's server
 /// copies several times slower, so its run kills a smaller album fewer
 /// times ([`scale`]): the same kill points (before, inside and after the
-/// copy), a third of the suite's time.
+/// copy), in about half the time.
 const IMAGES: u64 = 3000;
 const TRIALS: u32 = 10;
 
 /// (images, trials) on the emulator at hand.
 fn scale() -> (u64, u32) {
     if emulator_is_moto() {
-        (1200, 6)
+        (2000, 6)
     } else {
         (IMAGES, TRIALS)
     }
