@@ -27,6 +27,17 @@ use aws_sdk_dynamodb::config::Credentials;
 
 const IMAGES: u64 = 3000;
 
+/// The album each run copies: [`IMAGES`] on dynalite; half on moto, whose
+/// single-threaded server is what the whole moto suite waits on (1,500
+/// items still span two of the copy's 1 MB query pages).
+fn images() -> u64 {
+    if emulator_is_moto() {
+        IMAGES / 2
+    } else {
+        IMAGES
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Kind {
     Unprocessed,
@@ -153,7 +164,7 @@ fn policy(severity: Severity) -> RetryPolicy {
     }
 }
 
-/// Asserts the destination holds exactly [`IMAGES`] items and says so.
+/// Asserts the destination holds exactly [`images`] items and says so.
 #[derive(Default)]
 struct Tally {
     runs: u64,
@@ -167,7 +178,8 @@ struct Tally {
 async fn exercise(kind: Kind) {
     let mut env = TestEnv::new(&format!("fk-{}", kind.name().replace('_', ""))).await;
     let direct = env.direct_store().await;
-    seed_album(&direct, SOURCE, ORG, IMAGES).await;
+    let total = images();
+    seed_album(&direct, SOURCE, ORG, total).await;
     let token = bearer(&env.token(USER, None));
     let mut tally = Tally::default();
 
@@ -227,16 +239,16 @@ async fn exercise(kind: Kind) {
         tally.injected += injected;
         match status {
             200 => {
-                assert_eq!(body["images_count"], IMAGES, "{what}: short 200: {body}");
+                assert_eq!(body["images_count"], images(), "{what}: short 200: {body}");
                 assert_eq!(body["id"], destination.as_str(), "{what}");
-                assert_album_exact(&direct, &destination, IMAGES, &what).await;
+                assert_album_exact(&direct, &destination, images(), &what).await;
                 tally.first_try += 1;
             }
             503 => {
                 assert_eq!(body["error"]["code"], "unavailable", "{what}: {body}");
                 let partial = direct.count_images(&destination).await.unwrap_or(0);
                 eprintln!(
-                    "{what}: 503 after {:?} with {partial} of {IMAGES} items copied ({}); \
+                    "{what}: 503 after {:?} with {partial} of {total} items copied ({}); \
                      re-running with faults off",
                     started.elapsed(),
                     body["error"]["message"]
@@ -244,8 +256,12 @@ async fn exercise(kind: Kind) {
                 proxy.set_config(FaultConfig::none());
                 let (status, _, body) = parts(handle(&env.app, request(&ev)).await.unwrap());
                 assert_eq!(status, 200, "{what}: the re-run: {body}");
-                assert_eq!(body["images_count"], IMAGES, "{what}: short re-run: {body}");
-                assert_album_exact(&direct, &destination, IMAGES, &what).await;
+                assert_eq!(
+                    body["images_count"],
+                    images(),
+                    "{what}: short re-run: {body}"
+                );
+                assert_album_exact(&direct, &destination, images(), &what).await;
                 tally.after_503 += 1;
             }
             202 => {
@@ -253,13 +269,13 @@ async fn exercise(kind: Kind) {
                 // (decision 0006); with faults off the worker finishes it.
                 let copied = body["images_copied"].as_u64().unwrap_or(0);
                 eprintln!(
-                    "{what}: 202 after {:?} with {copied} of {IMAGES} copied; the job continues with faults off",
+                    "{what}: 202 after {:?} with {copied} of {total} copied; the job continues with faults off",
                     started.elapsed()
                 );
                 proxy.set_config(FaultConfig::none());
                 let job_id = body["job_id"].as_str().expect("a job id");
                 run_job_to_done(&env.app, job_id, 5).await;
-                assert_album_exact(&direct, &destination, IMAGES, &what).await;
+                assert_album_exact(&direct, &destination, images(), &what).await;
                 tally.after_202 += 1;
             }
             other => panic!("{what}: neither exact nor a clear failure: {other} {body}"),
