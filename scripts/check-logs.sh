@@ -18,17 +18,24 @@ export AWS_LAMBDA_LOG_FORMAT=JSON
 export PROFILE=test
 mkdir -p .local/logs
 rm -f .local/logs/*.log
+rm -f .local/*.signed.json
 run() { # <function> <event> <level>
-  AWS_LAMBDA_LOG_LEVEL=$3 scripts/invoke.sh "$1" "$2" >/dev/null
-  cp .local/rie.log ".local/logs/$1-$(basename "$2" .json)-$3.log"
+  AWS_LAMBDA_LOG_LEVEL=$3 RIE_LOG=".local/logs/$1-$(basename "$2" .json)-$3.log" \
+    scripts/invoke.sh "$1" "$2" >/dev/null
 }
+# Both levels at once (each invocation has its own ports and log).
+pids=()
 for level in INFO DEBUG; do
-  run DuplicateAlbumFunction events/duplicate-album.json "$level"
-  run GetAlbumFunction events/get-album.json "$level"
-  run CloudinaryNotificationFunction events/cloudinary-notification.json "$level"
-  run ListImagesFunction events/list-images.json "$level"
-  run ScheduledDuplicateFunction events/scheduled-duplicate.json "$level"
+  (
+    run DuplicateAlbumFunction events/duplicate-album.json "$level"
+    run GetAlbumFunction events/get-album.json "$level"
+    run CloudinaryNotificationFunction events/cloudinary-notification.json "$level"
+    run ListImagesFunction events/list-images.json "$level"
+    run ScheduledDuplicateFunction events/scheduled-duplicate.json "$level"
+  ) &
+  pids+=($!)
 done
+for pid in "${pids[@]}"; do wait "$pid"; done
 # An event API Gateway never sends but `sam local invoke` or a direct Invoke
 # can: lambda_http cannot turn it into a request. The function must answer
 # the API's JSON 400 and log the panic it caught as a JSON line.
@@ -38,8 +45,8 @@ e = json.load(open("events/get-album.json"))
 e["rawQueryString"] = 'a="<{ }>"'
 json.dump(e, open(".local/unreadable-event.json", "w"))
 PY
-AWS_LAMBDA_LOG_LEVEL=INFO scripts/invoke.sh GetAlbumFunction .local/unreadable-event.json >.local/unreadable-answer.json
-cp .local/rie.log .local/logs/GetAlbumFunction-unreadable-event-INFO.log
+AWS_LAMBDA_LOG_LEVEL=INFO RIE_LOG=.local/logs/GetAlbumFunction-unreadable-event-INFO.log \
+  scripts/invoke.sh GetAlbumFunction .local/unreadable-event.json >.local/unreadable-answer.json
 python3 - <<'PY'
 import json, sys
 answer = json.load(open(".local/unreadable-answer.json"))

@@ -4,7 +4,8 @@
 # What `sam local invoke` does, without Docker: runs the function's binary
 # under AWS's Lambda Runtime Interface Emulator (the one aws-sam-cli ships and
 # uses in its containers), posts the event to it, and prints the function's
-# answer on stdout (the emulator's own log goes to .local/rie.log).
+# answer on stdout (the emulator's own log goes to $RIE_LOG, by default
+# .local/rie.log).
 #
 # The function's environment comes from env.local.json (the file
 # `sam local invoke --env-vars` takes), except AWS_ENDPOINT_URL_DYNAMODB,
@@ -67,7 +68,7 @@ export AWS_LAMBDA_FUNCTION_NAME="$fn"
 # two hours: re-sign it with the local Cloudinary secret, as Cloudinary would
 # at delivery time (the body is left as it is).
 if grep -qi '"x-cld-signature"' "$event"; then
-  fresh=.local/$(basename "$event" .json).signed.json
+  fresh=.local/$(basename "$event" .json).$$.signed.json
   python3 - "$event" "$fresh" <<'PY'
 import hashlib, json, os, sys, time
 event = json.load(open(sys.argv[1]))
@@ -82,12 +83,13 @@ PY
 fi
 
 # Both of the emulator's ports are chosen free, so invocations can run side by side.
-"$rie" --runtime-interface-emulator-address "127.0.0.1:$port" --runtime-api-address "127.0.0.1:$api_port" "$exe" >.local/rie.log 2>&1 &
+rie_log=${RIE_LOG:-.local/rie.log}
+"$rie" --runtime-interface-emulator-address "127.0.0.1:$port" --runtime-api-address "127.0.0.1:$api_port" "$exe" >"$rie_log" 2>&1 &
 rie_pid=$!
 trap 'kill "$rie_pid" 2>/dev/null || true; wait "$rie_pid" 2>/dev/null || true' EXIT
 for _ in $(seq 1 600); do
   (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
-  kill -0 "$rie_pid" 2>/dev/null || { cat .local/rie.log >&2; exit 1; }
+  kill -0 "$rie_pid" 2>/dev/null || { cat "$rie_log" >&2; exit 1; }
   sleep 0.05
 done
 curl -sS --fail-with-body -X POST \
