@@ -10,7 +10,8 @@ use std::sync::Arc;
 
 use crate::support::security::*;
 use crate::support::{
-    ORG, SOURCE, TestEnv, USER, assert_album_exact, bearer, parts, request, seed_album,
+    ORG, SOURCE, TestEnv, USER, assert_album_exact, bearer, parts, request, run_job_to_done,
+    seed_album,
 };
 use album_api::auth;
 use album_api::service::now;
@@ -274,7 +275,14 @@ async fn uploads_and_deletes_racing_a_duplicate_leave_exact_counts() {
         let mut retried: BTreeSet<String> = BTreeSet::new();
         for done in &outcomes {
             match done {
-                Done::Duplicate(status, body) => assert_eq!(*status, 200, "{body}"),
+                Done::Duplicate(200, _) => {}
+                // Out of inline time behind the race (a loaded emulator):
+                // the rest continues as a job, which the worker finishes.
+                Done::Duplicate(202, body) => {
+                    let job = body["job_id"].as_str().expect("a job id");
+                    run_job_to_done(&env.app, job, 10).await;
+                }
+                Done::Duplicate(status, body) => panic!("round {round}: {status} {body}"),
                 Done::Upload(status) => assert_eq!(*status, 201),
                 Done::Delete(id, status, after_503) => {
                     if *after_503 {

@@ -34,7 +34,7 @@ const TRIALS: u32 = 10;
 /// (images, trials) on the emulator at hand.
 fn scale() -> (u64, u32) {
     if emulator_is_moto() {
-        (2000, 6)
+        (2000, 4)
     } else {
         (IMAGES, TRIALS)
     }
