@@ -842,21 +842,7 @@ class Bench:
         for name, cert_file, cert_dir, note in layouts:
             env = function_env(self.endpoint, fn)
             env.update(SSL_CERT_FILE=str(cert_file), SSL_CERT_DIR=str(cert_dir))
-            samples = []
-            for _ in range(self.args.cold_starts):
-                r = Rie(self.procs, LAMBDA_DIR / "duplicate_album" / "bootstrap", env, self.logs / f"rie-cold-{name}.log", "duplicate_album")
-                try:
-                    r.invoke((ROOT / "events" / "duplicate-album.json").read_bytes(), timeout=60)
-                    ms = None
-                    for _ in range(100):
-                        ms = rie_init_ms(r.log_text())
-                        if ms is not None:
-                            break
-                        time.sleep(0.01)
-                finally:
-                    r.stop()
-                if ms is not None:
-                    samples.append(ms)
+            samples = self.duplicate_cold_starts(env, name)
             if samples:
                 experiments[name] = {
                     **summary(samples),
@@ -868,6 +854,28 @@ class Bench:
         experiments.update(secrets)
         if experiments:
             self.results["cold_start_experiments"] = experiments
+
+    def duplicate_cold_starts(self, env: dict, name: str) -> list[float]:
+        """INIT of --cold-starts fresh starts of duplicate_album with `env`,
+        each answering the contract's duplicate with a 200."""
+        samples = []
+        for _ in range(self.args.cold_starts):
+            r = Rie(self.procs, LAMBDA_DIR / "duplicate_album" / "bootstrap", env, self.logs / f"rie-cold-{name}.log", "duplicate_album")
+            try:
+                _, answer = r.invoke((ROOT / "events" / "duplicate-album.json").read_bytes(), timeout=60)
+                if answer.get("statusCode") != 200:
+                    raise RuntimeError(f"{name}: the duplicate answered {answer}")
+                ms = None
+                for _ in range(100):  # the report line may trail the answer
+                    ms = rie_init_ms(r.log_text())
+                    if ms is not None:
+                        break
+                    time.sleep(0.01)
+            finally:
+                r.stop()
+            if ms is not None:
+                samples.append(ms)
+        return samples
 
     def secrets_init(self, fn: dict, bundle: Path | None) -> dict:
         """What reading the secrets from Secrets Manager adds to INIT
@@ -902,23 +910,7 @@ class Bench:
                     env[f"{var}_ARN" if var == "JWT_SECRET" else "CLOUDINARY_URL_SECRET_ARN"] = arn
                 env.update(AWS_ENDPOINT_URL_SECRETS_MANAGER=endpoint, AWS_ACCESS_KEY_ID="local",
                            AWS_SECRET_ACCESS_KEY="local", AWS_REGION="us-east-1")
-            samples = []
-            for _ in range(self.args.cold_starts):
-                r = Rie(self.procs, LAMBDA_DIR / "duplicate_album" / "bootstrap", env, self.logs / f"rie-cold-{name}.log", "duplicate_album")
-                try:
-                    _, answer = r.invoke((ROOT / "events" / "duplicate-album.json").read_bytes(), timeout=60)
-                    if answer.get("statusCode") != 200:
-                        raise RuntimeError(f"{name}: the duplicate answered {answer}")
-                    ms = None
-                    for _ in range(100):
-                        ms = rie_init_ms(r.log_text())
-                        if ms is not None:
-                            break
-                        time.sleep(0.01)
-                finally:
-                    r.stop()
-                if ms is not None:
-                    samples.append(ms)
+            samples = self.duplicate_cold_starts(env, name)
             out[name] = {**summary(samples), "note": "GetSecretValue x2 at init (moto on loopback)" if from_manager
                          else "JWT_SECRET and CLOUDINARY_URL in the environment"}
             log(f"cold start {name}: median {out[name]['median']:.2f} ms")
