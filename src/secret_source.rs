@@ -122,10 +122,8 @@ pub async fn resolve(
     let plan = plan(needs, get)?;
     let mut values = HashMap::new();
     let mut reads = Vec::new();
-    let client = plan
-        .iter()
-        .any(|(_, s)| matches!(s, Source::SecretsManager(_)))
-        .then(|| Client::new(sdk));
+    // Built only when some secret is read from Secrets Manager.
+    let mut client: Option<Client> = None;
     for (name, source) in plan {
         match source {
             Source::Env => {
@@ -134,7 +132,7 @@ pub async fn resolve(
                 }
             }
             Source::SecretsManager(arn) => {
-                let client = client.clone().expect("a client when a secret is read");
+                let client = client.get_or_insert_with(|| Client::new(sdk)).clone();
                 reads.push(async move { (name, read(&client, &arn).await) });
             }
         }

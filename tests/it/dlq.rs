@@ -11,7 +11,7 @@ use album_api::store::Store;
 use album_api::store::jobs::{Job, JobStatus};
 use albumctl::dlq::{self, Clients, Kind, RedriveOptions};
 use aws_sdk_dynamodb::config::Credentials;
-use aws_sdk_dynamodb::types::{AttributeValue, StreamSpecification, StreamViewType};
+use aws_sdk_dynamodb::types::{StreamSpecification, StreamViewType};
 use aws_sdk_dynamodbstreams::types::ShardIteratorType;
 use aws_sdk_sqs::types::MessageAttributeValue;
 use serde_json::json;
@@ -112,20 +112,6 @@ async fn handoff_record(clients: &Clients, store: &Store) -> (String, String, St
         .expect("the job's hand-off in the stream")
         .to_string();
     (stream_arn, shard, seq)
-}
-
-async fn job_items(store: &Store) -> usize {
-    store
-        .client()
-        .scan()
-        .table_name(store.table())
-        .filter_expression("sk = :j")
-        .expression_attribute_values(":j", AttributeValue::S("J".into()))
-        .send()
-        .await
-        .unwrap()
-        .items()
-        .len()
 }
 
 #[tokio::test]

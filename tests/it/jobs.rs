@@ -9,7 +9,6 @@ use crate::support::*;
 use album_api::handlers::{
     duplicate_album, duplication_worker, get_duplication, scheduled_duplicate,
 };
-use album_api::store::Store;
 use aws_sdk_dynamodb::types::AttributeValue;
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::{Map, Value, json};
@@ -32,20 +31,6 @@ fn scheduled_event(destination: &str) -> Value {
     e["destination_id"] = json!(destination);
     e["organization_id"] = json!(ORG);
     e
-}
-
-/// The number of job items in the table.
-async fn job_items(store: &Store) -> usize {
-    let out = store
-        .client()
-        .scan()
-        .table_name(store.table())
-        .filter_expression("sk = :j")
-        .expression_attribute_values(":j", AttributeValue::S("J".into()))
-        .send()
-        .await
-        .unwrap();
-    out.items().len()
 }
 
 #[tokio::test]

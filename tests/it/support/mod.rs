@@ -326,3 +326,18 @@ pub fn set_sync_copy_budget(app: &mut App, sync_copy: std::time::Duration) {
     };
     app.store = app.store.clone().with_budgets(budgets);
 }
+
+/// The number of job items in the table (a scan: test tables are small).
+pub async fn job_items(store: &Store) -> usize {
+    store
+        .client()
+        .scan()
+        .table_name(store.table())
+        .filter_expression("sk = :j")
+        .expression_attribute_values(":j", aws_sdk_dynamodb::types::AttributeValue::S("J".into()))
+        .send()
+        .await
+        .expect("Scan")
+        .items()
+        .len()
+}
