@@ -62,6 +62,10 @@ enum Command {
         /// Do nothing when the album already exists (idempotent set-up).
         #[arg(long)]
         if_new: bool,
+        /// Also tag every new image with tags `tag-0` … `tag-<K-1>` of the
+        /// organization (created when missing).
+        #[arg(long, default_value_t = 0)]
+        tags: u32,
     },
     /// Serve the whole API locally with the template's routes (make dev).
     Serve {
@@ -189,6 +193,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             org,
             images,
             if_new,
+            tags,
         } => {
             if !is_valid_id(&album) {
                 return Err("--album must be 1-128 characters of A-Za-z0-9_-".into());
@@ -219,7 +224,19 @@ async fn run(cli: Cli) -> Result<(), String> {
                 .put_images(&album, &batch)
                 .await
                 .map_err(|e| e.to_string())?;
-            eprintln!("album {album}: {count} images");
+            let mut tagged = 0;
+            for k in 0..tags {
+                let now = album_api::service::now_rfc3339();
+                let (tag, _) = store
+                    .create_tag(&org, &format!("tag-{k}"), &now)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                tagged += store
+                    .tag_images_in_batches(&album, &batch, &tag, "albumctl", &now)
+                    .await
+                    .map_err(|e| e.to_string())?;
+            }
+            eprintln!("album {album}: {count} images, {tagged} tag associations added");
         }
     }
     Ok(())
