@@ -62,10 +62,10 @@ enum Command {
         /// Do nothing when the album already exists (idempotent set-up).
         #[arg(long)]
         if_new: bool,
-        /// Also tag every new image with tags `tag-0` … `tag-<K-1>` of the
-        /// organization (created when missing).
-        #[arg(long, default_value_t = 0)]
-        tags: u32,
+        /// Also tag every new image with this tag of the organization
+        /// (created when missing); repeat for several.
+        #[arg(long = "tag")]
+        tags: Vec<String>,
     },
     /// Serve the whole API locally with the template's routes (make dev).
     Serve {
@@ -225,10 +225,11 @@ async fn run(cli: Cli) -> Result<(), String> {
                 .await
                 .map_err(|e| e.to_string())?;
             let mut tagged = 0;
-            for k in 0..tags {
+            for name in &tags {
                 let now = album_api::service::now_rfc3339();
+                let name = album_api::tags::valid_name(Some(name)).map_err(|e| e.to_string())?;
                 let (tag, _) = store
-                    .create_tag(&org, &format!("tag-{k}"), &now)
+                    .create_tag(&org, &name, &now)
                     .await
                     .map_err(|e| e.to_string())?;
                 tagged += store
