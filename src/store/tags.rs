@@ -154,20 +154,22 @@ impl Store {
         organization_id: &str,
         name: &str,
     ) -> Result<Option<Tag>, StoreError> {
-        self.get_item(org_pk(organization_id), &format!("{TAG_SK_PREFIX}{name}"))
-            .await?
-            .as_ref()
-            .map(tag_from)
-            .transpose()
+        self.tag_at(organization_id, format!("{TAG_SK_PREFIX}{name}"))
+            .await
     }
 
-    /// The tag with id `id`.
+    /// The tag with id `id` (through its pointer).
     pub async fn tag_by_id(
         &self,
         organization_id: &str,
         id: &str,
     ) -> Result<Option<Tag>, StoreError> {
-        self.get_item(org_pk(organization_id), &format!("{TAG_ID_SK_PREFIX}{id}"))
+        self.tag_at(organization_id, format!("{TAG_ID_SK_PREFIX}{id}"))
+            .await
+    }
+
+    async fn tag_at(&self, organization_id: &str, sk: String) -> Result<Option<Tag>, StoreError> {
+        self.get_item(org_pk(organization_id), &sk)
             .await?
             .as_ref()
             .map(tag_from)
