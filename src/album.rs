@@ -34,6 +34,23 @@ pub struct Album {
     pub views_count: u64,
     /// Creation time, RFC 3339.
     pub created_at: String,
+    /// How many partitions its images are spread over (1 for every album
+    /// made before shards; decision 0012).
+    pub shards: u32,
+}
+
+impl Album {
+    /// A new, empty album with one image partition.
+    pub fn new(id: &str, organization_id: &str, created_at: &str) -> Self {
+        Self {
+            id: id.to_string(),
+            organization_id: organization_id.to_string(),
+            images_count: 0,
+            views_count: 0,
+            created_at: created_at.to_string(),
+            shards: 1,
+        }
+    }
 }
 
 /// The contract's album JSON, key for key in the seed's order.

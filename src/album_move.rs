@@ -15,6 +15,7 @@ use crate::auth::{Ability, Principal};
 use crate::error::ApiError;
 use crate::service::{App, album_and_move_for};
 use crate::store::copy::{MoveReport, move_items};
+use crate::store::keys::shards_for;
 use crate::store::moves::{Mark, MoveState};
 
 /// A move, checked, with its source marked and its destination existing.
@@ -121,11 +122,10 @@ pub async fn prepare(
     };
     // A rename's destination: the source's album under the new id.
     let wanted = Album {
-        id: new_id.to_string(),
-        organization_id: source.organization_id.clone(),
-        images_count: 0,
         views_count: source.views_count,
-        created_at: source.created_at.clone(),
+        // Spread over partitions by what it will hold (decision 0012).
+        shards: shards_for(source.images_count),
+        ..Album::new(new_id, &source.organization_id, &source.created_at)
     };
     let destination = store.create_album_if_absent(&wanted).await?;
     if destination.organization_id != source.organization_id {
@@ -153,7 +153,7 @@ pub async fn run_move(
     opts.deadline = deadline;
     let mut total = MoveReport::default();
     loop {
-        let report = move_items(&app.store, &plan.source.id, &plan.destination.id, &opts)
+        let report = move_items(&app.store, &plan.source, &plan.destination, &opts)
             .await
             .map_err(|f| InterruptedMove {
                 report: add(&total, &f.report),
@@ -163,7 +163,7 @@ pub async fn run_move(
         if !report.finished {
             return Ok(MoveProgress::NotDone(total));
         }
-        match finish(app, &plan.source.id, &plan.destination).await {
+        match finish(app, &plan.source, &plan.destination).await {
             Ok(Some(album)) => {
                 tracing::info!(source = %plan.source.id, destination = %album.id, moved = total.images_moved, images_count = album.images_count, "move done");
                 return Ok(MoveProgress::Done(album));
@@ -198,11 +198,12 @@ fn add(a: &MoveReport, b: &MoveReport) -> MoveReport {
 /// is deleted (by this call or a concurrent one).
 pub async fn finish(
     app: &App,
-    source_id: &str,
+    source: &Album,
     destination: &Album,
 ) -> Result<Option<Album>, ApiError> {
+    let source_id = source.id.as_str();
     let store = &app.store;
-    if store.has_content(source_id).await? {
+    if store.has_content(source).await? {
         return Ok(None);
     }
     let count = store.recount_images(&destination.id).await?;

@@ -17,6 +17,7 @@ use crate::auth::{Ability, Principal};
 use crate::error::ApiError;
 use crate::service::{App, album_and_move_for, moving_conflict, now_rfc3339};
 use crate::store::copy::{CopyReport, copy_images};
+use crate::store::keys::shards_for;
 
 /// A duplication's albums, checked and ready to copy.
 #[derive(Clone, Debug)]
@@ -79,7 +80,8 @@ pub async fn prepare(
             "this token may not add images to album {dest_id}"
         )));
     }
-    let (destination, created) = ensure_destination(app, &source.organization_id, &dest_id).await?;
+    let (destination, created) =
+        ensure_destination(app, &source.organization_id, &dest_id, source.images_count).await?;
     Ok(Plan {
         source,
         destination,
@@ -89,22 +91,22 @@ pub async fn prepare(
 }
 
 /// The destination album, and whether this call created it: created in
-/// `organization_id` when missing; a 409 when it exists in another
-/// organization.
+/// `organization_id` when missing, with as many image partitions as
+/// `expected_images` call for (decision 0012); a 409 when it exists in
+/// another organization.
 pub async fn ensure_destination(
     app: &App,
     organization_id: &str,
     dest_id: &str,
+    expected_images: u64,
 ) -> Result<(Album, bool), ApiError> {
     let (existing, created) = match app.store.get_album(dest_id).await? {
         Some(album) => (album, false),
         None => {
             let fresh = Album {
-                id: dest_id.to_string(),
-                organization_id: organization_id.to_string(),
-                images_count: 0,
-                views_count: 0,
-                created_at: now_rfc3339(),
+                // Spread over partitions by what it will hold (decision 0012).
+                shards: shards_for(expected_images),
+                ..Album::new(dest_id, organization_id, &now_rfc3339())
             };
             app.store.create_or_get_album(&fresh).await?
         }
@@ -144,7 +146,8 @@ pub async fn prepare_for_organization(
     if let Some(m) = moving {
         return Err(moving_conflict(source_id, &m.to));
     }
-    let (destination, created) = ensure_destination(app, organization_id, &dest_id).await?;
+    let (destination, created) =
+        ensure_destination(app, organization_id, &dest_id, source.images_count).await?;
     Ok(Plan {
         source,
         destination,
@@ -191,7 +194,7 @@ pub async fn run_copy(
     opts.start_key = start_key;
     opts.with_tags = plan.tags;
     let copying = Instant::now();
-    let copied = copy_images(&app.store, &source.id, &destination.id, &opts).await;
+    let copied = copy_images(&app.store, source, destination, &opts).await;
     match &copied {
         Ok(report) => crate::metrics::copied(report, copying.elapsed()),
         Err(failure) => crate::metrics::copied(&failure.report, copying.elapsed()),

@@ -300,7 +300,7 @@ pub async fn copy_step(
     opts.start_key = start;
     opts.with_tags = job.tags;
     let copying = Instant::now();
-    let copied = copy_images(&app.store, &source.id, &destination.id, &opts).await;
+    let copied = copy_images(&app.store, source, destination, &opts).await;
     match &copied {
         Ok(report) => crate::metrics::copied(report, copying.elapsed()),
         Err(failure) => crate::metrics::copied(&failure.report, copying.elapsed()),

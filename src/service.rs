@@ -195,7 +195,7 @@ pub async fn render_album(
     album: &Album,
     now: i64,
 ) -> Result<String, ApiError> {
-    let thumbs: Vec<StoredImage> = app.store.newest_images(&album.id, THUMBNAILS).await?;
+    let thumbs: Vec<StoredImage> = app.store.newest_images(album, THUMBNAILS).await?;
     let cld = app.config.cloudinary()?;
     let json = AlbumJson {
         id: &album.id,

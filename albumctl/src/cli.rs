@@ -66,6 +66,21 @@ enum Command {
         /// (created when missing); repeat for several.
         #[arg(long = "tag")]
         tags: Vec<String>,
+        /// Image partitions of the album when this creates it (1 to 16;
+        /// the API picks them from an album's size, decision 0012).
+        #[arg(long, default_value_t = 1)]
+        shards: u32,
+    },
+    /// Spread an existing album's images over more partitions (decision
+    /// 0012): sets its shard count, then moves each misplaced image (and
+    /// its tag associations) to its partition, then recounts. Safe to
+    /// re-run; the album stays readable and writable meanwhile.
+    Reshard {
+        #[arg(long)]
+        album: String,
+        /// The new shard count (more than the album has, at most 16).
+        #[arg(long)]
+        shards: u32,
     },
     /// Serve the whole API locally with the template's routes (make dev).
     Serve {
@@ -194,18 +209,19 @@ async fn run(cli: Cli) -> Result<(), String> {
             images,
             if_new,
             tags,
+            shards,
         } => {
             if !is_valid_id(&album) {
                 return Err("--album must be 1-128 characters of A-Za-z0-9_-".into());
             }
+            if !(1..=album_api::store::keys::MAX_SHARDS).contains(&shards) {
+                return Err("--shards must be from 1 to 16".into());
+            }
             let store = store().await?;
             let (existing, created) = store
                 .create_or_get_album(&Album {
-                    id: album.clone(),
-                    organization_id: org.clone(),
-                    images_count: 0,
-                    views_count: 0,
-                    created_at: album_api::service::now_rfc3339(),
+                    shards,
+                    ..Album::new(&album, &org, &album_api::service::now_rfc3339())
                 })
                 .await
                 .map_err(|e| e.to_string())?;
@@ -233,11 +249,23 @@ async fn run(cli: Cli) -> Result<(), String> {
                     .await
                     .map_err(|e| e.to_string())?;
                 tagged += store
-                    .tag_images_in_batches(&album, &batch, &tag, "albumctl", &now)
+                    .tag_images_in_batches(&existing, &batch, &tag, "albumctl", &now)
                     .await
                     .map_err(|e| e.to_string())?;
             }
             eprintln!("album {album}: {count} images, {tagged} tag associations added");
+        }
+        Command::Reshard { album, shards } => {
+            let store = store().await?;
+            let moved = store
+                .reshard(&album, shards)
+                .await
+                .map_err(|e| e.to_string())?;
+            let count = store
+                .count_images(&album)
+                .await
+                .map_err(|e| e.to_string())?;
+            eprintln!("album {album}: {shards} shards, {moved} items moved, {count} images");
         }
     }
     Ok(())

@@ -82,7 +82,15 @@ mod tests {
         let store = Store::new(aws_sdk_dynamodb::Client::from_conf(conf), "t");
         let img = sample_image("00100000123BB44", 1);
         let item = store
-            .image_item("a89b5b70-d820-4911-8c6d-25ab6181e9be", &img.id, &img.record)
+            .image_item(
+                &album_api::album::Album::new(
+                    "a89b5b70-d820-4911-8c6d-25ab6181e9be",
+                    "org",
+                    "2019-04-08T17:38:46Z",
+                ),
+                &img.id,
+                &img.record,
+            )
             .unwrap();
         let size = item_size(&item);
         assert!(size <= 1024, "image item is {size} bytes");

@@ -107,12 +107,17 @@ async fn serve(app: &App, req: &Request) -> Result<Reply, ApiError> {
             )
         })?;
     let image = StoredImage { id, record };
-    let (album_id, created) = match app.store.add_image(&album.id, &image).await {
+    let (album_id, created) = match app.store.add_image(&album, &image).await {
         Ok(created) => (album.id.clone(), created),
         // The album is being renamed or merged: the upload goes where its
         // images go (decision 0011).
         Err(StoreError::Moving { to, .. }) => {
-            let created = app.store.add_image(&to, &image).await?;
+            let destination = app.store.get_album(&to).await?.ok_or_else(|| {
+                ApiError::Unavailable(format!(
+                    "album {to}, where this upload goes, is not there yet"
+                ))
+            })?;
+            let created = app.store.add_image(&destination, &image).await?;
             (to, created)
         }
         Err(e) => return Err(e.into()),

@@ -98,13 +98,7 @@ async fn create(
     status: u16,
     now: i64,
 ) -> Result<Reply, ApiError> {
-    let album = Album {
-        id,
-        organization_id: principal.organization_id.clone(),
-        images_count: 0,
-        views_count: 0,
-        created_at: now_rfc3339(),
-    };
+    let album = Album::new(&id, &principal.organization_id, &now_rfc3339());
     let album = app.store.create_album_if_absent(&album).await?;
     if album.organization_id != principal.organization_id {
         return Err(ApiError::Conflict(

@@ -21,14 +21,14 @@ async fn serve(app: &App, req: &Request) -> Result<Reply, ApiError> {
     let id = path_param(req, "id", "images")
         .filter(|id| is_valid_id(id))
         .ok_or_else(not_found)?;
-    let (album_id, sk) = app.store.find_image(&id).await?.ok_or_else(not_found)?;
-    let album = album_for(app, &principal, &album_id, &[Ability::ImageDelete])
+    let key = app.store.find_image(&id).await?.ok_or_else(not_found)?;
+    album_for(app, &principal, &key.album_id, &[Ability::ImageDelete])
         .await
         .map_err(|e| match e {
             ApiError::NotFound(_) => not_found(),
             other => other,
         })?;
-    if !app.store.remove_image(&album.id, &sk).await? {
+    if !app.store.remove_image(&key).await? {
         return Err(not_found());
     }
     Ok(Reply::new(204, String::new()).token(x_token(app, &principal, now)?))

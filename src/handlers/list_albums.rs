@@ -133,7 +133,7 @@ async fn read_albums(
         reads.spawn(async move {
             let album = store.get_album(&id).await?;
             let thumbs = match &album {
-                Some(_) => store.newest_images(&id, THUMBNAILS).await?,
+                Some(a) => store.newest_images(a, THUMBNAILS).await?,
                 None => Vec::new(),
             };
             Ok::<_, crate::store::StoreError>((i, album, thumbs))

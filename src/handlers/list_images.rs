@@ -26,7 +26,7 @@ async fn serve(app: &App, req: &Request) -> Result<Reply, ApiError> {
     let start = cursor
         .map(|c| cursor::decode(&c, &scope, secret))
         .transpose()?;
-    let (images, next) = app.store.images_page(&album.id, limit, start).await?;
+    let (images, next) = app.store.images_page(&album, limit, start).await?;
     let cld = app.config.cloudinary()?;
     let rendered: Vec<_> = images
         .iter()

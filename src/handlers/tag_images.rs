@@ -40,27 +40,23 @@ async fn serve(app: &App, req: &Request) -> Result<Reply, ApiError> {
         if !is_valid_id(id) {
             return Err(not_found());
         }
-        let (album_id, sk) = app.store.find_image(id).await?.ok_or_else(not_found)?;
-        album_for(app, &principal, &album_id, &[Ability::ImageList])
+        let key = app.store.find_image(id).await?.ok_or_else(not_found)?;
+        album_for(app, &principal, &key.album_id, &[Ability::ImageList])
             .await
             .map_err(|e| match e {
                 ApiError::NotFound(_) => not_found(),
                 other => other,
             })?;
-        let image = app
-            .store
-            .get_image(&album_id, &sk)
-            .await?
-            .ok_or_else(not_found)?;
-        images.push((album_id, image));
+        let image = app.store.get_image(&key).await?.ok_or_else(not_found)?;
+        images.push((key, image));
     }
     let cld = app.config.cloudinary()?;
     let created_at = now_rfc3339();
     let mut out = Vec::with_capacity(images.len());
-    for (album_id, image) in &images {
+    for (key, image) in &images {
         let assoc = app
             .store
-            .tag_image(album_id, image, &tag, &principal.user_id, &created_at)
+            .tag_image(key, image, &tag, &principal.user_id, &created_at)
             .await?;
         out.push(tag_image_json(&assoc, image, &tag, cld)?);
     }

@@ -9,6 +9,12 @@ use super::keys::*;
 use super::moves::{MoveState, move_state_of};
 use super::{Store, StoreError, retry};
 
+/// An album item's shard count (absent: 1, as for every album made
+/// before shards).
+pub(super) fn shards_of(item: &super::Item) -> Result<u32, StoreError> {
+    Ok(get_n(item, SHARDS)?.clamp(1, u64::from(MAX_SHARDS)) as u32)
+}
+
 impl Store {
     /// Reads an album (strongly consistent).
     pub async fn get_album(&self, id: &str) -> Result<Option<Album>, StoreError> {
@@ -30,6 +36,7 @@ impl Store {
                     images_count: get_n(&item, "images_count")?,
                     views_count: get_n(&item, "views_count")?,
                     created_at: get_s(&item, "created_at").unwrap_or_default().to_string(),
+                    shards: shards_of(&item)?,
                 },
                 move_state_of(&item),
             ))),
@@ -68,6 +75,7 @@ impl Store {
             ("views_count".into(), n(album.views_count)),
             ("created_at".into(), s(&album.created_at)),
             ("seq".into(), n(0)),
+            (SHARDS.into(), n(album.shards.clamp(1, MAX_SHARDS))),
         ]);
         self.put_if_absent(&item).await
     }

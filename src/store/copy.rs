@@ -29,6 +29,7 @@ use uuid::Uuid;
 use super::keys::*;
 use super::retry::{bounded, bounded_raw, pause_within_deadline};
 use super::{Item, PageKey, RetryPolicy, Store, StoreError, describe, is_retryable};
+use crate::album::Album;
 use crate::deadline;
 
 /// How long batches still in flight when a copy's deadline passes may take
@@ -129,17 +130,14 @@ struct BatchProgress {
     end_key: Option<PageKey>,
 }
 
-fn copy_request(
-    dest_pk: &AttributeValue,
-    destination_id: &str,
-    mut item: Item,
-) -> Result<WriteRequest, StoreError> {
+fn copy_request(destination: &Album, mut item: Item) -> Result<WriteRequest, StoreError> {
+    let destination_id = destination.id.as_str();
     let sk = match item.remove(SK) {
         Some(AttributeValue::S(sk)) => sk,
         _ => return Err(StoreError::Corrupt("image item without sk".into())),
     };
     if sk.starts_with(TAG_IMAGE_SK_PREFIX) {
-        return tag_copy_request(dest_pk, destination_id, &sk, item);
+        return tag_copy_request(destination, &sk, item);
     }
     let (Some(prefix), Some(source_id)) = (image_sk_time_prefix(&sk), image_id_of_sk(&sk)) else {
         return Err(StoreError::Corrupt(format!("bad image key {sk}")));
@@ -148,8 +146,9 @@ fn copy_request(
         .remove(DATA)
         .ok_or_else(|| StoreError::Corrupt(format!("image {source_id} has no data")))?;
     let new_id = copy_id(destination_id, source_id);
+    let dest_pk = image_pk(destination_id, destination.shards, &new_id);
     let new_item = Item::from([
-        (PK.to_string(), dest_pk.clone()),
+        (PK.to_string(), AttributeValue::S(dest_pk)),
         (
             SK.to_string(),
             AttributeValue::S(format!("{prefix}{new_id}")),
@@ -169,18 +168,22 @@ fn copy_request(
 /// keeps when and by whom the source was tagged, so a re-run rewrites the
 /// same item.
 fn tag_copy_request(
-    dest_pk: &AttributeValue,
-    destination_id: &str,
+    destination: &Album,
     sk: &str,
     mut item: Item,
 ) -> Result<WriteRequest, StoreError> {
+    let destination_id = destination.id.as_str();
     let (ms, image_id, tag_id) = tag_image_sk_parts(sk)
         .ok_or_else(|| StoreError::Corrupt(format!("bad tag association key {sk}")))?;
     let copy_image = copy_id(destination_id, image_id);
     let ms: i64 = ms
         .parse()
         .map_err(|_| StoreError::Corrupt(format!("bad tag association key {sk}")))?;
-    item.insert(PK.to_string(), dest_pk.clone());
+    // With its image's copy, in the same shard.
+    item.insert(
+        PK.to_string(),
+        AttributeValue::S(image_pk(destination_id, destination.shards, &copy_image)),
+    );
     item.insert(
         SK.to_string(),
         AttributeValue::S(tag_image_sk(ms, &copy_image, tag_id)),
@@ -463,8 +466,8 @@ pub struct CopyFailure {
 /// the report's resume key is the source key of the last item copied.
 pub async fn copy_images(
     store: &Store,
-    source: &str,
-    destination: &str,
+    source: &Album,
+    destination: &Album,
     opts: &CopyOptions,
 ) -> Result<CopyReport, CopyFailure> {
     let mut report = CopyReport {
@@ -474,13 +477,13 @@ pub async fn copy_images(
     if !opts.fresh_destination {
         // Announce the writes before making them (decision 0003); refused
         // while the destination is being moved away (decision 0011).
-        if let Err(error) = store.bump_seq_to_add(destination).await {
+        if let Err(error) = store.bump_seq_to_add(&destination.id).await {
             return Err(CopyFailure { report, error });
         }
     }
     let mut writer = Writer::new(
         store,
-        opts.concurrency,
+        concurrency_for(opts, destination),
         opts.deadline.map(|d| d + DRAIN_ALLOWANCE),
     );
     let read = queue_pages(store, &mut writer, &mut report, source, destination, opts).await;
@@ -510,65 +513,86 @@ async fn queue_pages(
     store: &Store,
     writer: &mut Writer,
     report: &mut CopyReport,
-    source: &str,
-    destination: &str,
+    source: &Album,
+    destination: &Album,
     opts: &CopyOptions,
 ) -> Result<bool, StoreError> {
-    let dest_pk = AttributeValue::S(album_pk(destination));
-    let source_pk = album_pk(source);
     let past_deadline = || opts.deadline.is_some_and(|d| Instant::now() >= d);
+    // The source's shards are read one after the other, each in key order:
+    // one ordered pass, so the resume key (a shard's partition and a sort
+    // key) says where to go on, as for an album of one partition.
+    let first_shard = opts
+        .start_key
+        .as_ref()
+        .and_then(|k| k.field(PK))
+        .and_then(album_of_shard_pk)
+        .map_or(0, |(_, shard)| shard);
     let mut start = opts.start_key.as_ref().map(PageKey::to_item);
-    loop {
-        if past_deadline() {
-            return Ok(false);
-        }
-        let out = bounded("Query", store.budgets().page, {
-            let query = if opts.with_tags {
-                store.album_content_query(source)
-            } else {
-                store
-                    .album_images_query(source)
-                    .projection_expression("sk, d")
-            };
-            query
-                .set_limit(opts.page_limit)
-                .set_exclusive_start_key(start.clone())
-                .send()
-        })
-        .await?;
-        let next = out.last_evaluated_key.filter(|k| !k.is_empty());
-        let mut items = out.items.unwrap_or_default().into_iter().peekable();
-        while items.peek().is_some() {
+    for shard in first_shard..source.shards.max(1) {
+        let source_pk = shard_pk(&source.id, shard);
+        loop {
             if past_deadline() {
                 return Ok(false);
             }
-            let mut chunk = Vec::with_capacity(BATCH_SIZE);
-            let mut last_sk = None;
-            let mut images = 0;
-            for item in items.by_ref().take(BATCH_SIZE) {
-                last_sk = item.get(SK).cloned();
-                if is_image(&item) {
-                    images += 1;
+            let out = bounded("Query", store.budgets().page, {
+                let query = if opts.with_tags {
+                    store.content_query(&source_pk)
+                } else {
+                    store
+                        .images_query(&source_pk)
+                        .projection_expression("sk, d")
+                };
+                query
+                    .set_limit(opts.page_limit)
+                    .set_exclusive_start_key(start.clone())
+                    .send()
+            })
+            .await?;
+            let next = out.last_evaluated_key.filter(|k| !k.is_empty());
+            let mut items = out.items.unwrap_or_default().into_iter().peekable();
+            while items.peek().is_some() {
+                if past_deadline() {
+                    return Ok(false);
                 }
-                chunk.push(copy_request(&dest_pk, destination, item)?);
+                let mut chunk = Vec::with_capacity(BATCH_SIZE);
+                let mut last_sk = None;
+                let mut images = 0;
+                for item in items.by_ref().take(BATCH_SIZE) {
+                    last_sk = item.get(SK).cloned();
+                    if is_image(&item) {
+                        images += 1;
+                    }
+                    chunk.push(copy_request(destination, item)?);
+                }
+                report.items_read += chunk.len() as u64;
+                let end_key = last_sk.and_then(|sk| match sk {
+                    AttributeValue::S(sk) => Some(PageKey::from_fields([
+                        (PK.to_string(), source_pk.clone()),
+                        (SK.to_string(), sk),
+                    ])),
+                    _ => None,
+                });
+                writer
+                    .spawn_then(chunk, Vec::new(), images, end_key)
+                    .await?;
             }
-            report.items_read += chunk.len() as u64;
-            let end_key = last_sk.and_then(|sk| match sk {
-                AttributeValue::S(sk) => Some(PageKey::from_fields([
-                    (PK.to_string(), source_pk.clone()),
-                    (SK.to_string(), sk),
-                ])),
-                _ => None,
-            });
-            writer
-                .spawn_then(chunk, Vec::new(), images, end_key)
-                .await?;
+            match next {
+                Some(k) => start = Some(k),
+                None => break,
+            }
         }
-        match next {
-            Some(k) => start = Some(k),
-            None => return Ok(true),
-        }
+        start = None;
     }
+    Ok(true)
+}
+
+/// Batches in flight for a copy into `destination`: the configured
+/// number, or two per destination shard when that is more (at most 64),
+/// so a sharded destination's partitions are all kept busy (decision 0012).
+fn concurrency_for(opts: &CopyOptions, destination: &Album) -> usize {
+    opts.concurrency
+        .max(2 * destination.shards as usize)
+        .min(64)
 }
 
 fn is_image(item: &Item) -> bool {
@@ -614,17 +638,19 @@ pub struct MoveFailure {
 /// caller's business (decision 0011).
 pub async fn move_items(
     store: &Store,
-    source: &str,
-    destination: &str,
+    source: &Album,
+    destination: &Album,
     opts: &CopyOptions,
 ) -> Result<MoveReport, MoveFailure> {
     let mut report = MoveReport::default();
-    if let Err(error) = store.bump_seq_to_add(destination).await {
+    if source.id != destination.id
+        && let Err(error) = store.bump_seq_to_add(&destination.id).await
+    {
         return Err(MoveFailure { report, error });
     }
     let mut writer = Writer::new(
         store,
-        opts.concurrency,
+        concurrency_for(opts, destination),
         opts.deadline.map(|d| d + DRAIN_ALLOWANCE),
     );
     let read = queue_moves(store, &mut writer, source, destination, opts).await;
@@ -645,49 +671,71 @@ pub async fn move_items(
 async fn queue_moves(
     store: &Store,
     writer: &mut Writer,
-    source: &str,
-    destination: &str,
+    source: &Album,
+    destination: &Album,
     opts: &CopyOptions,
 ) -> Result<bool, StoreError> {
-    let dest_pk = AttributeValue::S(album_pk(destination));
     let past_deadline = || opts.deadline.is_some_and(|d| Instant::now() >= d);
-    let mut start: Option<Item> = None;
-    loop {
-        if past_deadline() {
-            return Ok(false);
-        }
-        let out = bounded("Query", store.budgets().page, {
-            store
-                .album_content_query(source)
-                .set_limit(opts.page_limit)
-                .set_exclusive_start_key(start.clone())
-                .send()
-        })
-        .await?;
-        let next = out.last_evaluated_key.filter(|k| !k.is_empty());
-        let mut items = out.items.unwrap_or_default().into_iter().peekable();
-        while items.peek().is_some() {
+    for shard in 0..source.shards.max(1) {
+        let source_pk = shard_pk(&source.id, shard);
+        let mut start: Option<Item> = None;
+        loop {
             if past_deadline() {
                 return Ok(false);
             }
-            let mut puts = Vec::with_capacity(BATCH_SIZE);
-            let mut deletes = Vec::with_capacity(BATCH_SIZE);
-            let mut images = 0;
-            for mut item in items.by_ref().take(BATCH_SIZE) {
-                if is_image(&item) {
-                    images += 1;
+            let out = bounded("Query", store.budgets().page, {
+                store
+                    .content_query(&source_pk)
+                    .set_limit(opts.page_limit)
+                    .set_exclusive_start_key(start.clone())
+                    .send()
+            })
+            .await?;
+            let next = out.last_evaluated_key.filter(|k| !k.is_empty());
+            let mut items = out.items.unwrap_or_default().into_iter().peekable();
+            while items.peek().is_some() {
+                if past_deadline() {
+                    return Ok(false);
                 }
-                deletes.push(delete_request(item.clone())?);
-                item.insert(PK.to_string(), dest_pk.clone());
-                puts.push(put_request(item)?);
+                let mut puts = Vec::with_capacity(BATCH_SIZE);
+                let mut deletes = Vec::with_capacity(BATCH_SIZE);
+                let mut images = 0;
+                for mut item in items.by_ref().take(BATCH_SIZE) {
+                    let target = target_pk(destination, &item)?;
+                    if target == source_pk {
+                        continue; // already where it belongs (a re-shard)
+                    }
+                    if is_image(&item) {
+                        images += 1;
+                    }
+                    deletes.push(delete_request(item.clone())?);
+                    item.insert(PK.to_string(), AttributeValue::S(target));
+                    puts.push(put_request(item)?);
+                }
+                if !puts.is_empty() {
+                    writer.spawn_then(puts, deletes, images, None).await?;
+                }
             }
-            writer.spawn_then(puts, deletes, images, None).await?;
-        }
-        match next {
-            Some(k) => start = Some(k),
-            None => return Ok(true),
+            match next {
+                Some(k) => start = Some(k),
+                None => break,
+            }
         }
     }
+    Ok(true)
+}
+
+/// The partition an image or tag association belongs in, in `album`:
+/// its image's shard.
+fn target_pk(album: &Album, item: &Item) -> Result<String, StoreError> {
+    let sk = match item.get(SK) {
+        Some(AttributeValue::S(sk)) => sk,
+        _ => return Err(StoreError::Corrupt("item without sk".into())),
+    };
+    let image_id = image_id_of_sk(sk)
+        .or_else(|| tag_image_sk_parts(sk).map(|(_, image, _)| image))
+        .ok_or_else(|| StoreError::Corrupt(format!("bad key {sk}")))?;
+    Ok(image_pk(&album.id, album.shards, image_id))
 }
 
 /// Deletes the items with keys `keys` (items holding at least `pk` and
@@ -750,7 +798,7 @@ mod tests {
             ),
             (DATA.to_string(), AttributeValue::S("{\"a\":1}".into())),
         ]);
-        let req = copy_request(&AttributeValue::S("A#dst".into()), "dst", item).unwrap();
+        let req = copy_request(&Album::new("dst", "org", "2019-04-08T17:38:46Z"), item).unwrap();
         let put = req.put_request().unwrap().item();
         let id = copy_id("dst", "img-1");
         assert_eq!(put[PK], AttributeValue::S("A#dst".into()));

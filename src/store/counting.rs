@@ -10,13 +10,32 @@ use super::keys::*;
 use super::{Store, StoreError, retry};
 
 impl Store {
-    /// Counts an album's image items (strongly consistent, every page).
+    /// Counts an album's image items (strongly consistent, every page of
+    /// every shard); 0 for a missing album.
     pub async fn count_images(&self, album_id: &str) -> Result<u64, StoreError> {
+        let shards = match self.get_item(album_pk(album_id), ALBUM_SK).await? {
+            Some(item) => super::albums::shards_of(&item)?,
+            None => 1,
+        };
+        self.count_in_shards(album_id, shards).await
+    }
+
+    /// Counts the image items of `shards` shards of `album_id`, the shards
+    /// at once.
+    async fn count_in_shards(&self, album_id: &str, shards: u32) -> Result<u64, StoreError> {
+        let counts = (0..shards.max(1)).map(|shard| self.count_shard(shard_pk(album_id, shard)));
+        Ok(futures_util::future::try_join_all(counts)
+            .await?
+            .into_iter()
+            .sum())
+    }
+
+    async fn count_shard(&self, pk: String) -> Result<u64, StoreError> {
         let mut total = 0u64;
         let mut start: Option<Item> = None;
         loop {
             let out = retry::bounded("Query", self.budgets.page, {
-                self.album_images_query(album_id)
+                self.images_query(&pk)
                     .select(Select::Count)
                     .set_exclusive_start_key(start.clone())
                     .send()
@@ -41,8 +60,11 @@ impl Store {
     /// stores a count that includes every write.
     pub async fn recount_images(&self, album_id: &str) -> Result<u64, StoreError> {
         for round in 1..=50 {
-            let seq = self.bump_seq(album_id).await?;
-            let count = self.count_images(album_id).await?;
+            let (seq, shards) = self
+                .bump_seq_if(album_id, "attribute_exists(pk)")
+                .await?
+                .ok_or_else(|| StoreError::Dynamo(format!("album {album_id} does not exist")))?;
+            let count = self.count_in_shards(album_id, shards).await?;
             let stored = self
                 .update_album_if(
                     album_id,
@@ -124,6 +146,7 @@ impl Store {
     pub async fn bump_seq(&self, album_id: &str) -> Result<u64, StoreError> {
         self.bump_seq_if(album_id, "attribute_exists(pk)")
             .await?
+            .map(|(seq, _)| seq)
             .ok_or_else(|| StoreError::Dynamo(format!("album {album_id} does not exist")))
     }
 
@@ -133,7 +156,7 @@ impl Store {
     /// destination or answer 409 (decision 0011).
     pub async fn bump_seq_to_add(&self, album_id: &str) -> Result<u64, StoreError> {
         let condition = "attribute_exists(pk) AND attribute_not_exists(moving_to)";
-        if let Some(seq) = self.bump_seq_if(album_id, condition).await? {
+        if let Some((seq, _)) = self.bump_seq_if(album_id, condition).await? {
             return Ok(seq);
         }
         match self.album_move(album_id).await? {
@@ -147,12 +170,13 @@ impl Store {
         }
     }
 
-    /// Increments `seq` if `condition` holds: the new value, or `None`.
+    /// Increments `seq` if `condition` holds: the new value and the
+    /// album's shard count, or `None`.
     async fn bump_seq_if(
         &self,
         album_id: &str,
         condition: &str,
-    ) -> Result<Option<u64>, StoreError> {
+    ) -> Result<Option<(u64, u32)>, StoreError> {
         let bumped = retry::conditional("UpdateItem", self.budgets.write, {
             self.client
                 .update_item()
@@ -162,17 +186,14 @@ impl Store {
                 .update_expression("ADD seq :one")
                 .condition_expression(condition)
                 .expression_attribute_values(":one", n(1))
-                .return_values(ReturnValue::UpdatedNew)
+                .return_values(ReturnValue::AllNew)
                 .send()
         })
         .await?;
         bumped
             .map(|out| {
-                out.attributes
-                    .as_ref()
-                    .map(|a| get_n(a, "seq"))
-                    .transpose()
-                    .map(|s| s.unwrap_or(0))
+                let album = out.attributes.unwrap_or_default();
+                Ok((get_n(&album, "seq")?, super::albums::shards_of(&album)?))
             })
             .transpose()
     }

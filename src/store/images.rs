@@ -1,8 +1,10 @@
-//! Images: their items, pages of an album's images, and single-image writes
-//! that keep `images_count` exact (decision 0003).
+//! Images: their items, pages of an album's images (merged across its
+//! shards), and single-image writes that keep `images_count` exact
+//! (decisions 0003, 0012).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 
+use crate::album::Album;
 use crate::image::{ImageRecord, sort_millis};
 
 use super::item::{Item, PageKey, get_s, s};
@@ -18,6 +20,38 @@ pub struct StoredImage {
     pub record: ImageRecord,
 }
 
+/// Where an item of an album's partitions is: its album, its partition
+/// (the album's shard) and its sort key.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ItemKey {
+    /// Album id.
+    pub album_id: String,
+    /// Partition key (`A#<album>` or `A#<album>#<shard>`).
+    pub pk: String,
+    /// Sort key.
+    pub sk: String,
+}
+
+impl ItemKey {
+    /// The key of the item at `pk`/`sk`, if `pk` is an album partition.
+    pub fn of(pk: &str, sk: &str) -> Result<Self, StoreError> {
+        let (album, _) = album_of_shard_pk(pk).ok_or_else(|| {
+            StoreError::Corrupt(format!("expected an album partition, found {pk}"))
+        })?;
+        Ok(Self {
+            album_id: album.to_string(),
+            pk: pk.to_string(),
+            sk: sk.to_string(),
+        })
+    }
+}
+
+/// Extra items each shard's first Query of a listing reads beyond its
+/// share (`limit / shards`), so that a page rarely needs a second Query
+/// on any shard: images spread evenly over shards by id, so a shard's
+/// share of the newest `limit` images varies by about its square root.
+const SHARE_SLACK: f64 = 1.25;
+
 impl Store {
     /// Writes images into an album in batches, as a copy does (seeding and
     /// tests; the webhook has its own idempotent path). Recounts the album
@@ -27,18 +61,22 @@ impl Store {
         album_id: &str,
         images: &[StoredImage],
     ) -> Result<u64, StoreError> {
+        let album = self
+            .get_album(album_id)
+            .await?
+            .ok_or_else(|| StoreError::Dynamo(format!("album {album_id} does not exist")))?;
         let mut requests = Vec::with_capacity(images.len());
         for img in images {
-            requests.push(self.image_item(album_id, &img.id, &img.record)?);
+            requests.push(self.image_item(&album, &img.id, &img.record)?);
         }
         copy::write_all(self, requests).await?;
         self.recount_images(album_id).await
     }
 
-    /// The item of an image.
+    /// The item of an image of `album` (in the shard its id falls in).
     pub fn image_item(
         &self,
-        album_id: &str,
+        album: &Album,
         image_id: &str,
         record: &ImageRecord,
     ) -> Result<Item, StoreError> {
@@ -47,7 +85,7 @@ impl Store {
         })?;
         let data = serde_json::to_string(record).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         Ok(HashMap::from([
-            (PK.into(), s(album_pk(album_id))),
+            (PK.into(), s(image_pk(&album.id, album.shards, image_id))),
             (SK.into(), s(image_sk(millis, image_id))),
             (IMAGE_ID.into(), s(image_id)),
             (DATA.into(), s(data)),
@@ -70,41 +108,42 @@ impl Store {
     /// The `limit` newest images of an album, newest first.
     pub async fn newest_images(
         &self,
-        album_id: &str,
+        album: &Album,
         limit: usize,
     ) -> Result<Vec<StoredImage>, StoreError> {
-        Ok(self.images_page(album_id, limit, None).await?.0)
+        Ok(self.images_page(album, limit, None).await?.0)
     }
 
     /// Records one image unless an image with its id is already in the
     /// album; keeps `images_count` exact. Returns whether it was new. A
     /// repeat (e.g. a re-delivered webhook) recounts, which also repairs a
     /// count left short by a crash between the write and the increment.
-    pub async fn add_image(&self, album_id: &str, image: &StoredImage) -> Result<bool, StoreError> {
-        let item = self.image_item(album_id, &image.id, &image.record)?;
-        let seq = self.bump_seq_to_add(album_id).await?;
+    pub async fn add_image(&self, album: &Album, image: &StoredImage) -> Result<bool, StoreError> {
+        let item = self.image_item(album, &image.id, &image.record)?;
+        let seq = self.bump_seq_to_add(&album.id).await?;
         if self.put_if_absent(&item).await? {
-            self.settle_count(album_id, 1, seq).await?;
+            self.settle_count(&album.id, 1, seq).await?;
             Ok(true)
         } else {
-            self.recount_images(album_id).await?;
+            self.recount_images(&album.id).await?;
             Ok(false)
         }
     }
 
-    /// Deletes the image at `sk` of an album, and its tag associations
-    /// first (a crash between leaves the image, which a repeat deletes);
-    /// keeps `images_count` exact. Returns whether it existed (a second
-    /// delete recounts and says no).
-    pub async fn remove_image(&self, album_id: &str, sk: &str) -> Result<bool, StoreError> {
-        self.delete_tag_images_of(album_id, sk).await?;
+    /// Deletes the image at `key`, and its tag associations first (a crash
+    /// between leaves the image, which a repeat deletes); keeps
+    /// `images_count` exact. Returns whether it existed (a second delete
+    /// recounts and says no).
+    pub async fn remove_image(&self, key: &ItemKey) -> Result<bool, StoreError> {
+        self.delete_tag_images_of(key).await?;
+        let album_id = &key.album_id;
         let seq = self.bump_seq(album_id).await?;
         let res = retry::conditional("DeleteItem", self.budgets.write, {
             self.client
                 .delete_item()
                 .table_name(&self.table)
-                .key(PK, s(album_pk(album_id)))
-                .key(SK, s(sk))
+                .key(PK, s(&key.pk))
+                .key(SK, s(&key.sk))
                 .condition_expression("attribute_exists(pk)")
                 .send()
         })
@@ -121,21 +160,18 @@ impl Store {
         }
     }
 
-    /// The album and sort key of image `image_id` (through the `by_image`
-    /// index, which is eventually consistent).
-    pub async fn find_image(&self, image_id: &str) -> Result<Option<(String, String)>, StoreError> {
+    /// Where image `image_id` is (through the `by_image` index, which is
+    /// eventually consistent).
+    pub async fn find_image(&self, image_id: &str) -> Result<Option<ItemKey>, StoreError> {
         Ok(self
             .find_by_item_id(image_id)
             .await?
-            .filter(|(_, sk)| sk.starts_with(IMAGE_SK_PREFIX)))
+            .filter(|k| k.sk.starts_with(IMAGE_SK_PREFIX)))
     }
 
-    /// The album and sort key of the item whose `iid` is `id` (an image or
-    /// a tag association), through the `by_image` index.
-    pub(super) async fn find_by_item_id(
-        &self,
-        id: &str,
-    ) -> Result<Option<(String, String)>, StoreError> {
+    /// Where the item whose `iid` is `id` is (an image or a tag
+    /// association), through the `by_image` index.
+    pub(super) async fn find_by_item_id(&self, id: &str) -> Result<Option<ItemKey>, StoreError> {
         let out = retry::bounded("Query", self.budgets.read, {
             self.client
                 .query()
@@ -150,68 +186,166 @@ impl Store {
         let Some(item) = out.items().first() else {
             return Ok(None);
         };
-        let pk = get_s(item, PK)?;
-        let album = pk
-            .strip_prefix("A#")
-            .ok_or_else(|| StoreError::Corrupt(format!("item {id} indexed under {pk}")))?;
-        Ok(Some((album.to_string(), get_s(item, SK)?.to_string())))
+        ItemKey::of(get_s(item, PK)?, get_s(item, SK)?).map(Some)
     }
 
-    /// A strongly consistent Query of album `album_id`'s image items: what
-    /// listing, counting and copying an album all start from.
-    pub(super) fn album_images_query(
+    /// A strongly consistent Query of the image items of partition `pk`
+    /// (one shard of an album): what listing, counting and copying an
+    /// album start from.
+    pub(super) fn images_query(
         &self,
-        album_id: &str,
+        pk: &str,
     ) -> aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder {
         self.client
             .query()
             .table_name(&self.table)
             .key_condition_expression("pk = :pk AND begins_with(sk, :img)")
-            .expression_attribute_values(":pk", s(album_pk(album_id)))
+            .expression_attribute_values(":pk", s(pk))
             .expression_attribute_values(":img", s(IMAGE_SK_PREFIX))
             .consistent_read(true)
     }
 
-    /// A strongly consistent Query of everything in album `album_id`'s
-    /// partition but the album item: tag associations (`G#…`), then images
-    /// (`I#…`). What a copy with tags and a move read (decision 0011).
-    pub(super) fn album_content_query(
+    /// A strongly consistent Query of everything in partition `pk` (one
+    /// shard of an album) but the album item: tag associations (`G#…`),
+    /// then images (`I#…`). What a copy with tags and a move read
+    /// (decision 0011).
+    pub(super) fn content_query(
         &self,
-        album_id: &str,
+        pk: &str,
     ) -> aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder {
         self.client
             .query()
             .table_name(&self.table)
             .key_condition_expression("pk = :pk AND sk BETWEEN :lo AND :hi")
-            .expression_attribute_values(":pk", s(album_pk(album_id)))
+            .expression_attribute_values(":pk", s(pk))
             .expression_attribute_values(":lo", s(TAG_IMAGE_SK_PREFIX))
             .expression_attribute_values(":hi", s(ALBUM_CONTENT_END))
             .consistent_read(true)
     }
 
     /// Whether anything (images or tag associations) is left in album
-    /// `album_id`'s partition besides the album item.
-    pub async fn has_content(&self, album_id: &str) -> Result<bool, StoreError> {
-        let out = retry::bounded("Query", self.budgets.read, {
-            self.album_content_query(album_id)
-                .projection_expression("sk")
-                .limit(1)
-                .send()
-        })
-        .await?;
-        Ok(!out.items().is_empty())
+    /// `album`'s partitions besides the album item.
+    pub async fn has_content(&self, album: &Album) -> Result<bool, StoreError> {
+        for shard in 0..album.shards {
+            let out = retry::bounded("Query", self.budgets.read, {
+                self.content_query(&shard_pk(&album.id, shard))
+                    .projection_expression("sk")
+                    .limit(1)
+                    .send()
+            })
+            .await?;
+            if !out.items().is_empty() {
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 
-    /// One page of an album's images, newest first, and the key to continue
-    /// after (only when more images follow).
+    /// One page of an album's images, newest first, and the key to
+    /// continue after (only when more images follow).
+    ///
+    /// A sharded album's page is a k-way merge of its shards' newest-first
+    /// Queries: each shard is first asked for its share of the page (plus
+    /// slack), and asked again only when its buffered images run out
+    /// before the page is full, so a page reads about `limit × 1.25`
+    /// images whatever the shard count. The continuation key holds each
+    /// shard's position (decision 0012).
     pub async fn images_page(
         &self,
-        album_id: &str,
+        album: &Album,
         limit: usize,
         start: Option<PageKey>,
     ) -> Result<(Vec<StoredImage>, Option<PageKey>), StoreError> {
+        let shards = album.shards.max(1);
+        if shards == 1 {
+            return self.shard_page(album, limit, start).await;
+        }
+        let share = ((limit as f64 / f64::from(shards)) * SHARE_SLACK).ceil() as i32 + 1;
+        let positions = start.map(|k| k.fields().clone()).unwrap_or_default();
+        let mut streams: Vec<ShardStream> = (0..shards)
+            .map(|shard| ShardStream {
+                pk: shard_pk(&album.id, shard),
+                after: positions.get(&shard_field(shard)).cloned(),
+                buffered: VecDeque::new(),
+                exhausted: false,
+                emitted: None,
+            })
+            .collect();
+        let mut page = Vec::with_capacity(limit);
+        let mut last_sk: Option<String> = None;
+        while page.len() < limit {
+            let refills = streams
+                .iter_mut()
+                .filter(|s| s.buffered.is_empty() && !s.exhausted)
+                .map(|s| self.refill(s, share));
+            futures_util::future::try_join_all(refills).await?;
+            let Some(newest) = streams
+                .iter()
+                .enumerate()
+                .filter_map(|(i, s)| s.buffered.front().map(|(sk, _)| (sk, i)))
+                .max()
+                .map(|(_, i)| i)
+            else {
+                break;
+            };
+            let stream = &mut streams[newest];
+            let (sk, item) = stream.buffered.pop_front().expect("a buffered image");
+            stream.emitted = Some(sk.clone());
+            // An image seen twice (a re-shard moving it) is listed once.
+            if last_sk.as_deref() != Some(sk.as_str()) {
+                page.push(Self::decode_image(&item)?);
+            }
+            last_sk = Some(sk);
+        }
+        let more = streams
+            .iter()
+            .any(|s| !s.buffered.is_empty() || !s.exhausted);
+        let next = (more && !page.is_empty()).then(|| {
+            let mut fields = positions.clone();
+            for (shard, s) in streams.iter().enumerate() {
+                if let Some(sk) = &s.emitted {
+                    fields.insert(shard_field(shard as u32), sk.clone());
+                }
+            }
+            PageKey::from_fields(fields)
+        });
+        Ok((page, next))
+    }
+
+    /// Reads the next images of one shard into its buffer.
+    async fn refill(&self, stream: &mut ShardStream, share: i32) -> Result<(), StoreError> {
+        let start = stream
+            .after
+            .as_ref()
+            .map(|sk| Item::from([(PK.to_string(), s(&stream.pk)), (SK.to_string(), s(sk))]));
         let out = retry::bounded("Query", self.budgets.read, {
-            self.album_images_query(album_id)
+            self.images_query(&stream.pk)
+                .projection_expression("sk, d")
+                .scan_index_forward(false)
+                .limit(share)
+                .set_exclusive_start_key(start.clone())
+                .send()
+        })
+        .await?;
+        for item in out.items() {
+            let sk = get_s(item, SK)?.to_string();
+            stream.after = Some(sk.clone());
+            stream.buffered.push_back((sk, item.clone()));
+        }
+        stream.exhausted = out.last_evaluated_key.as_ref().is_none_or(|k| k.is_empty());
+        Ok(())
+    }
+
+    /// One page of a one-shard album (its partition is the album's own).
+    async fn shard_page(
+        &self,
+        album: &Album,
+        limit: usize,
+        start: Option<PageKey>,
+    ) -> Result<(Vec<StoredImage>, Option<PageKey>), StoreError> {
+        let pk = shard_pk(&album.id, 0);
+        let out = retry::bounded("Query", self.budgets.read, {
+            self.images_query(&pk)
                 .projection_expression("sk, d")
                 .scan_index_forward(false)
                 .limit(limit as i32 + 1)
@@ -235,10 +369,28 @@ impl Store {
         let next = (more && !images.is_empty()).then(|| {
             let last_sk = get_s(&out.items()[images.len() - 1], SK).unwrap_or_default();
             PageKey::from_fields([
-                (PK.to_string(), album_pk(album_id)),
+                (PK.to_string(), pk.clone()),
                 (SK.to_string(), last_sk.to_string()),
             ])
         });
         Ok((images, next))
     }
+}
+
+/// The cursor field of a shard's position in a sharded listing.
+fn shard_field(shard: u32) -> String {
+    format!("s{shard}")
+}
+
+/// One shard's side of a merged listing.
+struct ShardStream {
+    pk: String,
+    /// Where its next Query starts (after this sort key).
+    after: Option<String>,
+    /// Read, not yet merged: (sort key, item), newest first.
+    buffered: VecDeque<(String, Item)>,
+    /// Nothing more to read.
+    exhausted: bool,
+    /// The last sort key the page took from it.
+    emitted: Option<String>,
 }

@@ -14,9 +14,11 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::types::KeysAndAttributes;
 use uuid::Uuid;
 
+use super::images::ItemKey;
 use super::item::{Item, PageKey, get_s, s};
 use super::keys::*;
 use super::{Store, StoreError, StoredImage, retry};
+use crate::album::Album;
 
 /// Namespace of tag ids (UUIDv5 of `<organization>/<name>`). Never change it.
 pub const TAG_NAMESPACE: Uuid = Uuid::from_u128(0x3f6b_9a1e_72c4_4d05_8e1a_6c2d_b94f_0a17);
@@ -72,14 +74,8 @@ pub struct TagImage {
     pub user_id: String,
 }
 
-/// Where an association is: its album and sort key.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct TagImageKey {
-    /// Album id.
-    pub album_id: String,
-    /// Sort key (`G#…`).
-    pub sk: String,
-}
+/// Where an association is.
+pub type TagImageKey = ItemKey;
 
 const CREATED: &str = "c";
 const USER: &str = "u";
@@ -93,7 +89,8 @@ fn tag_from(item: &Item) -> Result<Tag, StoreError> {
 }
 
 fn album_of_pk(pk: &str) -> Result<&str, StoreError> {
-    pk.strip_prefix("A#")
+    album_of_shard_pk(pk)
+        .map(|(album, _)| album)
         .ok_or_else(|| StoreError::Corrupt(format!("expected an album partition, found {pk}")))
 }
 
@@ -218,31 +215,32 @@ impl Store {
         Ok((tags, next))
     }
 
-    /// Tags `image` (in `album_id`) with `tag` unless it already is;
-    /// returns the association as stored (the first tagging's).
+    /// Tags `image` (at `image_key`) with `tag` unless it already is;
+    /// returns the association as stored (the first tagging's). The
+    /// association goes into the image's partition.
     pub async fn tag_image(
         &self,
-        album_id: &str,
+        image_key: &ItemKey,
         image: &StoredImage,
         tag: &Tag,
         user_id: &str,
         now: &str,
     ) -> Result<TagImage, StoreError> {
-        let item = self.tag_image_item(album_id, image, tag, user_id, now)?;
+        let item = self.tag_image_item(&image_key.pk, image, tag, user_id, now)?;
         if self.put_if_absent(&item).await? {
             return tag_image_from(&item);
         }
-        self.get_tag_image(album_id, get_s(&item, SK)?)
+        self.get_tag_image(&ItemKey::of(&image_key.pk, get_s(&item, SK)?)?)
             .await?
             .ok_or_else(|| {
                 StoreError::Corrupt("association vanished after a conditional failure".into())
             })
     }
 
-    /// The item tagging `image` of `album_id` with `tag`.
+    /// The item tagging `image` (in partition `pk`) with `tag`.
     fn tag_image_item(
         &self,
-        album_id: &str,
+        pk: &str,
         image: &StoredImage,
         tag: &Tag,
         user_id: &str,
@@ -252,7 +250,7 @@ impl Store {
             StoreError::Corrupt(format!("image {} has an invalid created_at", image.id))
         })?;
         Ok(Item::from([
-            (PK.into(), s(album_pk(album_id))),
+            (PK.into(), s(pk)),
             (SK.into(), s(tag_image_sk(millis, &image.id, &tag.id))),
             (IMAGE_ID.into(), s(tag_image_id(&image.id, &tag.id))),
             (TAG_ID.into(), s(&tag.id)),
@@ -261,12 +259,12 @@ impl Store {
         ]))
     }
 
-    /// Tags many images at once with batch writes, as a copy writes
-    /// (seeding and benchmarks; the API tags through [`Store::tag_image`]).
-    /// Returns the associations written.
+    /// Tags many images of `album` at once with batch writes, as a copy
+    /// writes (seeding and benchmarks; the API tags through
+    /// [`Store::tag_image`]). Returns the associations written.
     pub async fn tag_images_in_batches(
         &self,
-        album_id: &str,
+        album: &Album,
         images: &[StoredImage],
         tag: &Tag,
         user_id: &str,
@@ -274,18 +272,17 @@ impl Store {
     ) -> Result<u64, StoreError> {
         let items = images
             .iter()
-            .map(|i| self.tag_image_item(album_id, i, tag, user_id, now))
+            .map(|i| {
+                let pk = image_pk(&album.id, album.shards, &i.id);
+                self.tag_image_item(&pk, i, tag, user_id, now)
+            })
             .collect::<Result<Vec<_>, _>>()?;
         super::copy::write_all(self, items).await
     }
 
-    /// The association at `sk` of album `album_id`.
-    pub async fn get_tag_image(
-        &self,
-        album_id: &str,
-        sk: &str,
-    ) -> Result<Option<TagImage>, StoreError> {
-        self.get_item(album_pk(album_id), sk)
+    /// The association at `key`.
+    pub async fn get_tag_image(&self, key: &ItemKey) -> Result<Option<TagImage>, StoreError> {
+        self.get_item(key.pk.clone(), &key.sk)
             .await?
             .as_ref()
             .map(tag_image_from)
@@ -297,8 +294,7 @@ impl Store {
         Ok(self
             .find_by_item_id(id)
             .await?
-            .filter(|(_, sk)| sk.starts_with(TAG_IMAGE_SK_PREFIX))
-            .map(|(album_id, sk)| TagImageKey { album_id, sk }))
+            .filter(|k| k.sk.starts_with(TAG_IMAGE_SK_PREFIX)))
     }
 
     /// Deletes one association; `true` when it existed.
@@ -307,7 +303,7 @@ impl Store {
             self.client
                 .delete_item()
                 .table_name(&self.table)
-                .key(PK, s(album_pk(&key.album_id)))
+                .key(PK, s(&key.pk))
                 .key(SK, s(&key.sk))
                 .condition_expression("attribute_exists(pk)")
                 .send()
@@ -316,14 +312,10 @@ impl Store {
         Ok(res.is_some())
     }
 
-    /// Deletes every association of the image at `image_sk` in `album_id`
-    /// (the image itself is the caller's); returns how many there were.
-    pub async fn delete_tag_images_of(
-        &self,
-        album_id: &str,
-        image_sk: &str,
-    ) -> Result<u64, StoreError> {
-        let Some(prefix) = tag_images_of_image_prefix(image_sk) else {
+    /// Deletes every association of the image at `image` (the image itself
+    /// is the caller's); returns how many there were.
+    pub async fn delete_tag_images_of(&self, image: &ItemKey) -> Result<u64, StoreError> {
+        let Some(prefix) = tag_images_of_image_prefix(&image.sk) else {
             return Ok(0);
         };
         let mut keys = Vec::new();
@@ -334,7 +326,7 @@ impl Store {
                     .query()
                     .table_name(&self.table)
                     .key_condition_expression("pk = :pk AND begins_with(sk, :g)")
-                    .expression_attribute_values(":pk", s(album_pk(album_id)))
+                    .expression_attribute_values(":pk", s(&image.pk))
                     .expression_attribute_values(":g", s(&prefix))
                     .projection_expression("pk, sk")
                     .consistent_read(true)
@@ -377,10 +369,7 @@ impl Store {
         let items = out.items();
         let mut keys = Vec::with_capacity(items.len());
         for item in items {
-            keys.push(TagImageKey {
-                album_id: album_of_pk(get_s(item, PK)?)?.to_string(),
-                sk: get_s(item, SK)?.to_string(),
-            });
+            keys.push(ItemKey::of(get_s(item, PK)?, get_s(item, SK)?)?);
         }
         let cut_short = out
             .last_evaluated_key
@@ -391,7 +380,7 @@ impl Store {
         let next = (more && !keys.is_empty()).then(|| {
             let last = &keys[keys.len() - 1];
             PageKey::from_fields([
-                (PK.to_string(), album_pk(&last.album_id)),
+                (PK.to_string(), last.pk.clone()),
                 (SK.to_string(), last.sk.clone()),
                 (TAG_ID.to_string(), tag_id.to_string()),
             ])
@@ -464,20 +453,19 @@ impl Store {
     ) -> Result<Vec<(TagImage, StoredImage)>, StoreError> {
         let mut wanted = Vec::with_capacity(keys.len() * 2);
         for k in keys {
-            wanted.push((album_pk(&k.album_id), k.sk.clone()));
+            wanted.push((k.pk.clone(), k.sk.clone()));
             if let Some(image_sk) = image_sk_of_tag_image(&k.sk) {
-                wanted.push((album_pk(&k.album_id), image_sk));
+                wanted.push((k.pk.clone(), image_sk));
             }
         }
         let found = self.get_items(&wanted).await?;
         let mut out = Vec::with_capacity(keys.len());
         for k in keys {
-            let pk = album_pk(&k.album_id);
-            let Some(assoc) = found.get(&(pk.clone(), k.sk.clone())) else {
+            let Some(assoc) = found.get(&(k.pk.clone(), k.sk.clone())) else {
                 continue;
             };
             let assoc = tag_image_from(assoc)?;
-            let Some(image) = found.get(&(pk, assoc.image_sk.clone())) else {
+            let Some(image) = found.get(&(k.pk.clone(), assoc.image_sk.clone())) else {
                 continue;
             };
             out.push((assoc, Self::decode_image(image)?));
@@ -485,13 +473,9 @@ impl Store {
         Ok(out)
     }
 
-    /// The image at `sk` of `album_id`.
-    pub async fn get_image(
-        &self,
-        album_id: &str,
-        sk: &str,
-    ) -> Result<Option<StoredImage>, StoreError> {
-        self.get_item(album_pk(album_id), sk)
+    /// The image at `key`.
+    pub async fn get_image(&self, key: &ItemKey) -> Result<Option<StoredImage>, StoreError> {
+        self.get_item(key.pk.clone(), &key.sk)
             .await?
             .as_ref()
             .map(Self::decode_image)

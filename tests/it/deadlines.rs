@@ -374,6 +374,7 @@ async fn event_functions_fail_before_their_deadline_and_the_next_delivery_finish
         images_count: 0,
         views_count: 0,
         created_at: "2026-11-28T00:00:00.000Z".into(),
+        shards: 1,
     };
     fx.direct.create_album_if_absent(&dest).await.unwrap();
     let job = Job {

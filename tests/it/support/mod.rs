@@ -258,6 +258,7 @@ pub async fn seed_album(
             images_count: 0,
             views_count: 0,
             created_at: "2019-04-08T17:38:46Z".into(),
+            shards: 1,
         })
         .await
         .expect("album created");
