@@ -5,16 +5,17 @@
 //! | organization  | `O#<org>`     | `O`                           |
 //! | user          | `U#<user>`    | `U`                           |
 //! | album         | `A#<album>`   | `A`                           |
-//! | image         | `A#<album>`   | `I#<created ms, 13 digits>#<image id>` |
+//! | image         | `A#<album>` or `A#<album>#<shard>` | `I#<created ms, 13 digits>#<image id>` |
 //! | job           | `J#<job>`     | `J`                           |
 //! | idempotency key | `U#<user>`  | `K#<key>`                     |
 //! | tag           | `O#<org>`     | `T#<name>`                    |
 //! | tag id → name | `O#<org>`     | `TI#<tag id>`                 |
-//! | tag association | `A#<album>` | `G#<image ms>#<image id>#<tag id>` |
+//! | tag association | its image's | `G#<image ms>#<image id>#<tag id>` |
 //!
-//! An album's images share its partition, sorted by creation time, so
-//! "newest first" and "every image" are single Queries; the album item sorts
-//! before its images and is excluded by `begins_with(sk, "I#")`.
+//! An album's images share its partition (or, for a large album, its
+//! shards' partitions, decision 0012), sorted by creation time, so "newest
+//! first" and "every image" are single Queries per shard; the album item
+//! sorts before its images and is excluded by `begins_with(sk, "I#")`.
 
 /// Partition key attribute.
 pub const PK: &str = "pk";
