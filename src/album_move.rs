@@ -14,6 +14,7 @@ use crate::album::{Album, is_valid_id};
 use crate::auth::{Ability, Principal};
 use crate::error::ApiError;
 use crate::service::{App, album_and_move_for};
+use crate::store::StoreError;
 use crate::store::copy::{MoveReport, move_items};
 use crate::store::keys::shards_for;
 use crate::store::moves::{Mark, MoveState};
@@ -128,18 +129,59 @@ pub async fn prepare(
         ..Album::new(new_id, &source.organization_id, &source.created_at)
     };
     let destination = store.create_album_if_absent(&wanted).await?;
-    if destination.organization_id != source.organization_id {
-        // Taken by another organization since the check: nothing moved yet.
-        store.unmark_moving(source_id, new_id).await?;
-        return Err(ApiError::Conflict(format!(
-            "album {new_id} already exists and belongs to another organization"
-        )));
-    }
-    Ok(MoveStart::Ready(MovePlan {
+    let plan = MovePlan {
         source,
         destination,
         state,
-    }))
+    };
+    if plan.destination.organization_id != plan.source.organization_id {
+        // Taken by another organization since the check.
+        return Err(abandon(
+            app,
+            &plan,
+            format!("album {new_id} already exists and belongs to another organization"),
+        )
+        .await);
+    }
+    // The destination may have been marked since it was read (two albums
+    // merged into each other, or a chain): a move into an album on its way
+    // elsewhere is given up, so that no mark is left behind.
+    if let Some(m) = store.album_move(new_id).await? {
+        return Err(abandon(
+            app,
+            &plan,
+            format!("album {new_id} is itself being moved to {}", m.to),
+        )
+        .await);
+    }
+    Ok(MoveStart::Ready(plan))
+}
+
+/// Gives a move up: takes its mark off the source (if still its own), so
+/// the album is an ordinary one again, and recounts both albums (what the
+/// move had moved stays moved: every image is in exactly one of them).
+/// Answers the 409 to return (a 503 when the table refused the clean-up:
+/// re-sending the request retries it).
+async fn abandon(app: &App, plan: &MovePlan, why: String) -> ApiError {
+    let store = &app.store;
+    let cleaned = async {
+        store
+            .unmark_moving(&plan.source.id, &plan.destination.id, &plan.state.job_id)
+            .await?;
+        store.recount_images(&plan.source.id).await?;
+        if store.get_album(&plan.destination.id).await?.is_some() {
+            store.recount_images(&plan.destination.id).await?;
+        }
+        Ok::<_, crate::store::StoreError>(())
+    }
+    .await;
+    match cleaned {
+        Ok(()) => {
+            tracing::info!(source = %plan.source.id, destination = %plan.destination.id, why = %why, "move given up");
+            ApiError::Conflict(why)
+        }
+        Err(e) => e.into(),
+    }
 }
 
 /// Moves until done or `deadline`: passes over the source, then
@@ -153,12 +195,25 @@ pub async fn run_move(
     opts.deadline = deadline;
     let mut total = MoveReport::default();
     loop {
-        let report = move_items(&app.store, &plan.source, &plan.destination, &opts)
-            .await
-            .map_err(|f| InterruptedMove {
-                report: add(&total, &f.report),
-                error: f.error.into(),
-            })?;
+        let report = match move_items(&app.store, &plan.source, &plan.destination, &opts).await {
+            Ok(report) => report,
+            // The destination started moving away after this move began:
+            // give this one up (decision 0011).
+            Err(f) if matches!(&f.error, StoreError::Moving { album, .. } if *album == plan.destination.id) =>
+            {
+                let why = f.error.to_string();
+                return Err(InterruptedMove {
+                    report: add(&total, &f.report),
+                    error: abandon(app, plan, why).await,
+                });
+            }
+            Err(f) => {
+                return Err(InterruptedMove {
+                    report: add(&total, &f.report),
+                    error: f.error.into(),
+                });
+            }
+        };
         total = add(&total, &report);
         if !report.finished {
             return Ok(MoveProgress::NotDone(total));

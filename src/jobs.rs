@@ -246,6 +246,10 @@ async fn move_slice(
             return Ok(SliceOutcome::Done(album));
         }
         Ok(MoveProgress::NotDone(report)) => job.images_copied + report.images_moved,
+        // Given up (its destination started moving away): ends the job.
+        Err(stopped) if matches!(stopped.error, ApiError::Conflict(_)) => {
+            return fail(app, job, owner, &stopped.error.to_string()).await;
+        }
         Err(stopped) => return Err(stopped.error),
     };
     hand_off(app, job, owner, None, moved).await

@@ -151,14 +151,19 @@ impl Store {
         }
     }
 
-    /// Takes the move mark off album `id` if it still says `to` (a move
-    /// refused before anything moved).
-    pub async fn unmark_moving(&self, id: &str, to: &str) -> Result<bool, StoreError> {
+    /// Takes the move mark off album `id` if it is still that of move
+    /// `job_id` to `to` (a move given up: decision 0011).
+    pub async fn unmark_moving(
+        &self,
+        id: &str,
+        to: &str,
+        job_id: &str,
+    ) -> Result<bool, StoreError> {
         self.update_album_if(
             id,
             "REMOVE moving_to, move_id, move_merge",
-            "moving_to = :to",
-            &[(":to", s(to))],
+            "moving_to = :to AND move_id = :job",
+            &[(":to", s(to)), (":job", s(job_id))],
         )
         .await
     }
