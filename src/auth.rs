@@ -36,6 +36,8 @@ pub struct Access {
     pub image_upload: bool,
     /// May delete images.
     pub image_delete: bool,
+    /// May rename the album or merge it into another (`PUT /albums/{id}`).
+    pub rename: bool,
 }
 
 /// A single permission checked by an endpoint.
@@ -49,6 +51,8 @@ pub enum Ability {
     ImageUpload,
     /// `image_delete`.
     ImageDelete,
+    /// `rename`.
+    Rename,
 }
 
 /// What a token may reach inside its user's organization.
@@ -95,6 +99,7 @@ impl Abilities {
                 Ability::ImageList => a.image_list,
                 Ability::ImageUpload => a.image_upload,
                 Ability::ImageDelete => a.image_delete,
+                Ability::Rename => a.rename,
             }),
         }
     }

@@ -27,6 +27,8 @@ pub struct Plan {
     pub destination: Album,
     /// Whether this duplication created `destination` (so it was empty).
     pub created: bool,
+    /// Copy the images' tag associations too (`tags=true`, decision 0011).
+    pub tags: bool,
 }
 
 /// A duplication that ran.
@@ -78,6 +80,7 @@ pub async fn prepare(
         source,
         destination,
         created,
+        tags: false,
     })
 }
 
@@ -139,6 +142,7 @@ pub async fn prepare_for_organization(
         source,
         destination,
         created,
+        tags: false,
     })
 }
 
@@ -178,6 +182,7 @@ pub async fn run_copy(
     opts.fresh_destination = plan.created && start_key.is_none();
     opts.deadline = deadline;
     opts.start_key = start_key;
+    opts.with_tags = plan.tags;
     let copying = Instant::now();
     let copied = copy_images(&app.store, &source.id, &destination.id, &opts).await;
     match &copied {
@@ -222,10 +227,10 @@ async fn settle_count(
     if fresh
         && app
             .store
-            .settle_fresh_count(destination, report.items_completed)
+            .settle_fresh_count(destination, report.images_completed)
             .await?
     {
-        return Ok(report.items_completed);
+        return Ok(report.images_completed);
     }
     Ok(app.store.recount_images(destination).await?)
 }

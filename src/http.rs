@@ -221,6 +221,10 @@ pub fn page_params(params: &Params) -> Result<(usize, Option<String>), ApiError>
     Ok((limit, cursor))
 }
 
+fn flag_error(name: &str) -> ApiError {
+    ApiError::Unprocessable(format!("{name} must be true, false, 1 or 0"))
+}
+
 fn bad_limit() -> ApiError {
     ApiError::BadRequest("limit must be an integer from 1 to 100".into())
 }
@@ -297,6 +301,41 @@ impl Params {
         }
     }
 
+    /// A yes/no parameter: absent (or `null`) is `false`; `true`/`1` and
+    /// `false`/`0` as text (form) or JSON booleans and numbers; anything
+    /// else is a 422.
+    pub fn flag(&self, name: &str) -> Result<bool, ApiError> {
+        match self.0.get(name) {
+            None | Some(Value::Null) => Ok(false),
+            Some(Value::Bool(b)) => Ok(*b),
+            Some(Value::Number(n)) if n.as_u64() == Some(1) => Ok(true),
+            Some(Value::Number(n)) if n.as_u64() == Some(0) => Ok(false),
+            Some(Value::String(s)) => match s.trim().to_ascii_lowercase().as_str() {
+                "true" | "1" => Ok(true),
+                "false" | "0" | "" => Ok(false),
+                _ => Err(flag_error(name)),
+            },
+            Some(_) => Err(flag_error(name)),
+        }
+    }
+
+    /// A list of strings: a form's repeated `name[]=…` (or one `name=…`),
+    /// or a JSON array of strings; `None` when absent, a 422 for any other
+    /// shape.
+    pub fn strings(&self, name: &str) -> Result<Option<Vec<String>>, ApiError> {
+        let bad = || ApiError::Unprocessable(format!("{name} must be a list of strings"));
+        match self.0.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(vec![s.clone()])),
+            Some(Value::Array(items)) => items
+                .iter()
+                .map(|v| v.as_str().map(str::to_string).ok_or_else(bad))
+                .collect::<Result<Vec<_>, _>>()
+                .map(Some),
+            Some(_) => Err(bad()),
+        }
+    }
+
     /// A raw parameter value (numbers stay numbers when sent as JSON).
     pub fn value(&self, name: &str) -> Option<&Value> {
         self.0.get(name)
@@ -337,6 +376,17 @@ pub fn params(req: &Request) -> Result<Params, ApiError> {
         let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body)
             .map_err(|_| ApiError::BadRequest("body is not valid form data".into()))?;
         for (k, v) in pairs {
+            // `name[]=a&name[]=b`: a list under `name`.
+            if let Some(list) = k.strip_suffix("[]") {
+                match out
+                    .entry(list.to_string())
+                    .or_insert_with(|| Value::Array(Vec::new()))
+                {
+                    Value::Array(items) => items.push(Value::String(v)),
+                    other => *other = Value::Array(vec![Value::String(v)]),
+                }
+                continue;
+            }
             out.insert(k, Value::String(v));
         }
     } else {
@@ -405,6 +455,35 @@ mod tests {
         // No content type, but it looks like JSON.
         let p = params(&req("/x", None, r#" {"destination_id":"d"}"#)).unwrap();
         assert_eq!(p.str("destination_id").unwrap(), Some("d"));
+    }
+
+    #[test]
+    fn lists_and_flags_read_from_forms_and_json() {
+        let p = params(&req(
+            "/x",
+            Some("application/x-www-form-urlencoded"),
+            "image_ids[]=a&image_ids[]=b&tags=1&merge=false",
+        ))
+        .unwrap();
+        assert_eq!(
+            p.strings("image_ids").unwrap(),
+            Some(vec!["a".to_string(), "b".to_string()])
+        );
+        assert!(p.flag("tags").unwrap());
+        assert!(!p.flag("merge").unwrap());
+        assert!(!p.flag("absent").unwrap());
+        let p = params(&req(
+            "/x",
+            Some("application/json"),
+            r#"{"image_ids":["a",3],"tags":"yes","merge":true}"#,
+        ))
+        .unwrap();
+        assert!(matches!(
+            p.strings("image_ids"),
+            Err(ApiError::Unprocessable(_))
+        ));
+        assert!(matches!(p.flag("tags"), Err(ApiError::Unprocessable(_))));
+        assert!(p.flag("merge").unwrap());
     }
 
     #[test]

@@ -18,7 +18,7 @@ use crate::error::ApiError;
 use crate::service::{App, now_rfc3339};
 use crate::store::PageKey;
 use crate::store::copy::{CopyFailure, CopyReport, copy_images};
-use crate::store::jobs::{Job, JobStatus, Lease};
+use crate::store::jobs::{Job, JobKind, JobStatus, Lease};
 
 /// How often a slice saves its resume key (what a crash can lose at most).
 pub const CHECKPOINT_EVERY: Duration = Duration::from_secs(5);
@@ -114,6 +114,9 @@ async fn slice(
     deadline: SystemTime,
     owner: &str,
 ) -> Result<SliceOutcome, ApiError> {
+    if job.kind == JobKind::Move {
+        return move_slice(app, job, deadline, owner).await;
+    }
     let store = &app.store;
     let stop_at = instant_of(deadline)
         .checked_sub(app.deadline_margin)
@@ -132,7 +135,7 @@ async fn slice(
     let mut copied = job.images_copied;
     loop {
         let until = stop_at.min(Instant::now() + CHECKPOINT_EVERY);
-        let report = match copy_step(app, &source, &destination, until, resume.clone()).await {
+        let report = match copy_step(app, job, &source, &destination, until, resume.clone()).await {
             Ok(report) => report,
             Err(stopped) => {
                 // Keep what this step copied before the trouble, if the
@@ -140,7 +143,7 @@ async fn slice(
                 if stopped.report.items_completed > 0
                     && let Some(r) = &stopped.report.resume_key
                 {
-                    let at = copied + stopped.report.items_completed;
+                    let at = copied + stopped.report.images_completed;
                     if let Err(e) = store
                         .checkpoint_job(&job.id, owner, r, at, &now_rfc3339())
                         .await
@@ -151,7 +154,7 @@ async fn slice(
                 return Err(stopped.error.into());
             }
         };
-        copied += report.items_completed;
+        copied += report.images_completed;
         if report.finished {
             let count = store.recount_images(&destination.id).await?;
             store
@@ -192,9 +195,92 @@ async fn slice(
     }
 }
 
+/// A slice of a move job (decision 0011): moves until done or the
+/// deadline, then finishes the job or hands it off. A move needs no
+/// resume key: what it moved is no longer in the source.
+async fn move_slice(
+    app: &App,
+    job: &Job,
+    deadline: SystemTime,
+    owner: &str,
+) -> Result<SliceOutcome, ApiError> {
+    let store = &app.store;
+    let stop_at = instant_of(deadline)
+        .checked_sub(app.deadline_margin)
+        .unwrap_or_else(Instant::now);
+    let source = store.get_album(&job.source_album_id).await?;
+    let destination = store.get_album(&job.destination_id).await?;
+    let moving_here = match &source {
+        Some(_) => store
+            .album_move(&job.source_album_id)
+            .await?
+            .is_some_and(|m| m.to == job.destination_id),
+        None => false,
+    };
+    let (source, destination) = match (source, destination) {
+        // Finished by a request re-sent meanwhile.
+        (None, Some(destination)) => {
+            let count = store.recount_images(&destination.id).await?;
+            store
+                .finish_job(&job.id, owner, job.images_copied, &now_rfc3339())
+                .await?;
+            let mut album = destination;
+            album.images_count = count;
+            return Ok(SliceOutcome::Done(album));
+        }
+        (Some(source), Some(destination)) if moving_here => (source, destination),
+        _ => {
+            let why = "the album or its destination no longer exists, or the album is no longer being moved there";
+            store.fail_job(&job.id, owner, why, &now_rfc3339()).await?;
+            let mut failed = job.clone();
+            failed.status = JobStatus::Failed;
+            failed.error = Some(why.into());
+            return Ok(SliceOutcome::Failed(failed));
+        }
+    };
+    let plan = crate::album_move::MovePlan {
+        source,
+        destination,
+        state: crate::store::moves::MoveState {
+            to: job.destination_id.clone(),
+            job_id: job.id.clone(),
+            merge: false,
+        },
+    };
+    use crate::album_move::{MoveProgress, run_move};
+    let moved = match run_move(app, &plan, Some(stop_at)).await {
+        Ok(MoveProgress::Done(album)) => {
+            store
+                .finish_job(
+                    &job.id,
+                    owner,
+                    job.images_total.max(job.images_copied),
+                    &now_rfc3339(),
+                )
+                .await?;
+            return Ok(SliceOutcome::Done(album));
+        }
+        Ok(MoveProgress::NotDone(report)) => job.images_copied + report.images_moved,
+        Err(stopped) => return Err(stopped.error),
+    };
+    if !store
+        .hand_off_job(&job.id, owner, None, moved, &now_rfc3339())
+        .await?
+    {
+        return Err(ApiError::Unavailable(format!(
+            "lost the lease of job {}",
+            job.id
+        )));
+    }
+    let mut paused = job.clone();
+    paused.images_copied = moved;
+    Ok(SliceOutcome::Paused(paused))
+}
+
 /// One bounded step of a copy, from `start` until `until`.
 pub async fn copy_step(
     app: &App,
+    job: &Job,
     source: &Album,
     destination: &Album,
     until: Instant,
@@ -203,6 +289,7 @@ pub async fn copy_step(
     let mut opts = app.copy.clone();
     opts.deadline = Some(until);
     opts.start_key = start;
+    opts.with_tags = job.tags;
     let copying = Instant::now();
     let copied = copy_images(&app.store, &source.id, &destination.id, &opts).await;
     match &copied {
@@ -216,6 +303,8 @@ pub async fn copy_step(
 #[derive(Debug, Serialize)]
 pub struct JobJson<'a> {
     pub job_id: &'a str,
+    /// `duplicate` or `move`.
+    pub kind: &'static str,
     pub status: &'static str,
     pub source_album_id: &'a str,
     pub destination_id: &'a str,
@@ -224,6 +313,8 @@ pub struct JobJson<'a> {
     /// The destination album JSON once done.
     pub album: Option<Value>,
     pub error: Option<Value>,
+    /// Whether tag associations are copied too.
+    pub tags: bool,
 }
 
 impl<'a> JobJson<'a> {
@@ -231,6 +322,7 @@ impl<'a> JobJson<'a> {
     pub fn of(job: &'a Job, album: Option<Value>) -> Self {
         Self {
             job_id: &job.id,
+            kind: job.kind.as_str(),
             status: job.status.as_str(),
             source_album_id: &job.source_album_id,
             destination_id: &job.destination_id,
@@ -243,6 +335,7 @@ impl<'a> JobJson<'a> {
                 .error
                 .as_ref()
                 .map(|m| serde_json::json!({"code": "duplication_failed", "message": m})),
+            tags: job.tags,
         }
     }
 }

@@ -17,6 +17,7 @@
 //! package (decision 0007).
 
 pub mod album;
+pub mod album_move;
 pub mod auth;
 pub mod cloudinary;
 pub mod config;
@@ -35,6 +36,7 @@ pub mod secret;
 pub mod secret_source;
 pub mod service;
 pub mod store;
+pub mod tags;
 
 pub use config::Config;
 pub use error::ApiError;

@@ -138,12 +138,12 @@ pub fn answered(status: u16) {
 
 /// Counts what a copy (inline or a job slice) did in `copying`.
 pub fn copied(report: &CopyReport, copying: Duration) {
-    counter!(IMAGES_COPIED).increment(report.items_completed);
+    counter!(IMAGES_COPIED).increment(report.images_completed);
     counter!(BATCH_RETRIES).increment(report.retries);
     counter!(UNPROCESSED_ITEMS_RESENT).increment(report.items_resent);
     let seconds = copying.as_secs_f64();
-    if report.items_completed > 0 && seconds > 0.0 {
-        histogram!(IMAGES_PER_SECOND).record(report.items_completed as f64 / seconds);
+    if report.images_completed > 0 && seconds > 0.0 {
+        histogram!(IMAGES_PER_SECOND).record(report.images_completed as f64 / seconds);
     }
 }
 

@@ -28,6 +28,9 @@ struct Fields {
     /// Scheduler's scheduled time, an alternative run identity.
     #[serde(default)]
     scheduled_time: Option<String>,
+    /// Copy tag associations too (decision 0011).
+    #[serde(default)]
+    tags: bool,
 }
 
 /// A duplication a schedule asked for.
@@ -41,6 +44,8 @@ pub struct ScheduledDuplication {
     pub organization_id: String,
     /// What identifies this run across re-deliveries.
     pub delivery_key: String,
+    /// Copy the images' tag associations too.
+    pub tags: bool,
 }
 
 impl ScheduledDuplication {
@@ -105,6 +110,7 @@ pub fn parse(payload: &Value, request_id: &str) -> Result<ScheduledDuplication, 
         destination_id: f.destination_id,
         organization_id: f.organization_id,
         delivery_key,
+        tags: f.tags,
     })
 }
 

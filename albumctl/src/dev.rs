@@ -281,6 +281,12 @@ fn http_handler(binary: &str) -> Option<for<'a> fn(&'a App, Request) -> HttpFutu
         "delete_image" => h!(delete_image),
         "cloudinary_notification" => h!(cloudinary_notification),
         "get_duplication" => h!(get_duplication),
+        "update_album" => h!(update_album),
+        "create_tag" => h!(create_tag),
+        "list_tags" => h!(list_tags),
+        "tag_images" => h!(tag_images),
+        "list_tag_images" => h!(list_tag_images),
+        "delete_tag_image" => h!(delete_tag_image),
         _ => None,
     }
 }

@@ -15,7 +15,7 @@ use crate::http::{Reply, answer, body_bytes, header};
 use crate::image::from_upload;
 use crate::metrics::{WebhookRejection, webhook_accepted, webhook_rejected};
 use crate::service::{App, now, now_rfc3339};
-use crate::store::StoredImage;
+use crate::store::{StoreError, StoredImage};
 
 /// Handles one request inside the write budget (every outcome, running
 /// out of time included, is an HTTP response).
@@ -106,11 +106,18 @@ async fn serve(app: &App, req: &Request) -> Result<Reply, ApiError> {
                 ApiError::NotFound("the album of this upload no longer exists".into()),
             )
         })?;
-    let created = app
-        .store
-        .add_image(&album.id, &StoredImage { id, record })
-        .await?;
-    tracing::info!(album = %album.id, created, "upload recorded");
+    let image = StoredImage { id, record };
+    let (album_id, created) = match app.store.add_image(&album.id, &image).await {
+        Ok(created) => (album.id.clone(), created),
+        // The album is being renamed or merged: the upload goes where its
+        // images go (decision 0011).
+        Err(StoreError::Moving { to, .. }) => {
+            let created = app.store.add_image(&to, &image).await?;
+            (to, created)
+        }
+        Err(e) => return Err(e.into()),
+    };
+    tracing::info!(album = %album_id, created, "upload recorded");
     webhook_accepted();
     Ok(Reply::new(201, String::new()))
 }

@@ -19,7 +19,7 @@ use crate::http::{RETRY_AFTER_SECONDS, Reply, answer, header, params, path_param
 use crate::jobs::JobJson;
 use crate::service::{App, authenticate, now, now_rfc3339, render_album, x_token};
 use crate::store::copy::CopyReport;
-use crate::store::jobs::{Job, JobStatus};
+use crate::store::jobs::{Job, JobKind, JobStatus};
 
 /// Handles one request inside the duplicate's budget (inline copy and
 /// what follows it); never fails at the Lambda level: every outcome, errors
@@ -34,7 +34,7 @@ pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, lambda_ht
 /// When this request stops copying: its inline budget, and in any case
 /// early enough to leave `after_copy` before the request's deadline for
 /// the batches in flight, the count, the job and the answer.
-fn copy_deadline(app: &App) -> Instant {
+pub(crate) fn copy_deadline(app: &App) -> Instant {
     let own = Instant::now() + app.budgets().sync_copy;
     match deadline::current() {
         Some(d) => own.min(
@@ -52,7 +52,9 @@ async fn serve(app: &App, req: &Request) -> Result<Reply, ApiError> {
         .ok_or_else(|| ApiError::NotFound("album not found".into()))?;
     let params = params(req)?;
     let requested = params.str("destination_id")?;
-    let plan = prepare(app, &principal, &source_id, requested).await?;
+    let tags = params.flag("tags")?;
+    let mut plan = prepare(app, &principal, &source_id, requested).await?;
+    plan.tags = tags;
     let token = x_token(app, &principal, now)?;
     let report = match run_copy(app, &plan, Some(copy_deadline(app)), None).await {
         Ok(done) if done.report.finished => {
@@ -96,10 +98,12 @@ async fn continue_as_job(
         organization_id: source.organization_id.clone(),
         requested_by: principal.user_id.clone(),
         images_total: source.images_count,
-        images_copied: report.items_completed,
+        images_copied: report.images_completed,
         resume: report.resume_key.clone(),
         slices: 1,
         error: None,
+        kind: JobKind::Duplicate,
+        tags: plan.tags,
     };
     let job = app
         .store

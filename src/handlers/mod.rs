@@ -3,11 +3,17 @@
 
 pub mod cloudinary_notification;
 pub mod create_album;
+pub mod create_tag;
 pub mod delete_image;
+pub mod delete_tag_image;
 pub mod duplicate_album;
 pub mod duplication_worker;
 pub mod get_album;
 pub mod get_duplication;
 pub mod list_albums;
 pub mod list_images;
+pub mod list_tag_images;
+pub mod list_tags;
 pub mod scheduled_duplicate;
+pub mod tag_images;
+pub mod update_album;

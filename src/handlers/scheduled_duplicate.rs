@@ -11,7 +11,7 @@ use crate::duplicate::prepare_for_organization;
 use crate::jobs::{SliceOutcome, run_slice};
 use crate::schedule;
 use crate::service::{App, now_rfc3339};
-use crate::store::jobs::{Job, JobStatus};
+use crate::store::jobs::{Job, JobKind, JobStatus};
 
 /// Handles one delivery. Bad input is an error (logged, no writes), which
 /// sends the event to the function's dead-letter queue after its retries.
@@ -68,6 +68,8 @@ pub async fn run(
         resume: None,
         slices: 0,
         error: None,
+        kind: JobKind::Duplicate,
+        tags: run.tags,
     };
     let job = app
         .store

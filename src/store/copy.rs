@@ -66,6 +66,11 @@ pub struct CopyOptions {
     /// whether anyone else wrote into the album
     /// ([`super::Store::settle_fresh_count`], decision 0003).
     pub fresh_destination: bool,
+    /// Copy the source images' tag associations too (`tags=true`): the
+    /// copy reads the range `[G#, I$]` (associations, then images) instead
+    /// of the images alone, in one ordered pass with one resume key
+    /// (decision 0011).
+    pub with_tags: bool,
 }
 
 impl Default for CopyOptions {
@@ -76,6 +81,7 @@ impl Default for CopyOptions {
             deadline: None,
             page_limit: None,
             fresh_destination: false,
+            with_tags: false,
         }
     }
 }
@@ -96,6 +102,8 @@ pub struct CopyReport {
     pub items_resent: u64,
     /// Source items whose batches all completed, up to the resume key.
     pub items_completed: u64,
+    /// Of those, images (the rest are tag associations): what counts.
+    pub images_completed: u64,
     /// Whether every source item is written.
     pub finished: bool,
     /// The source key of the last item up to which every batch completed:
@@ -116,6 +124,7 @@ struct Counters {
 struct BatchProgress {
     done: bool,
     items: u64,
+    images: u64,
     /// Source key of the batch's last item (where to resume after it).
     end_key: Option<PageKey>,
 }
@@ -129,6 +138,9 @@ fn copy_request(
         Some(AttributeValue::S(sk)) => sk,
         _ => return Err(StoreError::Corrupt("image item without sk".into())),
     };
+    if sk.starts_with(TAG_IMAGE_SK_PREFIX) {
+        return tag_copy_request(dest_pk, destination_id, &sk, item);
+    }
     let (Some(prefix), Some(source_id)) = (image_sk_time_prefix(&sk), image_id_of_sk(&sk)) else {
         return Err(StoreError::Corrupt(format!("bad image key {sk}")));
     };
@@ -150,6 +162,62 @@ fn copy_request(
         .build()
         .map_err(|e| StoreError::Corrupt(e.to_string()))?;
     Ok(WriteRequest::builder().put_request(put).build())
+}
+
+/// The copy of a tag association: it tags the copy of its image (whose id
+/// is known without reading it), with an id derived the same way, and
+/// keeps when and by whom the source was tagged, so a re-run rewrites the
+/// same item.
+fn tag_copy_request(
+    dest_pk: &AttributeValue,
+    destination_id: &str,
+    sk: &str,
+    mut item: Item,
+) -> Result<WriteRequest, StoreError> {
+    let (ms, image_id, tag_id) = tag_image_sk_parts(sk)
+        .ok_or_else(|| StoreError::Corrupt(format!("bad tag association key {sk}")))?;
+    let copy_image = copy_id(destination_id, image_id);
+    let ms: i64 = ms
+        .parse()
+        .map_err(|_| StoreError::Corrupt(format!("bad tag association key {sk}")))?;
+    item.insert(PK.to_string(), dest_pk.clone());
+    item.insert(
+        SK.to_string(),
+        AttributeValue::S(tag_image_sk(ms, &copy_image, tag_id)),
+    );
+    item.insert(
+        IMAGE_ID.to_string(),
+        AttributeValue::S(super::tags::tag_image_id(&copy_image, tag_id)),
+    );
+    put_request(item)
+}
+
+fn put_request(item: Item) -> Result<WriteRequest, StoreError> {
+    let put = PutRequest::builder()
+        .set_item(Some(item))
+        .build()
+        .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    Ok(WriteRequest::builder().put_request(put).build())
+}
+
+fn delete_request(mut item: Item) -> Result<WriteRequest, StoreError> {
+    let key = Item::from([
+        (
+            PK.to_string(),
+            item.remove(PK)
+                .ok_or_else(|| StoreError::Corrupt("key without pk".into()))?,
+        ),
+        (
+            SK.to_string(),
+            item.remove(SK)
+                .ok_or_else(|| StoreError::Corrupt("key without sk".into()))?,
+        ),
+    ]);
+    let del = aws_sdk_dynamodb::types::DeleteRequest::builder()
+        .set_key(Some(key))
+        .build()
+        .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    Ok(WriteRequest::builder().delete_request(del).build())
 }
 
 /// Writes one batch, re-sending `UnprocessedItems` and retryable failures
@@ -239,6 +307,7 @@ struct Writer {
     /// Resume key covering every completed batch so far (`None` inside: none yet).
     watermark: Option<Option<PageKey>>,
     items_completed: u64,
+    images_completed: u64,
 }
 
 impl Writer {
@@ -265,6 +334,7 @@ impl Writer {
             first_seq: 0,
             watermark: None,
             items_completed: 0,
+            images_completed: 0,
         }
     }
 
@@ -272,6 +342,20 @@ impl Writer {
     async fn spawn(
         &mut self,
         requests: Vec<WriteRequest>,
+        end_key: Option<PageKey>,
+    ) -> Result<(), StoreError> {
+        let images = requests.len() as u64;
+        self.spawn_then(requests, Vec::new(), images, end_key).await
+    }
+
+    /// Queues one batch, and `then` (another batch, e.g. the deletes of a
+    /// move) once the first is completely written; `images` of its items
+    /// are images.
+    async fn spawn_then(
+        &mut self,
+        requests: Vec<WriteRequest>,
+        then: Vec<WriteRequest>,
+        images: u64,
         end_key: Option<PageKey>,
     ) -> Result<(), StoreError> {
         // Fail fast: surface finished batches' errors before queueing more.
@@ -288,6 +372,7 @@ impl Writer {
         self.batches.push_back(BatchProgress {
             done: false,
             items: requests.len() as u64,
+            images,
             end_key,
         });
         let (client, table, policy, budget, no_retries, counters) = (
@@ -302,10 +387,19 @@ impl Writer {
             .spawn(deadline::scope(self.task_deadline, async move {
                 let _permit = permit;
                 write_batch(
-                    client, table, requests, policy, budget, no_retries, counters,
+                    client.clone(),
+                    table.clone(),
+                    requests,
+                    policy.clone(),
+                    budget,
+                    no_retries.clone(),
+                    counters.clone(),
                 )
-                .await
-                .map(|_| seq)
+                .await?;
+                if !then.is_empty() {
+                    write_batch(client, table, then, policy, budget, no_retries, counters).await?;
+                }
+                Ok(seq)
             }));
         Ok(())
     }
@@ -335,6 +429,7 @@ impl Writer {
             let b = self.batches.pop_front().expect("front exists");
             self.first_seq += 1;
             self.items_completed += b.items;
+            self.images_completed += b.images;
             self.watermark = Some(b.end_key);
         }
         Ok(())
@@ -377,8 +472,9 @@ pub async fn copy_images(
         ..CopyReport::default()
     };
     if !opts.fresh_destination {
-        // Announce the writes before making them (decision 0003).
-        if let Err(error) = store.bump_seq(destination).await {
+        // Announce the writes before making them (decision 0003); refused
+        // while the destination is being moved away (decision 0011).
+        if let Err(error) = store.bump_seq_to_add(destination).await {
             return Err(CopyFailure { report, error });
         }
     }
@@ -395,6 +491,7 @@ pub async fn copy_images(
     report.retries = writer.counters.retries.load(Ordering::Relaxed);
     report.items_resent = writer.counters.resent.load(Ordering::Relaxed);
     report.items_completed = writer.items_completed;
+    report.images_completed = writer.images_completed;
     if let Some(mark) = writer.watermark.take() {
         report.resume_key = mark;
     }
@@ -426,9 +523,14 @@ async fn queue_pages(
             return Ok(false);
         }
         let out = bounded("Query", store.budgets().page, {
-            store
-                .album_images_query(source)
-                .projection_expression("sk, d")
+            let query = if opts.with_tags {
+                store.album_content_query(source)
+            } else {
+                store
+                    .album_images_query(source)
+                    .projection_expression("sk, d")
+            };
+            query
                 .set_limit(opts.page_limit)
                 .set_exclusive_start_key(start.clone())
                 .send()
@@ -442,8 +544,12 @@ async fn queue_pages(
             }
             let mut chunk = Vec::with_capacity(BATCH_SIZE);
             let mut last_sk = None;
+            let mut images = 0;
             for item in items.by_ref().take(BATCH_SIZE) {
                 last_sk = item.get(SK).cloned();
+                if is_image(&item) {
+                    images += 1;
+                }
                 chunk.push(copy_request(&dest_pk, destination, item)?);
             }
             report.items_read += chunk.len() as u64;
@@ -454,7 +560,9 @@ async fn queue_pages(
                 ])),
                 _ => None,
             });
-            writer.spawn(chunk, end_key).await?;
+            writer
+                .spawn_then(chunk, Vec::new(), images, end_key)
+                .await?;
         }
         match next {
             Some(k) => start = Some(k),
@@ -463,19 +571,152 @@ async fn queue_pages(
     }
 }
 
+fn is_image(item: &Item) -> bool {
+    matches!(item.get(SK), Some(AttributeValue::S(sk)) if sk.starts_with(IMAGE_SK_PREFIX))
+}
+
+/// What a move did.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct MoveReport {
+    /// Items (images and tag associations) now in the destination and no
+    /// longer in the source.
+    pub items_moved: u64,
+    /// Of those, images.
+    pub images_moved: u64,
+    /// `BatchWriteItem` calls made.
+    pub batch_calls: u64,
+    /// Calls that were retries.
+    pub retries: u64,
+    /// Whether the source held nothing more when the pass ended.
+    pub finished: bool,
+}
+
+/// A move that stopped on an error, with what it had moved by then.
+#[derive(Debug, thiserror::Error)]
+#[error("{error}")]
+pub struct MoveFailure {
+    /// Progress made before the error.
+    pub report: MoveReport,
+    /// Why the move stopped.
+    #[source]
+    pub error: StoreError,
+}
+
+/// Moves every item of album `source`'s partition but the album item
+/// (tag associations and images) into album `destination`, keeping ids and
+/// sort keys: each batch is written to the destination, then, once wholly
+/// written, deleted from the source. An item is therefore never in
+/// neither album; a crash leaves some in both, and a re-run (which simply
+/// starts over: what was moved is no longer in the source) rewrites them
+/// identically and deletes them. Concurrent runs write the same items and
+/// delete the same keys. Stops queueing at `opts.deadline` (in-flight
+/// batches get [`DRAIN_ALLOWANCE`]). Counts and the album items are the
+/// caller's business (decision 0011).
+pub async fn move_items(
+    store: &Store,
+    source: &str,
+    destination: &str,
+    opts: &CopyOptions,
+) -> Result<MoveReport, MoveFailure> {
+    let mut report = MoveReport::default();
+    if let Err(error) = store.bump_seq_to_add(destination).await {
+        return Err(MoveFailure { report, error });
+    }
+    let mut writer = Writer::new(
+        store,
+        opts.concurrency,
+        opts.deadline.map(|d| d + DRAIN_ALLOWANCE),
+    );
+    let read = queue_moves(store, &mut writer, source, destination, opts).await;
+    let drained = writer.drain().await;
+    report.items_moved = writer.items_completed;
+    report.images_moved = writer.images_completed;
+    report.batch_calls = writer.counters.calls.load(Ordering::Relaxed);
+    report.retries = writer.counters.retries.load(Ordering::Relaxed);
+    match read.and_then(|everything| drained.map(|_| everything)) {
+        Ok(read_everything) => {
+            report.finished = read_everything && writer.batches.is_empty();
+            Ok(report)
+        }
+        Err(error) => Err(MoveFailure { report, error }),
+    }
+}
+
+async fn queue_moves(
+    store: &Store,
+    writer: &mut Writer,
+    source: &str,
+    destination: &str,
+    opts: &CopyOptions,
+) -> Result<bool, StoreError> {
+    let dest_pk = AttributeValue::S(album_pk(destination));
+    let past_deadline = || opts.deadline.is_some_and(|d| Instant::now() >= d);
+    let mut start: Option<Item> = None;
+    loop {
+        if past_deadline() {
+            return Ok(false);
+        }
+        let out = bounded("Query", store.budgets().page, {
+            store
+                .album_content_query(source)
+                .set_limit(opts.page_limit)
+                .set_exclusive_start_key(start.clone())
+                .send()
+        })
+        .await?;
+        let next = out.last_evaluated_key.filter(|k| !k.is_empty());
+        let mut items = out.items.unwrap_or_default().into_iter().peekable();
+        while items.peek().is_some() {
+            if past_deadline() {
+                return Ok(false);
+            }
+            let mut puts = Vec::with_capacity(BATCH_SIZE);
+            let mut deletes = Vec::with_capacity(BATCH_SIZE);
+            let mut images = 0;
+            for mut item in items.by_ref().take(BATCH_SIZE) {
+                if is_image(&item) {
+                    images += 1;
+                }
+                deletes.push(delete_request(item.clone())?);
+                item.insert(PK.to_string(), dest_pk.clone());
+                puts.push(put_request(item)?);
+            }
+            writer.spawn_then(puts, deletes, images, None).await?;
+        }
+        match next {
+            Some(k) => start = Some(k),
+            None => return Ok(true),
+        }
+    }
+}
+
+/// Deletes the items with keys `keys` (items holding at least `pk` and
+/// `sk`) with the same batching, parallelism and retries as a copy.
+pub async fn delete_all(store: &Store, keys: Vec<Item>) -> Result<u64, StoreError> {
+    let mut writer = Writer::new(store, CopyOptions::default().concurrency, None);
+    let mut keys = keys.into_iter().peekable();
+    while keys.peek().is_some() {
+        let chunk = keys
+            .by_ref()
+            .take(BATCH_SIZE)
+            .map(delete_request)
+            .collect::<Result<Vec<_>, _>>()?;
+        writer.spawn(chunk, None).await?;
+    }
+    writer.drain().await?;
+    Ok(writer.counters.written.load(Ordering::Relaxed))
+}
+
 /// Writes `items` with the same batching, parallelism and retries as a copy.
 pub async fn write_all(store: &Store, items: Vec<Item>) -> Result<u64, StoreError> {
     let mut writer = Writer::new(store, CopyOptions::default().concurrency, None);
     let mut items = items.into_iter().peekable();
     while items.peek().is_some() {
-        let mut chunk = Vec::with_capacity(BATCH_SIZE);
-        for item in items.by_ref().take(BATCH_SIZE) {
-            let put = PutRequest::builder()
-                .set_item(Some(item))
-                .build()
-                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-            chunk.push(WriteRequest::builder().put_request(put).build());
-        }
+        let chunk = items
+            .by_ref()
+            .take(BATCH_SIZE)
+            .map(put_request)
+            .collect::<Result<Vec<_>, _>>()?;
         writer.spawn(chunk, None).await?;
     }
     writer.drain().await?;

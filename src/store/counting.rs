@@ -143,6 +143,43 @@ impl Store {
             .map(|s| s.unwrap_or(0))
     }
 
+    /// [`Store::bump_seq`] for a writer about to add images: refused with
+    /// [`StoreError::Moving`] while the album is being renamed or merged
+    /// away (its images would be left behind), so such writers go to the
+    /// destination or answer 409 (decision 0011).
+    pub async fn bump_seq_to_add(&self, album_id: &str) -> Result<u64, StoreError> {
+        let bumped = retry::conditional("UpdateItem", self.budgets.write, {
+            self.client
+                .update_item()
+                .table_name(&self.table)
+                .key(PK, s(album_pk(album_id)))
+                .key(SK, s(ALBUM_SK))
+                .update_expression("ADD seq :one")
+                .condition_expression("attribute_exists(pk) AND attribute_not_exists(moving_to)")
+                .expression_attribute_values(":one", n(1))
+                .return_values(ReturnValue::UpdatedNew)
+                .send()
+        })
+        .await?;
+        match bumped {
+            Some(out) => out
+                .attributes
+                .as_ref()
+                .map(|a| get_n(a, "seq"))
+                .transpose()
+                .map(|s| s.unwrap_or(0)),
+            None => match self.album_move(album_id).await? {
+                Some(m) => Err(StoreError::Moving {
+                    album: album_id.to_string(),
+                    to: m.to,
+                }),
+                None => Err(StoreError::Dynamo(format!(
+                    "album {album_id} does not exist"
+                ))),
+            },
+        }
+    }
+
     /// Adds `delta` to `images_count` (and bumps `seq`) only if `seq` is
     /// still `seq`; `false` when another writer or a recount came between.
     pub(super) async fn add_count_if_seq(

@@ -23,6 +23,15 @@ pub enum StoreError {
     /// A request DynamoDB refused for a reason retries cannot fix.
     #[error("DynamoDB error: {0}")]
     Dynamo(String),
+    /// Images cannot be added to `album`: it is being renamed or merged
+    /// into `to` (decision 0011).
+    #[error("album {album} is being moved to {to}")]
+    Moving {
+        /// The album being moved.
+        album: String,
+        /// Where its images go.
+        to: String,
+    },
     /// An item in the table does not have the expected shape.
     #[error("corrupt item: {0}")]
     Corrupt(String),
@@ -34,6 +43,7 @@ impl From<StoreError> for ApiError {
             StoreError::Unavailable(_) | StoreError::RetriesExhausted { .. } => {
                 ApiError::Unavailable(e.to_string())
             }
+            StoreError::Moving { .. } => ApiError::Conflict(e.to_string()),
             other => ApiError::Internal(other.to_string()),
         }
     }

@@ -82,7 +82,7 @@ impl Store {
     /// count left short by a crash between the write and the increment.
     pub async fn add_image(&self, album_id: &str, image: &StoredImage) -> Result<bool, StoreError> {
         let item = self.image_item(album_id, &image.id, &image.record)?;
-        let seq = self.bump_seq(album_id).await?;
+        let seq = self.bump_seq_to_add(album_id).await?;
         if self.put_if_absent(&item).await? {
             self.settle_count(album_id, 1, seq).await?;
             Ok(true)
@@ -92,9 +92,12 @@ impl Store {
         }
     }
 
-    /// Deletes the image at `sk` of an album; keeps `images_count` exact.
-    /// Returns whether it existed (a second delete recounts and says no).
+    /// Deletes the image at `sk` of an album, and its tag associations
+    /// first (a crash between leaves the image, which a repeat deletes);
+    /// keeps `images_count` exact. Returns whether it existed (a second
+    /// delete recounts and says no).
     pub async fn remove_image(&self, album_id: &str, sk: &str) -> Result<bool, StoreError> {
+        self.delete_tag_images_of(album_id, sk).await?;
         let seq = self.bump_seq(album_id).await?;
         let res = retry::conditional("DeleteItem", self.budgets.write, {
             self.client
@@ -121,13 +124,25 @@ impl Store {
     /// The album and sort key of image `image_id` (through the `by_image`
     /// index, which is eventually consistent).
     pub async fn find_image(&self, image_id: &str) -> Result<Option<(String, String)>, StoreError> {
+        Ok(self
+            .find_by_item_id(image_id)
+            .await?
+            .filter(|(_, sk)| sk.starts_with(IMAGE_SK_PREFIX)))
+    }
+
+    /// The album and sort key of the item whose `iid` is `id` (an image or
+    /// a tag association), through the `by_image` index.
+    pub(super) async fn find_by_item_id(
+        &self,
+        id: &str,
+    ) -> Result<Option<(String, String)>, StoreError> {
         let out = retry::bounded("Query", self.budgets.read, {
             self.client
                 .query()
                 .table_name(&self.table)
                 .index_name(BY_IMAGE_INDEX)
                 .key_condition_expression("iid = :id")
-                .expression_attribute_values(":id", s(image_id))
+                .expression_attribute_values(":id", s(id))
                 .limit(1)
                 .send()
         })
@@ -138,7 +153,7 @@ impl Store {
         let pk = get_s(item, PK)?;
         let album = pk
             .strip_prefix("A#")
-            .ok_or_else(|| StoreError::Corrupt(format!("image {image_id} indexed under {pk}")))?;
+            .ok_or_else(|| StoreError::Corrupt(format!("item {id} indexed under {pk}")))?;
         Ok(Some((album.to_string(), get_s(item, SK)?.to_string())))
     }
 
@@ -155,6 +170,36 @@ impl Store {
             .expression_attribute_values(":pk", s(album_pk(album_id)))
             .expression_attribute_values(":img", s(IMAGE_SK_PREFIX))
             .consistent_read(true)
+    }
+
+    /// A strongly consistent Query of everything in album `album_id`'s
+    /// partition but the album item: tag associations (`G#…`), then images
+    /// (`I#…`). What a copy with tags and a move read (decision 0011).
+    pub(super) fn album_content_query(
+        &self,
+        album_id: &str,
+    ) -> aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder {
+        self.client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk AND sk BETWEEN :lo AND :hi")
+            .expression_attribute_values(":pk", s(album_pk(album_id)))
+            .expression_attribute_values(":lo", s(TAG_IMAGE_SK_PREFIX))
+            .expression_attribute_values(":hi", s(ALBUM_CONTENT_END))
+            .consistent_read(true)
+    }
+
+    /// Whether anything (images or tag associations) is left in album
+    /// `album_id`'s partition besides the album item.
+    pub async fn has_content(&self, album_id: &str) -> Result<bool, StoreError> {
+        let out = retry::bounded("Query", self.budgets.read, {
+            self.album_content_query(album_id)
+                .projection_expression("sk")
+                .limit(1)
+                .send()
+        })
+        .await?;
+        Ok(!out.items().is_empty())
     }
 
     /// One page of an album's images, newest first, and the key to continue

@@ -53,7 +53,28 @@ impl JobStatus {
     }
 }
 
-/// A duplication job.
+/// What a job does.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum JobKind {
+    /// Copies the source's images into the destination (decision 0005).
+    #[default]
+    Duplicate,
+    /// Moves them, then deletes the source album: a rename or a merge
+    /// (decision 0011).
+    Move,
+}
+
+impl JobKind {
+    /// The stored and wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Duplicate => "duplicate",
+            Self::Move => "move",
+        }
+    }
+}
+
+/// A duplication (or move) job.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Job {
     /// Job id.
@@ -78,6 +99,10 @@ pub struct Job {
     pub slices: u64,
     /// Why it failed.
     pub error: Option<String>,
+    /// What it does (items written before moves existed have none: duplicates).
+    pub kind: JobKind,
+    /// Whether a duplicate copies tag associations too (`tags=true`).
+    pub tags: bool,
 }
 
 /// What trying to take a job's lease gave.
@@ -120,6 +145,16 @@ fn job_from(item: &Item) -> Result<Job, StoreError> {
         },
         slices: get_n(item, "slices")?,
         error: item.get("error").and_then(|v| v.as_s().ok()).cloned(),
+        kind: match item
+            .get("kind")
+            .and_then(|v| v.as_s().ok())
+            .map(String::as_str)
+        {
+            None | Some("duplicate") => JobKind::Duplicate,
+            Some("move") => JobKind::Move,
+            Some(other) => return Err(StoreError::Corrupt(format!("unknown job kind {other}"))),
+        },
+        tags: matches!(item.get("tags"), Some(AttributeValue::Bool(true))),
     })
 }
 
@@ -157,6 +192,12 @@ impl Store {
         ]);
         if let Some(r) = &job.resume {
             item.insert("resume".into(), s(encode_key(r)));
+        }
+        if job.kind != JobKind::Duplicate {
+            item.insert("kind".into(), s(job.kind.as_str()));
+        }
+        if job.tags {
+            item.insert("tags".into(), AttributeValue::Bool(true));
         }
         if handoff {
             item.insert("handoff".into(), n(job.slices));

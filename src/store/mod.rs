@@ -1,6 +1,6 @@
 //! The table: one [`Store`] over the SDK client, its operations split by
-//! aggregate (accounts, albums, images, jobs), the exact-count protocol and
-//! the batch copier.
+//! aggregate (accounts, albums, images, tags, jobs, moves), the exact-count
+//! protocol and the batch copier.
 //!
 //! One table holds everything (key scheme in [`keys`]). Only this module
 //! speaks DynamoDB: the rest of the crate sees domain types, and page keys
@@ -17,7 +17,9 @@ pub mod images;
 pub mod item;
 pub mod jobs;
 pub mod keys;
+pub mod moves;
 pub mod retry;
+pub mod tags;
 pub mod xray;
 
 use aws_sdk_dynamodb::Client;

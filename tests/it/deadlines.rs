@@ -113,6 +113,8 @@ async fn fixture(tag: &str) -> Fixture {
         resume: None,
         slices: 1,
         error: None,
+        kind: album_api::store::jobs::JobKind::Duplicate,
+        tags: false,
     };
     direct
         .create_job_if_absent(&job, false, "2026-11-28T00:00:00.000Z")
@@ -386,6 +388,8 @@ async fn event_functions_fail_before_their_deadline_and_the_next_delivery_finish
         resume: None,
         slices: 1,
         error: None,
+        kind: album_api::store::jobs::JobKind::Duplicate,
+        tags: false,
     };
     fx.direct
         .create_job_if_absent(&job, true, "2026-11-28T00:00:00.000Z")

@@ -166,6 +166,8 @@ async fn dead_letters_are_listed_and_redriven_exactly_once() {
         resume: None,
         slices: 1,
         error: None,
+        kind: album_api::store::jobs::JobKind::Duplicate,
+        tags: false,
     };
     store
         .create_job_if_absent(&job, true, "2026-11-30T06:15:00Z")

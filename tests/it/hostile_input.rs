@@ -645,6 +645,8 @@ impl Fixture {
                         resume: None,
                         slices: 0,
                         error: None,
+                        kind: album_api::store::jobs::JobKind::Duplicate,
+                        tags: false,
                     },
                     false,
                     "2026-01-01T00:00:00.000Z",

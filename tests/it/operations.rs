@@ -235,6 +235,8 @@ async fn a_finished_job_expires_after_the_job_ttl_and_a_running_one_never() {
         resume: None,
         slices: 0,
         error: None,
+        kind: album_api::store::jobs::JobKind::Duplicate,
+        tags: false,
     };
     let store = &env.app.store;
     store

@@ -55,6 +55,8 @@ impl World {
                     resume: None,
                     slices: 0,
                     error: None,
+                    kind: album_api::store::jobs::JobKind::Duplicate,
+                    tags: false,
                 },
                 false,
                 "2026-01-01T00:00:00.000Z",

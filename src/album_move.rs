@@ -1,0 +1,212 @@
+//! Renaming an album and merging it into another: moving its images and
+//! their tag associations under another album id (decision 0011).
+//!
+//! A move marks its source first (`moving_to`, with the move's job id), so
+//! that re-sending the request resumes it and a move elsewhere is refused;
+//! then moves the items batch by batch, each written to the destination
+//! before it is deleted from the source (never in neither album); then
+//! recounts the destination and deletes the source album item, last. Any
+//! crash, retry or concurrent run leaves a state the same request finishes.
+
+use std::time::Instant;
+
+use crate::album::{Album, is_valid_id};
+use crate::auth::{Ability, Principal};
+use crate::error::ApiError;
+use crate::service::{App, album_for};
+use crate::store::copy::{MoveReport, move_items};
+use crate::store::moves::{Mark, MoveState};
+
+/// A move, checked, with its source marked and its destination existing.
+#[derive(Clone, Debug)]
+pub struct MovePlan {
+    /// The album whose images move.
+    pub source: Album,
+    /// The album they move into (created for a rename).
+    pub destination: Album,
+    /// The mark on the source (the move's job id).
+    pub state: MoveState,
+}
+
+/// What a `PUT /albums/{id}` asks for, once checked.
+#[derive(Clone, Debug)]
+pub enum MoveStart {
+    /// The new id is the album's own: nothing to do.
+    Unchanged(Album),
+    /// A move to run (or to resume).
+    Ready(MovePlan),
+}
+
+/// Where a move stands after a run.
+#[derive(Clone, Debug)]
+pub enum MoveProgress {
+    /// Everything moved; the destination's count is exact and the source
+    /// album is gone.
+    Done(Album),
+    /// Out of time; what this run moved.
+    NotDone(MoveReport),
+}
+
+/// A move that stopped on an error, with what it moved before.
+#[derive(Debug)]
+pub struct InterruptedMove {
+    /// Progress before the error.
+    pub report: MoveReport,
+    /// Why it stopped.
+    pub error: ApiError,
+}
+
+/// Checks a rename (`new_id` free) or merge (`new_id` taken, `merge`) of
+/// `source_id` for `principal`, marks the source and makes sure the
+/// destination exists. A source already moving to `new_id` resumes that
+/// move (whatever `merge` says now); moving to another id is a 409.
+pub async fn prepare(
+    app: &App,
+    principal: &Principal,
+    source_id: &str,
+    new_id: &str,
+    merge: bool,
+) -> Result<MoveStart, ApiError> {
+    if !is_valid_id(new_id) {
+        return Err(ApiError::Unprocessable(
+            "album[public_id] must be 1-128 characters of A-Z, a-z, 0-9, '_' or '-'".into(),
+        ));
+    }
+    let source = album_for(app, principal, source_id, &[Ability::Rename]).await?;
+    if new_id == source.id {
+        return Ok(MoveStart::Unchanged(source));
+    }
+    let store = &app.store;
+    let moving_elsewhere = |to: &str| {
+        ApiError::Conflict(format!(
+            "album {source_id} is being moved to {to}; send that request again to finish it"
+        ))
+    };
+    let state = match store.album_move(source_id).await? {
+        Some(m) if m.to != new_id => return Err(moving_elsewhere(&m.to)),
+        Some(m) => m,
+        None => {
+            if let Some(dest) = store.get_album(new_id).await? {
+                if dest.organization_id != source.organization_id {
+                    return Err(ApiError::Conflict(format!(
+                        "album {new_id} already exists and belongs to another organization"
+                    )));
+                }
+                if !merge {
+                    return Err(ApiError::Conflict(format!(
+                        "album {new_id} already exists; send merge=true to move the images into it"
+                    )));
+                }
+                if !principal.can(new_id, Ability::ImageUpload) {
+                    return Err(ApiError::Forbidden(format!(
+                        "this token may not add images to album {new_id}"
+                    )));
+                }
+                if store.album_move(new_id).await?.is_some() {
+                    return Err(ApiError::Conflict(format!(
+                        "album {new_id} is itself being moved"
+                    )));
+                }
+            }
+            let job_id = uuid::Uuid::new_v4().to_string();
+            match store.mark_moving(source_id, new_id, &job_id, merge).await? {
+                Mark::Marked(m) => m,
+                Mark::MovingElsewhere(m) => return Err(moving_elsewhere(&m.to)),
+                Mark::Missing => {
+                    return Err(ApiError::NotFound(format!("album {source_id} not found")));
+                }
+            }
+        }
+    };
+    // A rename's destination: the source's album under the new id.
+    let wanted = Album {
+        id: new_id.to_string(),
+        organization_id: source.organization_id.clone(),
+        images_count: 0,
+        views_count: source.views_count,
+        created_at: source.created_at.clone(),
+    };
+    let destination = store.create_album_if_absent(&wanted).await?;
+    if destination.organization_id != source.organization_id {
+        // Taken by another organization since the check: nothing moved yet.
+        store.unmark_moving(source_id, new_id).await?;
+        return Err(ApiError::Conflict(format!(
+            "album {new_id} already exists and belongs to another organization"
+        )));
+    }
+    Ok(MoveStart::Ready(MovePlan {
+        source,
+        destination,
+        state,
+    }))
+}
+
+/// Moves until done or `deadline`: passes over the source, then
+/// [`finish`] once a pass found nothing left behind.
+pub async fn run_move(
+    app: &App,
+    plan: &MovePlan,
+    deadline: Option<Instant>,
+) -> Result<MoveProgress, InterruptedMove> {
+    let mut opts = app.copy.clone();
+    opts.deadline = deadline;
+    let mut total = MoveReport::default();
+    loop {
+        let report = move_items(&app.store, &plan.source.id, &plan.destination.id, &opts)
+            .await
+            .map_err(|f| InterruptedMove {
+                report: add(&total, &f.report),
+                error: f.error.into(),
+            })?;
+        total = add(&total, &report);
+        if !report.finished {
+            return Ok(MoveProgress::NotDone(total));
+        }
+        match finish(app, &plan.source.id, &plan.destination).await {
+            Ok(Some(album)) => {
+                tracing::info!(source = %plan.source.id, destination = %album.id, moved = total.images_moved, images_count = album.images_count, "move done");
+                return Ok(MoveProgress::Done(album));
+            }
+            Ok(None) => {}
+            Err(error) => {
+                return Err(InterruptedMove {
+                    report: total,
+                    error,
+                });
+            }
+        }
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            return Ok(MoveProgress::NotDone(total));
+        }
+    }
+}
+
+fn add(a: &MoveReport, b: &MoveReport) -> MoveReport {
+    MoveReport {
+        items_moved: a.items_moved + b.items_moved,
+        images_moved: a.images_moved + b.images_moved,
+        batch_calls: a.batch_calls + b.batch_calls,
+        retries: a.retries + b.retries,
+        finished: b.finished,
+    }
+}
+
+/// The last steps of a move whose pass is over: `None` when something is
+/// still in the source (written before the mark; the next pass takes it),
+/// else the destination with its exact count, after the source album item
+/// is deleted (by this call or a concurrent one).
+pub async fn finish(
+    app: &App,
+    source_id: &str,
+    destination: &Album,
+) -> Result<Option<Album>, ApiError> {
+    let store = &app.store;
+    if store.has_content(source_id).await? {
+        return Ok(None);
+    }
+    let count = store.recount_images(&destination.id).await?;
+    store.delete_moved_album(source_id, &destination.id).await?;
+    let mut album = destination.clone();
+    album.images_count = count;
+    Ok(Some(album))
+}

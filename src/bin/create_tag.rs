@@ -1,0 +1,11 @@
+//! Lambda function for `POST /api/v1/tags` (see `album_api::handlers::create_tag`).
+
+use album_api::handlers::create_tag::handle;
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    album_api::run_http(album_api::Needs::JWT, |app, req| async move {
+        handle(&app, req).await
+    })
+    .await
+}

@@ -1,0 +1,120 @@
+//! `PUT /api/v1/albums/{id}`: renames an album (`album[public_id]`), or
+//! with `merge=true` moves its images into an existing album of the same
+//! organization (decision 0011).
+//!
+//! Moves inline for up to the duplicate's inline budget; a larger album
+//! answers 202 with a move job the worker finishes, as duplicates do.
+//! Re-sending the same request finishes a move that crashed or stopped.
+
+use lambda_http::{Body, Request, Response};
+use serde_json::Value;
+
+use crate::album_move::{InterruptedMove, MovePlan, MoveProgress, MoveStart, prepare, run_move};
+use crate::auth::Principal;
+use crate::error::ApiError;
+use crate::handlers::duplicate_album::copy_deadline;
+use crate::http::{Params, RETRY_AFTER_SECONDS, Reply, answer, header, params, path_param};
+use crate::jobs::JobJson;
+use crate::service::{App, authenticate, now, now_rfc3339, render_album, x_token};
+use crate::store::copy::MoveReport;
+use crate::store::jobs::{Job, JobKind, JobStatus};
+
+/// Handles one request inside the duplicate's budget (every outcome,
+/// running out of time included, is an HTTP response).
+pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, lambda_http::Error> {
+    Ok(answer(&req, app.budgets().duplicate(), serve(app, &req)).await)
+}
+
+/// The new id: `album[public_id]` (form) or `{"album":{"public_id":…}}`.
+fn new_id(params: &Params) -> Result<String, ApiError> {
+    let missing = || ApiError::Unprocessable("album[public_id] is required".into());
+    if let Some(id) = params.str("album[public_id]")? {
+        return Ok(id.to_string());
+    }
+    match params.value("album") {
+        None | Some(Value::Null) => Err(missing()),
+        Some(Value::Object(album)) => match album.get("public_id") {
+            Some(Value::String(id)) => Ok(id.clone()),
+            None | Some(Value::Null) => Err(missing()),
+            Some(_) => Err(ApiError::Unprocessable(
+                "album.public_id must be a string".into(),
+            )),
+        },
+        Some(_) => Err(ApiError::Unprocessable("album must be an object".into())),
+    }
+}
+
+async fn serve(app: &App, req: &Request) -> Result<Reply, ApiError> {
+    let now = now();
+    let principal = authenticate(app, header(req, "authorization"), now).await?;
+    let id = path_param(req, "id", "albums")
+        .ok_or_else(|| ApiError::NotFound("album not found".into()))?;
+    let params = params(req)?;
+    let new_id = new_id(&params)?;
+    let merge = params.flag("merge")?;
+    let token = x_token(app, &principal, now)?;
+    let plan = match prepare(app, &principal, &id, &new_id, merge).await? {
+        MoveStart::Unchanged(album) => {
+            let body = render_album(app, &principal, &album, now).await?;
+            return Ok(Reply::new(200, body).token(token));
+        }
+        MoveStart::Ready(plan) => plan,
+    };
+    let report = match run_move(app, &plan, Some(copy_deadline(app))).await {
+        Ok(MoveProgress::Done(album)) => {
+            let body = render_album(app, &principal, &album, now).await?;
+            return Ok(Reply::new(200, body).token(token));
+        }
+        Ok(MoveProgress::NotDone(report)) => report,
+        // Trouble part-way: the move continues as a job when that can be
+        // saved; else the 503, and re-sending the request finishes it.
+        Err(InterruptedMove { report, error }) if report.items_moved > 0 => {
+            return match continue_as_job(app, &principal, &plan, &report, token).await {
+                Ok(reply) => Ok(reply),
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not save the interrupted move as a job");
+                    Err(error)
+                }
+            };
+        }
+        Err(stopped) => return Err(stopped.error),
+    };
+    continue_as_job(app, &principal, &plan, &report, token).await
+}
+
+/// Saves the move as a job the worker continues, and answers 202 with it.
+async fn continue_as_job(
+    app: &App,
+    principal: &Principal,
+    plan: &MovePlan,
+    report: &MoveReport,
+    token: String,
+) -> Result<Reply, ApiError> {
+    let job = Job {
+        id: plan.state.job_id.clone(),
+        status: JobStatus::Running,
+        source_album_id: plan.source.id.clone(),
+        destination_id: plan.destination.id.clone(),
+        organization_id: plan.source.organization_id.clone(),
+        requested_by: principal.user_id.clone(),
+        images_total: plan.source.images_count,
+        images_copied: report.images_moved,
+        resume: None,
+        slices: 1,
+        error: None,
+        kind: JobKind::Move,
+        tags: false,
+    };
+    let job = app
+        .store
+        .create_job_if_absent(&job, true, &now_rfc3339())
+        .await?;
+    tracing::info!(job = %job.id, moved = report.images_moved, "move continues as a job");
+    crate::metrics::handed_off();
+    let body = serde_json::to_string(&JobJson::of(&job, None))
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    Ok(Reply::new(202, body)
+        .token(token)
+        .header("location", format!("/api/v1/duplications/{}", job.id))
+        .header("retry-after", RETRY_AFTER_SECONDS.to_string()))
+}

@@ -1,0 +1,481 @@
+//! Tags and tag associations: an organization's tags, and the items that
+//! tag one image (decision 0011).
+//!
+//! A tag lives in its organization's partition under its name (`T#<name>`,
+//! so listing is by name) with a pointer from its id (`TI#<id>`). Its id is
+//! UUIDv5 of organization and name, so creating a name twice finds the
+//! same tag. An association lives in its image's album partition
+//! (`G#<image ms>#<image id>#<tag id>`): it moves with the album's images
+//! and a copy with tags reads it in the same ordered pass as the images.
+//! Its id is UUIDv5 of image and tag, so tagging twice writes nothing new.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::KeysAndAttributes;
+use uuid::Uuid;
+
+use super::item::{Item, PageKey, get_s, s};
+use super::keys::*;
+use super::{Store, StoreError, StoredImage, retry};
+
+/// Namespace of tag ids (UUIDv5 of `<organization>/<name>`). Never change it.
+pub const TAG_NAMESPACE: Uuid = Uuid::from_u128(0x3f6b_9a1e_72c4_4d05_8e1a_6c2d_b94f_0a17);
+/// Namespace of tag association ids (UUIDv5 of `<image id>/<tag id>`).
+/// Never change it: copies and re-tags find their items by it.
+pub const TAG_IMAGE_NAMESPACE: Uuid = Uuid::from_u128(0x5d20_c8e3_1b94_47aa_b6f0_2e7d_13c5_9f68);
+
+/// The id of the tag named `name` in `organization_id`.
+pub fn tag_id(organization_id: &str, name: &str) -> String {
+    Uuid::new_v5(
+        &TAG_NAMESPACE,
+        format!("{organization_id}/{name}").as_bytes(),
+    )
+    .to_string()
+}
+
+/// The id of the association of image `image_id` with tag `tag_id`.
+pub fn tag_image_id(image_id: &str, tag_id: &str) -> String {
+    Uuid::new_v5(
+        &TAG_IMAGE_NAMESPACE,
+        format!("{image_id}/{tag_id}").as_bytes(),
+    )
+    .to_string()
+}
+
+/// An organization's tag.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Tag {
+    /// Tag id.
+    pub id: String,
+    /// Name, unique in the organization.
+    pub name: String,
+    /// Creation time (RFC 3339).
+    pub created_at: String,
+}
+
+/// One image tagged with one tag.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TagImage {
+    /// Association id.
+    pub id: String,
+    /// Album of the image.
+    pub album_id: String,
+    /// The image.
+    pub image_id: String,
+    /// The image's sort key in its album.
+    pub image_sk: String,
+    /// The tag.
+    pub tag_id: String,
+    /// When the image was tagged (copies and moves keep it).
+    pub created_at: String,
+    /// Who tagged it.
+    pub user_id: String,
+}
+
+/// Where an association is: its album and sort key.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct TagImageKey {
+    /// Album id.
+    pub album_id: String,
+    /// Sort key (`G#…`).
+    pub sk: String,
+}
+
+const CREATED: &str = "c";
+const USER: &str = "u";
+
+fn tag_from(item: &Item) -> Result<Tag, StoreError> {
+    Ok(Tag {
+        id: get_s(item, "id")?.to_string(),
+        name: get_s(item, "name")?.to_string(),
+        created_at: get_s(item, "created_at")?.to_string(),
+    })
+}
+
+fn album_of_pk(pk: &str) -> Result<&str, StoreError> {
+    pk.strip_prefix("A#")
+        .ok_or_else(|| StoreError::Corrupt(format!("expected an album partition, found {pk}")))
+}
+
+/// Decodes a tag association item.
+pub fn tag_image_from(item: &Item) -> Result<TagImage, StoreError> {
+    let sk = get_s(item, SK)?;
+    let (_, image_id, tag) = tag_image_sk_parts(sk)
+        .ok_or_else(|| StoreError::Corrupt(format!("bad tag association key {sk}")))?;
+    Ok(TagImage {
+        id: get_s(item, IMAGE_ID)?.to_string(),
+        album_id: album_of_pk(get_s(item, PK)?)?.to_string(),
+        image_id: image_id.to_string(),
+        image_sk: image_sk_of_tag_image(sk).unwrap_or_default(),
+        tag_id: tag.to_string(),
+        created_at: get_s(item, CREATED)?.to_string(),
+        user_id: get_s(item, USER).unwrap_or_default().to_string(),
+    })
+}
+
+impl Store {
+    /// Creates the tag `name` in `organization_id` unless it exists; returns
+    /// the stored tag and whether this call created it. The id pointer is
+    /// written either way, so a creation cut short is completed by a repeat.
+    pub async fn create_tag(
+        &self,
+        organization_id: &str,
+        name: &str,
+        now: &str,
+    ) -> Result<(Tag, bool), StoreError> {
+        let id = tag_id(organization_id, name);
+        let item = Item::from([
+            (PK.into(), s(org_pk(organization_id))),
+            (SK.into(), s(format!("{TAG_SK_PREFIX}{name}"))),
+            ("id".into(), s(&id)),
+            ("name".into(), s(name)),
+            ("created_at".into(), s(now)),
+        ]);
+        let created = self.put_if_absent(&item).await?;
+        let tag = if created {
+            tag_from(&item)?
+        } else {
+            self.tag_by_name(organization_id, name)
+                .await?
+                .ok_or_else(|| {
+                    StoreError::Corrupt("tag vanished after a conditional failure".into())
+                })?
+        };
+        let mut pointer = item;
+        pointer.insert(SK.into(), s(format!("{TAG_ID_SK_PREFIX}{}", tag.id)));
+        pointer.insert("created_at".into(), s(&tag.created_at));
+        self.put(pointer).await?;
+        Ok((tag, created))
+    }
+
+    /// The tag named `name`.
+    pub async fn tag_by_name(
+        &self,
+        organization_id: &str,
+        name: &str,
+    ) -> Result<Option<Tag>, StoreError> {
+        self.get_item(org_pk(organization_id), &format!("{TAG_SK_PREFIX}{name}"))
+            .await?
+            .as_ref()
+            .map(tag_from)
+            .transpose()
+    }
+
+    /// The tag with id `id`.
+    pub async fn tag_by_id(
+        &self,
+        organization_id: &str,
+        id: &str,
+    ) -> Result<Option<Tag>, StoreError> {
+        self.get_item(org_pk(organization_id), &format!("{TAG_ID_SK_PREFIX}{id}"))
+            .await?
+            .as_ref()
+            .map(tag_from)
+            .transpose()
+    }
+
+    /// One page of an organization's tags, by name.
+    pub async fn tags_page(
+        &self,
+        organization_id: &str,
+        limit: usize,
+        start: Option<PageKey>,
+    ) -> Result<(Vec<Tag>, Option<PageKey>), StoreError> {
+        let out = retry::bounded("Query", self.budgets.read, {
+            self.client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk AND begins_with(sk, :t)")
+                .expression_attribute_values(":pk", s(org_pk(organization_id)))
+                .expression_attribute_values(":t", s(TAG_SK_PREFIX))
+                .consistent_read(true)
+                .limit(limit as i32 + 1)
+                .set_exclusive_start_key(start.as_ref().map(PageKey::to_item))
+                .send()
+        })
+        .await?;
+        let items = out.items();
+        let mut tags = items.iter().map(tag_from).collect::<Result<Vec<_>, _>>()?;
+        let cut_short = out
+            .last_evaluated_key
+            .as_ref()
+            .is_some_and(|k| !k.is_empty());
+        let more = tags.len() > limit || cut_short;
+        tags.truncate(limit);
+        let next = (more && !tags.is_empty()).then(|| {
+            PageKey::from_fields([
+                (PK.to_string(), org_pk(organization_id)),
+                (
+                    SK.to_string(),
+                    get_s(&items[tags.len() - 1], SK)
+                        .unwrap_or_default()
+                        .to_string(),
+                ),
+            ])
+        });
+        Ok((tags, next))
+    }
+
+    /// Tags `image` (in `album_id`) with `tag` unless it already is;
+    /// returns the association as stored (the first tagging's).
+    pub async fn tag_image(
+        &self,
+        album_id: &str,
+        image: &StoredImage,
+        tag: &Tag,
+        user_id: &str,
+        now: &str,
+    ) -> Result<TagImage, StoreError> {
+        let millis = crate::image::sort_millis(&image.record.created_at).ok_or_else(|| {
+            StoreError::Corrupt(format!("image {} has an invalid created_at", image.id))
+        })?;
+        let sk = tag_image_sk(millis, &image.id, &tag.id);
+        let item = Item::from([
+            (PK.into(), s(album_pk(album_id))),
+            (SK.into(), s(&sk)),
+            (IMAGE_ID.into(), s(tag_image_id(&image.id, &tag.id))),
+            (TAG_ID.into(), s(&tag.id)),
+            (CREATED.into(), s(now)),
+            (USER.into(), s(user_id)),
+        ]);
+        if self.put_if_absent(&item).await? {
+            return tag_image_from(&item);
+        }
+        self.get_tag_image(album_id, &sk).await?.ok_or_else(|| {
+            StoreError::Corrupt("association vanished after a conditional failure".into())
+        })
+    }
+
+    /// The association at `sk` of album `album_id`.
+    pub async fn get_tag_image(
+        &self,
+        album_id: &str,
+        sk: &str,
+    ) -> Result<Option<TagImage>, StoreError> {
+        self.get_item(album_pk(album_id), sk)
+            .await?
+            .as_ref()
+            .map(tag_image_from)
+            .transpose()
+    }
+
+    /// Where the association with id `id` is (through `by_image`).
+    pub async fn find_tag_image(&self, id: &str) -> Result<Option<TagImageKey>, StoreError> {
+        Ok(self
+            .find_by_item_id(id)
+            .await?
+            .filter(|(_, sk)| sk.starts_with(TAG_IMAGE_SK_PREFIX))
+            .map(|(album_id, sk)| TagImageKey { album_id, sk }))
+    }
+
+    /// Deletes one association; `true` when it existed.
+    pub async fn delete_tag_image(&self, key: &TagImageKey) -> Result<bool, StoreError> {
+        let res = retry::conditional("DeleteItem", self.budgets.write, {
+            self.client
+                .delete_item()
+                .table_name(&self.table)
+                .key(PK, s(album_pk(&key.album_id)))
+                .key(SK, s(&key.sk))
+                .condition_expression("attribute_exists(pk)")
+                .send()
+        })
+        .await?;
+        Ok(res.is_some())
+    }
+
+    /// Deletes every association of the image at `image_sk` in `album_id`
+    /// (the image itself is the caller's); returns how many there were.
+    pub async fn delete_tag_images_of(
+        &self,
+        album_id: &str,
+        image_sk: &str,
+    ) -> Result<u64, StoreError> {
+        let Some(prefix) = tag_images_of_image_prefix(image_sk) else {
+            return Ok(0);
+        };
+        let mut keys = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let out = retry::bounded("Query", self.budgets.read, {
+                self.client
+                    .query()
+                    .table_name(&self.table)
+                    .key_condition_expression("pk = :pk AND begins_with(sk, :g)")
+                    .expression_attribute_values(":pk", s(album_pk(album_id)))
+                    .expression_attribute_values(":g", s(&prefix))
+                    .projection_expression("pk, sk")
+                    .consistent_read(true)
+                    .set_exclusive_start_key(start.clone())
+                    .send()
+            })
+            .await?;
+            keys.extend(out.items().iter().cloned());
+            match out.last_evaluated_key {
+                Some(k) if !k.is_empty() => start = Some(k),
+                _ => break,
+            }
+        }
+        let n = keys.len() as u64;
+        super::copy::delete_all(self, keys).await?;
+        Ok(n)
+    }
+
+    /// One page of a tag's associations, newest image first (through
+    /// `by_tag`, eventually consistent), and the key to continue after.
+    pub async fn tag_images_page(
+        &self,
+        tag_id: &str,
+        limit: usize,
+        start: Option<PageKey>,
+    ) -> Result<(Vec<TagImageKey>, Option<PageKey>), StoreError> {
+        let out = retry::bounded("Query", self.budgets.read, {
+            self.client
+                .query()
+                .table_name(&self.table)
+                .index_name(BY_TAG_INDEX)
+                .key_condition_expression("tg = :t")
+                .expression_attribute_values(":t", s(tag_id))
+                .scan_index_forward(false)
+                .limit(limit as i32 + 1)
+                .set_exclusive_start_key(start.as_ref().map(PageKey::to_item))
+                .send()
+        })
+        .await?;
+        let items = out.items();
+        let mut keys = Vec::with_capacity(items.len());
+        for item in items {
+            keys.push(TagImageKey {
+                album_id: album_of_pk(get_s(item, PK)?)?.to_string(),
+                sk: get_s(item, SK)?.to_string(),
+            });
+        }
+        let cut_short = out
+            .last_evaluated_key
+            .as_ref()
+            .is_some_and(|k| !k.is_empty());
+        let more = keys.len() > limit || cut_short;
+        keys.truncate(limit);
+        let next = (more && !keys.is_empty()).then(|| {
+            let last = &keys[keys.len() - 1];
+            PageKey::from_fields([
+                (PK.to_string(), album_pk(&last.album_id)),
+                (SK.to_string(), last.sk.clone()),
+                (TAG_ID.to_string(), tag_id.to_string()),
+            ])
+        });
+        Ok((keys, next))
+    }
+
+    /// Reads items by key (strongly consistent, `BatchGetItem` in calls of
+    /// 100, unprocessed keys asked again); absent items are left out.
+    pub async fn get_items(
+        &self,
+        keys: &[(String, String)],
+    ) -> Result<HashMap<(String, String), Item>, StoreError> {
+        let mut found = HashMap::new();
+        for chunk in keys.chunks(100) {
+            let mut pending: Vec<Item> = chunk
+                .iter()
+                .map(|(pk, sk)| Item::from([(PK.into(), s(pk)), (SK.into(), s(sk))]))
+                .collect();
+            pending.dedup();
+            let mut round = 0;
+            while !pending.is_empty() {
+                round += 1;
+                let ask = KeysAndAttributes::builder()
+                    .set_keys(Some(pending.clone()))
+                    .consistent_read(true)
+                    .build()
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                let out = retry::bounded("BatchGetItem", self.budgets.read, {
+                    self.client
+                        .batch_get_item()
+                        .request_items(&self.table, ask.clone())
+                        .send()
+                })
+                .await?;
+                for item in out
+                    .responses
+                    .and_then(|mut r| r.remove(&self.table))
+                    .unwrap_or_default()
+                {
+                    let key = (get_s(&item, PK)?.to_string(), get_s(&item, SK)?.to_string());
+                    found.insert(key, item);
+                }
+                pending = out
+                    .unprocessed_keys
+                    .and_then(|mut u| u.remove(&self.table))
+                    .map(|k| k.keys)
+                    .unwrap_or_default();
+                if !pending.is_empty() {
+                    if round >= self.policy.max_attempts {
+                        return Err(StoreError::Unavailable(format!(
+                            "{} keys still unprocessed after {round} BatchGetItem calls",
+                            pending.len()
+                        )));
+                    }
+                    retry::pause_within_deadline("BatchGetItem", self.policy.backoff(round))
+                        .await?;
+                }
+            }
+        }
+        Ok(found)
+    }
+
+    /// The associations at `keys` with their images, in `keys`' order;
+    /// an association whose item or image is gone (deleted meanwhile) is
+    /// left out.
+    pub async fn tag_images_with_images(
+        &self,
+        keys: &[TagImageKey],
+    ) -> Result<Vec<(TagImage, StoredImage)>, StoreError> {
+        let mut wanted = Vec::with_capacity(keys.len() * 2);
+        for k in keys {
+            wanted.push((album_pk(&k.album_id), k.sk.clone()));
+            if let Some(image_sk) = image_sk_of_tag_image(&k.sk) {
+                wanted.push((album_pk(&k.album_id), image_sk));
+            }
+        }
+        let found = self.get_items(&wanted).await?;
+        let mut out = Vec::with_capacity(keys.len());
+        for k in keys {
+            let pk = album_pk(&k.album_id);
+            let Some(assoc) = found.get(&(pk.clone(), k.sk.clone())) else {
+                continue;
+            };
+            let assoc = tag_image_from(assoc)?;
+            let Some(image) = found.get(&(pk, assoc.image_sk.clone())) else {
+                continue;
+            };
+            out.push((assoc, Self::decode_image(image)?));
+        }
+        Ok(out)
+    }
+
+    /// The image at `sk` of `album_id`.
+    pub async fn get_image(
+        &self,
+        album_id: &str,
+        sk: &str,
+    ) -> Result<Option<StoredImage>, StoreError> {
+        self.get_item(album_pk(album_id), sk)
+            .await?
+            .as_ref()
+            .map(Self::decode_image)
+            .transpose()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_deterministic_per_organization_and_pair() {
+        assert_eq!(tag_id("o1", "red"), tag_id("o1", "red"));
+        assert_ne!(tag_id("o1", "red"), tag_id("o2", "red"));
+        assert_ne!(tag_id("o1", "red"), tag_id("o1", "Red"));
+        assert_eq!(tag_image_id("i", "t"), tag_image_id("i", "t"));
+        assert_ne!(tag_image_id("i", "t"), tag_image_id("t", "i"));
+    }
+}
