@@ -754,7 +754,7 @@ impl Fixture {
 
     /// The event of `case` for `ep`, and what its credentials imply.
     fn build(&self, ep: Endpoint, case: &Case) -> (Value, Expect) {
-        let mut e = event(ep.event_file());
+        let mut e = ep.sample_event();
         if let Some(m) = &case.method {
             e["requestContext"]["http"]["method"] = Value::from(m.as_str());
         }

@@ -19,4 +19,5 @@ mod hostile_input;
 mod jobs;
 mod lifecycle;
 mod operations;
+mod tags;
 mod token_suite;
