@@ -6,6 +6,7 @@
 
 mod support;
 
+mod album_moves;
 mod concurrency;
 mod copy_faults;
 mod crash_recovery;

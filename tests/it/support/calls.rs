@@ -291,13 +291,20 @@ pub async fn partition_items(
     let mut out = Vec::new();
     let mut start = None;
     loop {
-        let page = store
+        let query = store
             .client()
             .query()
             .table_name(store.table())
-            .key_condition_expression("pk = :pk AND begins_with(sk, :p)")
-            .expression_attribute_values(":pk", AttributeValue::S(format!("A#{album}")))
-            .expression_attribute_values(":p", AttributeValue::S(prefix.into()))
+            .expression_attribute_values(":pk", AttributeValue::S(format!("A#{album}")));
+        // An empty prefix is the whole partition (DynamoDB refuses an empty key value).
+        let query = if prefix.is_empty() {
+            query.key_condition_expression("pk = :pk")
+        } else {
+            query
+                .key_condition_expression("pk = :pk AND begins_with(sk, :p)")
+                .expression_attribute_values(":p", AttributeValue::S(prefix.into()))
+        };
+        let page = query
             .consistent_read(true)
             .set_exclusive_start_key(start)
             .send()
