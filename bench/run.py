@@ -395,6 +395,37 @@ def duplicate_event(source: str, destination: str) -> bytes:
     return json.dumps(e).encode()
 
 
+def update_album_event(source: str, new_id: str, merge: bool) -> bytes:
+    e = copy.deepcopy(json.loads((ROOT / "events" / "update-album.json").read_text()))
+    path = f"/api/v1/albums/{source}"
+    e["rawPath"] = path
+    e["requestContext"]["http"]["path"] = path
+    e["requestContext"]["requestId"] = uuid.uuid4().hex[:16]
+    e["pathParameters"]["id"] = source
+    e["body"] = f"album%5Bpublic_id%5D={new_id}" + ("&merge=true" if merge else "")
+    e.setdefault("headers", {})["content-type"] = "application/x-www-form-urlencoded"
+    return json.dumps(e).encode()
+
+
+def count_range(client, album: str, prefix: str) -> int:
+    """Items of album `album`'s partition whose sort key starts with `prefix`."""
+    total, start = 0, None
+    while True:
+        kw = {"ExclusiveStartKey": start} if start else {}
+        out = client.query(
+            TableName=TABLE,
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :p)",
+            ExpressionAttributeValues={":pk": {"S": f"A#{album}"}, ":p": {"S": prefix}},
+            Select="COUNT",
+            ConsistentRead=True,
+            **kw,
+        )
+        total += out["Count"]
+        start = out.get("LastEvaluatedKey")
+        if not start:
+            return total
+
+
 def fresh_destination() -> str:
     return str(uuid.uuid4())  # the length of a destination the API would pick itself
 
@@ -1121,6 +1152,71 @@ class Bench:
             "ideal_ratio": big / mid,
         }
 
+    def phase_family(self) -> None:
+        """The rest of the duplicate family ([P10]): a duplicate with
+        `tags=true` (every image tagged twice) beside the same album's plain
+        duplicate, and a merge and a rename of `--images` images, each
+        through its function under the emulator, each on a fresh album."""
+        a = self.args
+        n, k = a.images, 2
+        tagged = f"bench_tagged_{n}"
+        runs: dict = {"plain": [], "tags": [], "merge": [], "rename": []}
+        with self.fresh_dynalite("family", []):
+            self.albumctl("seed", "--album", tagged, "--org", ORG, "--images", str(n),
+                          *[x for i in range(k) for x in ("--tag", f"bench-{i}")])
+            if count_range(self.ddb, tagged, "G#") != n * k:
+                raise RuntimeError(f"seeded {tagged} lacks its {n * k} tag associations")
+            dup = self.rie("duplicate_album", "family-duplicate")
+            upd = self.rie("update_album", "family-update")
+            try:
+                for rep in range(a.family_repeats):
+                    for kind in (("plain", "tags") if rep % 2 == 0 else ("tags", "plain")):
+                        dest = fresh_destination()
+                        ev = json.loads(duplicate_event(tagged, dest))
+                        if kind == "tags":
+                            ev["body"] += "&tags=true"
+                        secs, answer = dup.invoke(json.dumps(ev).encode(), timeout=120)
+                        check_duplicate(answer, dest, n)
+                        assocs = count_range(self.ddb, dest, "G#")
+                        if assocs != (n * k if kind == "tags" else 0):
+                            raise RuntimeError(f"{kind} duplicate left {assocs} tag associations")
+                        runs[kind].append(secs)
+                    # A merge of n images into an album of 10, and a rename of n.
+                    src, dst = f"bench_merge_src_{rep}", f"bench_merge_dst_{rep}"
+                    self.albumctl("seed", "--album", src, "--org", ORG, "--images", str(n))
+                    self.albumctl("seed", "--album", dst, "--org", ORG, "--images", "10")
+                    secs, answer = upd.invoke(update_album_event(src, dst, True), timeout=120)
+                    body = json.loads(answer.get("body") or "{}")
+                    if answer.get("statusCode") != 200 or body.get("images_count") != n + 10:
+                        raise RuntimeError(f"merge answered {answer.get('statusCode')}: {str(answer.get('body'))[:300]}")
+                    if count_range(self.ddb, src, "I#") + count_range(self.ddb, src, "G#") != 0:
+                        raise RuntimeError("the merged album's partition is not empty")
+                    runs["merge"].append(secs)
+                    renamed = f"bench_renamed_{rep}"
+                    secs, answer = upd.invoke(update_album_event(dst, renamed, False), timeout=120)
+                    body = json.loads(answer.get("body") or "{}")
+                    if answer.get("statusCode") != 200 or body.get("images_count") != n + 10:
+                        raise RuntimeError(f"rename answered {answer.get('statusCode')}: {str(answer.get('body'))[:300]}")
+                    runs["rename"].append(secs)
+                    log(f"family round {rep + 1}/{a.family_repeats}: duplicate {runs['plain'][-1]:.2f} s,"
+                        f" tags=true {runs['tags'][-1]:.2f} s, merge {runs['merge'][-1]:.2f} s, rename {runs['rename'][-1]:.2f} s")
+            finally:
+                dup.stop()
+                upd.stop()
+        plain, tags = summary(runs["plain"]), summary(runs["tags"])
+        self.results["family"] = {
+            "images": n,
+            "tags_per_image": k,
+            "duplicate_seconds": plain,
+            "duplicate_tags_seconds": tags,
+            "tags_over_plain": tags["median"] / plain["median"],
+            "items_per_image_with_tags": 1 + k,
+            "merge_seconds": summary(runs["merge"]),
+            "merge_into_images": 10,
+            "rename_seconds": summary(runs["rename"]),
+            "note": "a move writes and deletes every item (2 writes per image); tags=true writes 1 + tags items per image",
+        }
+
     def phase_concurrency_sensitivity(self) -> None:
         """Ours at several COPY_CONCURRENCY values (informational): a fresh RIE per
         value and round, rounds interleaved, one server of its own."""
@@ -1241,6 +1337,16 @@ class Bench:
             om = sc.get("ratio_of_medians")
             if om:
                 w(f"  ratio of the medians instead: ours {om['ours']:.2f}, boto3 {om['boto3']:.2f}, ceiling {om['ceiling']:.2f}")
+            w("")
+        if "family" in r:
+            f = r["family"]
+            n = f["images"]
+            w(f"The duplicate family, {n:,} images (median of {len(f['duplicate_seconds']['samples'])})")
+            w(f"  {'duplicate':34} {f['duplicate_seconds']['median']:7.2f} s  {n / f['duplicate_seconds']['median']:6.0f} images/s")
+            w(f"  {'duplicate tags=true (' + str(f['tags_per_image']) + ' tags/image)':34} {f['duplicate_tags_seconds']['median']:7.2f} s  {n / f['duplicate_tags_seconds']['median']:6.0f} images/s"
+              f"  ({f['tags_over_plain']:.2f}x the time for {f['items_per_image_with_tags']}x the items)")
+            w(f"  {'merge into an album of ' + str(f['merge_into_images']):34} {f['merge_seconds']['median']:7.2f} s  {n / f['merge_seconds']['median']:6.0f} images/s (a write and a delete each)")
+            w(f"  {'rename':34} {f['rename_seconds']['median']:7.2f} s  {(n + f['merge_into_images']) / f['rename_seconds']['median']:6.0f} images/s")
             w("")
         if "ours_concurrency_sensitivity" in r:
             v = r["ours_concurrency_sensitivity"]["runs"]
@@ -1409,9 +1515,10 @@ def main() -> int:
     ap.add_argument("--brownout-kinds", type=lambda s: s.split(","), default=["healthy", "brownout"],
                     help="healthy,brownout: which of the two the brownout phase measures (e.g. healthy alone for an older build)")
     ap.add_argument("--memory-repeats", type=int, default=3)
+    ap.add_argument("--family-repeats", type=int, default=3)
     ap.add_argument("--dynalite-heap-mb", type=int, default=6144)
-    ap.add_argument("--phases", default="sizes,cold,warm,brownout,copies,sensitivity,memory",
-                    help="comma-separated subset of sizes,cold,warm,brownout,copies,sensitivity,memory")
+    ap.add_argument("--phases", default="sizes,cold,warm,brownout,copies,family,sensitivity,memory",
+                    help="comma-separated subset of sizes,cold,warm,brownout,copies,family,sensitivity,memory")
     ap.add_argument("--results", type=Path, default=DEFAULT_RESULTS)
     ap.add_argument("--no-doc", action="store_true", help="leave BENCHMARKS.md's latest figures as they are")
     ap.add_argument("--plot", type=Path, default=ROOT / "bench" / "copy-time.png")
@@ -1459,6 +1566,8 @@ def main() -> int:
                 bench.phase_brownout()
         if "copies" in phases:
             bench.phase_copies()
+        if "family" in phases:
+            bench.phase_family()
         if "sensitivity" in phases:
             bench.phase_concurrency_sensitivity()
         if "memory" in phases:

@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Creates the local table and the contract's data in the local DynamoDB:
-# the organization, the user of events/*.json's token, and album
-# 00100000123BB44 with 5 realistic images. Meant for a fresh local DynamoDB
-# (scripts/with-dynalite.sh starts one per run).
+# the organization, the user of events/*.json's token, album
+# 00100000123BB44 with 5 realistic images, and album team_album with 3
+# (events/update-album-merge.json merges it into 00100000123BB44). Meant
+# for a fresh local DynamoDB (scripts/with-dynalite.sh starts one per run).
+# Every image of 00100000123BB44 is tagged `summer` (events/tag-images.json,
+# list-tag-images.json and delete-tag-image.json use it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 : "${AWS_ENDPOINT_URL_DYNAMODB:?run me through scripts/with-dynalite.sh}"
@@ -18,4 +21,5 @@ ctl=target/debug/albumctl
 $ctl create-table
 $ctl create-org --id "$ORG" --name "Demo organization"
 $ctl create-user --id "$USER_ID" --org "$ORG"
-$ctl seed --album 00100000123BB44 --org "$ORG" --images 5
+$ctl seed --album 00100000123BB44 --org "$ORG" --images 5 --tag summer
+$ctl seed --album team_album --org "$ORG" --images 3

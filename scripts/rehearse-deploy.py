@@ -16,9 +16,11 @@ Usage: .venv/bin/python scripts/rehearse-deploy.py [--template F] [--verbose]
 4. Asserts, by asking moto's services (not the template), that the stack
    is CREATE_COMPLETE and holds the alarms, the log groups with their
    retention, the secrets and who may read them, the dead-letter queue,
-   the SNS topic, the table with TTL on `expires_at` and deletion
-   protection, the functions' environment, the HTTP API's routes (each
-   invoking its function), CORS and stage (throttling, access logs).
+   the SNS topic, the table with TTL on `expires_at`, deletion
+   protection and its indexes, the functions' environment, the HTTP API's routes (each
+   invoking its function), CORS and stage (throttling, access logs), and
+   the dashboard (every function in its widgets; each SEARCH query within
+   CloudWatch's 1,024 characters even with a 40-character stack name).
 
 moto's CloudFormation creates only the types it has a model for; any other
 resource is skipped: moto logs "No Moto CloudFormation support for <type>"
@@ -91,7 +93,7 @@ from samtranslator.translator.transform import transform  # noqa: E402
 # The types moto's CloudFormation creates by itself (before the bridges below exist).
 NATIVE_TYPES = frozenset(cfn_parsing.get_model_map()) | frozenset(cfn_parsing.NULL_MODELS)
 
-FUNCTIONS = [
+HTTP_FUNCTIONS = [
     "DuplicateAlbumFunction",
     "CreateAlbumFunction",
     "GetAlbumFunction",
@@ -100,13 +102,21 @@ FUNCTIONS = [
     "DeleteImageFunction",
     "CloudinaryNotificationFunction",
     "GetDuplicationFunction",
-    "ScheduledDuplicateFunction",
-    "DuplicationWorkerFunction",
+    "CreateTagFunction",
+    "ListTagsFunction",
+    "TagImagesFunction",
+    "ListTagImagesFunction",
+    "DeleteTagImageFunction",
+    "UpdateAlbumFunction",
 ]
-HTTP_FUNCTIONS = FUNCTIONS[:8]
-JOB_FUNCTIONS = {"DuplicateAlbumFunction", "ScheduledDuplicateFunction", "DuplicationWorkerFunction"}
+FUNCTIONS = HTTP_FUNCTIONS + ["ScheduledDuplicateFunction", "DuplicationWorkerFunction"]
+JOB_FUNCTIONS = {"DuplicateAlbumFunction", "UpdateAlbumFunction", "ScheduledDuplicateFunction", "DuplicationWorkerFunction"}
 NEEDS_JWT = set(HTTP_FUNCTIONS)
-NEEDS_CLOUDINARY = NEEDS_JWT - {"DeleteImageFunction"}
+# The functions that render no image (so build no Cloudinary URL) and sign no upload form.
+NEEDS_CLOUDINARY = NEEDS_JWT - {"DeleteImageFunction", "CreateTagFunction", "ListTagsFunction", "DeleteTagImageFunction"}
+# Function names are <stack>-<binary>; the template allows stacks of up to 40 characters.
+LONGEST_STACK_NAME = 40
+SEARCH_QUERY_MAX = 1024  # CloudWatch's limit on a SEARCH expression's query
 
 DUMMY_CLOUDINARY_URL = "cloudinary://111111111111:rehearsal-only-not-a-secret@rehearsal"
 # Stands for the ARN of a secret the operator created beforehand (the
@@ -672,6 +682,12 @@ def assert_stack(source: dict[str, Any], template: dict[str, Any], params: dict[
         desc = ddb.describe_table(TableName=table)["Table"]
         f.check(desc.get("DeletionProtectionEnabled") is True, "the table has deletion protection")
         f.check(desc.get("StreamSpecification", {}).get("StreamEnabled") is True, "the table has its stream")
+        indexes = {i["IndexName"]: ([(k["AttributeName"], k["KeyType"]) for k in i["KeySchema"]], i["Projection"]["ProjectionType"])
+                   for i in desc.get("GlobalSecondaryIndexes", [])}
+        f.check(indexes == {"by_image": ([("iid", "HASH")], "KEYS_ONLY"),
+                            "by_organization": ([("organization_id", "HASH"), ("sk", "RANGE")], "KEYS_ONLY"),
+                            "by_tag": ([("tg", "HASH"), ("sk", "RANGE")], "KEYS_ONLY")},
+                f"the table's indexes (got {indexes})")
     f.check(template["Resources"]["AlbumsTable"].get("DeletionPolicy") == "Retain"
             and template["Resources"]["AlbumsTable"].get("UpdateReplacePolicy") == "Retain", "the table is retained")
 
@@ -733,6 +749,32 @@ def assert_stack(source: dict[str, Any], template: dict[str, Any], params: dict[
                        '"Errors"', '"Duration"', '"4xx"', '"5xx"', '"Latency"'):
             f.check(metric in text, f"the dashboard shows {metric}")
         f.check("${" not in text, "the dashboard body has no unresolved ${...}")
+        widgets = {}
+        try:
+            for w in json.loads(body).get("widgets", []):
+                widgets[w.get("properties", {}).get("title", "")] = w.get("properties", {}).get("metrics", [])
+        except (ValueError, AttributeError):
+            pass
+
+        def lambda_lines(title_start: str, metric: str) -> set[str]:
+            lines = next((m for t, m in widgets.items() if t.startswith(title_start)), [])
+            return {line[3] for line in lines if isinstance(line, list) and line[:3] == ["AWS/Lambda", metric, "FunctionName"]}
+
+        errors, durations = lambda_lines("Lambda errors", "Errors"), lambda_lines("Lambda duration", "Duration")
+        answers = next((m for t, m in widgets.items() if t.startswith("Answers")), [])
+        searches = [line[0]["expression"] for line in answers if isinstance(line, list) and line and isinstance(line[0], dict)]
+        f.check(len(searches) == 4, f"the Answers widget has one SEARCH per status class (got {len(searches)})")
+        for lid, name in fn_names.items():
+            f.check(name in errors, f"the dashboard's Lambda errors widget shows {lid}")
+            f.check(name in durations, f"the dashboard's Lambda duration widget shows {lid}")
+            if lid in HTTP_FUNCTIONS:
+                f.check(all(f'"{name}"' in q for q in searches), f"every Answers SEARCH names {lid}")
+        # With the longest stack name the template allows, every SEARCH query
+        # must stay within CloudWatch's limit.
+        for query in (m.group(1) for q in searches for m in re.finditer(r"SEARCH\('([^']*)'", q)):
+            longest = len(query) + query.count(STACK) * (LONGEST_STACK_NAME - len(STACK))
+            f.check(longest <= SEARCH_QUERY_MAX,
+                    f"a SEARCH query is {longest} characters with a {LONGEST_STACK_NAME}-character stack name (limit {SEARCH_QUERY_MAX})")
 
 
 def main() -> int:

@@ -13,7 +13,7 @@ use std::time::Instant;
 use crate::album::{Album, is_valid_id};
 use crate::auth::{Ability, Principal};
 use crate::error::ApiError;
-use crate::service::{App, album_for};
+use crate::service::{App, album_and_move_for};
 use crate::store::copy::{MoveReport, move_items};
 use crate::store::moves::{Mark, MoveState};
 
@@ -72,7 +72,8 @@ pub async fn prepare(
             "album[public_id] must be 1-128 characters of A-Z, a-z, 0-9, '_' or '-'".into(),
         ));
     }
-    let source = album_for(app, principal, source_id, &[Ability::Rename]).await?;
+    let (source, moving) =
+        album_and_move_for(app, principal, source_id, &[Ability::Rename]).await?;
     if new_id == source.id {
         return Ok(MoveStart::Unchanged(source));
     }
@@ -82,11 +83,11 @@ pub async fn prepare(
             "album {source_id} is being moved to {to}; send that request again to finish it"
         ))
     };
-    let state = match store.album_move(source_id).await? {
+    let state = match moving {
         Some(m) if m.to != new_id => return Err(moving_elsewhere(&m.to)),
         Some(m) => m,
         None => {
-            if let Some(dest) = store.get_album(new_id).await? {
+            if let Some((dest, dest_moving)) = store.get_album_and_move(new_id).await? {
                 if dest.organization_id != source.organization_id {
                     return Err(ApiError::Conflict(format!(
                         "album {new_id} already exists and belongs to another organization"
@@ -102,7 +103,7 @@ pub async fn prepare(
                         "this token may not add images to album {new_id}"
                     )));
                 }
-                if store.album_move(new_id).await?.is_some() {
+                if dest_moving.is_some() {
                     return Err(ApiError::Conflict(format!(
                         "album {new_id} is itself being moved"
                     )));

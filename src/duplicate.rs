@@ -15,7 +15,7 @@ use std::time::Instant;
 use crate::album::{Album, is_valid_id};
 use crate::auth::{Ability, Principal};
 use crate::error::ApiError;
-use crate::service::{App, album_for, now_rfc3339};
+use crate::service::{App, album_and_move_for, moving_conflict, now_rfc3339};
 use crate::store::copy::{CopyReport, copy_images};
 
 /// A duplication's albums, checked and ready to copy.
@@ -63,13 +63,17 @@ pub async fn prepare(
     requested_destination: Option<&str>,
 ) -> Result<Plan, ApiError> {
     let dest_id = destination_id(source_id, requested_destination)?;
-    let source = album_for(
+    let (source, moving) = album_and_move_for(
         app,
         principal,
         source_id,
         &[Ability::See, Ability::ImageList],
     )
     .await?;
+    // A copy of a moving album would miss what already moved.
+    if let Some(m) = moving {
+        return Err(moving_conflict(source_id, &m.to));
+    }
     if !principal.can(&dest_id, Ability::ImageUpload) {
         return Err(ApiError::Forbidden(format!(
             "this token may not add images to album {dest_id}"
@@ -127,16 +131,19 @@ pub async fn prepare_for_organization(
         return Err(ApiError::Unprocessable("source_album_id is invalid".into()));
     }
     let dest_id = self::destination_id(source_id, Some(destination_id))?;
-    let source = app
+    let (source, moving) = app
         .store
-        .get_album(source_id)
+        .get_album_and_move(source_id)
         .await?
-        .filter(|a| a.organization_id == organization_id)
+        .filter(|(a, _)| a.organization_id == organization_id)
         .ok_or_else(|| {
             ApiError::NotFound(format!(
                 "album {source_id} not found in organization {organization_id}"
             ))
         })?;
+    if let Some(m) = moving {
+        return Err(moving_conflict(source_id, &m.to));
+    }
     let (destination, created) = ensure_destination(app, organization_id, &dest_id).await?;
     Ok(Plan {
         source,

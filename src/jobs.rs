@@ -124,12 +124,13 @@ async fn slice(
     let source = store.get_album(&job.source_album_id).await?;
     let destination = store.get_album(&job.destination_id).await?;
     let (Some(source), Some(destination)) = (source, destination) else {
-        let why = "the source or destination album no longer exists";
-        store.fail_job(&job.id, owner, why, &now_rfc3339()).await?;
-        let mut failed = job.clone();
-        failed.status = JobStatus::Failed;
-        failed.error = Some(why.into());
-        return Ok(SliceOutcome::Failed(failed));
+        return fail(
+            app,
+            job,
+            owner,
+            "the source or destination album no longer exists",
+        )
+        .await;
     };
     let mut resume = job.resume.clone();
     let mut copied = job.images_copied;
@@ -168,19 +169,7 @@ async fn slice(
             resume = report.resume_key;
         }
         if Instant::now() >= stop_at {
-            if !store
-                .hand_off_job(&job.id, owner, resume.as_ref(), copied, &now_rfc3339())
-                .await?
-            {
-                return Err(ApiError::Unavailable(format!(
-                    "lost the lease of job {}",
-                    job.id
-                )));
-            }
-            let mut paused = job.clone();
-            paused.resume = resume;
-            paused.images_copied = copied;
-            return Ok(SliceOutcome::Paused(paused));
+            return hand_off(app, job, owner, resume, copied).await;
         }
         if let Some(r) = &resume
             && !store
@@ -231,11 +220,7 @@ async fn move_slice(
         (Some(source), Some(destination)) if moving_here => (source, destination),
         _ => {
             let why = "the album or its destination no longer exists, or the album is no longer being moved there";
-            store.fail_job(&job.id, owner, why, &now_rfc3339()).await?;
-            let mut failed = job.clone();
-            failed.status = JobStatus::Failed;
-            failed.error = Some(why.into());
-            return Ok(SliceOutcome::Failed(failed));
+            return fail(app, job, owner, why).await;
         }
     };
     let plan = crate::album_move::MovePlan {
@@ -263,8 +248,20 @@ async fn move_slice(
         Ok(MoveProgress::NotDone(report)) => job.images_copied + report.images_moved,
         Err(stopped) => return Err(stopped.error),
     };
-    if !store
-        .hand_off_job(&job.id, owner, None, moved, &now_rfc3339())
+    hand_off(app, job, owner, None, moved).await
+}
+
+/// Saves a held job's progress and hands it to the next slice.
+async fn hand_off(
+    app: &App,
+    job: &Job,
+    owner: &str,
+    resume: Option<PageKey>,
+    copied: u64,
+) -> Result<SliceOutcome, ApiError> {
+    if !app
+        .store
+        .hand_off_job(&job.id, owner, resume.as_ref(), copied, &now_rfc3339())
         .await?
     {
         return Err(ApiError::Unavailable(format!(
@@ -273,8 +270,20 @@ async fn move_slice(
         )));
     }
     let mut paused = job.clone();
-    paused.images_copied = moved;
+    paused.resume = resume;
+    paused.images_copied = copied;
     Ok(SliceOutcome::Paused(paused))
+}
+
+/// Ends a held job as failed, for `why`.
+async fn fail(app: &App, job: &Job, owner: &str, why: &str) -> Result<SliceOutcome, ApiError> {
+    app.store
+        .fail_job(&job.id, owner, why, &now_rfc3339())
+        .await?;
+    let mut failed = job.clone();
+    failed.status = JobStatus::Failed;
+    failed.error = Some(why.into());
+    Ok(SliceOutcome::Failed(failed))
 }
 
 /// One bounded step of a copy, from `start` until `until`.

@@ -13,6 +13,7 @@ use crate::deadline::Budgets;
 use crate::error::ApiError;
 use crate::secret_source::{self, Needs};
 use crate::store::copy::CopyOptions;
+use crate::store::moves::MoveState;
 use crate::store::{Store, StoredImage, sdk_config_from_env};
 
 /// Extra life of a notification token beyond its upload form's, so that
@@ -119,11 +120,27 @@ pub async fn album_for(
     album_id: &str,
     abilities: &[Ability],
 ) -> Result<Album, ApiError> {
+    Ok(album_and_move_for(app, principal, album_id, abilities)
+        .await?
+        .0)
+}
+
+/// [`album_for`], with the move the album is in, if any (decision 0011).
+pub async fn album_and_move_for(
+    app: &App,
+    principal: &Principal,
+    album_id: &str,
+    abilities: &[Ability],
+) -> Result<(Album, Option<MoveState>), ApiError> {
     let not_found = || ApiError::NotFound(format!("album {album_id} not found"));
     if !crate::album::is_valid_id(album_id) {
         return Err(not_found());
     }
-    let album = app.store.get_album(album_id).await?.ok_or_else(not_found)?;
+    let (album, moving) = app
+        .store
+        .get_album_and_move(album_id)
+        .await?
+        .ok_or_else(not_found)?;
     if album.organization_id != principal.organization_id {
         return Err(not_found());
     }
@@ -132,7 +149,13 @@ pub async fn album_for(
             "this token may not do that on album {album_id}"
         )));
     }
-    Ok(album)
+    Ok((album, moving))
+}
+
+/// The 409 of an album that is being renamed or merged away: what it
+/// holds is on its way elsewhere (decision 0011).
+pub fn moving_conflict(album_id: &str, to: &str) -> ApiError {
+    ApiError::Conflict(format!("album {album_id} is being moved to {to}"))
 }
 
 /// The signed upload form of `album`, or `None` when the caller may not upload there.

@@ -62,6 +62,10 @@ enum Command {
         /// Do nothing when the album already exists (idempotent set-up).
         #[arg(long)]
         if_new: bool,
+        /// Also tag every new image with this tag of the organization
+        /// (created when missing); repeat for several.
+        #[arg(long = "tag")]
+        tags: Vec<String>,
     },
     /// Serve the whole API locally with the template's routes (make dev).
     Serve {
@@ -189,6 +193,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             org,
             images,
             if_new,
+            tags,
         } => {
             if !is_valid_id(&album) {
                 return Err("--album must be 1-128 characters of A-Za-z0-9_-".into());
@@ -219,7 +224,20 @@ async fn run(cli: Cli) -> Result<(), String> {
                 .put_images(&album, &batch)
                 .await
                 .map_err(|e| e.to_string())?;
-            eprintln!("album {album}: {count} images");
+            let mut tagged = 0;
+            for name in &tags {
+                let now = album_api::service::now_rfc3339();
+                let name = album_api::tags::valid_name(Some(name)).map_err(|e| e.to_string())?;
+                let (tag, _) = store
+                    .create_tag(&org, &name, &now)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                tagged += store
+                    .tag_images_in_batches(&album, &batch, &tag, "albumctl", &now)
+                    .await
+                    .map_err(|e| e.to_string())?;
+            }
+            eprintln!("album {album}: {count} images, {tagged} tag associations added");
         }
     }
     Ok(())

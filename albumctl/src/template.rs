@@ -113,6 +113,12 @@ mod tests {
             "delete_image",
             "cloudinary_notification",
             "get_duplication",
+            "update_album",
+            "create_tag",
+            "list_tags",
+            "tag_images",
+            "list_tag_images",
+            "delete_tag_image",
         ] {
             assert!(binaries.contains(&b), "{b} has no route");
         }

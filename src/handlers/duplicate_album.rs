@@ -110,8 +110,14 @@ async fn continue_as_job(
         .create_job_if_absent(&job, true, &now_rfc3339())
         .await?;
     tracing::info!(job = %job.id, copied = job.images_copied, total = job.images_total, "copy continues as a job");
+    accepted(&job, token)
+}
+
+/// The 202 of a request that continues as `job`: the job JSON, where to
+/// follow it and when to look. Counted as a hand-off.
+pub(crate) fn accepted(job: &Job, token: String) -> Result<Reply, ApiError> {
     crate::metrics::handed_off();
-    let body = serde_json::to_string(&JobJson::of(&job, None))
+    let body = serde_json::to_string(&JobJson::of(job, None))
         .map_err(|e| ApiError::Internal(e.to_string()))?;
     Ok(Reply::new(202, body)
         .token(token)

@@ -12,9 +12,8 @@ use serde_json::Value;
 use crate::album_move::{InterruptedMove, MovePlan, MoveProgress, MoveStart, prepare, run_move};
 use crate::auth::Principal;
 use crate::error::ApiError;
-use crate::handlers::duplicate_album::copy_deadline;
-use crate::http::{Params, RETRY_AFTER_SECONDS, Reply, answer, header, params, path_param};
-use crate::jobs::JobJson;
+use crate::handlers::duplicate_album::{accepted, copy_deadline};
+use crate::http::{Params, Reply, answer, header, params, path_param};
 use crate::service::{App, authenticate, now, now_rfc3339, render_album, x_token};
 use crate::store::copy::MoveReport;
 use crate::store::jobs::{Job, JobKind, JobStatus};
@@ -110,11 +109,5 @@ async fn continue_as_job(
         .create_job_if_absent(&job, true, &now_rfc3339())
         .await?;
     tracing::info!(job = %job.id, moved = report.images_moved, "move continues as a job");
-    crate::metrics::handed_off();
-    let body = serde_json::to_string(&JobJson::of(&job, None))
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
-    Ok(Reply::new(202, body)
-        .token(token)
-        .header("location", format!("/api/v1/duplications/{}", job.id))
-        .header("retry-after", RETRY_AFTER_SECONDS.to_string()))
+    accepted(&job, token)
 }

@@ -6,20 +6,33 @@ use crate::album::Album;
 
 use super::item::{PageKey, get_n, get_s, n, s};
 use super::keys::*;
+use super::moves::{MoveState, move_state_of};
 use super::{Store, StoreError, retry};
 
 impl Store {
     /// Reads an album (strongly consistent).
     pub async fn get_album(&self, id: &str) -> Result<Option<Album>, StoreError> {
+        Ok(self.get_album_and_move(id).await?.map(|(album, _)| album))
+    }
+
+    /// Reads an album and the move it is in, if any (decision 0011), in
+    /// one read.
+    pub async fn get_album_and_move(
+        &self,
+        id: &str,
+    ) -> Result<Option<(Album, Option<MoveState>)>, StoreError> {
         match self.get_item(album_pk(id), ALBUM_SK).await? {
             None => Ok(None),
-            Some(item) => Ok(Some(Album {
-                id: id.to_string(),
-                organization_id: get_s(&item, ORGANIZATION_ID)?.to_string(),
-                images_count: get_n(&item, "images_count")?,
-                views_count: get_n(&item, "views_count")?,
-                created_at: get_s(&item, "created_at").unwrap_or_default().to_string(),
-            })),
+            Some(item) => Ok(Some((
+                Album {
+                    id: id.to_string(),
+                    organization_id: get_s(&item, ORGANIZATION_ID)?.to_string(),
+                    images_count: get_n(&item, "images_count")?,
+                    views_count: get_n(&item, "views_count")?,
+                    created_at: get_s(&item, "created_at").unwrap_or_default().to_string(),
+                },
+                move_state_of(&item),
+            ))),
         }
     }
 

@@ -122,25 +122,9 @@ impl Store {
     /// Increments the album's `seq` and returns the new value: the first
     /// step of every counted write (decision 0003).
     pub async fn bump_seq(&self, album_id: &str) -> Result<u64, StoreError> {
-        let bumped = retry::bounded("UpdateItem", self.budgets.write, {
-            self.client
-                .update_item()
-                .table_name(&self.table)
-                .key(PK, s(album_pk(album_id)))
-                .key(SK, s(ALBUM_SK))
-                .update_expression("ADD seq :one")
-                .condition_expression("attribute_exists(pk)")
-                .expression_attribute_values(":one", n(1))
-                .return_values(ReturnValue::UpdatedNew)
-                .send()
-        })
-        .await?;
-        bumped
-            .attributes
-            .as_ref()
-            .map(|a| get_n(a, "seq"))
-            .transpose()
-            .map(|s| s.unwrap_or(0))
+        self.bump_seq_if(album_id, "attribute_exists(pk)")
+            .await?
+            .ok_or_else(|| StoreError::Dynamo(format!("album {album_id} does not exist")))
     }
 
     /// [`Store::bump_seq`] for a writer about to add images: refused with
@@ -148,6 +132,27 @@ impl Store {
     /// away (its images would be left behind), so such writers go to the
     /// destination or answer 409 (decision 0011).
     pub async fn bump_seq_to_add(&self, album_id: &str) -> Result<u64, StoreError> {
+        let condition = "attribute_exists(pk) AND attribute_not_exists(moving_to)";
+        if let Some(seq) = self.bump_seq_if(album_id, condition).await? {
+            return Ok(seq);
+        }
+        match self.album_move(album_id).await? {
+            Some(m) => Err(StoreError::Moving {
+                album: album_id.to_string(),
+                to: m.to,
+            }),
+            None => Err(StoreError::Dynamo(format!(
+                "album {album_id} does not exist"
+            ))),
+        }
+    }
+
+    /// Increments `seq` if `condition` holds: the new value, or `None`.
+    async fn bump_seq_if(
+        &self,
+        album_id: &str,
+        condition: &str,
+    ) -> Result<Option<u64>, StoreError> {
         let bumped = retry::conditional("UpdateItem", self.budgets.write, {
             self.client
                 .update_item()
@@ -155,29 +160,21 @@ impl Store {
                 .key(PK, s(album_pk(album_id)))
                 .key(SK, s(ALBUM_SK))
                 .update_expression("ADD seq :one")
-                .condition_expression("attribute_exists(pk) AND attribute_not_exists(moving_to)")
+                .condition_expression(condition)
                 .expression_attribute_values(":one", n(1))
                 .return_values(ReturnValue::UpdatedNew)
                 .send()
         })
         .await?;
-        match bumped {
-            Some(out) => out
-                .attributes
-                .as_ref()
-                .map(|a| get_n(a, "seq"))
-                .transpose()
-                .map(|s| s.unwrap_or(0)),
-            None => match self.album_move(album_id).await? {
-                Some(m) => Err(StoreError::Moving {
-                    album: album_id.to_string(),
-                    to: m.to,
-                }),
-                None => Err(StoreError::Dynamo(format!(
-                    "album {album_id} does not exist"
-                ))),
-            },
-        }
+        bumped
+            .map(|out| {
+                out.attributes
+                    .as_ref()
+                    .map(|a| get_n(a, "seq"))
+                    .transpose()
+                    .map(|s| s.unwrap_or(0))
+            })
+            .transpose()
     }
 
     /// Adds `delta` to `images_count` (and bumps `seq`) only if `seq` is

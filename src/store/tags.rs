@@ -154,20 +154,22 @@ impl Store {
         organization_id: &str,
         name: &str,
     ) -> Result<Option<Tag>, StoreError> {
-        self.get_item(org_pk(organization_id), &format!("{TAG_SK_PREFIX}{name}"))
-            .await?
-            .as_ref()
-            .map(tag_from)
-            .transpose()
+        self.tag_at(organization_id, format!("{TAG_SK_PREFIX}{name}"))
+            .await
     }
 
-    /// The tag with id `id`.
+    /// The tag with id `id` (through its pointer).
     pub async fn tag_by_id(
         &self,
         organization_id: &str,
         id: &str,
     ) -> Result<Option<Tag>, StoreError> {
-        self.get_item(org_pk(organization_id), &format!("{TAG_ID_SK_PREFIX}{id}"))
+        self.tag_at(organization_id, format!("{TAG_ID_SK_PREFIX}{id}"))
+            .await
+    }
+
+    async fn tag_at(&self, organization_id: &str, sk: String) -> Result<Option<Tag>, StoreError> {
+        self.get_item(org_pk(organization_id), &sk)
             .await?
             .as_ref()
             .map(tag_from)
@@ -226,24 +228,55 @@ impl Store {
         user_id: &str,
         now: &str,
     ) -> Result<TagImage, StoreError> {
+        let item = self.tag_image_item(album_id, image, tag, user_id, now)?;
+        if self.put_if_absent(&item).await? {
+            return tag_image_from(&item);
+        }
+        self.get_tag_image(album_id, get_s(&item, SK)?)
+            .await?
+            .ok_or_else(|| {
+                StoreError::Corrupt("association vanished after a conditional failure".into())
+            })
+    }
+
+    /// The item tagging `image` of `album_id` with `tag`.
+    fn tag_image_item(
+        &self,
+        album_id: &str,
+        image: &StoredImage,
+        tag: &Tag,
+        user_id: &str,
+        now: &str,
+    ) -> Result<Item, StoreError> {
         let millis = crate::image::sort_millis(&image.record.created_at).ok_or_else(|| {
             StoreError::Corrupt(format!("image {} has an invalid created_at", image.id))
         })?;
-        let sk = tag_image_sk(millis, &image.id, &tag.id);
-        let item = Item::from([
+        Ok(Item::from([
             (PK.into(), s(album_pk(album_id))),
-            (SK.into(), s(&sk)),
+            (SK.into(), s(tag_image_sk(millis, &image.id, &tag.id))),
             (IMAGE_ID.into(), s(tag_image_id(&image.id, &tag.id))),
             (TAG_ID.into(), s(&tag.id)),
             (CREATED.into(), s(now)),
             (USER.into(), s(user_id)),
-        ]);
-        if self.put_if_absent(&item).await? {
-            return tag_image_from(&item);
-        }
-        self.get_tag_image(album_id, &sk).await?.ok_or_else(|| {
-            StoreError::Corrupt("association vanished after a conditional failure".into())
-        })
+        ]))
+    }
+
+    /// Tags many images at once with batch writes, as a copy writes
+    /// (seeding and benchmarks; the API tags through [`Store::tag_image`]).
+    /// Returns the associations written.
+    pub async fn tag_images_in_batches(
+        &self,
+        album_id: &str,
+        images: &[StoredImage],
+        tag: &Tag,
+        user_id: &str,
+        now: &str,
+    ) -> Result<u64, StoreError> {
+        let items = images
+            .iter()
+            .map(|i| self.tag_image_item(album_id, i, tag, user_id, now))
+            .collect::<Result<Vec<_>, _>>()?;
+        super::copy::write_all(self, items).await
     }
 
     /// The association at `sk` of album `album_id`.
