@@ -611,6 +611,71 @@ async fn invalid_or_missing_public_ids_are_422_and_the_albums_own_id_is_200_unch
     assert_eq!(before, after, "{}", snapshot_diff(&before, &after));
 }
 
+#[tokio::test]
+async fn the_sample_events_of_update_album_merge_and_rename_work_as_sent() {
+    for format in Format::BOTH {
+        let env = TestEnv::new("move-samples").await;
+        let store = env.direct_store().await;
+        let token = env.token(USER, None);
+        let tag = create_tag(&env.app, &token, "summer").await;
+        let (mut images, mut pairs) = seed_tagged(&env, SOURCE, 5, &tag, 2).await;
+        let (team, team_pairs) = seed_tagged(&env, "team_album", 3, &tag, 1).await;
+        let sample = |file: &str| {
+            let mut e = event(file);
+            crate::support::security::set_header(&mut e, "authorization", Some(&bearer(&token)));
+            match format {
+                Format::Http => e,
+                Format::Rest => crate::support::security::to_rest(&e),
+            }
+        };
+        // update-album-merge.json: team_album merged into the seed album.
+        let r = call(
+            &env.app,
+            Endpoint::UpdateAlbum,
+            &sample("update-album-merge.json"),
+        )
+        .await;
+        assert_success(
+            &r,
+            200,
+            USER,
+            &format!("update-album-merge.json {format:?}"),
+        );
+        assert_eq!(r.json["id"], SOURCE);
+        assert_eq!(r.json["images_count"], 8);
+        images.extend(team);
+        pairs.extend(team_pairs);
+        assert_moved(
+            &store,
+            "team_album",
+            SOURCE,
+            &images,
+            &pairs,
+            "the sample merge",
+        )
+        .await;
+        // update-album.json: the seed album renamed.
+        let r = call(
+            &env.app,
+            Endpoint::UpdateAlbum,
+            &sample("update-album.json"),
+        )
+        .await;
+        assert_success(&r, 200, USER, &format!("update-album.json {format:?}"));
+        assert_eq!(r.json["id"], "renamed_album");
+        assert_eq!(r.json["images_count"], 8);
+        assert_moved(
+            &store,
+            SOURCE,
+            "renamed_album",
+            &images,
+            &pairs,
+            "the sample rename",
+        )
+        .await;
+    }
+}
+
 // ---------------------------------------------------------------- 202
 
 #[tokio::test]

@@ -794,7 +794,7 @@ impl Fixture {
 
     /// The event of `case` for `ep`, and what its credentials imply.
     fn build(&self, ep: Endpoint, case: &Case) -> (Value, Expect) {
-        let mut e = ep.sample_event();
+        let mut e = event(ep.event_file());
         if let Some(m) = &case.method {
             e["requestContext"]["http"]["method"] = Value::from(m.as_str());
         }

@@ -1457,3 +1457,86 @@ async fn a_scheduled_duplicate_with_tags_copies_associations_exactly_once_even_w
         );
     }
 }
+
+/// The sample event with our token instead of the sample's (signed with the
+/// local-only secret), in `format`.
+fn sample(file: &str, token: &str, format: Format) -> Value {
+    let mut e = event(file);
+    crate::support::security::set_header(&mut e, "authorization", Some(&bearer(token)));
+    match format {
+        Format::Http => e,
+        Format::Rest => crate::support::security::to_rest(&e),
+    }
+}
+
+#[tokio::test]
+async fn the_sample_events_of_the_tag_functions_work_as_sent() {
+    for format in Format::BOTH {
+        let env = TestEnv::new("tag-samples").await;
+        let store = env.direct_store().await;
+        // The demo data the samples name: the seed album, tagged `summer`.
+        let images = seed_album(&store, SOURCE, ORG, 5).await;
+        let token = env.token(USER, None);
+        let what = |f: &str| format!("{f} {format:?}");
+
+        let r = call(
+            &env.app,
+            Endpoint::CreateTag,
+            &sample("create-tag.json", &token, format),
+        )
+        .await;
+        assert_success(&r, 201, USER, &what("create-tag.json"));
+        assert_eq!(r.json["name"], "summer");
+        let tag = r.json.clone();
+
+        let r = call(
+            &env.app,
+            Endpoint::TagImages,
+            &sample("tag-images.json", &token, format),
+        )
+        .await;
+        assert_success(&r, 200, USER, &what("tag-images.json"));
+        let tagged = listed_image_ids(r.array());
+        assert_eq!(tagged, vec![images[0].id.clone(), images[1].id.clone()]);
+        for el in r.array() {
+            assert_eq!(el["tag"], tag);
+        }
+
+        let r = call(
+            &env.app,
+            Endpoint::ListTags,
+            &sample("list-tags.json", &token, format),
+        )
+        .await;
+        assert_success(&r, 200, USER, &what("list-tags.json"));
+        assert_eq!(r.json, json!([tag]));
+
+        let r = call(
+            &env.app,
+            Endpoint::ListTagImages,
+            &sample("list-tag-images.json", &token, format),
+        )
+        .await;
+        assert_success(&r, 200, USER, &what("list-tag-images.json"));
+        assert_eq!(
+            listed_image_ids(r.array()),
+            vec![images[1].id.clone(), images[0].id.clone()],
+            "newest first"
+        );
+
+        let named = event("delete-tag-image.json")["pathParameters"]["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let r = call(
+            &env.app,
+            Endpoint::DeleteTagImage,
+            &sample("delete-tag-image.json", &token, format),
+        )
+        .await;
+        assert_success(&r, 204, USER, &what("delete-tag-image.json"));
+        let left = associations(&store, SOURCE).await;
+        assert_eq!(left.len(), 1, "{left:?}");
+        assert_ne!(left[0].id, named);
+    }
+}

@@ -130,51 +130,6 @@ impl Endpoint {
         }
     }
 
-    /// The route's HTTP method.
-    pub fn method(self) -> &'static str {
-        match self {
-            Endpoint::GetAlbum
-            | Endpoint::ListAlbums
-            | Endpoint::ListImages
-            | Endpoint::GetDuplication
-            | Endpoint::ListTags
-            | Endpoint::ListTagImages => "GET",
-            Endpoint::DeleteImage | Endpoint::DeleteTagImage => "DELETE",
-            Endpoint::UpdateAlbum => "PUT",
-            Endpoint::Duplicate
-            | Endpoint::CreateAlbum
-            | Endpoint::Webhook
-            | Endpoint::CreateTag
-            | Endpoint::TagImages => "POST",
-        }
-    }
-
-    /// The endpoint's sample event (HTTP API 2.0): its file in `events/`;
-    /// while a route has none yet, `get-album.json` with the route's method,
-    /// route key and path.
-    pub fn sample_event(self) -> Value {
-        let file = format!(
-            "{}/events/{}",
-            env!("CARGO_MANIFEST_DIR"),
-            self.event_file()
-        );
-        if std::path::Path::new(&file).is_file() {
-            return event(self.event_file());
-        }
-        let mut e = event("get-album.json");
-        let (template, _) = self.route();
-        let route_key = format!("{} {template}", self.method());
-        e["routeKey"] = Value::from(route_key.clone());
-        e["requestContext"]["routeKey"] = Value::from(route_key);
-        e["requestContext"]["http"]["method"] = Value::from(self.method());
-        e["rawPath"] = Value::from(template);
-        e["requestContext"]["http"]["path"] = Value::from(template);
-        if let Some(o) = e.as_object_mut() {
-            o.remove("pathParameters");
-        }
-        e
-    }
-
     /// Whether the handler reads the request body.
     pub fn reads_body(self) -> bool {
         matches!(
@@ -216,7 +171,7 @@ impl Endpoint {
     /// `None`), the path parameter set to `id` (when the route has one) and
     /// no query string.
     pub fn event(self, authorization: Option<&str>, id: Option<&str>) -> Value {
-        let mut e = self.sample_event();
+        let mut e = event(self.event_file());
         let (template, param) = self.route();
         set_header(&mut e, "authorization", authorization);
         if let (Some(param), Some(id)) = (param, id) {
