@@ -230,9 +230,10 @@ pub fn update_album_event(
 
 // ---------------------------------------------------------------- calls
 
-/// Creates (or finds) tag `name` with `token`: the tag JSON of the 201 or 200.
+/// Creates (or finds) tag `name` with `token`: the tag JSON of the 201 or
+/// 200 (sent again after a 503, as a client would: it is idempotent).
 pub async fn create_tag(app: &App, token: &str, name: &str) -> Value {
-    let r = call(
+    let r = call_retrying_503(
         app,
         Endpoint::CreateTag,
         &create_tag_event(
@@ -240,6 +241,7 @@ pub async fn create_tag(app: &App, token: &str, name: &str) -> Value {
             &Payload::form(&[("name", name)]),
             Format::Http,
         ),
+        5,
     )
     .await;
     assert!(
@@ -252,9 +254,10 @@ pub async fn create_tag(app: &App, token: &str, name: &str) -> Value {
 }
 
 /// Tags `images` with `tag` (its id or name) using `token`: the answer's
-/// elements, one per image, in request order.
+/// elements, one per image, in request order (sent again after a 503, as a
+/// client would: tagging twice creates nothing twice).
 pub async fn tag_images(app: &App, token: &str, tag: &str, images: &[&str]) -> Vec<Value> {
-    let r = call(
+    let r = call_retrying_503(
         app,
         Endpoint::TagImages,
         &tag_images_event(
@@ -263,6 +266,7 @@ pub async fn tag_images(app: &App, token: &str, tag: &str, images: &[&str]) -> V
             &image_ids_form(images),
             Format::Http,
         ),
+        5,
     )
     .await;
     assert_eq!(r.status, 200, "tagging with {tag}: {}", r.text);
@@ -307,8 +311,8 @@ pub async fn move_album(
     .await
 }
 
-/// Tags `images` of album `album` with tag `tag` in batches of 100 (the most
-/// one request takes); returns the expected `(image id, tag id)` pairs.
+/// Tags `images` with tag `tag`, 50 a request; returns the expected
+/// `(image id, tag id)` pairs.
 pub async fn tag_all(
     app: &App,
     token: &str,
@@ -316,7 +320,7 @@ pub async fn tag_all(
     images: &[String],
 ) -> BTreeSet<(String, String)> {
     let tag_id = tag["id"].as_str().expect("a tag id");
-    for chunk in images.chunks(100) {
+    for chunk in images.chunks(50) {
         let refs: Vec<&str> = chunk.iter().map(String::as_str).collect();
         tag_images(app, token, tag_id, &refs).await;
     }
