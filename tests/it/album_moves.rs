@@ -1126,6 +1126,198 @@ async fn a_move_whose_writes_keep_failing_fails_clearly_and_the_same_request_the
     }
 }
 
+// ---------------------------------------------------------------- other writers
+
+#[tokio::test]
+async fn an_album_being_moved_sends_uploads_to_its_destination_and_refuses_duplicates() {
+    let mut env = TestEnv::new("move-writers").await;
+    let store = env.direct_store().await;
+    let token = env.token(USER, None);
+    let tag = create_tag(&env.app, &token, "writers").await;
+    let (mut images, pairs) = seed_tagged(&env, "moving", 40, &tag, 4).await;
+    seed_album(&store, "bystander", ORG, 2).await;
+    // No inline time: the move answers 202 and stays marked until its job runs.
+    set_sync_copy_budget(&mut env.app, Duration::ZERO);
+    let r = call(
+        &env.app,
+        Endpoint::UpdateAlbum,
+        &put(&token, "moving", &rename_form("moved"), Format::Http),
+    )
+    .await;
+    assert_success(&r, 202, USER, "the move");
+    let job = r.json["job_id"].as_str().unwrap().to_string();
+    set_sync_copy_budget(&mut env.app, Duration::from_secs(60));
+
+    // A Cloudinary upload for the moving album, delivered twice: recorded
+    // once, where its images go.
+    let note = album_api::auth::issue_notification_token(
+        USER,
+        "moving",
+        ORG,
+        &crate::support::security::jwt_secret(),
+        album_api::service::now(),
+        3600,
+    )
+    .unwrap();
+    let (asset, body) =
+        crate::support::security::upload_notification("moving", 7, album_api::service::now() - 60);
+    let delivery = crate::support::security::signed_webhook_event(Some(&note), &body);
+    for attempt in ["first", "again"] {
+        let r = call(&env.app, Endpoint::Webhook, &delivery).await;
+        assert_eq!(r.status, 201, "{attempt}: {}", r.text);
+    }
+    images.insert(crate::support::security::upload_image_id("moving", &asset));
+
+    // A duplicate from it or into it is refused while it moves; nothing copied.
+    for (what, source, destination) in [
+        ("from the moving album", "moving", "copy_of_moving"),
+        ("into the moving album", "bystander", "moving"),
+    ] {
+        let r = call(
+            &env.app,
+            Endpoint::Duplicate,
+            &api_event(
+                Endpoint::Duplicate,
+                Some(&bearer(&token)),
+                Some(source),
+                &[],
+                Some(&Payload::form(&[("destination_id", destination)])),
+                Format::Http,
+            ),
+        )
+        .await;
+        assert_error(&r, 409, "conflict", what);
+    }
+    assert!(store.get_album("copy_of_moving").await.unwrap().is_none());
+
+    run_job_to_done(&env.app, &job, 50).await;
+    assert_moved(&store, "moving", "moved", &images, &pairs, "after the move").await;
+    assert_album_exact(&store, "bystander", 2, "bystander").await;
+    // A late re-delivery finds no album: 404, nothing written.
+    let before = snapshot(&env).await;
+    let r = call(&env.app, Endpoint::Webhook, &delivery).await;
+    assert_error(&r, 404, "not_found", "a delivery after the move");
+    let after = snapshot(&env).await;
+    assert_eq!(before, after, "{}", snapshot_diff(&before, &after));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_image_deleted_while_its_move_is_unfinished_stays_deleted_once_the_move_finishes() {
+    let proxy = FaultProxy::start(&emulator_endpoint(), FaultConfig::none()).await;
+    let mut env = TestEnv::with_endpoint("move-delete", &proxy.endpoint()).await;
+    env.app.store = env.app.store.clone().with_retry_policy(quick_retries(3));
+    let store = env.direct_store().await;
+    let token = env.token(USER, None);
+    let auth = bearer(&token);
+    let tag = create_tag(&env.app, &token, "deleted").await;
+    let n = if emulator_is_moto() { 100 } else { 200 };
+
+    // The move's batches are cut short: it stops part-way (503, or 202
+    // with a job), with some images written to the new album and not yet
+    // deleted from the old one. Which batches get through varies from run
+    // to run: a stop that left no image in both albums is finished, and a
+    // fresh album tried (at most five).
+    let mut stopped = None;
+    for attempt in 0..5u64 {
+        let (src, dst) = (
+            format!("half_moved_{attempt}"),
+            format!("half_renamed_{attempt}"),
+        );
+        let (images, _) = seed_tagged(&env, &src, n, &tag, 1).await;
+        proxy.set_config(
+            FaultConfig {
+                unprocessed_rate: 1.0,
+                seed: 47 + attempt,
+                ..FaultConfig::default()
+            }
+            .only(["BatchWriteItem"]),
+        );
+        let ev = put(&token, &src, &rename_form(&dst), Format::Http);
+        let r = call(&env.app, Endpoint::UpdateAlbum, &ev).await;
+        assert!(
+            r.status == 503 || r.status == 202,
+            "{} {}",
+            r.status,
+            r.text
+        );
+        proxy.set_config(FaultConfig::none());
+        let old = album_image_ids(&store, &src).await;
+        let new = album_image_ids(&store, &dst).await;
+        let both: Vec<String> = old.intersection(&new).cloned().collect();
+        let only_old: Vec<String> = old.difference(&new).cloned().collect();
+        eprintln!(
+            "attempt {attempt}: stopped with {} images in both albums, {} only in the old one",
+            both.len(),
+            only_old.len()
+        );
+        if !both.is_empty() && !only_old.is_empty() {
+            stopped = Some((src, dst, ev, images, old, both, only_old));
+            break;
+        }
+        send_until_done(&env, &ev, "a stop of no use").await;
+    }
+    let (src, dst, ev, images, old, both, only_old) =
+        stopped.expect("a stopped move with images in both albums within five attempts");
+
+    // Deleting images and associations now: 204 each.
+    let mut deleted = BTreeSet::new();
+    for id in [&both[0], &only_old[0]] {
+        let r = call(
+            &env.app,
+            Endpoint::DeleteImage,
+            &Endpoint::DeleteImage.event(Some(&auth), Some(id)),
+        )
+        .await;
+        assert_success(&r, 204, USER, &format!("deleting {id}"));
+        deleted.insert(id.clone());
+    }
+    let untag = associations(&store, &dst)
+        .await
+        .into_iter()
+        .find(|a| !deleted.contains(&a.image_id) && old.contains(&a.image_id))
+        .expect("an association in both albums");
+    let r = call(
+        &env.app,
+        Endpoint::DeleteTagImage,
+        &delete_tag_image_event(Some(&auth), &untag.id, Format::Http),
+    )
+    .await;
+    assert_success(&r, 204, USER, "untagging an image in both albums");
+
+    // The same move, sent again, finishes: what was deleted stays deleted.
+    send_until_done(&env, &ev, "the move again").await;
+    let after = album_image_ids(&store, &dst).await;
+    let back: Vec<&String> = deleted.iter().filter(|i| after.contains(*i)).collect();
+    let untagged_back = association_pairs(&store, &dst)
+        .await
+        .contains(&(untag.image_id.clone(), untag.tag_id.clone()));
+    assert!(
+        back.is_empty() && !untagged_back,
+        "deleted (204) while the move was unfinished, yet there after it: images {back:?} \
+         (of {both_0} in both albums, {only_0} only in the old one); association {} of \
+         image {}: {untagged_back}",
+        untag.id,
+        untag.image_id,
+        both_0 = both[0],
+        only_0 = only_old[0],
+    );
+    let expected: BTreeSet<String> = images.difference(&deleted).cloned().collect();
+    let expected_pairs: BTreeSet<(String, String)> = expected
+        .iter()
+        .filter(|i| **i != untag.image_id)
+        .map(|i| (i.clone(), tag["id"].as_str().unwrap().to_string()))
+        .collect();
+    assert_moved(
+        &store,
+        &src,
+        &dst,
+        &expected,
+        &expected_pairs,
+        "deleted mid-move",
+    )
+    .await;
+}
+
 // ---------------------------------------------------------------- races
 
 /// Runs every event through the update handler at once, each as its own
