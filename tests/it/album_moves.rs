@@ -1581,3 +1581,100 @@ async fn merging_a_into_b_while_b_merges_into_c_loses_and_strands_nothing() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn merging_two_albums_into_each_other_at_once_loses_and_strands_nothing() {
+    let env = TestEnv::new("race-cycle").await;
+    let store = env.direct_store().await;
+    let token = env.token(USER, None);
+    let tag = create_tag(&env.app, &token, "cycle").await;
+    let rounds = if emulator_is_moto() { 3 } else { 8 };
+    for round in 0..rounds {
+        let (a, b) = (format!("cycle_a_{round}"), format!("cycle_b_{round}"));
+        let mut images = BTreeSet::new();
+        let mut pairs = BTreeSet::new();
+        for album in [&a, &b] {
+            let (i, p) = seed_tagged(&env, album, 100, &tag, 3).await;
+            images.extend(i);
+            pairs.extend(p);
+        }
+        let answers = race(
+            &env,
+            vec![
+                put(&token, &a, &merge_form(&b), Format::Http),
+                put(&token, &b, &merge_form(&a), Format::Http),
+            ],
+        )
+        .await;
+        for r in &answers {
+            match r.status {
+                200 | 404 | 409 => {}
+                202 => finish_if_202(&env, r).await,
+                other => panic!("round {round}: {other} {}", r.text),
+            }
+        }
+        let mut statuses: Vec<u16> = answers.iter().map(|r| r.status).collect();
+        eprintln!("round {round}: A into B, B into A answered {statuses:?}");
+        // Refused both ways: each request sent again, one after the other,
+        // as their clients would; the first must then merge.
+        if statuses.iter().all(|s| *s == 409) {
+            let marks = (
+                store.album_move(&a).await.unwrap(),
+                store.album_move(&b).await.unwrap(),
+            );
+            for (src, dst) in [(&a, &b), (&b, &a)] {
+                let r = call(
+                    &env.app,
+                    Endpoint::UpdateAlbum,
+                    &put(&token, src, &merge_form(dst), Format::Http),
+                )
+                .await;
+                finish_if_202(&env, &r).await;
+                statuses.push(r.status);
+            }
+            eprintln!("round {round}: marks after the race {marks:?}; sent again: {statuses:?}");
+        }
+        // Exactly one album is left, holding every image and association.
+        let left: Vec<&String> = {
+            let mut v = Vec::new();
+            for album in [&a, &b] {
+                if store.get_album(album).await.unwrap().is_some() {
+                    v.push(album);
+                }
+            }
+            v
+        };
+        let mut seen = BTreeSet::new();
+        for album in [&a, &b] {
+            let keys = partition_sort_keys(&store, album, "").await;
+            assert!(
+                left.contains(&album) || keys.is_empty(),
+                "round {round} ({statuses:?}): {} items stranded in deleted album {album}",
+                keys.len()
+            );
+            for id in album_image_ids(&store, album).await {
+                assert!(
+                    seen.insert(id.clone()),
+                    "round {round}: {id} in both albums"
+                );
+            }
+        }
+        assert_eq!(seen, images, "round {round} ({statuses:?}): images lost");
+        assert_eq!(
+            left.len(),
+            1,
+            "round {round} ({statuses:?}): albums left: {left:?}"
+        );
+        let survivor = left[0].clone();
+        let other = if survivor == a { &b } else { &a };
+        assert_moved(
+            &store,
+            other,
+            &survivor,
+            &images,
+            &pairs,
+            &format!("round {round}"),
+        )
+        .await;
+    }
+}
