@@ -1492,7 +1492,7 @@ async fn five_renames_of_one_album_at_once_leave_it_under_exactly_one_new_id() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn merging_a_into_b_while_b_merges_into_c_loses_and_strands_nothing() {
+async fn merging_a_into_b_while_b_merges_into_c_loses_strands_and_blocks_nothing() {
     let env = TestEnv::new("race-chain").await;
     let store = env.direct_store().await;
     let token = env.token(USER, None);
@@ -1545,6 +1545,47 @@ async fn merging_a_into_b_while_b_merges_into_c_loses_and_strands_nothing() {
         }
         let statuses: Vec<u16> = answers.iter().map(|r| r.status).collect();
         eprintln!("round {round}: A into B, B into C answered {statuses:?}");
+        // An album still there takes uploads (Cloudinary's notification is
+        // recorded, 201), whatever was refused.
+        if store.get_album(&a).await.unwrap().is_some() {
+            let note = album_api::auth::issue_notification_token(
+                USER,
+                &a,
+                ORG,
+                &crate::support::security::jwt_secret(),
+                album_api::service::now(),
+                3600,
+            )
+            .unwrap();
+            let (asset, body) = crate::support::security::upload_notification(
+                &a,
+                round,
+                album_api::service::now() - 60,
+            );
+            let r = call(
+                &env.app,
+                Endpoint::Webhook,
+                &crate::support::security::signed_webhook_event(Some(&note), &body),
+            )
+            .await;
+            assert_eq!(
+                r.status, 201,
+                "round {round} ({statuses:?}): an upload into {a}: {}",
+                r.text
+            );
+            images.insert(crate::support::security::upload_image_id(&a, &asset));
+        }
+        // A refused move changes nothing: no mark is left on the album it refused.
+        for (r, album) in answers.iter().zip([&a, &b]) {
+            if r.status == 409 {
+                assert_eq!(
+                    store.album_move(album).await.unwrap(),
+                    None,
+                    "round {round}: {album}'s move answered 409 ({}) yet left it marked",
+                    r.text
+                );
+            }
+        }
         // Every image is in exactly one album, and every album holding
         // anything exists with an exact count.
         let mut holders: BTreeMap<String, usize> = BTreeMap::new();
