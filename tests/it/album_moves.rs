@@ -777,7 +777,7 @@ async fn a_move_too_large_for_one_request_answers_202_and_its_job_runs_to_done_e
 /// more slowly, so its run kills a smaller album fewer times.
 fn crash_scale() -> (u64, u32) {
     if emulator_is_moto() {
-        (600, 4)
+        (400, 4)
     } else {
         (1500, 8)
     }
@@ -991,7 +991,7 @@ async fn a_rename_and_a_merge_end_exact_through_unprocessed_items_and_throttling
     let mut env = TestEnv::with_endpoint("move-faults", &proxy.endpoint()).await;
     env.app.store = env.app.store.clone().with_retry_policy(quick_retries(30));
     let store = env.direct_store().await;
-    let n = if emulator_is_moto() { 300 } else { 600 };
+    let n = if emulator_is_moto() { 200 } else { 600 };
     let token = env.token(USER, None);
     let tag = create_tag(&env.app, &token, "faulty").await;
     let (images, pairs) = seed_tagged(&env, "faulty_src", n, &tag, 6).await;
@@ -1069,7 +1069,7 @@ async fn a_move_whose_writes_keep_failing_fails_clearly_and_the_same_request_the
     let mut env = TestEnv::with_endpoint("move-exhaust", &proxy.endpoint()).await;
     env.app.store = env.app.store.clone().with_retry_policy(quick_retries(3));
     let store = env.direct_store().await;
-    let n = if emulator_is_moto() { 200 } else { 400 };
+    let n = if emulator_is_moto() { 120 } else { 400 };
     let token = env.token(USER, None);
     let tag = create_tag(&env.app, &token, "exhaust").await;
     for (kind, cfg) in [
