@@ -21,6 +21,7 @@ use crate::support::security::{
     upload_notification,
 };
 use crate::support::*;
+use crate::support::{calls, tagging};
 use album_api::App;
 use album_api::album::Album;
 use album_api::auth;
@@ -35,6 +36,9 @@ use serde_json::{Value, json};
 const IMAGES: u64 = 300;
 /// An album the delete and the webhook write into.
 const SCRATCH: &str = "scratch-album";
+/// An album the rename moves, and its images.
+const RENAMED: &str = "rename-me";
+const RENAMED_IMAGES: u64 = 5;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Trouble {
@@ -69,18 +73,27 @@ impl Trouble {
 /// The whole budget of an endpoint's route.
 fn route_budget(app: &App, e: Endpoint) -> Duration {
     match e {
-        Endpoint::Duplicate => app.budgets().duplicate(),
-        Endpoint::CreateAlbum | Endpoint::DeleteImage | Endpoint::Webhook => app.budgets().write,
-        Endpoint::GetAlbum | Endpoint::ListAlbums | Endpoint::ListImages => app.budgets().read,
-        Endpoint::GetDuplication => app.budgets().read,
+        Endpoint::Duplicate | Endpoint::UpdateAlbum => app.budgets().duplicate(),
+        Endpoint::CreateAlbum
+        | Endpoint::DeleteImage
+        | Endpoint::Webhook
+        | Endpoint::CreateTag
+        | Endpoint::TagImages
+        | Endpoint::DeleteTagImage => app.budgets().write,
+        Endpoint::GetAlbum
+        | Endpoint::ListAlbums
+        | Endpoint::ListImages
+        | Endpoint::GetDuplication
+        | Endpoint::ListTags
+        | Endpoint::ListTagImages => app.budgets().read,
     }
 }
 
 /// The status each endpoint answers when DynamoDB is healthy.
 fn healthy_status(e: Endpoint) -> u16 {
     match e {
-        Endpoint::CreateAlbum | Endpoint::Webhook => 201,
-        Endpoint::DeleteImage => 204,
+        Endpoint::CreateAlbum | Endpoint::Webhook | Endpoint::CreateTag => 201,
+        Endpoint::DeleteImage | Endpoint::DeleteTagImage => 204,
         _ => 200,
     }
 }
@@ -126,6 +139,13 @@ async fn fixture(tag: &str) -> Fixture {
         auth::issue_notification_token(USER, SCRATCH, ORG, &Secret::new(JWT_SECRET), now, 3600)
             .unwrap();
     let (_, upload) = upload_notification(SCRATCH, 1, now);
+    // A tag on the scratch album's third image (the one the tag-image delete removes).
+    seed_album(&direct, RENAMED, ORG, RENAMED_IMAGES).await;
+    let raw_token = env.token(USER, None);
+    let tag_json = tagging::create_tag(&env.app, &raw_token, "deadline").await;
+    let tag_id = tag_json["id"].as_str().unwrap().to_string();
+    let tagged = tagging::tag_images(&env.app, &raw_token, &tag_id, &[&scratch[2].id]).await;
+    let tag_image = tagged[0]["id"].as_str().unwrap().to_string();
     let requests = Endpoint::ALL
         .iter()
         .map(|&e| {
@@ -140,7 +160,31 @@ async fn fixture(tag: &str) -> Fixture {
                 Endpoint::GetAlbum | Endpoint::ListImages => e.event(Some(&token), Some(SOURCE)),
                 Endpoint::DeleteImage => e.event(Some(&token), Some(&scratch[0].id)),
                 Endpoint::GetDuplication => e.event(Some(&token), Some(&job.id)),
-                Endpoint::CreateAlbum | Endpoint::ListAlbums => e.event(Some(&token), None),
+                Endpoint::CreateAlbum | Endpoint::ListAlbums | Endpoint::ListTags => {
+                    e.event(Some(&token), None)
+                }
+                Endpoint::CreateTag => calls::api_event(
+                    e,
+                    Some(&token),
+                    None,
+                    &[],
+                    Some(&calls::Payload::form(&[("name", &format!("new-{tag}"))])),
+                    calls::Format::Http,
+                ),
+                Endpoint::TagImages => tagging::tag_images_event(
+                    Some(&token),
+                    &tag_id,
+                    &tagging::image_ids_form(&[&scratch[1].id]),
+                    calls::Format::Http,
+                ),
+                Endpoint::ListTagImages => e.event(Some(&token), Some(&tag_id)),
+                Endpoint::DeleteTagImage => e.event(Some(&token), Some(&tag_image)),
+                Endpoint::UpdateAlbum => tagging::update_album_event(
+                    Some(&token),
+                    RENAMED,
+                    &tagging::move_body(&format!("renamed-{tag}"), None, false),
+                    calls::Format::Http,
+                ),
             };
             (e, ev)
         })
@@ -237,6 +281,13 @@ async fn every_function_under(trouble: Trouble) {
     );
     // Three seeded, one deleted, one uploaded.
     assert_eq!(exact_count(&fx.direct, SCRATCH).await, 3);
+    // Renamed: every image under the new id, the old album gone.
+    assert_eq!(
+        exact_count(&fx.direct, &format!("renamed-{tag}")).await,
+        RENAMED_IMAGES
+    );
+    assert!(fx.direct.get_album(RENAMED).await.unwrap().is_none());
+    assert_eq!(fx.direct.count_images(RENAMED).await.unwrap(), 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -26,6 +26,7 @@ use std::cell::RefCell;
 use std::collections::BTreeMap;
 
 use crate::support::security::*;
+use crate::support::tagging;
 use crate::support::{
     ORG, OTHER_ORG, OTHER_USER, SOURCE, TestEnv, USER, bearer, event, request, seed_album,
 };
@@ -266,7 +267,15 @@ const CONTENT_TYPES: &[&str] = &[
     "json",
 ];
 
-const QUERY_KEYS: &[&str] = &["limit", "cursor", "destination_id", "token", "id"];
+const QUERY_KEYS: &[&str] = &[
+    "limit",
+    "cursor",
+    "destination_id",
+    "token",
+    "id",
+    "tags",
+    "merge",
+];
 
 const JSON_KEYS: &[&str] = &[
     "destination_id",
@@ -283,6 +292,13 @@ const JSON_KEYS: &[&str] = &[
     "tags",
     "image_metadata",
     "__proto__",
+    "name",
+    "image_ids",
+    "image_ids[]",
+    "album",
+    "album[public_id]",
+    "merge",
+    "tags",
 ];
 
 const UPLOAD_FIELDS: &[&str] = &[
@@ -619,6 +635,10 @@ struct Fixture {
     known: Vec<String>,
     /// An image of the seed album.
     our_image: String,
+    /// A tag of the seed organization.
+    our_tag: String,
+    /// An association of that tag with an image of the seed album.
+    our_tag_image: String,
 }
 
 impl Fixture {
@@ -735,8 +755,28 @@ impl Fixture {
             "new_album_1".into(),
         ];
         known.extend(ours.iter().chain(&theirs).map(|i| i.id.clone()));
+        // A tag of each organization, each tagging one of its images.
+        let admin = tokens[&Tok::Admin].clone();
+        let tag = tagging::create_tag(&env.app, &admin, "hostile-tag").await;
+        let our_tag = tag["id"].as_str().unwrap().to_string();
+        let tagged = tagging::tag_images(&env.app, &admin, &our_tag, &[&ours[1].id]).await;
+        let our_tag_image = tagged[0]["id"].as_str().unwrap().to_string();
+        let their_admin = tokens[&Tok::OtherOrg].clone();
+        let their_tag = tagging::create_tag(&env.app, &their_admin, "their-tag").await;
+        let their_tag = their_tag["id"].as_str().unwrap().to_string();
+        let theirs_tagged =
+            tagging::tag_images(&env.app, &their_admin, &their_tag, &[&theirs[0].id]).await;
+        known.extend([
+            our_tag.clone(),
+            "hostile-tag".to_string(),
+            our_tag_image.clone(),
+            their_tag,
+            theirs_tagged[0]["id"].as_str().unwrap().to_string(),
+        ]);
         Self {
             our_image: ours[0].id.clone(),
+            our_tag,
+            our_tag_image,
             env,
             store,
             tokens,
@@ -765,6 +805,8 @@ impl Fixture {
                 let id = match (&case.path, ep) {
                     (PathCase::Id(t), _) => self.resolve(t),
                     (_, Endpoint::DeleteImage) => self.our_image.clone(),
+                    (_, Endpoint::TagImages | Endpoint::ListTagImages) => self.our_tag.clone(),
+                    (_, Endpoint::DeleteTagImage) => self.our_tag_image.clone(),
                     (_, Endpoint::GetDuplication) => "job-ours".into(),
                     _ => SOURCE.into(),
                 };
@@ -1110,6 +1152,36 @@ fn get_duplication_survives_hostile_input() {
 }
 
 #[test]
+fn create_tag_survives_hostile_input() {
+    run_endpoint(Endpoint::CreateTag);
+}
+
+#[test]
+fn list_tags_survives_hostile_input() {
+    run_endpoint(Endpoint::ListTags);
+}
+
+#[test]
+fn tag_images_survives_hostile_input() {
+    run_endpoint(Endpoint::TagImages);
+}
+
+#[test]
+fn list_tag_images_survives_hostile_input() {
+    run_endpoint(Endpoint::ListTagImages);
+}
+
+#[test]
+fn delete_tag_image_survives_hostile_input() {
+    run_endpoint(Endpoint::DeleteTagImage);
+}
+
+#[test]
+fn update_album_survives_hostile_input() {
+    run_endpoint(Endpoint::UpdateAlbum);
+}
+
+#[test]
 fn ten_megabyte_bodies_are_refused_or_ignored_in_both_formats() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
@@ -1130,6 +1202,8 @@ fn ten_megabyte_bodies_are_refused_or_ignored_in_both_formats() {
                 let id = match ep {
                     Endpoint::DeleteImage => "no_such_image",
                     Endpoint::GetDuplication => "job-ours",
+                    Endpoint::TagImages | Endpoint::ListTagImages => fx.our_tag.as_str(),
+                    Endpoint::DeleteTagImage => "no_such_tag_image",
                     _ => SOURCE,
                 };
                 let mut e = ep.event(Some(&admin), Some(id));

@@ -6,6 +6,7 @@
 
 mod support;
 
+mod album_moves;
 mod concurrency;
 mod copy_faults;
 mod crash_recovery;
@@ -20,4 +21,5 @@ mod jobs;
 mod lifecycle;
 mod operations;
 mod shards;
+mod tags;
 mod token_suite;

@@ -8,6 +8,7 @@
 use std::collections::BTreeMap;
 
 use crate::support::security::*;
+use crate::support::tagging;
 use crate::support::{
     JWT_SECRET, ORG, OTHER_ORG, OTHER_USER, SOURCE, TestEnv, USER, bearer, event, request,
     seed_album,
@@ -33,6 +34,10 @@ struct World {
     image: String,
     /// A valid cursor of the seed album's image listing.
     cursor: String,
+    /// A tag of the seed organization.
+    tag_id: String,
+    /// An association of that tag with an image of the seed album.
+    tag_image: String,
 }
 
 impl World {
@@ -85,8 +90,15 @@ impl World {
             .to_str()
             .unwrap()
             .to_string();
+        // A tag, and one of the seed album's images tagged with it.
+        let admin = env.token(USER, None);
+        let tag = tagging::create_tag(&env.app, &admin, "seed-tag").await;
+        let tag_id = tag["id"].as_str().unwrap().to_string();
+        let tagged = tagging::tag_images(&env.app, &admin, &tag_id, &[&images[1].id]).await;
         Self {
             image: images[0].id.clone(),
+            tag_image: tagged[0]["id"].as_str().unwrap().to_string(),
+            tag_id,
             env,
             store,
             cursor,
@@ -98,6 +110,8 @@ impl World {
         let id = match ep {
             Endpoint::DeleteImage => Some(self.image.as_str()),
             Endpoint::GetDuplication => Some(JOB),
+            Endpoint::TagImages | Endpoint::ListTagImages => Some(self.tag_id.as_str()),
+            Endpoint::DeleteTagImage => Some(self.tag_image.as_str()),
             _ => Some(SOURCE),
         };
         let mut e = ep.event(authorization, id);
@@ -105,8 +119,30 @@ impl World {
             Endpoint::Duplicate => {
                 set_body(&mut e, Some(b"destination_id=forged_dest"), false);
             }
-            Endpoint::ListImages | Endpoint::ListAlbums => set_query(&mut e, &[("limit", "1")]),
+            Endpoint::CreateTag => set_body(&mut e, Some(b"name=forged_tag"), false),
+            Endpoint::TagImages => set_body(
+                &mut e,
+                Some(format!("image_ids[]={}", self.image).as_bytes()),
+                false,
+            ),
+            Endpoint::UpdateAlbum => {
+                set_body(&mut e, Some(b"album[public_id]=forged_rename"), false);
+            }
+            Endpoint::ListImages
+            | Endpoint::ListAlbums
+            | Endpoint::ListTags
+            | Endpoint::ListTagImages => set_query(&mut e, &[("limit", "1")]),
             _ => {}
+        }
+        if matches!(
+            ep,
+            Endpoint::CreateTag | Endpoint::TagImages | Endpoint::UpdateAlbum
+        ) {
+            set_header(
+                &mut e,
+                "content-type",
+                Some("application/x-www-form-urlencoded"),
+            );
         }
         if rest { to_rest(&e) } else { e }
     }
@@ -423,7 +459,7 @@ async fn another_organizations_user_cannot_reach_our_album() {
     let before = world.snapshot().await;
     // Their own token, and one whose abilities name our album explicitly: the
     // organization comes from the table, so neither reaches it.
-    let all = json!({"Access": {"see": true, "image_list": true, "image_upload": true, "image_delete": true}});
+    let all = json!({"Access": {"see": true, "image_list": true, "image_upload": true, "image_delete": true, "rename": true}});
     let tokens = [
         world.env.token(OTHER_USER, None),
         world.env.token(OTHER_USER, Some(json!({"admin": true}))),
@@ -441,12 +477,31 @@ async fn another_organizations_user_cannot_reach_our_album() {
                 Endpoint::ListImages,
                 Endpoint::DeleteImage,
                 Endpoint::GetDuplication,
+                Endpoint::TagImages,
+                Endpoint::ListTagImages,
+                Endpoint::DeleteTagImage,
+                Endpoint::UpdateAlbum,
             ] {
                 let (status, headers, text) =
                     world.send(ep, &world.event(ep, Some(&auth), rest)).await;
                 assert_eq!(status, 404, "{ep:?} rest={rest}: {text}");
                 check_error_response(status, &headers, &text).unwrap();
             }
+            // Our tag's name means nothing in their organization.
+            let mut e = Endpoint::ListTagImages.event(Some(&auth), Some("seed-tag"));
+            if rest {
+                e = to_rest(&e);
+            }
+            let (status, _, text) = world.send(Endpoint::ListTagImages, &e).await;
+            assert_eq!(status, 404, "our tag by name, rest={rest}: {text}");
+            // Their tag listing holds none of ours.
+            let (status, _, text) = world
+                .send(
+                    Endpoint::ListTags,
+                    &world.event(Endpoint::ListTags, Some(&auth), rest),
+                )
+                .await;
+            assert_eq!((status, text.as_str()), (200, "[]"));
             // Their listing holds only their albums.
             let (status, _, text) = world
                 .send(
@@ -456,6 +511,18 @@ async fn another_organizations_user_cannot_reach_our_album() {
                 .await;
             assert_eq!(status, 200, "{text}");
             assert!(!text.contains(SOURCE), "our album listed to them: {text}");
+            // Their album moved onto ours: 409, with or without merge.
+            for body in [
+                "album[public_id]=00100000123BB44",
+                "album[public_id]=00100000123BB44&merge=true",
+            ] {
+                let mut e = Endpoint::UpdateAlbum.event(Some(&auth), Some("theirs"));
+                set_body(&mut e, Some(body.as_bytes()), false);
+                let e = if rest { to_rest(&e) } else { e };
+                let (status, headers, text) = world.send(Endpoint::UpdateAlbum, &e).await;
+                assert_eq!(status, 409, "{body} rest={rest}: {text}");
+                check_error_response(status, &headers, &text).unwrap();
+            }
             // Their album duplicated onto ours: 409, nothing copied.
             let mut e = Endpoint::Duplicate.event(Some(&auth), Some("theirs"));
             set_body(
@@ -477,7 +544,7 @@ async fn another_organizations_user_cannot_reach_our_album() {
 async fn a_token_restricted_to_other_albums_is_403_and_writes_nothing() {
     let world = World::new("restricted").await;
     let before = world.snapshot().await;
-    let all = json!({"Access": {"see": true, "image_list": true, "image_upload": true, "image_delete": true}});
+    let all = json!({"Access": {"see": true, "image_list": true, "image_upload": true, "image_delete": true, "rename": true}});
     let token = world
         .env
         .token(USER, Some(json!({"some_other_album": all})));
@@ -490,6 +557,9 @@ async fn a_token_restricted_to_other_albums_is_403_and_writes_nothing() {
             Endpoint::ListImages,
             Endpoint::DeleteImage,
             Endpoint::GetDuplication,
+            Endpoint::TagImages,
+            Endpoint::DeleteTagImage,
+            Endpoint::UpdateAlbum,
         ] {
             let (status, headers, text) = world.send(ep, &world.event(ep, Some(&auth), rest)).await;
             assert_eq!(status, 403, "{ep:?} rest={rest}: {text}");
@@ -499,6 +569,14 @@ async fn a_token_restricted_to_other_albums_is_403_and_writes_nothing() {
             .send(
                 Endpoint::ListAlbums,
                 &world.event(Endpoint::ListAlbums, Some(&auth), rest),
+            )
+            .await;
+        assert_eq!((status, text.as_str()), (200, "[]"));
+        // The tag's listing is filtered to the albums it may list: none.
+        let (status, _, text) = world
+            .send(
+                Endpoint::ListTagImages,
+                &world.event(Endpoint::ListTagImages, Some(&auth), rest),
             )
             .await;
         assert_eq!((status, text.as_str()), (200, "[]"));

@@ -4,7 +4,10 @@
 //! real API Gateway events from `events/` to invoke handlers with.
 #![allow(dead_code)]
 
+pub mod calls;
 pub mod fault_proxy;
+pub mod rie;
+pub mod tagging;
 
 use std::sync::atomic::{AtomicU32, Ordering};
 

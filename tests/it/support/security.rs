@@ -41,11 +41,23 @@ pub enum Endpoint {
     Webhook,
     /// `GET /api/v1/duplications/{job_id}`
     GetDuplication,
+    /// `POST /api/v1/tags`
+    CreateTag,
+    /// `GET /api/v1/tags`
+    ListTags,
+    /// `POST /api/v1/tags/{tag_id}/tag_images`
+    TagImages,
+    /// `GET /api/v1/tags/{tag_id}/tag_images`
+    ListTagImages,
+    /// `DELETE /api/v1/tag_images/{id}`
+    DeleteTagImage,
+    /// `PUT /api/v1/albums/{id}` (rename, merge)
+    UpdateAlbum,
 }
 
 impl Endpoint {
     /// Every HTTP endpoint.
-    pub const ALL: [Endpoint; 8] = [
+    pub const ALL: [Endpoint; 14] = [
         Endpoint::Duplicate,
         Endpoint::CreateAlbum,
         Endpoint::GetAlbum,
@@ -54,9 +66,15 @@ impl Endpoint {
         Endpoint::DeleteImage,
         Endpoint::Webhook,
         Endpoint::GetDuplication,
+        Endpoint::CreateTag,
+        Endpoint::ListTags,
+        Endpoint::TagImages,
+        Endpoint::ListTagImages,
+        Endpoint::DeleteTagImage,
+        Endpoint::UpdateAlbum,
     ];
     /// The endpoints authenticated by an `Authorization` header (all but the webhook).
-    pub const API: [Endpoint; 7] = [
+    pub const API: [Endpoint; 13] = [
         Endpoint::Duplicate,
         Endpoint::CreateAlbum,
         Endpoint::GetAlbum,
@@ -64,6 +82,12 @@ impl Endpoint {
         Endpoint::ListImages,
         Endpoint::DeleteImage,
         Endpoint::GetDuplication,
+        Endpoint::CreateTag,
+        Endpoint::ListTags,
+        Endpoint::TagImages,
+        Endpoint::ListTagImages,
+        Endpoint::DeleteTagImage,
+        Endpoint::UpdateAlbum,
     ];
 
     /// The sample event of the endpoint in `events/` (HTTP API 2.0).
@@ -77,6 +101,12 @@ impl Endpoint {
             Endpoint::DeleteImage => "delete-image.json",
             Endpoint::Webhook => "cloudinary-notification.json",
             Endpoint::GetDuplication => "get-duplication.json",
+            Endpoint::CreateTag => "create-tag.json",
+            Endpoint::ListTags => "list-tags.json",
+            Endpoint::TagImages => "tag-images.json",
+            Endpoint::ListTagImages => "list-tag-images.json",
+            Endpoint::DeleteTagImage => "delete-tag-image.json",
+            Endpoint::UpdateAlbum => "update-album.json",
         }
     }
 
@@ -91,6 +121,12 @@ impl Endpoint {
             Endpoint::DeleteImage => ("/api/v1/images/{id}", Some("id")),
             Endpoint::Webhook => ("/api/v1/cloudinary", None),
             Endpoint::GetDuplication => ("/api/v1/duplications/{job_id}", Some("job_id")),
+            Endpoint::CreateTag | Endpoint::ListTags => ("/api/v1/tags", None),
+            Endpoint::TagImages | Endpoint::ListTagImages => {
+                ("/api/v1/tags/{tag_id}/tag_images", Some("tag_id"))
+            }
+            Endpoint::DeleteTagImage => ("/api/v1/tag_images/{id}", Some("id")),
+            Endpoint::UpdateAlbum => ("/api/v1/albums/{id}", Some("id")),
         }
     }
 
@@ -103,6 +139,11 @@ impl Endpoint {
                 | Endpoint::ListAlbums
                 | Endpoint::ListImages
                 | Endpoint::Webhook
+                | Endpoint::CreateTag
+                | Endpoint::ListTags
+                | Endpoint::TagImages
+                | Endpoint::ListTagImages
+                | Endpoint::UpdateAlbum
         )
     }
 
@@ -117,6 +158,12 @@ impl Endpoint {
             Endpoint::DeleteImage => handlers::delete_image::handle(app, req).await,
             Endpoint::Webhook => handlers::cloudinary_notification::handle(app, req).await,
             Endpoint::GetDuplication => handlers::get_duplication::handle(app, req).await,
+            Endpoint::CreateTag => handlers::create_tag::handle(app, req).await,
+            Endpoint::ListTags => handlers::list_tags::handle(app, req).await,
+            Endpoint::TagImages => handlers::tag_images::handle(app, req).await,
+            Endpoint::ListTagImages => handlers::list_tag_images::handle(app, req).await,
+            Endpoint::DeleteTagImage => handlers::delete_tag_image::handle(app, req).await,
+            Endpoint::UpdateAlbum => handlers::update_album::handle(app, req).await,
         }
     }
 
