@@ -399,6 +399,61 @@ async fn throttling_errors_are_returned_and_nothing_is_written() {
     delete_table(&direct, &table).await;
 }
 
+/// `deletes_only`: batches that only put pass, a batch with a delete is faulted, other
+/// operations pass.
+#[tokio::test]
+async fn deletes_only_faults_the_batches_that_delete_and_nothing_else() {
+    let (proxy, client, direct) = setup(FaultConfig {
+        throttle_rate: 1.0,
+        deletes_only: true,
+        seed: 9,
+        ..FaultConfig::default()
+    })
+    .await;
+    let table = unique_table("deletes-only");
+    create_table(&direct, &table).await;
+    client
+        .batch_write_item()
+        .request_items(&table, (0..10).map(put).collect())
+        .send()
+        .await
+        .expect("a batch of puts passes");
+    client
+        .put_item()
+        .table_name(&table)
+        .set_item(Some(item(10)))
+        .send()
+        .await
+        .expect("PutItem passes");
+    let delete = |i: usize| {
+        let mut key = item(i);
+        key.retain(|k, _| k == "pk" || k == "sk");
+        WriteRequest::builder()
+            .delete_request(
+                aws_sdk_dynamodb::types::DeleteRequest::builder()
+                    .set_key(Some(key))
+                    .build()
+                    .expect("delete request"),
+            )
+            .build()
+    };
+    let err = client
+        .batch_write_item()
+        .request_items(&table, vec![put(11), delete(0)])
+        .send()
+        .await
+        .expect_err("a batch with a delete is throttled")
+        .into_service_error();
+    assert!(
+        err.is_provisioned_throughput_exceeded_exception() || err.is_throttling_exception(),
+        "{err:?}"
+    );
+    assert_eq!(scan_keys(&direct, &table).await, all_keys(11));
+    let stats = proxy.stats();
+    assert_eq!((stats.targeted, stats.throttled), (1, 1), "{stats:?}");
+    delete_table(&direct, &table).await;
+}
+
 /// (c) Server errors: the SDK sees a 500 `InternalServerError` and nothing is written.
 #[tokio::test]
 async fn server_errors_are_returned_as_500() {

@@ -271,8 +271,8 @@ pub async fn album_image_ids(store: &Store, album: &str) -> BTreeSet<String> {
     out
 }
 
-/// The sort keys of album `album`'s partition that begin with `prefix`
-/// (`""`: every item of the partition, the album item included).
+/// The sort keys of album `album`'s partitions that begin with `prefix`
+/// (`""`: every item, the album item included).
 pub async fn partition_sort_keys(store: &Store, album: &str, prefix: &str) -> Vec<String> {
     partition_items(store, album, prefix)
         .await
@@ -281,11 +281,38 @@ pub async fn partition_sort_keys(store: &Store, album: &str, prefix: &str) -> Ve
         .collect()
 }
 
-/// The items of album `album`'s partition whose sort key begins with
-/// `prefix`, strongly consistent, in key order.
+/// The partitions album `album` may hold items in: its own and its image
+/// shards' (decision 0012), as many as its album item says, or every one an
+/// album may have when there is no album item (a moved album must have left
+/// nothing in any of them).
+pub async fn album_partitions(store: &Store, album: &str) -> Vec<String> {
+    let shards = match store.get_album(album).await.expect("GetItem") {
+        Some(a) => a.shards.max(1),
+        None => album_api::store::keys::MAX_SHARDS,
+    };
+    (0..shards)
+        .map(|k| album_api::store::keys::shard_pk(album, k))
+        .collect()
+}
+
+/// The items of album `album`'s partitions whose sort key begins with
+/// `prefix`, strongly consistent, in key order within each partition.
 pub async fn partition_items(
     store: &Store,
     album: &str,
+    prefix: &str,
+) -> Vec<std::collections::HashMap<String, AttributeValue>> {
+    let mut out = Vec::new();
+    for pk in album_partitions(store, album).await {
+        out.extend(pk_items(store, &pk, prefix).await);
+    }
+    out
+}
+
+/// The items of partition `pk` whose sort key begins with `prefix`.
+async fn pk_items(
+    store: &Store,
+    pk: &str,
     prefix: &str,
 ) -> Vec<std::collections::HashMap<String, AttributeValue>> {
     let mut out = Vec::new();
@@ -295,7 +322,7 @@ pub async fn partition_items(
             .client()
             .query()
             .table_name(store.table())
-            .expression_attribute_values(":pk", AttributeValue::S(format!("A#{album}")));
+            .expression_attribute_values(":pk", AttributeValue::S(pk.to_string()));
         // An empty prefix is the whole partition (DynamoDB refuses an empty key value).
         let query = if prefix.is_empty() {
             query.key_condition_expression("pk = :pk")

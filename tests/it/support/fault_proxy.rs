@@ -85,6 +85,11 @@ pub struct FaultConfig {
     /// short run at a low rate cannot miss an operation by chance: each operation's retry path
     /// is then exercised for sure.
     pub first_of_each_op: bool,
+    /// Fault only `BatchWriteItem` calls that delete items (a `DeleteRequest` among their
+    /// writes); every other call passes through untouched. A move, which writes each batch to
+    /// its destination before deleting it from its source, then lands its writes and is stopped
+    /// at its first delete: its items are left in both albums, as after a crash.
+    pub deletes_only: bool,
 }
 
 impl FaultConfig {
@@ -487,6 +492,20 @@ pub(crate) struct Deferral {
     pub(crate) all: bool,
 }
 
+/// Whether a `BatchWriteItem` body holds a `DeleteRequest`.
+fn deletes_items(body: &[u8]) -> bool {
+    serde_json::from_slice::<Value>(body)
+        .ok()
+        .and_then(|v| v.get("RequestItems").and_then(Value::as_object).cloned())
+        .is_some_and(|tables| {
+            tables.values().any(|writes| {
+                writes
+                    .as_array()
+                    .is_some_and(|w| w.iter().any(|r| r.get("DeleteRequest").is_some()))
+            })
+        })
+}
+
 async fn handle(shared: &Shared, req: Request<Incoming>) -> Outcome {
     let (parts, body) = req.into_parts();
     let body = match body.collect().await {
@@ -520,7 +539,10 @@ async fn handle(shared: &Shared, req: Request<Incoming>) -> Outcome {
         }
     }
 
-    let Some(op) = op.filter(|op| cfg.targets(op)) else {
+    let Some(op) = op
+        .filter(|op| cfg.targets(op))
+        .filter(|op| !cfg.deletes_only || (op == "BatchWriteItem" && deletes_items(&body)))
+    else {
         // Not a DynamoDB call, or not one faults apply to: pass through untouched.
         return Outcome::Respond(forward_and_respond(shared, &parts, body, None).await);
     };
