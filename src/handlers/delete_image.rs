@@ -7,6 +7,8 @@ use crate::auth::Ability;
 use crate::error::ApiError;
 use crate::http::{Reply, answer, header, path_param};
 use crate::service::{App, album_for, authenticate, now, x_token};
+use crate::store::images::ItemKey;
+use crate::store::keys::image_pk;
 
 /// Handles one request inside the write budget (every outcome, running
 /// out of time included, is an HTTP response).
@@ -21,14 +23,34 @@ async fn serve(app: &App, req: &Request) -> Result<Reply, ApiError> {
     let id = path_param(req, "id", "images")
         .filter(|id| is_valid_id(id))
         .ok_or_else(not_found)?;
-    let key = app.store.find_image(&id).await?.ok_or_else(not_found)?;
-    album_for(app, &principal, &key.album_id, &[Ability::ImageDelete])
+    // Mid-move an image has two copies (its old album's and its new
+    // one's, the same organization's): both go, or finishing the move
+    // would bring it back (decision 0011).
+    let copies = app.store.find_image_copies(&id).await?;
+    let first = copies.first().ok_or_else(not_found)?;
+    album_for(app, &principal, &first.album_id, &[Ability::ImageDelete])
         .await
         .map_err(|e| match e {
             ApiError::NotFound(_) => not_found(),
             other => other,
         })?;
-    if !app.store.remove_image(&key).await? {
+    let mut deleted = false;
+    for key in &copies {
+        // An album being moved may already have sent this image's tag
+        // associations ahead of the image (they sort first): they go too.
+        if let Some(m) = app.store.album_move(&key.album_id).await?
+            && let Some(destination) = app.store.get_album(&m.to).await?
+        {
+            let ahead = ItemKey {
+                pk: image_pk(&destination.id, destination.shards, &id),
+                album_id: destination.id,
+                sk: key.sk.clone(),
+            };
+            app.store.delete_tag_images_of(&ahead).await?;
+        }
+        deleted |= app.store.remove_image(key).await?;
+    }
+    if !deleted {
         return Err(not_found());
     }
     Ok(Reply::new(204, String::new()).token(x_token(app, &principal, now)?))

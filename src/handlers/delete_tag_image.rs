@@ -21,14 +21,20 @@ async fn serve(app: &App, req: &Request) -> Result<Reply, ApiError> {
     let id = path_param(req, "id", "tag_images")
         .filter(|id| is_valid_id(id))
         .ok_or_else(not_found)?;
-    let key = app.store.find_tag_image(&id).await?.ok_or_else(not_found)?;
-    album_for(app, &principal, &key.album_id, &[Ability::ImageList])
+    // Both copies mid-move, as for images (decision 0011).
+    let copies = app.store.find_tag_image(&id).await?;
+    let first = copies.first().ok_or_else(not_found)?;
+    album_for(app, &principal, &first.album_id, &[Ability::ImageList])
         .await
         .map_err(|e| match e {
             ApiError::NotFound(_) => not_found(),
             other => other,
         })?;
-    if !app.store.delete_tag_image(&key).await? {
+    let mut deleted = false;
+    for key in &copies {
+        deleted |= app.store.delete_tag_image(key).await?;
+    }
+    if !deleted {
         return Err(not_found());
     }
     Ok(Reply::new(204, String::new()).token(x_token(app, &principal, now)?))

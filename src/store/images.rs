@@ -169,9 +169,24 @@ impl Store {
             .filter(|k| k.sk.starts_with(IMAGE_SK_PREFIX)))
     }
 
+    /// Every copy of image `image_id`: one, or two while a move or a
+    /// re-shard has written it to its new partition and not yet deleted it
+    /// from the old one (decisions 0011, 0012). A delete takes them all, so
+    /// that finishing the move cannot bring the image back.
+    pub async fn find_image_copies(&self, image_id: &str) -> Result<Vec<ItemKey>, StoreError> {
+        let mut keys = self.find_all_by_item_id(image_id).await?;
+        keys.retain(|k| k.sk.starts_with(IMAGE_SK_PREFIX));
+        Ok(keys)
+    }
+
     /// Where the item whose `iid` is `id` is (an image or a tag
     /// association), through the `by_image` index.
     pub(super) async fn find_by_item_id(&self, id: &str) -> Result<Option<ItemKey>, StoreError> {
+        Ok(self.find_all_by_item_id(id).await?.into_iter().next())
+    }
+
+    /// Every item whose `iid` is `id` (more than one only mid-move).
+    pub(super) async fn find_all_by_item_id(&self, id: &str) -> Result<Vec<ItemKey>, StoreError> {
         let out = retry::bounded("Query", self.budgets.read, {
             self.client
                 .query()
@@ -179,14 +194,14 @@ impl Store {
                 .index_name(BY_IMAGE_INDEX)
                 .key_condition_expression("iid = :id")
                 .expression_attribute_values(":id", s(id))
-                .limit(1)
+                .limit(8)
                 .send()
         })
         .await?;
-        let Some(item) = out.items().first() else {
-            return Ok(None);
-        };
-        ItemKey::of(get_s(item, PK)?, get_s(item, SK)?).map(Some)
+        out.items()
+            .iter()
+            .map(|item| ItemKey::of(get_s(item, PK)?, get_s(item, SK)?))
+            .collect()
     }
 
     /// A strongly consistent Query of the image items of partition `pk`

@@ -289,12 +289,12 @@ impl Store {
             .transpose()
     }
 
-    /// Where the association with id `id` is (through `by_image`).
-    pub async fn find_tag_image(&self, id: &str) -> Result<Option<TagImageKey>, StoreError> {
-        Ok(self
-            .find_by_item_id(id)
-            .await?
-            .filter(|k| k.sk.starts_with(TAG_IMAGE_SK_PREFIX)))
+    /// Where the association with id `id` is (through `by_image`): one
+    /// place, or two mid-move (see [`Store::find_image_copies`]).
+    pub async fn find_tag_image(&self, id: &str) -> Result<Vec<TagImageKey>, StoreError> {
+        let mut keys = self.find_all_by_item_id(id).await?;
+        keys.retain(|k| k.sk.starts_with(TAG_IMAGE_SK_PREFIX));
+        Ok(keys)
     }
 
     /// Deletes one association; `true` when it existed.
