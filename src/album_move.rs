@@ -199,7 +199,9 @@ pub async fn run_move(
             Ok(report) => report,
             // The destination started moving away after this move began:
             // give this one up (decision 0011).
-            Err(f) if matches!(&f.error, StoreError::Moving { album, .. } if *album == plan.destination.id) =>
+            Err(f)
+                if matches!(&f.error, StoreError::Moving { album, .. } | StoreError::AlbumMissing(album)
+                    if *album == plan.destination.id) =>
             {
                 let why = f.error.to_string();
                 return Err(InterruptedMove {

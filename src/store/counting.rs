@@ -63,7 +63,7 @@ impl Store {
             let (seq, shards) = self
                 .bump_seq_if(album_id, "attribute_exists(pk)")
                 .await?
-                .ok_or_else(|| StoreError::Dynamo(format!("album {album_id} does not exist")))?;
+                .ok_or_else(|| StoreError::AlbumMissing(album_id.to_string()))?;
             let count = self.count_in_shards(album_id, shards).await?;
             let stored = self
                 .update_album_if(
@@ -147,7 +147,7 @@ impl Store {
         self.bump_seq_if(album_id, "attribute_exists(pk)")
             .await?
             .map(|(seq, _)| seq)
-            .ok_or_else(|| StoreError::Dynamo(format!("album {album_id} does not exist")))
+            .ok_or_else(|| StoreError::AlbumMissing(album_id.to_string()))
     }
 
     /// [`Store::bump_seq`] for a writer about to add images: refused with
@@ -164,9 +164,7 @@ impl Store {
                 album: album_id.to_string(),
                 to: m.to,
             }),
-            None => Err(StoreError::Dynamo(format!(
-                "album {album_id} does not exist"
-            ))),
+            None => Err(StoreError::AlbumMissing(album_id.to_string())),
         }
     }
 

@@ -32,6 +32,10 @@ pub enum StoreError {
         /// Where its images go.
         to: String,
     },
+    /// The album a write needs is not there (deleted meanwhile, e.g. by
+    /// the end of a move).
+    #[error("album {0} does not exist")]
+    AlbumMissing(String),
     /// An item in the table does not have the expected shape.
     #[error("corrupt item: {0}")]
     Corrupt(String),
@@ -44,6 +48,7 @@ impl From<StoreError> for ApiError {
                 ApiError::Unavailable(e.to_string())
             }
             StoreError::Moving { .. } => ApiError::Conflict(e.to_string()),
+            StoreError::AlbumMissing(_) => ApiError::NotFound(e.to_string()),
             other => ApiError::Internal(other.to_string()),
         }
     }

@@ -64,7 +64,7 @@ impl Store {
         let album = self
             .get_album(album_id)
             .await?
-            .ok_or_else(|| StoreError::Dynamo(format!("album {album_id} does not exist")))?;
+            .ok_or_else(|| StoreError::AlbumMissing(album_id.to_string()))?;
         let mut requests = Vec::with_capacity(images.len());
         for img in images {
             requests.push(self.image_item(&album, &img.id, &img.record)?);

@@ -57,7 +57,7 @@ impl Store {
         let (album, moving) = self
             .get_album_and_move(id)
             .await?
-            .ok_or_else(|| StoreError::Dynamo(format!("album {id} does not exist")))?;
+            .ok_or_else(|| StoreError::AlbumMissing(id.to_string()))?;
         if let Some(m) = moving {
             return Err(StoreError::Moving {
                 album: id.to_string(),
