@@ -19,4 +19,5 @@ mod hostile_input;
 mod jobs;
 mod lifecycle;
 mod operations;
+mod partition_sim;
 mod token_suite;
