@@ -1288,39 +1288,67 @@ class Bench:
             raise RuntimeError(f"partition-sim-load: {r.stderr.strip()[-500:]}")
         return json.loads(r.stdout.strip().splitlines()[-1])
 
-    def drive_job(self, worker: Rie, job_id: str) -> int:
+    def drive_job(self, worker: Rie, job_id: str, n: int, t0: float, dest: str) -> dict:
         """Delivers the job's stream record to the worker function, as the
-        table's stream would (tests/it/jobs.rs), until the job is done;
-        returns the slices it took."""
-        slices, failures = 0, 0
+        table's stream would (tests/it/jobs.rs), until the job is done. A
+        slice that fails is delivered again, as the stream retries it (it
+        resumes from the job's last checkpoint). Gives up, and says so, when
+        20 deliveries in a row saved no progress (in AWS the stream gives up
+        after 5 and the record goes to the dead-letter queue) or after
+        --physics-job-timeout. Returns what happened."""
+        out = {"slices": 0, "failed_slices": 0, "done": False, "errors": {}, "all_copied_after_s": None}
+        stuck, last_copied, counted_at = 0, -1, 0.0
+        event = None  # a record whose slice failed, delivered again
         deadline = time.monotonic() + self.args.physics_job_timeout
-        while time.monotonic() < deadline:
+        while True:
             item = self.ddb.get_item(TableName=TABLE, Key={"pk": {"S": f"J#{job_id}"}, "sk": {"S": "J"}},
                                      ConsistentRead=True).get("Item")
             if item is None:
                 raise RuntimeError(f"job {job_id} is gone")
+            copied = int(item.get("images_copied", {}).get("N", "0"))
+            # When every image is in the destination, whatever the job's last
+            # checkpoint says (a slice that fails after copying saves nothing):
+            # counted straight from dynalite between slices, at most every 10 s.
+            if out["all_copied_after_s"] is None and time.monotonic() - counted_at >= 10:
+                counted_at = time.monotonic()
+                if count_images(self.ddb, dest) >= n:
+                    out["all_copied_after_s"] = time.perf_counter() - t0
             status = item["status"]["S"]
             if status == "done":
-                return slices
+                out["done"] = True
+                if out["all_copied_after_s"] is None:
+                    out["all_copied_after_s"] = time.perf_counter() - t0
+                return out
             if status != "running":
                 raise RuntimeError(f"job {job_id} ended {status}: {item.get('error', item)}")
-            if "handoff" not in item:
-                time.sleep(0.1)  # not handed off yet
-                continue
-            event = copy.deepcopy(WORKER_EVENT)
-            event["Records"][0]["dynamodb"]["NewImage"] = item
-            event["Records"][0]["dynamodb"]["Keys"] = {"pk": item["pk"], "sk": item["sk"]}
-            slices += 1
+            if time.monotonic() >= deadline:
+                out["gave_up"] = f"not done within {self.args.physics_job_timeout:g} s"
+                return out
+            if event is None:
+                if "handoff" not in item:
+                    time.sleep(0.1)  # not handed off yet
+                    continue
+                event = copy.deepcopy(WORKER_EVENT)
+                event["Records"][0]["dynamodb"]["NewImage"] = item
+                event["Records"][0]["dynamodb"]["Keys"] = {"pk": item["pk"], "sk": item["sk"]}
+            stuck = stuck + 1 if copied <= last_copied else 0
+            last_copied = max(last_copied, copied)
+            if stuck >= 20:
+                out["gave_up"] = f"20 deliveries in a row saved no progress ({copied:,} of {n:,} copied)"
+                return out
+            out["slices"] += 1
             try:
-                _, out = worker.invoke(json.dumps(event).encode(), timeout=1000)
+                _, answer = worker.invoke(json.dumps(event).encode(), timeout=1000)
             except (RuntimeError, OSError) as e:
-                out = {"errorMessage": str(e)}
-            if not isinstance(out, list):
-                failures += 1  # a failed slice: the stream delivers the record again
-                log(f"job {job_id}: slice {slices} failed ({str(out)[:200]}); delivered again")
-                if failures > 20:
-                    raise RuntimeError(f"job {job_id}: {failures} slices failed")
-        raise RuntimeError(f"job {job_id} not done within {self.args.physics_job_timeout} s")
+                answer = {"errorMessage": str(e)}
+            if isinstance(answer, list):
+                event = None  # the next hand-off's record comes from the table
+            else:
+                out["failed_slices"] += 1  # the stream delivers the same record again
+                message = str(answer.get("errorMessage", answer))
+                kind = re.sub(r"\d+", "N", message.split(":")[0] if "unprocessed" in message else message[:60])
+                out["errors"][kind] = out["errors"].get(kind, 0) + 1
+                log(f"job {job_id}: slice {out['slices']} failed ({message[:100]}); delivered again")
 
     def physics_duplicate(self, dup: Rie, worker: Rie, sim: str, n: int, wcu: float) -> dict:
         self.sim_call(sim, "POST", "/__sim/reset")
@@ -1329,33 +1357,38 @@ class Bench:
         answer_s, answer = dup.invoke(duplicate_event(album_of(n), dest), timeout=120)
         status = answer.get("statusCode")
         body = json.loads(answer.get("body") or "{}")
-        row: dict = {"images": n, "status": status, "answer_seconds": answer_s}
+        row: dict = {"images": n, "status": status, "answer_seconds": answer_s, "done": True}
         if status == 202:
             row["inline_copied"] = body.get("images_copied")
             row["job_id"] = body.get("job_id")
-            row["slices"] = self.drive_job(worker, body["job_id"])
+            row.update(self.drive_job(worker, body["job_id"], n, t0, dest))
         elif status == 200:
             check_duplicate(answer, dest, n)
         else:
             raise RuntimeError(f"duplicate of {n:,} under the simulator answered {status}: {str(answer.get('body'))[:300]}")
         row["seconds"] = time.perf_counter() - t0
         got = count_images(self.ddb, dest)
-        if got != n:
+        row["images_in_destination"] = got
+        if row["done"] and got != n:
             raise RuntimeError(f"duplicate of {n:,} left {got:,} images in {dest}")
         stats = self.sim_call(sim, "GET", "/__sim/stats?top=3")
         dest_part = next((p for p in stats["partitions"] if p["index"] is None and p["key"] == f"A#{dest}"), None)
+        copy_s = row["seconds"] if row["done"] else row.get("all_copied_after_s")
         row.update(
-            images_per_s=n / row["seconds"],
-            multiple_of_partition_limit=n / row["seconds"] / wcu,
+            copy_seconds=copy_s,
+            images_per_s=n / copy_s if copy_s else None,
+            multiple_of_partition_limit=n / copy_s / wcu if copy_s else None,
             destination_partition_wcu=dest_part["wcu"] if dest_part else None,
-            destination_partition_wcu_per_s=(dest_part["wcu"] / row["seconds"]) if dest_part else None,
             sim_totals=stats["totals"],
-            sim_batch_write=stats["operations"].get("BatchWriteItem"),
+            sim_operations=stats["operations"],
             hottest=stats["partitions"][:3],
         )
-        log(f"physics {wcu:g} WCU/s, {n:,} images: {status} after {answer_s:.1f} s, done in {row['seconds']:.1f} s"
-            f" ({row['images_per_s']:.0f} images/s = {row['multiple_of_partition_limit']:.2f}x the partition limit;"
-            f" {stats['totals']['throttled']} throttled calls, {stats['totals']['deferred']} items sent back)")
+        throttled = {op: v["throttled"] for op, v in stats["operations"].items() if v["throttled"]}
+        log(f"physics {wcu:g} WCU/s, {n:,} images: {status} after {answer_s:.1f} s, "
+            + (f"done in {row['seconds']:.1f} s" if row["done"] else f"NOT done ({row.get('gave_up')}; all copied after {copy_s})")
+            + (f" ({row['images_per_s']:.0f} images/s = {row['multiple_of_partition_limit']:.2f}x the partition limit)" if copy_s else "")
+            + f"; throttled calls {throttled}, {stats['totals']['deferred']} items sent back"
+            + (f"; {row['failed_slices']} of {row['slices']} slices failed: {row['errors']}" if status == 202 else ""))
         return row
 
     def physics_listing(self, sim: str, album: str) -> dict:
@@ -1448,6 +1481,8 @@ class Bench:
         # multiple of a 1,000 WCU/s partition.
         budget = 20.0  # App::sync_copy_budget
         for row in out["runs"].get("scaled", {}).get("duplicates", []):
+            if not row["multiple_of_partition_limit"]:
+                continue
             rate = row["multiple_of_partition_limit"] * 1000
             t = row["images"] / rate
             row["projected_aws"] = {"images_per_s": rate, "seconds": t, "answer": 200 if t <= budget else 202}
@@ -1469,10 +1504,21 @@ class Bench:
             if not run:
                 continue
             for d in run["duplicates"]:
-                answer = (f"200 after {d['seconds']:.1f} s" if d["status"] == 200 else
-                          f"202 after {d['answer_seconds']:.1f} s ({d['inline_copied']:,} copied), done after {d['seconds']:.1f} s")
-                cell = f"{answer}; {d['images_per_s']:.0f} images/s = {d['multiple_of_partition_limit']:.2f}x"
-                if "projected_aws" in d:
+                if d["status"] == 200:
+                    cell = f"200 after {d['seconds']:.1f} s"
+                else:
+                    cell = f"202 after {d['answer_seconds']:.1f} s ({d['inline_copied']:,} copied)"
+                    if d["done"]:
+                        cell += f", done after {d['seconds']:.1f} s"
+                    elif d.get("all_copied_after_s"):
+                        cell += f", all copied after {d['all_copied_after_s']:.1f} s but NOT done ({d['gave_up']})"
+                    else:
+                        cell += f", NOT done ({d['gave_up']})"
+                    if d["failed_slices"]:
+                        cell += f"; {d['failed_slices']} of {d['slices']} worker slices failed"
+                if d["images_per_s"]:
+                    cell += f"; {d['images_per_s']:.0f} images/s = {d['multiple_of_partition_limit']:.2f}x"
+                if d.get("projected_aws"):
                     pa = d["projected_aws"]
                     cell += f"; at 1,000 WCU/s: {pa['seconds']:.1f} s ({pa['answer']})"
                 rows.append((f"duplicate {d['images']:,} at {run['wcu']:g} WCU/s", cell))

@@ -1805,7 +1805,7 @@ pub struct LoadOptions {
     pub keys: usize,
     /// Size of every item by DynamoDB's rule.
     pub item_bytes: usize,
-    /// Writing before the measured window (spends the buckets' burst).
+    /// Writing before the measured window, at least.
     pub warmup: Duration,
     /// The measured window.
     pub window: Duration,
@@ -1814,6 +1814,10 @@ pub struct LoadOptions {
     /// Prefix of the partition keys (`<prefix>-<n>`).
     pub prefix: String,
 }
+
+/// The longest [`self_test_load`] waits for the buckets' burst to be spent
+/// before it measures anyway.
+const LOAD_MAX_DRAIN: Duration = Duration::from_secs(20);
 
 /// What [`self_test_load`] measured, from the client's side.
 #[derive(Clone, Debug, Serialize)]
@@ -1824,6 +1828,11 @@ pub struct LoadReport {
     pub item_bytes: usize,
     /// Write units per item by DynamoDB's rule.
     pub wcu_per_item: f64,
+    /// When the first items came back (the burst spent), in seconds from
+    /// the start; `None` when none ever did (no limit bound the load).
+    pub burst_spent_at_s: Option<f64>,
+    /// Start of the measured window, in seconds from the start.
+    pub window_start_s: f64,
     /// Length of the measured window, in seconds.
     pub window_s: f64,
     /// Items written (acknowledged, not sent back) in the window.
@@ -1832,7 +1841,7 @@ pub struct LoadReport {
     pub per_key_in_window: Vec<u64>,
     /// `items_in_window / window_s`.
     pub items_per_s: f64,
-    /// Items written in all (warm-up included).
+    /// Items written in all (the burst and the warm-up included).
     pub items_total: u64,
     /// Calls sent.
     pub calls: u64,
@@ -1860,12 +1869,66 @@ fn load_item(
     .collect()
 }
 
+/// The load's shared progress.
+struct LoadProgress {
+    start: Instant,
+    /// Milliseconds from the start to the first items sent back; `u64::MAX`
+    /// until then.
+    burst_spent_ms: std::sync::atomic::AtomicU64,
+    /// (completion, key, items written) of every call that wrote any.
+    written: Mutex<Vec<(Duration, usize, u64)>>,
+    calls: std::sync::atomic::AtomicU64,
+    throttled: std::sync::atomic::AtomicU64,
+    deferred: std::sync::atomic::AtomicU64,
+}
+
+impl LoadProgress {
+    fn burst_spent_at(&self) -> Option<Duration> {
+        match self
+            .burst_spent_ms
+            .load(std::sync::atomic::Ordering::Relaxed)
+        {
+            u64::MAX => None,
+            ms => Some(Duration::from_millis(ms)),
+        }
+    }
+
+    fn mark_burst_spent(&self) {
+        let ms = self.start.elapsed().as_millis() as u64;
+        let _ = self.burst_spent_ms.compare_exchange(
+            u64::MAX,
+            ms,
+            std::sync::atomic::Ordering::Relaxed,
+            std::sync::atomic::Ordering::Relaxed,
+        );
+    }
+
+    /// The window: from the warm-up's end or the burst's, whichever is
+    /// later (a partition's first second's worth would otherwise count as
+    /// if it were its rate), for `window`.
+    fn window_start(&self, opts: &LoadOptions) -> Duration {
+        match self.burst_spent_at() {
+            Some(spent) => opts.warmup.max(spent),
+            None => opts.warmup,
+        }
+    }
+
+    fn done(&self, opts: &LoadOptions) -> bool {
+        let now = self.start.elapsed();
+        let waited_too_long = now >= opts.warmup + LOAD_MAX_DRAIN + opts.window;
+        let no_limit_seen = self.burst_spent_at().is_none() && now >= opts.warmup + opts.window;
+        waited_too_long
+            || (self.burst_spent_at().is_some() && now >= self.window_start(opts) + opts.window)
+            || no_limit_seen
+    }
+}
+
 /// Writes items of `item_bytes` to `keys` partition keys as fast as
-/// `concurrency` writers can, for `warmup` and then `window`, and counts
-/// what was written in the window: how much one key (or two) takes. Items
-/// sent back are dropped, not re-sent (a writer pauses 10 ms after a call
-/// that was throttled or deferred, so the load does not spin). `client`
-/// should have the SDK's retries off.
+/// `concurrency` writers can and counts what was written in one window
+/// after the buckets' burst is spent: how much one key (or two) takes.
+/// Items sent back are dropped, not re-sent (a writer pauses 10 ms after a
+/// call that was throttled or deferred, so the load does not spin).
+/// `client` should have the SDK's retries off.
 pub async fn self_test_load(
     client: &aws_sdk_dynamodb::Client,
     opts: &LoadOptions,
@@ -1874,43 +1937,40 @@ pub async fn self_test_load(
     use std::sync::atomic::{AtomicU64, Ordering};
 
     let keys = opts.keys.max(1);
-    let start = Instant::now();
-    let (win_start, win_end) = (opts.warmup, opts.warmup + opts.window);
-    let per_key: Arc<Vec<AtomicU64>> = Arc::new((0..keys).map(|_| AtomicU64::new(0)).collect());
-    let totals: Arc<[AtomicU64; 4]> = Arc::new(Default::default()); // written, calls, throttled, deferred
+    let progress = Arc::new(LoadProgress {
+        start: Instant::now(),
+        burst_spent_ms: AtomicU64::new(u64::MAX),
+        written: Mutex::new(Vec::new()),
+        calls: AtomicU64::new(0),
+        throttled: AtomicU64::new(0),
+        deferred: AtomicU64::new(0),
+    });
     let mut tasks = JoinSet::new();
     for writer in 0..opts.concurrency.max(1) {
-        let (client, opts) = (client.clone(), opts.clone());
-        let (per_key, totals) = (Arc::clone(&per_key), Arc::clone(&totals));
+        let (client, opts, progress) = (client.clone(), opts.clone(), Arc::clone(&progress));
         tasks.spawn(async move {
             let mut seq = 0u64;
-            while start.elapsed() < win_end {
+            let pks: Vec<String> = (0..keys).map(|k| format!("{}-{k}", opts.prefix)).collect();
+            while !progress.done(&opts) {
                 let mut requests = Vec::with_capacity(25);
-                let mut key_of_pk: HashMap<String, usize> = HashMap::new();
+                let mut sent = vec![0u64; keys];
                 for j in 0..25 {
-                    let k = j % keys;
-                    let pk = format!("{}-{k}", opts.prefix);
                     let sk = format!("{writer:03}-{seq:012}");
                     seq += 1;
-                    key_of_pk.insert(pk.clone(), k);
                     let put = PutRequest::builder()
-                        .set_item(Some(load_item(&pk, &sk, opts.item_bytes)))
+                        .set_item(Some(load_item(&pks[j % keys], &sk, opts.item_bytes)))
                         .build()
                         .map_err(|e| e.to_string())?;
                     requests.push(WriteRequest::builder().put_request(put).build());
-                }
-                let mut sent = vec![0u64; keys];
-                for j in 0..25 {
                     sent[j % keys] += 1;
                 }
-                totals[1].fetch_add(1, Ordering::Relaxed);
+                progress.calls.fetch_add(1, Ordering::Relaxed);
                 let out = client
                     .batch_write_item()
                     .request_items(&opts.table, requests)
                     .send()
                     .await;
-                let done_at = start.elapsed();
-                let in_window = done_at >= win_start && done_at < win_end;
+                let done_at = progress.start.elapsed();
                 match out {
                     Ok(out) => {
                         let back = out
@@ -1922,19 +1982,23 @@ pub async fn self_test_load(
                                 .put_request()
                                 .and_then(|p| p.item().get("pk"))
                                 .and_then(|v| v.as_s().ok());
-                            if let Some(k) = pk.and_then(|pk| key_of_pk.get(pk)) {
-                                sent[*k] = sent[*k].saturating_sub(1);
+                            if let Some(k) = pk.and_then(|pk| pks.iter().position(|p| p == pk)) {
+                                sent[k] = sent[k].saturating_sub(1);
                             }
                         }
-                        let written: u64 = sent.iter().sum();
-                        totals[0].fetch_add(written, Ordering::Relaxed);
-                        totals[3].fetch_add(back.len() as u64, Ordering::Relaxed);
-                        if in_window {
+                        {
+                            let mut written = lock(&progress.written);
                             for (k, n) in sent.iter().enumerate() {
-                                per_key[k].fetch_add(*n, Ordering::Relaxed);
+                                if *n > 0 {
+                                    written.push((done_at, k, *n));
+                                }
                             }
                         }
                         if !back.is_empty() {
+                            progress.mark_burst_spent();
+                            progress
+                                .deferred
+                                .fetch_add(back.len() as u64, Ordering::Relaxed);
                             tokio::time::sleep(Duration::from_millis(10)).await;
                         }
                     }
@@ -1943,7 +2007,8 @@ pub async fn self_test_load(
                             se.is_provisioned_throughput_exceeded_exception()
                         }) =>
                     {
-                        totals[2].fetch_add(1, Ordering::Relaxed);
+                        progress.mark_burst_spent();
+                        progress.throttled.fetch_add(1, Ordering::Relaxed);
                         tokio::time::sleep(Duration::from_millis(10)).await;
                     }
                     Err(e) => {
@@ -1960,21 +2025,32 @@ pub async fn self_test_load(
     while let Some(joined) = tasks.join_next().await {
         joined.map_err(|e| e.to_string())??;
     }
-    let per_key: Vec<u64> = per_key.iter().map(|n| n.load(Ordering::Relaxed)).collect();
+    let end = progress.start.elapsed();
+    let from = progress.window_start(opts);
+    let to = (from + opts.window).min(end);
+    let written = lock(&progress.written);
+    let mut per_key = vec![0u64; keys];
+    for (at, k, n) in written.iter() {
+        if *at >= from && *at < to {
+            per_key[*k] += n;
+        }
+    }
     let in_window: u64 = per_key.iter().sum();
-    let window_s = opts.window.as_secs_f64();
+    let window_s = to.saturating_sub(from).as_secs_f64();
     Ok(LoadReport {
         keys,
         item_bytes: opts.item_bytes,
         wcu_per_item: write_units(opts.item_bytes),
+        burst_spent_at_s: progress.burst_spent_at().map(|d| d.as_secs_f64()),
+        window_start_s: from.as_secs_f64(),
         window_s,
         items_in_window: in_window,
         per_key_in_window: per_key,
         items_per_s: in_window as f64 / window_s.max(f64::EPSILON),
-        items_total: totals[0].load(Ordering::Relaxed),
-        calls: totals[1].load(Ordering::Relaxed),
-        throttled_calls: totals[2].load(Ordering::Relaxed),
-        deferred_items: totals[3].load(Ordering::Relaxed),
+        items_total: written.iter().map(|(_, _, n)| n).sum(),
+        calls: progress.calls.load(Ordering::Relaxed),
+        throttled_calls: progress.throttled.load(Ordering::Relaxed),
+        deferred_items: progress.deferred.load(Ordering::Relaxed),
     })
 }
 
