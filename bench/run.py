@@ -15,7 +15,12 @@ Interface Emulator (RIE):
 4. memory: the duplicate function's VmHWM after copying 20,000 images;
 5. warm latency of the seed's 5-image duplicate (p50, p99);
 6. zipped bootstrap sizes (x86_64 built here; arm64 from `make build` if any);
-7. a production projection from a real seeded item's size.
+7. a production projection from a real seeded item's size;
+8. production physics: the same functions with `albumctl partition-sim`
+   (DynamoDB's per-partition limits) between them and dynalite: its
+   self-test, 10,000- to 100,000-image duplicates (a 202's job driven to
+   done through the worker function) at AWS's limits and at a scaled-down
+   limit, and the read units of an album's first page.
 
 Prints a table, writes bench/results.json and bench/copy-time.png; logs of
 every process go to bench/out/ (git-ignored). Every process it starts runs in
@@ -352,6 +357,7 @@ def rie_init_ms(text: str) -> float | None:
 # the duplicate event and the copies
 
 BASE_EVENT = json.loads((ROOT / "events" / "duplicate-album.json").read_text())
+WORKER_EVENT = json.loads((ROOT / "events" / "duplication-worker.json").read_text())
 
 
 def signed_webhook_event() -> bytes:
@@ -1240,6 +1246,289 @@ class Bench:
         log("COPY_CONCURRENCY: " + ", ".join(f"{c}: {v['images_per_s']:.0f}/s" for c, v in out.items()))
         self.results["ours_concurrency_sensitivity"] = {"images": n, "runs": out}
 
+    # -- production physics (the partition simulator) ----------------------
+
+    def start_sim(self, wcu: float, rcu: float, tag: str) -> tuple[subprocess.Popen, str]:
+        """`albumctl partition-sim` between the functions and this dynalite."""
+        (port,) = free_ports(1)
+        proc = self.procs.start(
+            [str(LAMBDA_DIR / "albumctl" / "bootstrap"), "partition-sim", "--upstream", self.endpoint,
+             "--listen", f"127.0.0.1:{port}", "--wcu-per-partition", f"{wcu:g}", "--rcu-per-partition", f"{rcu:g}"],
+            self.logs / f"partition-sim-{tag}.log",
+            base_env(self.endpoint),
+        )
+        wait_port(port, proc, 15, "partition-sim")
+        return proc, f"http://127.0.0.1:{port}"
+
+    @staticmethod
+    def sim_call(endpoint: str, method: str, path: str) -> dict:
+        conn = http.client.HTTPConnection(endpoint.split("//", 1)[1], timeout=60)
+        try:
+            conn.request(method, path)
+            resp = conn.getresponse()
+            body = resp.read()
+            if resp.status != 200:
+                raise RuntimeError(f"partition-sim {method} {path}: {resp.status} {body[:200]!r}")
+            return json.loads(body) if path.startswith("/__sim/stats") else {}
+        finally:
+            conn.close()
+
+    def sim_load(self, endpoint: str, keys: int) -> dict:
+        """The simulator's self-test load: 1 KB items into `keys` keys."""
+        a = self.args
+        exe = LAMBDA_DIR / "albumctl" / "bootstrap"
+        r = subprocess.run(
+            [str(exe), "partition-sim-load", "--endpoint", endpoint, "--table", TABLE, "--keys", str(keys),
+             "--item-bytes", "1024", "--warmup", str(a.sim_selftest_warmup), "--seconds", str(a.sim_selftest_seconds),
+             "--prefix", f"S#selftest-{uuid.uuid4().hex[:8]}"],
+            env=base_env(self.endpoint), cwd=ROOT, capture_output=True, text=True,
+            timeout=60 + a.sim_selftest_warmup + a.sim_selftest_seconds, stdin=subprocess.DEVNULL,
+        )
+        if r.returncode != 0:
+            raise RuntimeError(f"partition-sim-load: {r.stderr.strip()[-500:]}")
+        return json.loads(r.stdout.strip().splitlines()[-1])
+
+    def drive_job(self, worker: Rie, job_id: str, n: int, t0: float, dest: str) -> dict:
+        """Delivers the job's stream record to the worker function, as the
+        table's stream would (tests/it/jobs.rs), until the job is done. A
+        slice that fails is delivered again, as the stream retries it (it
+        resumes from the job's last checkpoint). Gives up, and says so, when
+        20 deliveries in a row saved no progress (in AWS the stream gives up
+        after 5 and the record goes to the dead-letter queue) or after
+        --physics-job-timeout. Returns what happened."""
+        out = {"slices": 0, "failed_slices": 0, "done": False, "errors": {}, "all_copied_after_s": None}
+        stuck, last_copied, counted_at = 0, -1, 0.0
+        event = None  # a record whose slice failed, delivered again
+        deadline = time.monotonic() + self.args.physics_job_timeout
+        while True:
+            item = self.ddb.get_item(TableName=TABLE, Key={"pk": {"S": f"J#{job_id}"}, "sk": {"S": "J"}},
+                                     ConsistentRead=True).get("Item")
+            if item is None:
+                raise RuntimeError(f"job {job_id} is gone")
+            copied = int(item.get("images_copied", {}).get("N", "0"))
+            # When every image is in the destination, whatever the job's last
+            # checkpoint says (a slice that fails after copying saves nothing):
+            # counted straight from dynalite between slices, at most every 10 s.
+            if out["all_copied_after_s"] is None and time.monotonic() - counted_at >= 10:
+                counted_at = time.monotonic()
+                if count_images(self.ddb, dest) >= n:
+                    out["all_copied_after_s"] = time.perf_counter() - t0
+            status = item["status"]["S"]
+            if status == "done":
+                out["done"] = True
+                if out["all_copied_after_s"] is None:
+                    out["all_copied_after_s"] = time.perf_counter() - t0
+                return out
+            if status != "running":
+                raise RuntimeError(f"job {job_id} ended {status}: {item.get('error', item)}")
+            if time.monotonic() >= deadline:
+                out["gave_up"] = f"not done within {self.args.physics_job_timeout:g} s"
+                return out
+            if event is None:
+                if "handoff" not in item:
+                    time.sleep(0.1)  # not handed off yet
+                    continue
+                event = copy.deepcopy(WORKER_EVENT)
+                event["Records"][0]["dynamodb"]["NewImage"] = item
+                event["Records"][0]["dynamodb"]["Keys"] = {"pk": item["pk"], "sk": item["sk"]}
+            stuck = stuck + 1 if copied <= last_copied else 0
+            last_copied = max(last_copied, copied)
+            if stuck >= 20:
+                out["gave_up"] = f"20 deliveries in a row saved no progress ({copied:,} of {n:,} copied)"
+                return out
+            out["slices"] += 1
+            try:
+                _, answer = worker.invoke(json.dumps(event).encode(), timeout=1000)
+            except (RuntimeError, OSError) as e:
+                answer = {"errorMessage": str(e)}
+            if isinstance(answer, list):
+                event = None  # the next hand-off's record comes from the table
+            else:
+                out["failed_slices"] += 1  # the stream delivers the same record again
+                message = str(answer.get("errorMessage", answer))
+                kind = re.sub(r"\d+", "N", message.split(":")[0] if "unprocessed" in message else message[:60])
+                out["errors"][kind] = out["errors"].get(kind, 0) + 1
+                log(f"job {job_id}: slice {out['slices']} failed ({message[:100]}); delivered again")
+
+    def physics_duplicate(self, dup: Rie, worker: Rie, sim: str, n: int, wcu: float) -> dict:
+        self.sim_call(sim, "POST", "/__sim/reset")
+        dest = fresh_destination()
+        t0 = time.perf_counter()
+        answer_s, answer = dup.invoke(duplicate_event(album_of(n), dest), timeout=120)
+        status = answer.get("statusCode")
+        body = json.loads(answer.get("body") or "{}")
+        row: dict = {"images": n, "status": status, "answer_seconds": answer_s, "done": True}
+        if status == 202:
+            row["inline_copied"] = body.get("images_copied")
+            row["job_id"] = body.get("job_id")
+            row.update(self.drive_job(worker, body["job_id"], n, t0, dest))
+        elif status == 200:
+            check_duplicate(answer, dest, n)
+        else:
+            raise RuntimeError(f"duplicate of {n:,} under the simulator answered {status}: {str(answer.get('body'))[:300]}")
+        row["seconds"] = time.perf_counter() - t0
+        got = count_images(self.ddb, dest)
+        row["images_in_destination"] = got
+        if row["done"] and got != n:
+            raise RuntimeError(f"duplicate of {n:,} left {got:,} images in {dest}")
+        stats = self.sim_call(sim, "GET", "/__sim/stats?top=3")
+        dest_part = next((p for p in stats["partitions"] if p["index"] is None and p["key"] == f"A#{dest}"), None)
+        copy_s = row["seconds"] if row["done"] else row.get("all_copied_after_s")
+        row.update(
+            copy_seconds=copy_s,
+            images_per_s=n / copy_s if copy_s else None,
+            multiple_of_partition_limit=n / copy_s / wcu if copy_s else None,
+            destination_partition_wcu=dest_part["wcu"] if dest_part else None,
+            sim_totals=stats["totals"],
+            sim_operations=stats["operations"],
+            hottest=stats["partitions"][:3],
+        )
+        throttled = {op: v["throttled"] for op, v in stats["operations"].items() if v["throttled"]}
+        log(f"physics {wcu:g} WCU/s, {n:,} images: {status} after {answer_s:.1f} s, "
+            + (f"done in {row['seconds']:.1f} s" if row["done"] else f"NOT done ({row.get('gave_up')}; all copied after {copy_s})")
+            + (f" ({row['images_per_s']:.0f} images/s = {row['multiple_of_partition_limit']:.2f}x the partition limit)" if copy_s else "")
+            + f"; throttled calls {throttled}, {stats['totals']['deferred']} items sent back"
+            + (f"; {row['failed_slices']} of {row['slices']} slices failed: {row['errors']}" if status == 202 else ""))
+        return row
+
+    def physics_listing(self, sim: str, album: str) -> dict:
+        """Read units of `list_images`' first page (50) of an album."""
+        r = Rie(self.procs, LAMBDA_DIR / "list_images" / "bootstrap", function_env(sim, self.fn("list_images")),
+                self.logs / "rie-physics-list-images.log", "list_images")
+        try:
+            event = json.loads((ROOT / "events" / "list-images.json").read_bytes())
+            path = f"/api/v1/albums/{album}/images"
+            event["rawPath"] = event["requestContext"]["http"]["path"] = path
+            event["pathParameters"]["id"] = album
+            event["rawQueryString"] = "limit=50"
+            event["queryStringParameters"] = {"limit": "50"}
+            payload = json.dumps(event).encode()
+            r.invoke(payload, timeout=60)  # the cold start, not counted
+            self.sim_call(sim, "POST", "/__sim/reset")
+            _, answer = r.invoke(payload, timeout=60)
+        finally:
+            r.stop()
+        if answer.get("statusCode") != 200 or len(json.loads(answer["body"])) != 50:
+            raise RuntimeError(f"list_images answered {answer.get('statusCode')}: {str(answer.get('body'))[:200]}")
+        stats = self.sim_call(sim, "GET", "/__sim/stats")
+        album_part = next(p for p in stats["partitions"] if p["index"] is None and p["key"] == f"A#{album}")
+        query = stats["operations"].get("Query", {})
+        return {
+            "album": album,
+            "limit": 50,
+            "rcu_total": stats["totals"]["rcu"],
+            "rcu_album_partition": album_part["rcu"],
+            "rcu_query": query.get("rcu"),
+            "items_read_by_query": query.get("items_read"),
+            "by_operation": stats["operations"],
+            "partitions": stats["partitions"],
+        }
+
+    def phase_physics(self) -> None:
+        """Production physics ([P11]): the partition simulator's self-test,
+        then duplicates of large albums through the functions with the
+        simulator between them and a fresh dynalite, at AWS's per-partition
+        limits and at a scaled-down limit where the partition, not the
+        emulator, binds; and the read units of an album's first page."""
+        a = self.args
+        sizes = sorted(set(a.physics_sizes))
+        scaled = (a.sim_wcu, a.sim_wcu * 3)  # RCU scaled by the same factor as WCU (1,000 → 3,000)
+        out: dict = {"sizes": sizes, "scaled_limits": {"wcu": scaled[0], "rcu": scaled[1]},
+                     "aws_limits": {"wcu": 1000, "rcu": 3000}, "selftest": [], "runs": {}}
+        # 1. the self-test: 1 KB items into one key and into two, at the
+        # scaled limit, at AWS's, and with no limit (what the emulator takes).
+        with self.fresh_dynalite("physics-selftest", []):
+            for label, wcu in (("scaled", scaled[0]), ("aws", 1000.0), ("unlimited", 1e9)):
+                proc, sim = self.start_sim(wcu, wcu * 3, f"selftest-{label}")
+                try:
+                    for keys in (1, 2):
+                        rep = self.sim_load(sim, keys)
+                        rep.update(label=label, wcu_limit=wcu,
+                                   multiple_of_limit=rep["items_per_s"] / wcu if label != "unlimited" else None)
+                        out["selftest"].append(rep)
+                        log(f"self-test {label} ({wcu:g} WCU/s), {keys} key(s): {rep['items_per_s']:.0f} items/s"
+                            f" ({rep['per_key_in_window']} in {rep['window_s']:g} s)")
+                finally:
+                    self.procs.stop(proc)
+        # 2. the duplicates, and the first page's read units, on a fresh
+        # server per limit (its heap, so its speed, the same for both).
+        for label, (wcu, rcu) in (("aws", (1000.0, 3000.0)), ("scaled", scaled)):
+            with self.fresh_dynalite(f"physics-{label}", sizes):
+                proc, sim = self.start_sim(wcu, rcu, label)
+                dup = worker = None
+                try:
+                    if label == "aws":
+                        out["listing"] = self.physics_listing(sim, album_of(sizes[0]))
+                        log(f"list_images first page: {out['listing']['rcu_total']:g} RCU"
+                            f" (its Query {out['listing']['rcu_query']:g})")
+                    dup = Rie(self.procs, LAMBDA_DIR / "duplicate_album" / "bootstrap",
+                              function_env(sim, self.fn("duplicate_album")), self.logs / f"rie-physics-dup-{label}.log",
+                              "duplicate_album")
+                    worker = Rie(self.procs, LAMBDA_DIR / "duplication_worker" / "bootstrap",
+                                 function_env(sim, self.fn("duplication_worker")),
+                                 self.logs / f"rie-physics-worker-{label}.log", "duplication_worker")
+                    _, warm = dup.invoke((ROOT / "events" / "duplicate-album.json").read_bytes())
+                    if warm.get("statusCode") != 200:
+                        raise RuntimeError(f"warm-up duplicate answered {warm.get('statusCode')}")
+                    out["runs"][label] = {"wcu": wcu, "rcu": rcu,
+                                          "duplicates": [self.physics_duplicate(dup, worker, sim, n, wcu) for n in sizes]}
+                finally:
+                    for r in (dup, worker):
+                        if r is not None:
+                            r.stop()
+                    self.procs.stop(proc)
+        # 3. the projection of the scaled runs to AWS's limits: the same
+        # multiple of a 1,000 WCU/s partition.
+        budget = 20.0  # App::sync_copy_budget
+        for row in out["runs"].get("scaled", {}).get("duplicates", []):
+            if not row["multiple_of_partition_limit"]:
+                continue
+            rate = row["multiple_of_partition_limit"] * 1000
+            t = row["images"] / rate
+            row["projected_aws"] = {"images_per_s": rate, "seconds": t, "answer": 200 if t <= budget else 202}
+        self.results["physics"] = out
+
+    def physics_table(self) -> list[str]:
+        """The before/after rows of BENCHMARKS.md ("Past one partition"), with this run's figures."""
+        p = self.results["physics"]
+        rows: list[tuple[str, str]] = []
+        lim = {"scaled": p["scaled_limits"]["wcu"], "aws": 1000}
+        for t in p["selftest"]:
+            what = f"self-test, 1 KB items, {'one key' if t['keys'] == 1 else 'two keys'}"
+            if t["label"] == "unlimited":
+                rows.append((f"{what}, no limit (the emulator)", f"{t['items_per_s']:.0f} items/s"))
+            else:
+                rows.append((f"{what}, {lim[t['label']]:g} WCU/s", f"{t['items_per_s']:.0f} items/s ({t['multiple_of_limit']:.2f}x the limit)"))
+        for label in ("aws", "scaled"):
+            run = p["runs"].get(label)
+            if not run:
+                continue
+            for d in run["duplicates"]:
+                if d["status"] == 200:
+                    cell = f"200 after {d['seconds']:.1f} s"
+                else:
+                    cell = f"202 after {d['answer_seconds']:.1f} s ({d['inline_copied']:,} copied)"
+                    if d["done"]:
+                        cell += f", done after {d['seconds']:.1f} s"
+                    elif d.get("all_copied_after_s"):
+                        cell += f", all copied after {d['all_copied_after_s']:.1f} s but NOT done ({d['gave_up']})"
+                    else:
+                        cell += f", NOT done ({d['gave_up']})"
+                    if d["failed_slices"]:
+                        cell += f"; {d['failed_slices']} of {d['slices']} worker slices failed"
+                if d["images_per_s"]:
+                    cell += f"; {d['images_per_s']:.0f} images/s = {d['multiple_of_partition_limit']:.2f}x"
+                if d.get("projected_aws"):
+                    pa = d["projected_aws"]
+                    cell += f"; at 1,000 WCU/s: {pa['seconds']:.1f} s ({pa['answer']})"
+                rows.append((f"duplicate {d['images']:,} at {run['wcu']:g} WCU/s", cell))
+        if "listing" in p:
+            li = p["listing"]
+            rows.append(("list_images, first page (50), read units",
+                         f"{li['rcu_query']:g} RCU (the page's Query), {li['rcu_total']:g} in all"))
+        width = max(len(r[0]) for r in rows)
+        return [f"  {k:{width}}  {v}" for k, v in rows]
+
     def phase_memory(self) -> None:
         n = max(self.args.sizes)
         peaks, bases = [], []
@@ -1337,6 +1626,12 @@ class Bench:
             om = sc.get("ratio_of_medians")
             if om:
                 w(f"  ratio of the medians instead: ours {om['ours']:.2f}, boto3 {om['boto3']:.2f}, ceiling {om['ceiling']:.2f}")
+            w("")
+        if "physics" in r:
+            p = r["physics"]
+            w(f"Past one partition: under the partition simulator (albumctl partition-sim; scaled limit {p['scaled_limits']['wcu']:g} WCU/s,"
+              f" {p['scaled_limits']['rcu']:g} RCU/s per partition key; AWS's 1,000 and 3,000)")
+            lines.extend(self.physics_table())
             w("")
         if "family" in r:
             f = r["family"]
@@ -1516,9 +1811,16 @@ def main() -> int:
                     help="healthy,brownout: which of the two the brownout phase measures (e.g. healthy alone for an older build)")
     ap.add_argument("--memory-repeats", type=int, default=3)
     ap.add_argument("--family-repeats", type=int, default=3)
+    ap.add_argument("--sim-wcu", type=float, default=200.0,
+                    help="the physics phase's scaled per-partition write limit (WCU/s); reads get 3x (AWS: 1,000 and 3,000)")
+    ap.add_argument("--physics-sizes", type=lambda s: [int(x) for x in s.split(",")], default=[10_000, 20_000, 100_000],
+                    help="album sizes the physics phase duplicates")
+    ap.add_argument("--sim-selftest-seconds", type=float, default=5.0, help="measured window of each self-test load")
+    ap.add_argument("--sim-selftest-warmup", type=float, default=1.0, help="load before the window (spends the burst)")
+    ap.add_argument("--physics-job-timeout", type=float, default=1800.0, help="longest a 202's job may take to be done")
     ap.add_argument("--dynalite-heap-mb", type=int, default=6144)
-    ap.add_argument("--phases", default="sizes,cold,warm,brownout,copies,family,sensitivity,memory",
-                    help="comma-separated subset of sizes,cold,warm,brownout,copies,family,sensitivity,memory")
+    ap.add_argument("--phases", default="sizes,cold,warm,brownout,copies,family,sensitivity,memory,physics",
+                    help="comma-separated subset of sizes,cold,warm,brownout,copies,family,sensitivity,memory,physics")
     ap.add_argument("--results", type=Path, default=DEFAULT_RESULTS)
     ap.add_argument("--no-doc", action="store_true", help="leave BENCHMARKS.md's latest figures as they are")
     ap.add_argument("--plot", type=Path, default=ROOT / "bench" / "copy-time.png")
@@ -1572,6 +1874,8 @@ def main() -> int:
             bench.phase_concurrency_sensitivity()
         if "memory" in phases:
             bench.phase_memory()
+        if "physics" in phases:
+            bench.phase_physics()
     finally:
         procs.stop_all()
     bench.project_cpu()

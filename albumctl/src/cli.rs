@@ -2,6 +2,8 @@
 
 use std::process::ExitCode;
 
+use std::time::Duration;
+
 use clap::{Parser, Subcommand};
 
 use crate::seed::sample_image;
@@ -86,6 +88,53 @@ enum Command {
     Serve {
         #[arg(long, default_value = "127.0.0.1:9000")]
         addr: std::net::SocketAddr,
+    },
+    /// DynamoDB's per-partition limits in front of a local DynamoDB: forwards
+    /// its calls, throttles them as DynamoDB would, and counts the units each
+    /// partition consumed (GET /__sim/stats, POST /__sim/reset).
+    PartitionSim {
+        /// The local DynamoDB, e.g. http://127.0.0.1:8000.
+        #[arg(long)]
+        upstream: String,
+        #[arg(long, default_value = "127.0.0.1:8010")]
+        listen: std::net::SocketAddr,
+        /// Write units per second per partition key (DynamoDB: 1,000).
+        #[arg(long, default_value_t = 1000.0)]
+        wcu_per_partition: f64,
+        /// Read units per second per partition key (DynamoDB: 3,000).
+        #[arg(long, default_value_t = 3000.0)]
+        rcu_per_partition: f64,
+        /// Read the table definition from this template instead of the
+        /// shipped template.yaml.
+        #[arg(long)]
+        template: Option<std::path::PathBuf>,
+    },
+    /// The partition simulator's self-test load: 1 KB items (by default)
+    /// written to N partition keys by batch writes as fast as they go;
+    /// prints what one window of it wrote, as JSON.
+    PartitionSimLoad {
+        /// The simulator's endpoint.
+        #[arg(long)]
+        endpoint: String,
+        #[arg(long, env = "TABLE_NAME")]
+        table: String,
+        /// Partition keys written.
+        #[arg(long, default_value_t = 1)]
+        keys: usize,
+        #[arg(long, default_value_t = 1024)]
+        item_bytes: usize,
+        /// Seconds written before the measured window (the burst).
+        #[arg(long, default_value_t = 1.0)]
+        warmup: f64,
+        /// Seconds measured.
+        #[arg(long, default_value_t = 5.0)]
+        seconds: f64,
+        /// Batch writers at once.
+        #[arg(long, default_value_t = 8)]
+        concurrency: usize,
+        /// Prefix of the partition keys written.
+        #[arg(long, default_value = "S#selftest")]
+        prefix: String,
     },
     /// Failed duplications in the dead-letter queue (DuplicationDeadLetterQueue).
     Dlq {
@@ -202,6 +251,60 @@ async fn run(cli: Cli) -> Result<(), String> {
                 .await
                 .map_err(|e| e.to_string())?;
         }
+        Command::PartitionSim {
+            upstream,
+            listen,
+            wcu_per_partition,
+            rcu_per_partition,
+            template,
+        } => {
+            partition_sim(
+                upstream,
+                listen,
+                wcu_per_partition,
+                rcu_per_partition,
+                template,
+            )
+            .await?
+        }
+        Command::PartitionSimLoad {
+            endpoint,
+            table,
+            keys,
+            item_bytes,
+            warmup,
+            seconds,
+            concurrency,
+            prefix,
+        } => {
+            use aws_sdk_dynamodb::config::retry::RetryConfig;
+            let budgets = album_api::deadline::Budgets::from_env()?;
+            let base = client_from_env(&budgets).await;
+            let conf = base
+                .config()
+                .to_builder()
+                .endpoint_url(endpoint)
+                .retry_config(RetryConfig::disabled())
+                .build();
+            let client = aws_sdk_dynamodb::Client::from_conf(conf);
+            let secs = |s: f64, what: &str| {
+                Duration::try_from_secs_f64(s).map_err(|_| format!("--{what} must be seconds ≥ 0"))
+            };
+            let opts = crate::partition_sim::LoadOptions {
+                table,
+                keys,
+                item_bytes,
+                warmup: secs(warmup, "warmup")?,
+                window: secs(seconds, "seconds")?,
+                concurrency,
+                prefix,
+            };
+            let report = crate::partition_sim::self_test_load(&client, &opts).await?;
+            println!(
+                "{}",
+                serde_json::to_string(&report).map_err(|e| e.to_string())?
+            );
+        }
         Command::Dlq { command } => dlq(command).await?,
         Command::Seed {
             album,
@@ -269,6 +372,53 @@ async fn run(cli: Cli) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+async fn partition_sim(
+    upstream: String,
+    listen: std::net::SocketAddr,
+    wcu: f64,
+    rcu: f64,
+    template: Option<std::path::PathBuf>,
+) -> Result<(), String> {
+    use crate::partition_sim::{Clock, Limits, PartitionSim, Schema, SimConfig};
+    if !(wcu > 0.0 && rcu > 0.0 && wcu.is_finite() && rcu.is_finite()) {
+        return Err("the limits must be positive numbers".into());
+    }
+    let schema = match template {
+        Some(path) => Schema::from_template(
+            &std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?,
+        )?,
+        None => Schema::shipped()?,
+    };
+    let limits = Limits {
+        wcu_per_partition: wcu,
+        rcu_per_partition: rcu,
+    };
+    let indexes: Vec<String> = schema
+        .indexes
+        .iter()
+        .map(|i| format!("{} ({})", i.name, i.hash_key))
+        .collect();
+    let sim = PartitionSim::start(
+        &upstream,
+        listen,
+        SimConfig {
+            limits,
+            schema,
+            clock: Clock::real(),
+        },
+    )
+    .await?;
+    eprintln!(
+        "partition-sim on {} -> {upstream}: {wcu} WCU/s and {rcu} RCU/s per partition key of the table and of {}",
+        sim.endpoint(),
+        indexes.join(", ")
+    );
+    tokio::select! {
+        _ = sim.wait() => Err("the listener stopped".into()),
+        _ = tokio::signal::ctrl_c() => Ok(()),
+    }
 }
 
 async fn dlq(command: DlqCommand) -> Result<(), String> {

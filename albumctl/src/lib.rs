@@ -11,6 +11,7 @@
 pub mod cli;
 pub mod dev;
 pub mod dlq;
+pub mod partition_sim;
 pub mod schema;
 pub mod seed;
 pub mod template;

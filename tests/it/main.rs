@@ -20,6 +20,7 @@ mod hostile_input;
 mod jobs;
 mod lifecycle;
 mod operations;
+mod partition_sim;
 mod shards;
 mod tags;
 mod token_suite;
