@@ -1498,7 +1498,7 @@ class Bench:
             if t["label"] == "unlimited":
                 rows.append((f"{what}, no limit (the emulator)", f"{t['items_per_s']:.0f} items/s"))
             else:
-                rows.append((f"{what}, {lim[t['label']]:g} WCU/s", f"{t['items_per_s']:.0f} items/s ({t['multiple_of_limit']:.2f}x the limit)"))
+                rows.append((f"{what}, {lim[t['label']]:,.0f} WCU/s", f"{t['items_per_s']:.0f} items/s ({t['multiple_of_limit']:.2f}x the limit)"))
         for label in ("aws", "scaled"):
             run = p["runs"].get(label)
             if not run:
@@ -1521,10 +1521,10 @@ class Bench:
                 if d.get("projected_aws"):
                     pa = d["projected_aws"]
                     cell += f"; at 1,000 WCU/s: {pa['seconds']:.1f} s ({pa['answer']})"
-                rows.append((f"duplicate {d['images']:,} at {run['wcu']:g} WCU/s", cell))
+                rows.append((f"duplicate {d['images']:,} at {run['wcu']:,.0f} WCU/s", cell))
         if "listing" in p:
             li = p["listing"]
-            rows.append(("list_images, first page (50), read units",
+            rows.append((f"list_images, first page (50 of {p['sizes'][0]:,}), read units",
                          f"{li['rcu_query']:g} RCU (the page's Query), {li['rcu_total']:g} in all"))
         width = max(len(r[0]) for r in rows)
         return [f"  {k:{width}}  {v}" for k, v in rows]

@@ -84,6 +84,11 @@
 //! and in total (`?top=N` keeps the N partitions that consumed most).
 //! `POST /__sim/reset` clears the accounting and refills every bucket.
 //! Every other path is forwarded.
+//!
+//! [`self_test_load`] (`albumctl partition-sim-load`) is the load of its
+//! self-test in `make bench`: 1 KB items into one key or two, counted once
+//! a partition's burst is spent. BENCHMARKS.md ("Past one partition") has
+//! its figures and what the copies do under the limits.
 
 use std::collections::{BTreeMap, HashMap};
 use std::convert::Infallible;
