@@ -197,15 +197,15 @@ async fn move_slice(
     let stop_at = instant_of(deadline)
         .checked_sub(app.deadline_margin)
         .unwrap_or_else(Instant::now);
-    let source = store.get_album(&job.source_album_id).await?;
-    let destination = store.get_album(&job.destination_id).await?;
-    let moving_here = match &source {
-        Some(_) => store
-            .album_move(&job.source_album_id)
-            .await?
-            .is_some_and(|m| m.to == job.destination_id),
-        None => false,
+    // The source and its move mark in one read.
+    let (source, moving_here) = match store.get_album_and_move(&job.source_album_id).await? {
+        Some((album, mark)) => (
+            Some(album),
+            mark.is_some_and(|m| m.to == job.destination_id),
+        ),
+        None => (None, false),
     };
+    let destination = store.get_album(&job.destination_id).await?;
     let (source, destination) = match (source, destination) {
         // Finished by a request re-sent meanwhile.
         (None, Some(destination)) => {

@@ -6,7 +6,7 @@ use crate::album::is_valid_id;
 use crate::auth::Ability;
 use crate::error::ApiError;
 use crate::http::{Reply, answer, header, path_param};
-use crate::service::{App, album_for, authenticate, now, x_token};
+use crate::service::{App, album_and_move_for, authenticate, now, x_token};
 use crate::store::images::ItemKey;
 use crate::store::keys::image_pk;
 
@@ -28,17 +28,24 @@ async fn serve(app: &App, req: &Request) -> Result<Reply, ApiError> {
     // would bring it back (decision 0011).
     let copies = app.store.find_image_copies(&id).await?;
     let first = copies.first().ok_or_else(not_found)?;
-    album_for(app, &principal, &first.album_id, &[Ability::ImageDelete])
-        .await
-        .map_err(|e| match e {
-            ApiError::NotFound(_) => not_found(),
-            other => other,
-        })?;
+    // The album check reads the first copy's move mark too.
+    let (_, first_mark) =
+        album_and_move_for(app, &principal, &first.album_id, &[Ability::ImageDelete])
+            .await
+            .map_err(|e| match e {
+                ApiError::NotFound(_) => not_found(),
+                other => other,
+            })?;
     let mut deleted = false;
-    for key in &copies {
+    for (i, key) in copies.iter().enumerate() {
         // An album being moved may already have sent this image's tag
         // associations ahead of the image (they sort first): they go too.
-        if let Some(m) = app.store.album_move(&key.album_id).await?
+        let mark = if i == 0 {
+            first_mark.clone()
+        } else {
+            app.store.album_move(&key.album_id).await?
+        };
+        if let Some(m) = mark
             && let Some(destination) = app.store.get_album(&m.to).await?
         {
             let ahead = ItemKey {

@@ -138,6 +138,18 @@ impl Store {
         self.delete_tag_images_of(key).await?;
         let album_id = &key.album_id;
         let seq = self.bump_seq(album_id).await?;
+        if self.delete_existing(key).await? {
+            self.settle_count(album_id, -1, seq).await?;
+            Ok(true)
+        } else {
+            self.recount_images(album_id).await?;
+            Ok(false)
+        }
+    }
+
+    /// Deletes the item at `key` if it exists: `true` when this call
+    /// deleted it, `false` when it was not there.
+    pub(super) async fn delete_existing(&self, key: &ItemKey) -> Result<bool, StoreError> {
         let res = retry::conditional("DeleteItem", self.budgets.write, {
             self.client
                 .delete_item()
@@ -148,16 +160,7 @@ impl Store {
                 .send()
         })
         .await?;
-        match res {
-            Some(_) => {
-                self.settle_count(album_id, -1, seq).await?;
-                Ok(true)
-            }
-            None => {
-                self.recount_images(album_id).await?;
-                Ok(false)
-            }
-        }
+        Ok(res.is_some())
     }
 
     /// Where image `image_id` is (through the `by_image` index, which is

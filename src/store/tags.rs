@@ -299,17 +299,7 @@ impl Store {
 
     /// Deletes one association; `true` when it existed.
     pub async fn delete_tag_image(&self, key: &TagImageKey) -> Result<bool, StoreError> {
-        let res = retry::conditional("DeleteItem", self.budgets.write, {
-            self.client
-                .delete_item()
-                .table_name(&self.table)
-                .key(PK, s(&key.pk))
-                .key(SK, s(&key.sk))
-                .condition_expression("attribute_exists(pk)")
-                .send()
-        })
-        .await?;
-        Ok(res.is_some())
+        self.delete_existing(key).await
     }
 
     /// Deletes every association of the image at `image` (the image itself
