@@ -579,6 +579,21 @@ def assert_stack(source: dict[str, Any], template: dict[str, Any], params: dict[
         f.check(props.get("TracingConfig") == {"Mode": "Active"}, f"{lid}: X-Ray tracing Active")
         f.check(props.get("LoggingConfig", {}).get("LogFormat") == "JSON", f"{lid}: JSON logs")
 
+    # The worker's stream mapping: partial batch failures, parallel
+    # batchers, and records that may outlive every retry (six deliveries of
+    # up to the worker's timeout each) but not the stream's retention.
+    mappings = [r["Properties"] for r in tpl_resources.values()
+                if r.get("Type") == "AWS::Lambda::EventSourceMapping"
+                and r["Properties"].get("FunctionName") == {"Ref": "DuplicationWorkerFunction"}]
+    if f.check(len(mappings) == 1, f"one stream mapping for the worker (got {len(mappings)})"):
+        m = mappings[0]
+        timeout = tpl_resources["DuplicationWorkerFunction"]["Properties"].get("Timeout", 3)
+        f.check(m.get("FunctionResponseTypes") == ["ReportBatchItemFailures"], "the worker reports partial batch failures")
+        f.check((m.get("ParallelizationFactor") or 1) > 1, "one job's slice holds no other job's hand-off (ParallelizationFactor)")
+        age = m.get("MaximumRecordAgeInSeconds", -1)
+        f.check((1 + m.get("MaximumRetryAttempts", 0)) * timeout <= age < 86400,
+                f"MaximumRecordAgeInSeconds {age} covers every delivery of a record and ends before the stream's 24 h")
+
     # The HTTP API: stage with throttling and access logs into their group.
     gw = client("apigatewayv2")
     api_ids = physical_ids("AWS::ApiGatewayV2::Api")
@@ -724,7 +739,9 @@ def assert_stack(source: dict[str, Any], template: dict[str, Any], params: dict[
     expect("DLQ not empty", find("AWS/SQS", "ApproximateNumberOfMessagesVisible", {"QueueName": queue_name}),
            Threshold=0.0, ComparisonOperator="GreaterThanThreshold", TreatMissingData="notBreaching")
     expect("worker IteratorAge", find("AWS/Lambda", "IteratorAge", {"FunctionName": fn_names["DuplicationWorkerFunction"] or ""}),
-           Statistic="Maximum", Threshold=60000.0, ComparisonOperator="GreaterThanThreshold")
+           Statistic="Maximum", Threshold=960000.0, ComparisonOperator="GreaterThanThreshold")
+    expect("worker IdleSlices", find("AlbumApi", "IdleSlices", {"function": fn_names["DuplicationWorkerFunction"] or ""}),
+           Statistic="Sum", Threshold=0.0, ComparisonOperator="GreaterThanThreshold", TreatMissingData="notBreaching")
     for lid, name in fn_names.items():
         for metric in ("Errors", "Throttles"):
             expect(f"{lid} {metric}", find("AWS/Lambda", metric, {"FunctionName": name or ""}),
@@ -733,7 +750,7 @@ def assert_stack(source: dict[str, Any], template: dict[str, Any], params: dict[
            Threshold=float(template["Parameters"]["Api5xxAlarmThreshold"]["Default"]), ComparisonOperator="GreaterThanThreshold")
     expect("duplicate p99", find("AlbumApi", "DuplicateDuration", {"function": fn_names["DuplicateAlbumFunction"] or ""}),
            ExtendedStatistic="p99", Threshold=20000.0, Unit="Milliseconds", ComparisonOperator="GreaterThanThreshold")
-    f.check(len(alarms) == 4 + 2 * len(FUNCTIONS), f"{len(alarms)} alarms, expected {4 + 2 * len(FUNCTIONS)}")
+    f.check(len(alarms) == 5 + 2 * len(FUNCTIONS), f"{len(alarms)} alarms, expected {5 + 2 * len(FUNCTIONS)}")
 
     # Dashboard: moto holds it; its body is JSON naming the custom metrics.
     dashboards = [d["DashboardName"] for d in client("cloudwatch").list_dashboards()["DashboardEntries"]]

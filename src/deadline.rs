@@ -111,8 +111,14 @@ impl Budgets {
 }
 
 /// Runs `f` with `deadline` as the invocation's deadline (`None`: no deadline,
-/// e.g. a command-line tool).
+/// e.g. a command-line tool). Inside another scope, the sooner of the two
+/// holds: a step of an invocation can end sooner than the invocation, never
+/// later.
 pub async fn scope<F: Future>(deadline: Option<Instant>, f: F) -> F::Output {
+    let deadline = match (deadline, current()) {
+        (Some(d), Some(outer)) => Some(d.min(outer)),
+        (d, outer) => d.or(outer),
+    };
     match deadline {
         Some(d) => DEADLINE.scope(d, f).await,
         None => f.await,
@@ -172,6 +178,21 @@ mod tests {
         .await;
         let later = bound(Duration::from_secs(3));
         assert!(later > soon, "outside the scope only the budget counts");
+    }
+
+    #[tokio::test]
+    async fn a_scope_inside_another_ends_no_later_than_the_outer_one() {
+        let outer = Instant::now() + Duration::from_millis(100);
+        scope(Some(outer), async {
+            scope(Some(outer + Duration::from_secs(5)), async {
+                assert_eq!(current(), Some(outer));
+            })
+            .await;
+            let inner = outer - Duration::from_millis(50);
+            scope(Some(inner), async { assert_eq!(current(), Some(inner)) }).await;
+            scope(None, async { assert_eq!(current(), Some(outer)) }).await;
+        })
+        .await;
     }
 
     #[test]

@@ -44,6 +44,9 @@ pub const UNPROCESSED_ITEMS_RESENT: &str = "UnprocessedItemsResent";
 pub const DUPLICATE_HANDOFFS: &str = "DuplicateHandoffs";
 /// Job slices run (worker, scheduled duplications).
 pub const JOB_SLICES: &str = "JobSlices";
+/// Job slices that ended without progress (DynamoDB did not answer): a
+/// stuck job, where a long one makes progress at every slice.
+pub const IDLE_SLICES: &str = "IdleSlices";
 /// Upload notifications recorded.
 pub const WEBHOOK_ACCEPTED: &str = "WebhookAccepted";
 /// Upload notifications refused, by the dimension `reason`.
@@ -98,6 +101,11 @@ fn describe() {
         "duplicates continued as jobs"
     );
     describe_counter!(JOB_SLICES, Unit::Count, "job slices run");
+    describe_counter!(
+        IDLE_SLICES,
+        Unit::Count,
+        "job slices that ended without progress"
+    );
     describe_counter!(
         WEBHOOK_ACCEPTED,
         Unit::Count,
@@ -160,6 +168,11 @@ pub fn handed_off() {
 /// Counts one job slice.
 pub fn job_slice() {
     counter!(JOB_SLICES).increment(1);
+}
+
+/// Counts a job slice that ended without progress.
+pub fn idle_slice() {
+    counter!(IDLE_SLICES).increment(1);
 }
 
 /// Counts an upload notification recorded (or knowingly ignored).

@@ -37,6 +37,10 @@ pub struct App {
     /// hand-off still fits): the invocation fails in time instead of timing
     /// out.
     pub answer_margin: Duration,
+    /// Most source items one duplicate slice copies before it hands off
+    /// (`None`: as many as its deadline allows). Tests and the dev server
+    /// set it to get several slices whatever the machine's speed.
+    pub slice_items: Option<u64>,
 }
 
 impl App {
@@ -48,6 +52,7 @@ impl App {
             copy: CopyOptions::default(),
             deadline_margin: crate::deadline::SAFETY_MARGIN,
             answer_margin: crate::deadline::ANSWER_MARGIN,
+            slice_items: None,
         }
     }
 

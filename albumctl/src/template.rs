@@ -1,8 +1,9 @@
-//! What the SAM template says about the functions: their HTTP routes.
+//! What the SAM template says about the functions that the dev server
+//! copies: their HTTP routes, the retries of the worker's stream.
 //!
 //! Read from the embedded `template.yaml`, so the local dev server serves
-//! exactly the routes API Gateway will, and a route added to the template
-//! is served locally without another edit.
+//! exactly the routes API Gateway will, and retries a job's slice as the
+//! stream does; a change to the template needs no other edit.
 
 use serde_norway::Value;
 
@@ -96,8 +97,30 @@ pub fn routes_of(template: &str) -> Result<Vec<Route>, String> {
     Ok(routes)
 }
 
+/// How many times the stream delivers a failed job hand-off again
+/// (`MaximumRetryAttempts` of `DuplicationWorkerFunction`'s DynamoDB event).
+pub fn stream_retry_attempts() -> Result<u32, String> {
+    let doc: Value = serde_norway::from_str(TEMPLATE).map_err(|e| e.to_string())?;
+    doc.get("Resources")
+        .and_then(|r| r.get("DuplicationWorkerFunction"))
+        .and_then(|f| f.get("Properties"))
+        .and_then(|p| p.get("Events"))
+        .and_then(Value::as_mapping)
+        .into_iter()
+        .flatten()
+        .filter(|(_, ev)| ev.get("Type").and_then(Value::as_str) == Some("DynamoDB"))
+        .find_map(|(_, ev)| ev.get("Properties")?.get("MaximumRetryAttempts")?.as_u64())
+        .map(|n| n as u32)
+        .ok_or_else(|| "the worker's DynamoDB event has no MaximumRetryAttempts".into())
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_worker_stream_retries_as_the_template_says() {
+        assert_eq!(super::stream_retry_attempts(), Ok(5));
+    }
+
     use super::*;
 
     #[test]

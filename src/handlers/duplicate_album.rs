@@ -19,7 +19,7 @@ use crate::http::{RETRY_AFTER_SECONDS, Reply, answer, header, params, path_param
 use crate::jobs::JobJson;
 use crate::service::{App, authenticate, now, now_rfc3339, render_album, x_token};
 use crate::store::copy::CopyReport;
-use crate::store::jobs::{Job, JobKind, JobStatus};
+use crate::store::jobs::{Job, JobKind};
 
 /// Handles one request inside the duplicate's budget (inline copy and
 /// what follows it); never fails at the Lambda level: every outcome, errors
@@ -91,19 +91,19 @@ async fn continue_as_job(
 ) -> Result<Reply, ApiError> {
     let (source, destination) = (&plan.source, &plan.destination);
     let job = Job {
-        id: uuid::Uuid::new_v4().to_string(),
-        status: JobStatus::Running,
-        source_album_id: source.id.clone(),
-        destination_id: destination.id.clone(),
-        organization_id: source.organization_id.clone(),
-        requested_by: principal.user_id.clone(),
-        images_total: source.images_count,
         images_copied: report.images_completed,
         resume: report.resume_key.clone(),
         slices: 1,
-        error: None,
-        kind: JobKind::Duplicate,
         tags: plan.tags,
+        ..Job::running(
+            uuid::Uuid::new_v4().to_string(),
+            JobKind::Duplicate,
+            &source.id,
+            &destination.id,
+            &source.organization_id,
+            &principal.user_id,
+            source.images_count,
+        )
     };
     let job = app
         .store

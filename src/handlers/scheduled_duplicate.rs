@@ -11,7 +11,7 @@ use crate::duplicate::prepare_for_organization;
 use crate::jobs::{SliceOutcome, run_slice};
 use crate::schedule;
 use crate::service::{App, now_rfc3339};
-use crate::store::jobs::{Job, JobKind, JobStatus};
+use crate::store::jobs::{Job, JobKind};
 
 /// Handles one delivery. Bad input is an error (logged, no writes), which
 /// sends the event to the function's dead-letter queue after its retries.
@@ -57,19 +57,16 @@ pub async fn run(
             })?;
     let (source, destination) = (&plan.source, &plan.destination);
     let job = Job {
-        id: run.job_id(),
-        status: JobStatus::Running,
-        source_album_id: source.id.clone(),
-        destination_id: destination.id.clone(),
-        organization_id: run.organization_id.clone(),
-        requested_by: "schedule".into(),
-        images_total: source.images_count,
-        images_copied: 0,
-        resume: None,
-        slices: 0,
-        error: None,
-        kind: JobKind::Duplicate,
         tags: run.tags,
+        ..Job::running(
+            run.job_id(),
+            JobKind::Duplicate,
+            &source.id,
+            &destination.id,
+            &run.organization_id,
+            "schedule",
+            source.images_count,
+        )
     };
     let job = app
         .store

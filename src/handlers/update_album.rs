@@ -16,7 +16,7 @@ use crate::handlers::duplicate_album::{accepted, copy_deadline};
 use crate::http::{Params, Reply, answer, header, params, path_param};
 use crate::service::{App, authenticate, now, now_rfc3339, render_album, x_token};
 use crate::store::copy::MoveReport;
-use crate::store::jobs::{Job, JobKind, JobStatus};
+use crate::store::jobs::{Job, JobKind};
 
 /// Handles one request inside the duplicate's budget (every outcome,
 /// running out of time included, is an HTTP response).
@@ -90,19 +90,17 @@ async fn continue_as_job(
     token: String,
 ) -> Result<Reply, ApiError> {
     let job = Job {
-        id: plan.state.job_id.clone(),
-        status: JobStatus::Running,
-        source_album_id: plan.source.id.clone(),
-        destination_id: plan.destination.id.clone(),
-        organization_id: plan.source.organization_id.clone(),
-        requested_by: principal.user_id.clone(),
-        images_total: plan.source.images_count,
         images_copied: report.images_moved,
-        resume: None,
         slices: 1,
-        error: None,
-        kind: JobKind::Move,
-        tags: false,
+        ..Job::running(
+            &plan.state.job_id,
+            JobKind::Move,
+            &plan.source.id,
+            &plan.destination.id,
+            &plan.source.organization_id,
+            &principal.user_id,
+            plan.source.images_count,
+        )
     };
     let job = app
         .store

@@ -61,6 +61,10 @@ pub struct CopyOptions {
     pub deadline: Option<Instant>,
     /// Items per source Query page (`None`: DynamoDB's 1 MB pages).
     pub page_limit: Option<i32>,
+    /// Stop queueing once this many source items are queued (`None`: no
+    /// limit), as if the deadline had come: a job slice's share of the
+    /// work when it is bounded by items rather than time.
+    pub max_items: Option<u64>,
     /// The destination was created for this copy, which starts from the
     /// beginning. Every other copy first bumps the destination's `seq`, as
     /// single-image writers do, so that the creator can tell afterwards
@@ -81,6 +85,7 @@ impl Default for CopyOptions {
             start_key: None,
             deadline: None,
             page_limit: None,
+            max_items: None,
             fresh_destination: false,
             with_tags: false,
         }
@@ -517,7 +522,10 @@ async fn queue_pages(
     destination: &Album,
     opts: &CopyOptions,
 ) -> Result<bool, StoreError> {
-    let past_deadline = || opts.deadline.is_some_and(|d| Instant::now() >= d);
+    let enough = |read: u64| {
+        opts.deadline.is_some_and(|d| Instant::now() >= d)
+            || opts.max_items.is_some_and(|most| read >= most)
+    };
     // The source's shards are read one after the other, each in key order:
     // one ordered pass, so the resume key (a shard's partition and a sort
     // key) says where to go on, as for an album of one partition.
@@ -531,7 +539,7 @@ async fn queue_pages(
     for shard in first_shard..source.shards.max(1) {
         let source_pk = shard_pk(&source.id, shard);
         loop {
-            if past_deadline() {
+            if enough(report.items_read) {
                 return Ok(false);
             }
             let out = bounded("Query", store.budgets().page, {
@@ -551,7 +559,7 @@ async fn queue_pages(
             let next = out.last_evaluated_key.filter(|k| !k.is_empty());
             let mut items = out.items.unwrap_or_default().into_iter().peekable();
             while items.peek().is_some() {
-                if past_deadline() {
+                if enough(report.items_read) {
                     return Ok(false);
                 }
                 let mut chunk = Vec::with_capacity(BATCH_SIZE);

@@ -1,11 +1,10 @@
 //! Duplication jobs: the table items that let a copy outlive one invocation.
 //!
 //! A job item (`pk = J#<job>`, `sk = J`) records what to copy, how far the
-//! copy got (`resume`, a source key) and who is working on it (a lease that
-//! expires with the holder's Lambda deadline, so a crashed holder's job is
-//! picked up by the next delivery). Setting `handoff` when a slice runs out
-//! of time is what the DynamoDB Streams worker is triggered by
-//! (decision 0005).
+//! copy got (`resume`, a source key) and who is working on it (a short
+//! lease its holder renews, so a dead holder's job is picked up within
+//! seconds: `crate::jobs`). Setting `handoff` when a slice runs out of time
+//! is what the DynamoDB Streams worker is triggered by (decision 0005).
 
 use std::collections::HashMap;
 
@@ -103,6 +102,65 @@ pub struct Job {
     pub kind: JobKind,
     /// Whether a duplicate copies tag associations too (`tags=true`).
     pub tags: bool,
+    /// Who holds the job's lease, and until when (`None`: nobody).
+    pub holder: Option<Holder>,
+    /// Slices in a row that ended without progress (DynamoDB not
+    /// answering): the job is given up after a few (see `crate::jobs`).
+    pub idle_slices: u64,
+}
+
+/// The holder of a job's lease: an invocation's request id, and when its
+/// lease ends unless renewed (epoch ms).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Holder {
+    /// The holding invocation (its lease owner id).
+    pub owner: String,
+    /// When the lease ends unless the holder renews it (epoch ms).
+    pub until_ms: u64,
+}
+
+impl Job {
+    /// A job about to start: running, nothing copied, no slice run yet.
+    /// Callers set progress (`images_copied`, `resume`, `slices`) and
+    /// `tags` with struct update syntax.
+    pub fn running(
+        id: impl Into<String>,
+        kind: JobKind,
+        source_album_id: impl Into<String>,
+        destination_id: impl Into<String>,
+        organization_id: impl Into<String>,
+        requested_by: impl Into<String>,
+        images_total: u64,
+    ) -> Self {
+        Self {
+            id: id.into(),
+            status: JobStatus::Running,
+            source_album_id: source_album_id.into(),
+            destination_id: destination_id.into(),
+            organization_id: organization_id.into(),
+            requested_by: requested_by.into(),
+            images_total,
+            images_copied: 0,
+            resume: None,
+            slices: 0,
+            error: None,
+            kind,
+            tags: false,
+            holder: None,
+            idle_slices: 0,
+        }
+    }
+}
+
+/// What a slice hands to the next one.
+#[derive(Debug)]
+pub struct HandOff<'a> {
+    /// Where to resume (`None`: keep the saved key; moves need none).
+    pub resume: Option<&'a PageKey>,
+    /// Source images copied (or moved) so far.
+    pub copied: u64,
+    /// Whether the slice ended without progress.
+    pub idle: bool,
 }
 
 /// What trying to take a job's lease gave.
@@ -155,6 +213,17 @@ fn job_from(item: &Item) -> Result<Job, StoreError> {
             Some(other) => return Err(StoreError::Corrupt(format!("unknown job kind {other}"))),
         },
         tags: matches!(item.get("tags"), Some(AttributeValue::Bool(true))),
+        holder: match (item.get("lease_owner"), item.get("lease_until")) {
+            (Some(AttributeValue::S(owner)), Some(_)) => Some(Holder {
+                owner: owner.clone(),
+                until_ms: get_n(item, "lease_until")?,
+            }),
+            _ => None,
+        },
+        idle_slices: match item.get("idle_slices") {
+            Some(_) => get_n(item, "idle_slices")?,
+            None => 0,
+        },
     })
 }
 
@@ -317,27 +386,54 @@ impl Store {
         .await
     }
 
+    /// Extends a held job's lease to `until_ms` (the holder's heartbeat);
+    /// `false` when the lease was lost.
+    pub async fn renew_job_lease(
+        &self,
+        id: &str,
+        owner: &str,
+        until_ms: u64,
+    ) -> Result<bool, StoreError> {
+        self.update_held_job(
+            id,
+            owner,
+            "SET lease_until = :until",
+            vec![(":until", n(until_ms))],
+        )
+        .await
+    }
+
     /// Gives a held job back for the next slice: saves progress, releases
     /// the lease and sets `handoff` (what the stream worker reacts to).
     pub async fn hand_off_job(
         &self,
         id: &str,
         owner: &str,
-        resume: Option<&PageKey>,
-        copied: u64,
+        progress: &HandOff<'_>,
         now: &str,
     ) -> Result<bool, StoreError> {
-        let mut values = vec![(":c", n(copied)), (":t", s(now))];
-        let expr = match resume {
-            Some(r) => {
-                values.push((":r", s(encode_key(r))));
-                "SET resume = :r, images_copied = :c, updated_at = :t, handoff = slices REMOVE lease_owner, lease_until"
-            }
-            None => {
-                "SET images_copied = :c, updated_at = :t, handoff = slices REMOVE lease_owner, lease_until"
-            }
-        };
-        self.update_held_job(id, owner, expr, values).await
+        let mut values = vec![(":c", n(progress.copied)), (":t", s(now))];
+        let mut set = vec![
+            "images_copied = :c",
+            "updated_at = :t",
+            // A new value at every hand-off (acquiring adds a slice), so the
+            // write always changes the item and always emits a stream record.
+            "handoff = slices",
+        ];
+        let mut remove = vec!["lease_owner", "lease_until"];
+        if let Some(r) = progress.resume {
+            values.push((":r", s(encode_key(r))));
+            set.push("resume = :r");
+        }
+        if progress.idle {
+            values.push((":zero", n(0)));
+            values.push((":one", n(1)));
+            set.push("idle_slices = if_not_exists(idle_slices, :zero) + :one");
+        } else {
+            remove.push("idle_slices");
+        }
+        let expr = format!("SET {} REMOVE {}", set.join(", "), remove.join(", "));
+        self.update_held_job(id, owner, &expr, values).await
     }
 
     /// Releases a held job without handing it off (after an error: the

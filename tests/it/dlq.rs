@@ -8,7 +8,7 @@ use std::collections::HashSet;
 
 use album_api::album::Album;
 use album_api::store::Store;
-use album_api::store::jobs::{Job, JobStatus};
+use album_api::store::jobs::Job;
 use albumctl::dlq::{self, Clients, Kind, RedriveOptions};
 use aws_sdk_dynamodb::config::Credentials;
 use aws_sdk_dynamodb::types::{StreamSpecification, StreamViewType};
@@ -157,19 +157,16 @@ async fn dead_letters_are_listed_and_redriven_exactly_once() {
         .await
         .unwrap();
     let job = Job {
-        id: JOB.into(),
-        status: JobStatus::Running,
-        source_album_id: SOURCE.into(),
-        destination_id: HANDED_OFF.into(),
-        organization_id: ORG.into(),
-        requested_by: USER.into(),
-        images_total: IMAGES,
-        images_copied: 0,
-        resume: None,
         slices: 1,
-        error: None,
-        kind: album_api::store::jobs::JobKind::Duplicate,
-        tags: false,
+        ..Job::running(
+            JOB,
+            album_api::store::jobs::JobKind::Duplicate,
+            SOURCE,
+            HANDED_OFF,
+            ORG,
+            USER,
+            IMAGES,
+        )
     };
     store
         .create_job_if_absent(&job, true, "2026-11-30T06:15:00Z")

@@ -33,7 +33,7 @@ use crate::support::{
 use album_api::auth;
 use album_api::service::now;
 use album_api::store::Store;
-use album_api::store::jobs::{Job, JobStatus};
+use album_api::store::jobs::Job;
 use jsonwebtoken::Algorithm;
 use lambda_http::LambdaEvent;
 use proptest::prelude::*;
@@ -654,19 +654,15 @@ impl Fixture {
             store
                 .create_job_if_absent(
                     &Job {
-                        id: id.into(),
-                        status: JobStatus::Running,
-                        source_album_id: src.into(),
-                        destination_id: dst.into(),
-                        organization_id: org.into(),
-                        requested_by: USER.into(),
-                        images_total: 3,
-                        images_copied: 0,
-                        resume: None,
-                        slices: 0,
-                        error: None,
-                        kind: album_api::store::jobs::JobKind::Duplicate,
-                        tags: false,
+                        ..Job::running(
+                            id,
+                            album_api::store::jobs::JobKind::Duplicate,
+                            src,
+                            dst,
+                            org,
+                            USER,
+                            3,
+                        )
                     },
                     false,
                     "2026-01-01T00:00:00.000Z",

@@ -5,21 +5,13 @@
 use std::time::Duration;
 
 use crate::support::fault_proxy::{FaultConfig, FaultProxy};
+use crate::support::stream::JobStream;
 use crate::support::*;
 use album_api::handlers::{
     duplicate_album, duplication_worker, get_duplication, scheduled_duplicate,
 };
-use aws_sdk_dynamodb::types::AttributeValue;
 use lambda_runtime::{Context, LambdaEvent};
-use serde_json::{Map, Value, json};
-
-/// An invocation budget of `ms` milliseconds against dynalite, longer
-/// against moto: a slice makes progress only if it reads a source page (up
-/// to 1 MB) before its deadline, which dynalite does in a few tens of
-/// milliseconds and moto in about half a second.
-fn slice_budget(ms: u64) -> Duration {
-    Duration::from_millis(if emulator_is_moto() { ms * 6 } else { ms })
-}
+use serde_json::{Value, json};
 
 fn context(request_id: &str, budget: Duration) -> Context {
     lambda_context(request_id, budget)
@@ -113,43 +105,32 @@ async fn the_same_event_delivered_twice_leaves_the_destination_exact() {
 }
 
 #[tokio::test]
-async fn a_copy_cut_short_by_its_deadline_resumes_until_done_without_restarting() {
+async fn a_scheduled_copy_handed_off_slice_by_slice_resumes_until_done_without_restarting() {
     let proxy = FaultProxy::start(&emulator_endpoint(), FaultConfig::none()).await;
     let mut env = TestEnv::with_endpoint("resume", &proxy.endpoint()).await;
-    // Copying stops halfway to each delivery's deadline, so the batches in
-    // flight and the hand-off fit before the deadline that ends every call.
-    env.app.deadline_margin = slice_budget(100);
-    env.app.answer_margin = Duration::ZERO;
-    env.app.copy.concurrency = 2;
+    // Slices of 500 items: six of them, whatever the machine's speed.
+    env.app.slice_items = Some(500);
     let store = env.direct_store().await;
     seed_album(&store, SOURCE, ORG, 3000).await;
     proxy.reset_stats();
 
-    let payload = scheduled_event("slow");
-    let mut deliveries = 0;
-    loop {
-        deliveries += 1;
-        assert!(deliveries < 500, "never finished");
-        let out = scheduled_duplicate::handle(
-            &env.app,
-            LambdaEvent::new(
-                payload.clone(),
-                context(&format!("d-{deliveries}"), slice_budget(200)),
-            ),
-        )
-        .await;
-        match out {
-            Ok(out) if out["status"] == "done" => break,
-            Ok(_) => {}
-            // A delivery whose last call missed its deadline fails, as it
-            // would in Lambda, which delivers the event again.
-            Err(e) => eprintln!("delivery {deliveries} failed ({e}); delivered again"),
-        }
-    }
-    assert!(
-        deliveries >= 3,
-        "the deadline really cut the copy ({deliveries} deliveries)"
-    );
+    let out = scheduled_duplicate::handle(
+        &env.app,
+        LambdaEvent::new(
+            scheduled_event("slow"),
+            context("d-1", Duration::from_secs(60)),
+        ),
+    )
+    .await
+    .unwrap();
+    assert_eq!(out["status"], "running", "{out}");
+    let job_id = out["job_id"].as_str().unwrap();
+    let mut stream = JobStream::new(&store, job_id);
+    let deliveries = stream.drive(&env.app, Duration::from_secs(60), 50).await;
+    assert_eq!(deliveries.failed, 0, "{deliveries:?}");
+    // The schedule's own slice, then the worker's five of 500 (and one
+    // that finds the end).
+    assert!((5..=6).contains(&deliveries.total), "{deliveries:?}");
     assert_album_exact(&store, "slow", 3000, "exact").await;
     let written = proxy.stats().batch_write_items;
     assert!(written >= 3000, "{written}");
@@ -194,32 +175,11 @@ async fn malformed_schedule_input_fails_clearly_and_writes_nothing() {
     assert_eq!(job_items(&store).await, 0);
 }
 
-/// The DynamoDB Streams record of an item, as Lambda delivers it.
-fn stream_event(item: &std::collections::HashMap<String, AttributeValue>) -> Value {
-    fn av(v: &AttributeValue) -> Value {
-        match v {
-            AttributeValue::S(s) => json!({"S": s}),
-            AttributeValue::N(n) => json!({"N": n}),
-            AttributeValue::Bool(b) => json!({"BOOL": b}),
-            other => panic!("unexpected attribute {other:?}"),
-        }
-    }
-    let image: Map<String, Value> = item.iter().map(|(k, v)| (k.clone(), av(v))).collect();
-    let mut e = event("duplication-worker.json");
-    e["Records"][0]["dynamodb"]["NewImage"] = Value::Object(image.clone());
-    e["Records"][0]["dynamodb"]["Keys"] = json!({"pk": image["pk"], "sk": image["sk"]});
-    e
-}
-
 #[tokio::test]
 async fn the_202_path_reaches_done_with_an_exact_copy() {
     let mut env = TestEnv::new("async").await;
     set_sync_copy_budget(&mut env.app, Duration::ZERO);
-    // Copying stops halfway to each delivery's deadline, so the batches in
-    // flight and the hand-off fit before the deadline that ends every call.
-    env.app.deadline_margin = slice_budget(125);
-    env.app.answer_margin = Duration::ZERO;
-    env.app.copy.concurrency = 2;
+    env.app.slice_items = Some(500);
     let store = env.direct_store().await;
     seed_album(&store, SOURCE, ORG, 1500).await;
     let token = bearer(&env.token(USER, None));
@@ -261,48 +221,13 @@ async fn the_202_path_reaches_done_with_an_exact_copy() {
     let (s, _, progress) = get(&env).await;
     assert_eq!((s, progress["status"].as_str()), (200, Some("running")));
 
-    // Deliver the stream records the hand-offs produce, as Lambda would, until done.
-    let mut slices = 0;
-    loop {
-        let item = store
-            .client()
-            .get_item()
-            .table_name(store.table())
-            .key("pk", AttributeValue::S(format!("J#{job_id}")))
-            .key("sk", AttributeValue::S("J".into()))
-            .consistent_read(true)
-            .send()
-            .await
-            .unwrap()
-            .item
-            .unwrap();
-        if item["status"].as_s().unwrap() == "done" {
-            break;
-        }
-        assert!(item.contains_key("handoff"), "a paused job is handed off");
-        // The stream delivers the record again while the worker fails on it
-        // (a slice whose last call missed its deadline).
-        loop {
-            slices += 1;
-            assert!(slices < 400, "never finished");
-            let out = duplication_worker::handle(
-                &env.app,
-                LambdaEvent::new(
-                    stream_event(&item),
-                    context(&format!("w-{slices}"), slice_budget(250)),
-                ),
-            )
-            .await;
-            match out {
-                Ok(out) => {
-                    assert_eq!(out.as_array().unwrap().len(), 1);
-                    break;
-                }
-                Err(e) => eprintln!("slice {slices} failed ({e}); the record is delivered again"),
-            }
-        }
-    }
-    assert!(slices >= 2, "the worker ran several slices ({slices})");
+    // The stream delivers the hand-offs' records, as Lambda would, until done.
+    let mut stream = JobStream::new(&store, &job_id);
+    let deliveries = stream.drive(&env.app, Duration::from_secs(60), 50).await;
+    assert_eq!(deliveries.failed, 0, "{deliveries:?}");
+    // Slices of 500 (and one that finds the end, when the last share ends
+    // on the album's last item).
+    assert!((3..=4).contains(&deliveries.total), "{deliveries:?}");
     assert_album_exact(&store, "big_copy", 1500, "exact").await;
     let (s, _, done) = get(&env).await;
     assert_eq!(s, 200);
@@ -320,7 +245,8 @@ async fn the_202_path_reaches_done_with_an_exact_copy() {
     )
     .await
     .unwrap();
-    assert_eq!(out[0]["status"], "done");
+    assert_eq!(out["batchItemFailures"], json!([]));
+    assert_eq!(stream.job_item().await["status"].as_s().unwrap(), "done");
     assert_album_exact(&store, "big_copy", 1500, "exact").await;
 }
 

@@ -224,19 +224,15 @@ async fn a_finished_job_expires_after_the_job_ttl_and_a_running_one_never() {
     // Running jobs carry none (TTL must never delete work in progress);
     // failing one sets it.
     let running = album_api::store::jobs::Job {
-        id: "ttl-running".into(),
-        status: album_api::store::jobs::JobStatus::Running,
-        source_album_id: "ttl-src".into(),
-        destination_id: "ttl-dst2".into(),
-        organization_id: ORG.into(),
-        requested_by: USER.into(),
-        images_total: 3,
-        images_copied: 0,
-        resume: None,
-        slices: 0,
-        error: None,
-        kind: album_api::store::jobs::JobKind::Duplicate,
-        tags: false,
+        ..album_api::store::jobs::Job::running(
+            "ttl-running",
+            album_api::store::jobs::JobKind::Duplicate,
+            "ttl-src",
+            "ttl-dst2",
+            ORG,
+            USER,
+            3,
+        )
     };
     let store = &env.app.store;
     store

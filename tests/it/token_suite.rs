@@ -16,7 +16,7 @@ use crate::support::{
 use album_api::auth;
 use album_api::service::now;
 use album_api::store::Store;
-use album_api::store::jobs::{Job, JobStatus};
+use album_api::store::jobs::Job;
 use aws_sdk_dynamodb::types::AttributeValue;
 use jsonwebtoken::Algorithm;
 use serde_json::{Value, json};
@@ -49,19 +49,15 @@ impl World {
         store
             .create_job_if_absent(
                 &Job {
-                    id: JOB.into(),
-                    status: JobStatus::Running,
-                    source_album_id: SOURCE.into(),
-                    destination_id: "job_dest".into(),
-                    organization_id: ORG.into(),
-                    requested_by: USER.into(),
-                    images_total: 3,
-                    images_copied: 0,
-                    resume: None,
-                    slices: 0,
-                    error: None,
-                    kind: album_api::store::jobs::JobKind::Duplicate,
-                    tags: false,
+                    ..Job::running(
+                        JOB,
+                        album_api::store::jobs::JobKind::Duplicate,
+                        SOURCE,
+                        "job_dest",
+                        ORG,
+                        USER,
+                        3,
+                    )
                 },
                 false,
                 "2026-01-01T00:00:00.000Z",

@@ -7,6 +7,7 @@
 pub mod calls;
 pub mod fault_proxy;
 pub mod rie;
+pub mod stream;
 pub mod tagging;
 
 use std::sync::atomic::{AtomicU32, Ordering};

@@ -1,0 +1,177 @@
+//! A slice of a duplicate job: copies from the saved key until the copy
+//! is done, the slice's deadline comes, or its share of items is copied.
+
+use std::time::{Instant, SystemTime};
+
+use super::{
+    CHECKPOINT_EVERY, SliceOutcome, fail, finish, hand_off, is_transient, stop_at, wait_out,
+};
+use crate::album::Album;
+use crate::error::ApiError;
+use crate::service::{App, now_rfc3339};
+use crate::store::PageKey;
+use crate::store::copy::{CopyFailure, CopyReport, DRAIN_ALLOWANCE, copy_images};
+use crate::store::jobs::{HandOff, Job};
+
+/// How far a slice got: the key to resume after and the images copied.
+struct Progress {
+    resume: Option<PageKey>,
+    copied: u64,
+    /// Source items this slice copied (its share: `App::slice_items`).
+    items: u64,
+}
+
+impl Progress {
+    /// Takes in what a copy step completed (all of it when the step ended
+    /// well, the completed batches when it stopped on an error).
+    fn advance(&mut self, report: &CopyReport) {
+        if report.items_completed == 0 {
+            return;
+        }
+        self.copied += report.images_completed;
+        self.items += report.items_completed;
+        if report.resume_key.is_some() {
+            self.resume = report.resume_key.clone();
+        }
+    }
+}
+
+/// Runs the slice. DynamoDB trouble is waited out until the slice's stop
+/// time, then what is left is handed off; only errors no wait can end fail
+/// it (decision 0006).
+pub(super) async fn run(
+    app: &App,
+    job: &Job,
+    deadline: SystemTime,
+    owner: &str,
+) -> Result<SliceOutcome, ApiError> {
+    let stop_at = stop_at(app, deadline);
+    let store = &app.store;
+    let source = store.get_album(&job.source_album_id).await?;
+    let destination = store.get_album(&job.destination_id).await?;
+    let (Some(source), Some(destination)) = (source, destination) else {
+        let why = "the source or destination album no longer exists";
+        return fail(app, job, owner, why).await;
+    };
+    let mut progress = Progress {
+        resume: job.resume.clone(),
+        copied: job.images_copied,
+        items: 0,
+    };
+    let mut troubles = 0;
+    loop {
+        let until = stop_at.min(Instant::now() + CHECKPOINT_EVERY);
+        let share = app
+            .slice_items
+            .map(|most| most.saturating_sub(progress.items));
+        match copy_step(app, job, (&source, &destination), until, &progress, share).await {
+            Ok(report) => {
+                troubles = 0;
+                progress.advance(&report);
+                if report.finished {
+                    let count = store.recount_images(&destination.id).await?;
+                    return finish(app, job, owner, progress.copied, destination, count).await;
+                }
+                let share_done = app.slice_items.is_some_and(|most| progress.items >= most);
+                if share_done || Instant::now() >= stop_at {
+                    return hand_off(app, job, owner, handing(job, &progress)).await;
+                }
+                checkpoint(app, job, owner, &progress).await?;
+            }
+            Err(stopped) => {
+                progress.advance(&stopped.report);
+                save_progress_if_possible(app, job, owner, &stopped, &progress).await;
+                if !is_transient(&stopped.error) {
+                    return Err(stopped.error.into());
+                }
+                troubles += 1;
+                tracing::warn!(job = %job.id, error = %stopped.error, troubles, "copy step failed; waiting it out within the slice");
+                if !wait_out(troubles, stop_at).await {
+                    return hand_off(app, job, owner, handing(job, &progress)).await;
+                }
+            }
+        }
+    }
+}
+
+/// What the slice hands to the next one.
+fn handing<'a>(job: &Job, progress: &'a Progress) -> HandOff<'a> {
+    HandOff {
+        resume: progress.resume.as_ref(),
+        copied: progress.copied,
+        idle: progress.copied == job.images_copied && progress.items == 0,
+    }
+}
+
+/// Saves the slice's progress; a lost lease ends the slice (another
+/// invocation took the job over).
+async fn checkpoint(
+    app: &App,
+    job: &Job,
+    owner: &str,
+    progress: &Progress,
+) -> Result<(), ApiError> {
+    let Some(resume) = &progress.resume else {
+        return Ok(());
+    };
+    let kept = app
+        .store
+        .checkpoint_job(&job.id, owner, resume, progress.copied, &now_rfc3339())
+        .await?;
+    if kept {
+        Ok(())
+    } else {
+        Err(ApiError::Unavailable(format!(
+            "lost the lease of job {}",
+            job.id
+        )))
+    }
+}
+
+/// Keeps what a failed step copied before the trouble, if the table takes
+/// the write; else the last checkpoint stands.
+async fn save_progress_if_possible(
+    app: &App,
+    job: &Job,
+    owner: &str,
+    stopped: &CopyFailure,
+    progress: &Progress,
+) {
+    if stopped.report.items_completed == 0 {
+        return;
+    }
+    if let Err(e) = checkpoint(app, job, owner, progress).await {
+        tracing::warn!(job = %job.id, error = %e, "progress not saved; the last checkpoint stands");
+    }
+}
+
+/// One bounded step of a copy, from the saved key until `until` (or
+/// `share` more source items): every call it makes ends by `until` and the
+/// allowance for the batches in flight, so a call DynamoDB does not answer
+/// leaves the slice time to hand off.
+async fn copy_step(
+    app: &App,
+    job: &Job,
+    (source, destination): (&Album, &Album),
+    until: Instant,
+    progress: &Progress,
+    share: Option<u64>,
+) -> Result<CopyReport, CopyFailure> {
+    let mut opts = app.copy.clone();
+    opts.deadline = Some(until);
+    opts.start_key = progress.resume.clone();
+    opts.with_tags = job.tags;
+    opts.max_items = share;
+    let copying = Instant::now();
+    let step_ends = Some(until + DRAIN_ALLOWANCE);
+    let copied = crate::deadline::scope(
+        step_ends,
+        copy_images(&app.store, source, destination, &opts),
+    )
+    .await;
+    match &copied {
+        Ok(report) => crate::metrics::copied(report, copying.elapsed()),
+        Err(failure) => crate::metrics::copied(&failure.report, copying.elapsed()),
+    }
+    copied
+}

@@ -1,0 +1,115 @@
+//! A slice of a move job (decision 0011): moves until done or the
+//! deadline, then finishes the job or hands it off. A move needs no resume
+//! key: what it moved is no longer in the source.
+
+use std::time::SystemTime;
+
+use super::{SliceOutcome, fail, finish, hand_off, stop_at, wait_out};
+use crate::album_move::{InterruptedMove, MovePlan, MoveProgress, run_move};
+use crate::error::ApiError;
+use crate::service::App;
+use crate::store::copy::DRAIN_ALLOWANCE;
+use crate::store::jobs::{HandOff, Job};
+use crate::store::moves::MoveState;
+
+/// Runs the slice: DynamoDB trouble is waited out until the slice's stop
+/// time, then the move is handed off; a move given up (its destination
+/// started moving away) ends the job.
+pub(super) async fn run(
+    app: &App,
+    job: &Job,
+    deadline: SystemTime,
+    owner: &str,
+) -> Result<SliceOutcome, ApiError> {
+    let stop_at = stop_at(app, deadline);
+    let Some(plan) = plan(app, job, owner).await? else {
+        let why = "the album or its destination no longer exists, or the album is no longer being moved there";
+        return fail(app, job, owner, why).await;
+    };
+    let plan = match plan {
+        Planned::Move(plan) => plan,
+        Planned::Finished(outcome) => return Ok(outcome),
+    };
+    let mut moved = job.images_copied;
+    let mut troubles = 0;
+    loop {
+        // Every call of the step ends by `stop_at` and the allowance of the
+        // batches in flight, leaving the slice time to hand off.
+        let step_ends = Some(stop_at + DRAIN_ALLOWANCE);
+        let step = crate::deadline::scope(step_ends, run_move(app, &plan, Some(stop_at))).await;
+        match step {
+            Ok(MoveProgress::Done(album)) => {
+                let copied = job.images_total.max(moved);
+                let count = album.images_count;
+                return finish(app, job, owner, copied, album, count).await;
+            }
+            Ok(MoveProgress::NotDone(report)) => {
+                moved += report.images_moved;
+                return hand_off(app, job, owner, handing(job, moved)).await;
+            }
+            // Given up (its destination started moving away): ends the job.
+            Err(stopped) if matches!(stopped.error, ApiError::Conflict(_)) => {
+                return fail(app, job, owner, &stopped.error.to_string()).await;
+            }
+            Err(InterruptedMove { report, error }) => {
+                moved += report.images_moved;
+                if !matches!(error, ApiError::Unavailable(_)) {
+                    return Err(error);
+                }
+                troubles += 1;
+                tracing::warn!(job = %job.id, %error, troubles, "move step failed; waiting it out within the slice");
+                if !wait_out(troubles, stop_at).await {
+                    return hand_off(app, job, owner, handing(job, moved)).await;
+                }
+            }
+        }
+    }
+}
+
+fn handing(job: &Job, moved: u64) -> HandOff<'static> {
+    HandOff {
+        resume: None,
+        copied: moved,
+        idle: moved == job.images_copied,
+    }
+}
+
+/// Where a move job stands before its slice.
+enum Planned {
+    /// Still to move.
+    Move(MovePlan),
+    /// Finished by a request re-sent meanwhile.
+    Finished(SliceOutcome),
+}
+
+/// The move to continue, from the source, its move mark and the
+/// destination; `None` when the job can no longer go on.
+async fn plan(app: &App, job: &Job, owner: &str) -> Result<Option<Planned>, ApiError> {
+    let store = &app.store;
+    // The source and its move mark in one read.
+    let (source, moving_here) = match store.get_album_and_move(&job.source_album_id).await? {
+        Some((album, mark)) => (
+            Some(album),
+            mark.is_some_and(|m| m.to == job.destination_id),
+        ),
+        None => (None, false),
+    };
+    let destination = store.get_album(&job.destination_id).await?;
+    match (source, destination) {
+        (None, Some(destination)) => {
+            let count = store.recount_images(&destination.id).await?;
+            let done = finish(app, job, owner, job.images_copied, destination, count).await?;
+            Ok(Some(Planned::Finished(done)))
+        }
+        (Some(source), Some(destination)) if moving_here => Ok(Some(Planned::Move(MovePlan {
+            source,
+            destination,
+            state: MoveState {
+                to: job.destination_id.clone(),
+                job_id: job.id.clone(),
+                merge: false,
+            },
+        }))),
+        _ => Ok(None),
+    }
+}
