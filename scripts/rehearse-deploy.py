@@ -594,6 +594,14 @@ def assert_stack(source: dict[str, Any], template: dict[str, Any], params: dict[
         f.check((1 + m.get("MaximumRetryAttempts", 0)) * timeout <= age < 86400,
                 f"MaximumRecordAgeInSeconds {age} covers every delivery of a record and ends before the stream's 24 h")
 
+    # Names that must differ between two stacks of one account: a schedule
+    # named the same in two stacks fails the second.
+    for lid, res in tpl_resources.items():
+        if res.get("Type") == "AWS::Scheduler::Schedule":
+            name = res["Properties"].get("Name")
+            f.check(name is None or "AWS::StackName" in json.dumps(name),
+                    f"{lid}: no fixed schedule name (got {name!r})")
+
     # The HTTP API: stage with throttling and access logs into their group.
     gw = client("apigatewayv2")
     api_ids = physical_ids("AWS::ApiGatewayV2::Api")
