@@ -770,7 +770,7 @@ def assert_stack(source: dict[str, Any], template: dict[str, Any], params: dict[
             text = ""
         f.check(bool(text), "the dashboard body is JSON")
         for metric in ("DuplicateDuration", "ImagesCopied", "ImagesPerSecond", "BatchRetries", "UnprocessedItemsResent",
-                       "DuplicateHandoffs", "JobSlices", "WebhookAccepted", "WebhookRejected", "Answers",
+                       "DuplicateHandoffs", "JobSlices", "IdleSlices", "WebhookAccepted", "WebhookRejected", "Answers",
                        '"Errors"', '"Duration"', '"4xx"', '"5xx"', '"Latency"'):
             f.check(metric in text, f"the dashboard shows {metric}")
         f.check("${" not in text, "the dashboard body has no unresolved ${...}")
