@@ -1357,11 +1357,11 @@ class Bench:
                 _, answer = worker.invoke(json.dumps(event).encode(), timeout=1000)
             except (RuntimeError, OSError) as e:
                 answer = {"errorMessage": str(e)}
-            if isinstance(answer, list):
+            if isinstance(answer, dict) and answer.get("batchItemFailures") == []:
                 event = None  # the next hand-off's record comes from the table
             else:
                 out["failed_slices"] += 1  # the stream delivers the same record again
-                message = str(answer.get("errorMessage", answer))
+                message = str(answer.get("errorMessage", answer) if isinstance(answer, dict) else answer)
                 kind = re.sub(r"\d+", "N", message.split(":")[0] if "unprocessed" in message else message[:60])
                 out["errors"][kind] = out["errors"].get(kind, 0) + 1
                 log(f"job {job_id}: slice {out['slices']} failed ({message[:100]}); delivered again")
