@@ -5,26 +5,10 @@
 use std::time::Duration;
 
 use crate::support::fault_proxy::{FaultConfig, FaultProxy};
+use crate::support::stream::handed_off_job;
 use crate::support::*;
-use album_api::handlers::duplicate_album;
 use album_api::jobs::SliceOutcome;
 use albumctl::dev::{Driven, drive_job};
-
-/// A 202's job of `images` images into `destination`, nothing copied inline.
-async fn job_of(env: &TestEnv, destination: &str, images: u64) -> String {
-    seed_album(&env.direct_store().await, SOURCE, ORG, images).await;
-    let mut app = env.app.clone();
-    set_sync_copy_budget(&mut app, Duration::ZERO);
-    let ev = duplicate_event(
-        "duplicate-album.json",
-        Some(&bearer(&env.token(USER, None))),
-        SOURCE,
-        Some(&format!("destination_id={destination}")),
-    );
-    let (status, _, body) = parts(duplicate_album::handle(&app, request(&ev)).await.unwrap());
-    assert_eq!(status, 202, "{body}");
-    body["job_id"].as_str().unwrap().to_string()
-}
 
 fn storm() -> FaultConfig {
     let mut cfg = FaultConfig::none();
@@ -37,7 +21,7 @@ async fn the_dev_server_delivers_a_failed_slice_again_until_the_job_is_done() {
     let proxy = FaultProxy::start(&emulator_endpoint(), FaultConfig::none()).await;
     let mut env = TestEnv::with_endpoint("devretry", &proxy.endpoint()).await;
     env.app.slice_items = Some(300);
-    let job = job_of(&env, "copy", 900).await;
+    let job = handed_off_job(&env, SOURCE, "copy", 900).await;
     // DynamoDB answers nothing but 500s for the first deliveries.
     proxy.set_config(storm());
     let handle = proxy.stats_handle();
@@ -61,7 +45,7 @@ async fn the_dev_server_delivers_a_failed_slice_again_until_the_job_is_done() {
 async fn the_dev_server_gives_a_job_up_after_the_templates_retries_as_the_stream_does() {
     let proxy = FaultProxy::start(&emulator_endpoint(), FaultConfig::none()).await;
     let env = TestEnv::with_endpoint("devgiveup", &proxy.endpoint()).await;
-    let job = job_of(&env, "copy", 30).await;
+    let job = handed_off_job(&env, SOURCE, "copy", 30).await;
     proxy.set_config(storm());
     let retries = albumctl::template::stream_retry_attempts().unwrap();
     let driven = drive_job(&env.app, &job, retries, Duration::from_millis(10)).await;

@@ -7,33 +7,14 @@
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::support::fault_proxy::{FaultConfig, FaultProxy};
-use crate::support::stream::{JobStream, stream_event};
+use crate::support::stream::{JobStream, handed_off_job, stream_event};
 use crate::support::*;
 
-use album_api::handlers::{duplicate_album, duplication_worker};
+use album_api::handlers::duplication_worker;
 use album_api::store::Store;
 use aws_sdk_dynamodb::types::AttributeValue;
 use lambda_runtime::LambdaEvent;
 use serde_json::{Value, json};
-
-/// Seeds `images` images into a source album of its own and duplicates it
-/// into `destination` with no time to copy inline: the answer is a 202
-/// whose job is handed off to the worker. Returns the job id.
-async fn handed_off_job(env: &TestEnv, source: &str, destination: &str, images: u64) -> String {
-    let store = env.direct_store().await;
-    seed_album(&store, source, ORG, images).await;
-    let mut app = env.app.clone();
-    set_sync_copy_budget(&mut app, Duration::ZERO);
-    let ev = duplicate_event(
-        "duplicate-album.json",
-        Some(&bearer(&env.token(USER, None))),
-        source,
-        Some(&format!("destination_id={destination}")),
-    );
-    let (status, _, body) = parts(duplicate_album::handle(&app, request(&ev)).await.unwrap());
-    assert_eq!(status, 202, "{body}");
-    body["job_id"].as_str().unwrap().to_string()
-}
 
 /// A worker invocation's budget: long enough for a slice to copy a few
 /// hundred images and hand off, several times that against moto.

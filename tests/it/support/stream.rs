@@ -17,7 +17,8 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use lambda_runtime::LambdaEvent;
 use serde_json::{Map, Value, json};
 
-use super::{event, lambda_context};
+use super::*;
+use album_api::handlers::duplicate_album;
 
 /// Deliveries of one record before the mapping gives it up (the
 /// template's `MaximumRetryAttempts` of `JobHandoffs`, plus the first).
@@ -207,4 +208,23 @@ fn failed(out: &Result<Value, lambda_runtime::Error>) -> bool {
             .is_empty(),
         Err(_) => true,
     }
+}
+
+/// Seeds `images` images into a source album of its own and duplicates it
+/// into `destination` with no time to copy inline: the answer is a 202
+/// whose job is handed off to the worker. Returns the job id.
+pub async fn handed_off_job(env: &TestEnv, source: &str, destination: &str, images: u64) -> String {
+    let store = env.direct_store().await;
+    seed_album(&store, source, ORG, images).await;
+    let mut app = env.app.clone();
+    set_sync_copy_budget(&mut app, Duration::ZERO);
+    let ev = duplicate_event(
+        "duplicate-album.json",
+        Some(&bearer(&env.token(USER, None))),
+        source,
+        Some(&format!("destination_id={destination}")),
+    );
+    let (status, _, body) = parts(duplicate_album::handle(&app, request(&ev)).await.unwrap());
+    assert_eq!(status, 202, "{body}");
+    body["job_id"].as_str().unwrap().to_string()
 }
