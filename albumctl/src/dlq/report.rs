@@ -40,7 +40,7 @@ impl Outcome {
                 done,
                 deleted,
             } => {
-                let jobs: Vec<String> = done.iter().map(done_line).collect();
+                let jobs: Vec<String> = done.iter().map(JobDone::to_string).collect();
                 let deleted = match deleted {
                     Ok(()) => "deleted".to_string(),
                     Err(e) => format!("NOT deleted ({e})"),
@@ -76,15 +76,6 @@ impl Outcome {
             }
         }
     }
-}
-
-fn done_line(d: &JobDone) -> String {
-    format!(
-        "job {} done{} into {}",
-        d.job_id,
-        if d.already { " already" } else { "" },
-        d.destination_id
-    )
 }
 
 /// What a redrive did, message by message.

@@ -28,6 +28,18 @@ pub struct JobDone {
     pub already: bool,
 }
 
+impl std::fmt::Display for JobDone {
+    /// `job J done [already] into D`, as the command prints it.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let already = if self.already { " already" } else { "" };
+        write!(
+            f,
+            "job {} done{already} into {}",
+            self.job_id, self.destination_id
+        )
+    }
+}
+
 /// Runs job `job_id`'s slices until it is done, as the worker does, each
 /// inside an invocation-like deadline. `Err` when it cannot finish now:
 /// held by another invocation, failed for good, missing, or DynamoDB
