@@ -91,10 +91,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-
-    fn obj(v: Value) -> Map<String, Value> {
-        v.as_object().unwrap().clone()
-    }
+    use crate::partition_sim::obj;
 
     #[test]
     fn a_put_charges_its_table_partition_and_each_index_it_has_keys_for() {

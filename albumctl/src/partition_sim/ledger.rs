@@ -43,23 +43,11 @@ impl Ledger {
     }
 
     fn write_bucket(&mut self, p: &PartitionId, now: Duration) -> &mut Bucket {
-        let rate = self.limits.wcu_per_partition;
-        let b = self
-            .writes
-            .entry(p.clone())
-            .or_insert_with(|| Bucket::full(rate, now));
-        b.refill(rate, now);
-        b
+        bucket(&mut self.writes, self.limits.wcu_per_partition, p, now)
     }
 
     fn read_bucket(&mut self, p: &PartitionId, now: Duration) -> &mut Bucket {
-        let rate = self.limits.rcu_per_partition;
-        let b = self
-            .reads
-            .entry(p.clone())
-            .or_insert_with(|| Bucket::full(rate, now));
-        b.refill(rate, now);
-        b
+        bucket(&mut self.reads, self.limits.rcu_per_partition, p, now)
     }
 
     /// Admits a write when every bucket it charges holds its units (at
@@ -149,6 +137,20 @@ impl Ledger {
         }
         .with_partitions(partition_rows(&self.usage), top)
     }
+}
+
+/// `p`'s bucket in `buckets`, refilled to `now` (full when first used).
+fn bucket<'a>(
+    buckets: &'a mut HashMap<PartitionId, Bucket>,
+    rate: f64,
+    p: &PartitionId,
+    now: Duration,
+) -> &'a mut Bucket {
+    let b = buckets
+        .entry(p.clone())
+        .or_insert_with(|| Bucket::full(rate, now));
+    b.refill(rate, now);
+    b
 }
 
 #[cfg(test)]

@@ -123,3 +123,9 @@ pub use stats::{OperationUsage, PartitionRow, SimStats, TargetRow, Totals, Usage
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
+
+/// A JSON object literal as the map a request or an item is, for tests.
+#[cfg(test)]
+fn obj(v: serde_json::Value) -> serde_json::Map<String, serde_json::Value> {
+    v.as_object().cloned().expect("a JSON object")
+}

@@ -143,10 +143,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-
-    fn obj(v: Value) -> Map<String, Value> {
-        v.as_object().unwrap().clone()
-    }
+    use crate::partition_sim::obj;
 
     #[test]
     fn key_conditions_name_their_partition() {

@@ -66,10 +66,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-
-    fn obj(v: Value) -> Map<String, Value> {
-        v.as_object().unwrap().clone()
-    }
+    use crate::partition_sim::obj;
 
     #[test]
     fn sizes_follow_dynamodbs_rule_and_match_the_stores() {
