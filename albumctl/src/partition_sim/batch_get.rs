@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use hyper::body::Bytes;
 use serde_json::{Map, Value};
 
-use super::layer::{Exchange, with_unprocessed};
+use super::exchange::{Exchange, with_unprocessed};
 use super::partition::{PartitionId, key_text, table_partition};
 use super::reads::is_consistent;
 use super::schema::Schema;

@@ -6,7 +6,7 @@ use hyper::body::Bytes;
 use hyper::header::{self, HeaderValue};
 use hyper::{Method, Response, StatusCode};
 
-use super::layer::Sim;
+use super::exchange::Sim;
 use crate::proxy::{Reply, plain};
 
 /// `/__sim/stats` and `/__sim/reset`.

@@ -95,6 +95,7 @@ mod bucket;
 mod charges;
 mod clock;
 mod control;
+mod exchange;
 mod layer;
 mod ledger;
 mod load;

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 
-use super::layer::Exchange;
+use super::exchange::Exchange;
 use super::partition::{PartitionId, key_text, table_partition};
 use super::read_request::{narrows, query_hash_value, whole_items_request};
 use super::size::{item_size, read_units};

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use super::bucket::Limits;
 use super::clock::Clock;
-use super::layer::Sim;
+use super::exchange::Sim;
 use super::ledger::Ledger;
 use super::schema::Schema;
 use super::stats::SimStats;

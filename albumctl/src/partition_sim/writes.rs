@@ -5,7 +5,7 @@ use hyper::body::Bytes;
 use serde_json::{Map, Value};
 
 use super::charges::{Charges, delete_charges, put_charges, update_charges};
-use super::layer::{Exchange, with_unprocessed};
+use super::exchange::{Exchange, with_unprocessed};
 use super::partition::PartitionId;
 use super::schema::Schema;
 use super::throttle::throttled;
