@@ -1,4 +1,5 @@
-//! The SQS and DynamoDB Streams clients the commands use.
+//! The clients the dlq commands use: SQS for the queue, DynamoDB Streams
+//! for a worker failure's records.
 
 use aws_sdk_dynamodbstreams as streams;
 use aws_sdk_sqs as sqs;

@@ -127,7 +127,7 @@ fn listed_unreadable(p: Parsed) -> Listed {
 
 /// Lists every message of the queue as a failed duplication (or an
 /// unreadable message). Harmless: each message is hidden for at most
-/// [`LIST_VISIBILITY_SECONDS`] while the queue is read, then made visible
+/// `LIST_VISIBILITY_SECONDS` (30 s) while the queue is read, then made visible
 /// again at once; nothing is deleted. With `store`, each job's status.
 pub async fn list(
     clients: &Clients,

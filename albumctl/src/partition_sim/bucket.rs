@@ -1,4 +1,4 @@
-//! Token buckets: one a partition and direction, refilled at the limit
+//! Token buckets: one per partition per direction, refilled at the limit
 //! per second, holding one second's worth.
 
 use std::time::Duration;

@@ -1,4 +1,4 @@
-//! Single-partition reads and scans under the partitions' limits: admitted
+//! `GetItem`, `Query`, `Scan` under the partitions' limits: admitted
 //! while their bucket is not in debt, charged once the answer tells what
 //! they read.
 
