@@ -1,10 +1,10 @@
-//! The `albumctl` admin CLI (see `src/bin/albumctl.rs`).
+//! The `albumctl` command line: its commands, each run by its own function.
 
 use std::process::ExitCode;
 
 use std::time::Duration;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 
 use crate::seed::sample_image;
 use album_api::album::{Album, is_valid_id};
@@ -54,25 +54,7 @@ enum Command {
         abilities: Option<String>,
     },
     /// Create the album if needed and add N realistic images.
-    Seed {
-        #[arg(long)]
-        album: String,
-        #[arg(long)]
-        org: String,
-        #[arg(long, default_value_t = 5)]
-        images: u64,
-        /// Do nothing when the album already exists (idempotent set-up).
-        #[arg(long)]
-        if_new: bool,
-        /// Also tag every new image with this tag of the organization
-        /// (created when missing); repeat for several.
-        #[arg(long = "tag")]
-        tags: Vec<String>,
-        /// Image partitions of the album when this creates it (1 to 16;
-        /// the API picks them from an album's size, decision 0012).
-        #[arg(long, default_value_t = 1)]
-        shards: u32,
-    },
+    Seed(SeedArgs),
     /// Spread an existing album's images over more partitions (decision
     /// 0012): sets its shard count, then moves each misplaced image (and
     /// its tag associations) to its partition, then recounts. Safe to
@@ -112,35 +94,61 @@ enum Command {
     /// The partition simulator's self-test load: 1 KB items (by default)
     /// written to N partition keys by batch writes as fast as they go;
     /// prints what one window of it wrote, as JSON.
-    PartitionSimLoad {
-        /// The simulator's endpoint.
-        #[arg(long)]
-        endpoint: String,
-        #[arg(long, env = "TABLE_NAME")]
-        table: String,
-        /// Partition keys written.
-        #[arg(long, default_value_t = 1)]
-        keys: usize,
-        #[arg(long, default_value_t = 1024)]
-        item_bytes: usize,
-        /// Seconds written before the measured window (the burst).
-        #[arg(long, default_value_t = 1.0)]
-        warmup: f64,
-        /// Seconds measured.
-        #[arg(long, default_value_t = 5.0)]
-        seconds: f64,
-        /// Batch writers at once.
-        #[arg(long, default_value_t = 8)]
-        concurrency: usize,
-        /// Prefix of the partition keys written.
-        #[arg(long, default_value = "S#selftest")]
-        prefix: String,
-    },
+    PartitionSimLoad(LoadArgs),
     /// Failed duplications in the dead-letter queue (DuplicationDeadLetterQueue).
     Dlq {
         #[command(subcommand)]
         command: DlqCommand,
     },
+}
+
+/// `albumctl seed`'s arguments.
+#[derive(Args)]
+struct SeedArgs {
+    #[arg(long)]
+    album: String,
+    #[arg(long)]
+    org: String,
+    #[arg(long, default_value_t = 5)]
+    images: u64,
+    /// Do nothing when the album already exists (idempotent set-up).
+    #[arg(long)]
+    if_new: bool,
+    /// Also tag every new image with this tag of the organization
+    /// (created when missing); repeat for several.
+    #[arg(long = "tag")]
+    tags: Vec<String>,
+    /// Image partitions of the album when this creates it (1 to 16;
+    /// the API picks them from an album's size, decision 0012).
+    #[arg(long, default_value_t = 1)]
+    shards: u32,
+}
+
+/// `albumctl partition-sim-load`'s arguments.
+#[derive(Args)]
+struct LoadArgs {
+    /// The simulator's endpoint.
+    #[arg(long)]
+    endpoint: String,
+    #[arg(long, env = "TABLE_NAME")]
+    table: String,
+    /// Partition keys written.
+    #[arg(long, default_value_t = 1)]
+    keys: usize,
+    #[arg(long, default_value_t = 1024)]
+    item_bytes: usize,
+    /// Seconds written before the measured window (the burst).
+    #[arg(long, default_value_t = 1.0)]
+    warmup: f64,
+    /// Seconds measured.
+    #[arg(long, default_value_t = 5.0)]
+    seconds: f64,
+    /// Batch writers at once.
+    #[arg(long, default_value_t = 8)]
+    concurrency: usize,
+    /// Prefix of the partition keys written.
+    #[arg(long, default_value = "S#selftest")]
+    prefix: String,
 }
 
 #[derive(Subcommand)]
@@ -190,67 +198,15 @@ async fn store() -> Result<Store, String> {
 
 async fn run(cli: Cli) -> Result<(), String> {
     match cli.command {
-        Command::CreateTable => {
-            let store = store().await?;
-            let created = schema::create_table(store.client(), store.table())
-                .await
-                .map_err(|e| e.to_string())?;
-            eprintln!(
-                "table {} {}",
-                store.table(),
-                if created { "created" } else { "already exists" }
-            );
-        }
-        Command::CreateOrg { id, name } => {
-            if !is_valid_id(&id) {
-                return Err("--id must be 1-128 characters of A-Za-z0-9_-".into());
-            }
-            store()
-                .await?
-                .put_organization(&id, &name)
-                .await
-                .map_err(|e| e.to_string())?;
-            eprintln!("organization {id} saved");
-        }
-        Command::CreateUser { id, org } => {
-            if !is_valid_id(&id) {
-                return Err("--id must be 1-128 characters of A-Za-z0-9_-".into());
-            }
-            let store = store().await?;
-            if !store
-                .organization_exists(&org)
-                .await
-                .map_err(|e| e.to_string())?
-            {
-                return Err(format!("organization {org} does not exist"));
-            }
-            store.put_user(&id, &org).await.map_err(|e| e.to_string())?;
-            eprintln!("user {id} saved in organization {org}");
-        }
+        Command::CreateTable => create_table().await,
+        Command::CreateOrg { id, name } => create_org(&id, &name).await,
+        Command::CreateUser { id, org } => create_user(&id, &org).await,
         Command::Token {
             user,
             ttl,
             abilities,
-        } => {
-            let abilities = abilities
-                .map(|a| {
-                    serde_json::from_str(&a).map_err(|e| format!("--abilities is not JSON: {e}"))
-                })
-                .transpose()?;
-            let secret = Secret::new(env("JWT_SECRET")?);
-            let token =
-                auth::issue_user_token(&user, abilities, &secret, album_api::service::now(), ttl)
-                    .map_err(|e| e.to_string())?;
-            println!("{token}");
-        }
-        Command::Serve { addr } => {
-            let app = album_api::App::from_env(album_api::Needs::JWT_AND_CLOUDINARY)
-                .await
-                .map_err(|e| e.to_string())?;
-            crate::dev::serve(app, addr)
-                .await
-                .map_err(|e| e.to_string())?;
-        }
+        } => token(&user, ttl, abilities),
+        Command::Serve { addr } => serve(addr).await,
         Command::PartitionSim {
             upstream,
             listen,
@@ -265,112 +221,172 @@ async fn run(cli: Cli) -> Result<(), String> {
                 rcu_per_partition,
                 template,
             )
-            .await?
+            .await
         }
-        Command::PartitionSimLoad {
-            endpoint,
-            table,
-            keys,
-            item_bytes,
-            warmup,
-            seconds,
-            concurrency,
-            prefix,
-        } => {
-            use aws_sdk_dynamodb::config::retry::RetryConfig;
-            let budgets = album_api::deadline::Budgets::from_env()?;
-            let base = client_from_env(&budgets).await;
-            let conf = base
-                .config()
-                .to_builder()
-                .endpoint_url(endpoint)
-                .retry_config(RetryConfig::disabled())
-                .build();
-            let client = aws_sdk_dynamodb::Client::from_conf(conf);
-            let secs = |s: f64, what: &str| {
-                Duration::try_from_secs_f64(s).map_err(|_| format!("--{what} must be seconds ≥ 0"))
-            };
-            let opts = crate::partition_sim::LoadOptions {
-                table,
-                keys,
-                item_bytes,
-                warmup: secs(warmup, "warmup")?,
-                window: secs(seconds, "seconds")?,
-                concurrency,
-                prefix,
-            };
-            let report = crate::partition_sim::self_test_load(&client, &opts).await?;
-            println!(
-                "{}",
-                serde_json::to_string(&report).map_err(|e| e.to_string())?
-            );
-        }
-        Command::Dlq { command } => dlq(command).await?,
-        Command::Seed {
-            album,
-            org,
-            images,
-            if_new,
-            tags,
-            shards,
-        } => {
-            if !is_valid_id(&album) {
-                return Err("--album must be 1-128 characters of A-Za-z0-9_-".into());
-            }
-            if !(1..=album_api::store::keys::MAX_SHARDS).contains(&shards) {
-                return Err("--shards must be from 1 to 16".into());
-            }
-            let store = store().await?;
-            let (existing, created) = store
-                .create_or_get_album(&Album {
-                    shards,
-                    ..Album::new(&album, &org, &album_api::service::now_rfc3339())
-                })
-                .await
-                .map_err(|e| e.to_string())?;
-            if if_new && !created {
-                eprintln!("album {album} exists; left as it is");
-                return Ok(());
-            }
-            if existing.organization_id != org {
-                return Err(format!("album {album} belongs to another organization"));
-            }
-            let start = existing.images_count;
-            let batch: Vec<_> = (start..start + images)
-                .map(|n| sample_image(&album, n))
-                .collect();
-            let count = store
-                .put_images(&album, &batch)
-                .await
-                .map_err(|e| e.to_string())?;
-            let mut tagged = 0;
-            for name in &tags {
-                let now = album_api::service::now_rfc3339();
-                let name = album_api::tags::valid_name(Some(name)).map_err(|e| e.to_string())?;
-                let (tag, _) = store
-                    .create_tag(&org, &name, &now)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                tagged += store
-                    .tag_images_in_batches(&existing, &batch, &tag, "albumctl", &now)
-                    .await
-                    .map_err(|e| e.to_string())?;
-            }
-            eprintln!("album {album}: {count} images, {tagged} tag associations added");
-        }
-        Command::Reshard { album, shards } => {
-            let store = store().await?;
-            let moved = store
-                .reshard(&album, shards)
-                .await
-                .map_err(|e| e.to_string())?;
-            let count = store
-                .count_images(&album)
-                .await
-                .map_err(|e| e.to_string())?;
-            eprintln!("album {album}: {shards} shards, {moved} items moved, {count} images");
-        }
+        Command::PartitionSimLoad(args) => partition_sim_load(args).await,
+        Command::Dlq { command } => dlq(command).await,
+        Command::Seed(args) => seed(args).await,
+        Command::Reshard { album, shards } => reshard(&album, shards).await,
     }
+}
+
+async fn create_table() -> Result<(), String> {
+    let store = store().await?;
+    let created = schema::create_table(store.client(), store.table())
+        .await
+        .map_err(|e| e.to_string())?;
+    eprintln!(
+        "table {} {}",
+        store.table(),
+        if created { "created" } else { "already exists" }
+    );
+    Ok(())
+}
+
+async fn create_org(id: &str, name: &str) -> Result<(), String> {
+    if !is_valid_id(id) {
+        return Err("--id must be 1-128 characters of A-Za-z0-9_-".into());
+    }
+    store()
+        .await?
+        .put_organization(id, name)
+        .await
+        .map_err(|e| e.to_string())?;
+    eprintln!("organization {id} saved");
+    Ok(())
+}
+
+async fn create_user(id: &str, org: &str) -> Result<(), String> {
+    if !is_valid_id(id) {
+        return Err("--id must be 1-128 characters of A-Za-z0-9_-".into());
+    }
+    let store = store().await?;
+    if !store
+        .organization_exists(org)
+        .await
+        .map_err(|e| e.to_string())?
+    {
+        return Err(format!("organization {org} does not exist"));
+    }
+    store.put_user(id, org).await.map_err(|e| e.to_string())?;
+    eprintln!("user {id} saved in organization {org}");
+    Ok(())
+}
+
+fn token(user: &str, ttl: u64, abilities: Option<String>) -> Result<(), String> {
+    let abilities = abilities
+        .map(|a| serde_json::from_str(&a).map_err(|e| format!("--abilities is not JSON: {e}")))
+        .transpose()?;
+    let secret = Secret::new(env("JWT_SECRET")?);
+    let token = auth::issue_user_token(user, abilities, &secret, album_api::service::now(), ttl)
+        .map_err(|e| e.to_string())?;
+    println!("{token}");
+    Ok(())
+}
+
+async fn serve(addr: std::net::SocketAddr) -> Result<(), String> {
+    let app = album_api::App::from_env(album_api::Needs::JWT_AND_CLOUDINARY)
+        .await
+        .map_err(|e| e.to_string())?;
+    crate::dev::serve(app, addr)
+        .await
+        .map_err(|e| e.to_string())
+}
+
+async fn partition_sim_load(args: LoadArgs) -> Result<(), String> {
+    use aws_sdk_dynamodb::config::retry::RetryConfig;
+    let budgets = album_api::deadline::Budgets::from_env()?;
+    let base = client_from_env(&budgets).await;
+    let conf = base
+        .config()
+        .to_builder()
+        .endpoint_url(args.endpoint)
+        .retry_config(RetryConfig::disabled())
+        .build();
+    let client = aws_sdk_dynamodb::Client::from_conf(conf);
+    let secs = |s: f64, what: &str| {
+        Duration::try_from_secs_f64(s).map_err(|_| format!("--{what} must be seconds ≥ 0"))
+    };
+    let opts = crate::partition_sim::LoadOptions {
+        table: args.table,
+        keys: args.keys,
+        item_bytes: args.item_bytes,
+        warmup: secs(args.warmup, "warmup")?,
+        window: secs(args.seconds, "seconds")?,
+        concurrency: args.concurrency,
+        prefix: args.prefix,
+    };
+    let report = crate::partition_sim::self_test_load(&client, &opts).await?;
+    println!(
+        "{}",
+        serde_json::to_string(&report).map_err(|e| e.to_string())?
+    );
+    Ok(())
+}
+
+async fn seed(args: SeedArgs) -> Result<(), String> {
+    let SeedArgs {
+        album,
+        org,
+        images,
+        if_new,
+        tags,
+        shards,
+    } = args;
+    if !is_valid_id(&album) {
+        return Err("--album must be 1-128 characters of A-Za-z0-9_-".into());
+    }
+    if !(1..=album_api::store::keys::MAX_SHARDS).contains(&shards) {
+        return Err("--shards must be from 1 to 16".into());
+    }
+    let store = store().await?;
+    let (existing, created) = store
+        .create_or_get_album(&Album {
+            shards,
+            ..Album::new(&album, &org, &album_api::service::now_rfc3339())
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+    if if_new && !created {
+        eprintln!("album {album} exists; left as it is");
+        return Ok(());
+    }
+    if existing.organization_id != org {
+        return Err(format!("album {album} belongs to another organization"));
+    }
+    let start = existing.images_count;
+    let batch: Vec<_> = (start..start + images)
+        .map(|n| sample_image(&album, n))
+        .collect();
+    let count = store
+        .put_images(&album, &batch)
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut tagged = 0;
+    for name in &tags {
+        let now = album_api::service::now_rfc3339();
+        let name = album_api::tags::valid_name(Some(name)).map_err(|e| e.to_string())?;
+        let (tag, _) = store
+            .create_tag(&org, &name, &now)
+            .await
+            .map_err(|e| e.to_string())?;
+        tagged += store
+            .tag_images_in_batches(&existing, &batch, &tag, "albumctl", &now)
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    eprintln!("album {album}: {count} images, {tagged} tag associations added");
+    Ok(())
+}
+
+async fn reshard(album: &str, shards: u32) -> Result<(), String> {
+    let store = store().await?;
+    let moved = store
+        .reshard(album, shards)
+        .await
+        .map_err(|e| e.to_string())?;
+    let count = store.count_images(album).await.map_err(|e| e.to_string())?;
+    eprintln!("album {album}: {shards} shards, {moved} items moved, {count} images");
     Ok(())
 }
 
@@ -425,26 +441,7 @@ async fn dlq(command: DlqCommand) -> Result<(), String> {
     let budgets = album_api::deadline::Budgets::from_env()?;
     let clients = crate::dlq::Clients::from_env(&budgets).await;
     match command {
-        DlqCommand::List { queue_url, json } => {
-            // The table is optional here: with it, each job's status.
-            let store = match env("TABLE_NAME") {
-                Ok(_) => Some(store().await?),
-                Err(_) => None,
-            };
-            let (items, warnings) = crate::dlq::list(&clients, store.as_ref(), &queue_url).await?;
-            if json {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&items).map_err(|e| e.to_string())?
-                );
-            } else {
-                print!("{}", crate::dlq::render(&items));
-                eprintln!("{} message(s); none deleted", items.len());
-            }
-            for w in warnings {
-                eprintln!("warning: {w}");
-            }
-        }
+        DlqCommand::List { queue_url, json } => dlq_list(&clients, &queue_url, json).await,
         DlqCommand::Redrive {
             queue_url,
             max,
@@ -452,37 +449,65 @@ async fn dlq(command: DlqCommand) -> Result<(), String> {
             message,
             job,
         } => {
-            let app = album_api::App::from_env(album_api::Needs::NONE)
-                .await
-                .map_err(|e| e.to_string())?;
-            if let (Some(job), None) = (&job, &message) {
-                let owner = format!("albumctl-redrive-{}", uuid::Uuid::new_v4());
-                let done = crate::dlq::drive_job(&app, job, &owner).await?;
-                println!(
-                    "job {} done{} into {}",
-                    done.job_id,
-                    if done.already { " already" } else { "" },
-                    done.destination_id
-                );
-                return Ok(());
-            }
-            let queue_url =
-                queue_url.ok_or("--queue-url (or DLQ_URL) is required unless --job alone")?;
             let opts = crate::dlq::RedriveOptions {
                 max,
                 dry_run,
                 message,
                 job,
             };
-            let report = crate::dlq::redrive(&app, &clients, &queue_url, &opts).await?;
-            print!("{}", report.render());
-            if report.failed_again() > 0 {
-                return Err(format!(
-                    "{} duplication(s) failed again; kept in the queue",
-                    report.failed_again()
-                ));
-            }
+            dlq_redrive(&clients, queue_url, opts).await
         }
+    }
+}
+
+async fn dlq_list(
+    clients: &crate::dlq::Clients,
+    queue_url: &str,
+    json: bool,
+) -> Result<(), String> {
+    // The table is optional here: with it, each job's status.
+    let store = match env("TABLE_NAME") {
+        Ok(_) => Some(store().await?),
+        Err(_) => None,
+    };
+    let (items, warnings) = crate::dlq::list(clients, store.as_ref(), queue_url).await?;
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&items).map_err(|e| e.to_string())?
+        );
+    } else {
+        print!("{}", crate::dlq::render(&items));
+        eprintln!("{} message(s); none deleted", items.len());
+    }
+    for w in warnings {
+        eprintln!("warning: {w}");
+    }
+    Ok(())
+}
+
+async fn dlq_redrive(
+    clients: &crate::dlq::Clients,
+    queue_url: Option<String>,
+    opts: crate::dlq::RedriveOptions,
+) -> Result<(), String> {
+    let app = album_api::App::from_env(album_api::Needs::NONE)
+        .await
+        .map_err(|e| e.to_string())?;
+    if let (Some(job), None) = (&opts.job, &opts.message) {
+        let owner = format!("albumctl-redrive-{}", uuid::Uuid::new_v4());
+        let done = crate::dlq::drive_job(&app, job, &owner).await?;
+        println!("{done}");
+        return Ok(());
+    }
+    let queue_url = queue_url.ok_or("--queue-url (or DLQ_URL) is required unless --job alone")?;
+    let report = crate::dlq::redrive(&app, clients, &queue_url, &opts).await?;
+    print!("{}", report.render());
+    if report.failed_again() > 0 {
+        return Err(format!(
+            "{} duplication(s) failed again; kept in the queue",
+            report.failed_again()
+        ));
     }
     Ok(())
 }

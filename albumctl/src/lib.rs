@@ -3,8 +3,11 @@
 //! What runs beside the Album API's functions but never in them: the
 //! administration CLI ([`cli`]), the local dev server ([`dev`]) over the
 //! template's routes ([`template`]), the table definition read from
-//! `template.yaml` ([`schema`]), realistic sample images ([`seed`]), and
-//! the dead-letter queue's listing and redrive ([`dlq`]).
+//! `template.yaml` ([`schema`]), realistic sample images ([`seed`]), the
+//! dead-letter queue's listing and redrive ([`dlq`]), and DynamoDB's
+//! per-partition limits in front of an emulator ([`partition_sim`]), a
+//! layer on the reverse proxy ([`proxy`]) that the tests' fault injector
+//! shares.
 //! Kept out of the functions' library so no Lambda bootstrap links clap, a
 //! hyper server or a YAML parser (decision 0007).
 
@@ -12,6 +15,7 @@ pub mod cli;
 pub mod dev;
 pub mod dlq;
 pub mod partition_sim;
+pub mod proxy;
 pub mod schema;
 pub mod seed;
 pub mod template;

@@ -812,11 +812,12 @@ fn merge_appends_to_existing_unprocessed_items() {
         serde_json::json!([{"PutRequest": {"Item": {}}}]),
     );
     let merged =
-        crate::support::fault_proxy::merge_unprocessed(upstream, deferred.clone()).unwrap();
+        albumctl::proxy::merge_unprocessed(upstream, "UnprocessedItems", deferred.clone()).unwrap();
     let merged: serde_json::Value = serde_json::from_slice(&merged).unwrap();
     assert_eq!(merged["UnprocessedItems"]["t"].as_array().unwrap().len(), 2);
     assert_eq!(merged["UnprocessedItems"]["u"].as_array().unwrap().len(), 1);
-    let from_empty = crate::support::fault_proxy::merge_unprocessed(b"{}", deferred).unwrap();
+    let from_empty =
+        albumctl::proxy::merge_unprocessed(b"{}", "UnprocessedItems", deferred).unwrap();
     let from_empty: serde_json::Value = serde_json::from_slice(&from_empty).unwrap();
     assert_eq!(
         from_empty["UnprocessedItems"]["u"]
@@ -826,7 +827,7 @@ fn merge_appends_to_existing_unprocessed_items() {
         1
     );
     assert!(
-        crate::support::fault_proxy::merge_unprocessed(b"not json", serde_json::Map::new())
+        albumctl::proxy::merge_unprocessed(b"not json", "UnprocessedItems", serde_json::Map::new())
             .is_none()
     );
 }

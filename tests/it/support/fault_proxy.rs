@@ -1,4 +1,5 @@
-//! Fault-injecting HTTP/1.1 reverse proxy for DynamoDB integration tests.
+//! Fault-injecting DynamoDB proxy for the integration tests: a layer on
+//! `albumctl::proxy`.
 //!
 //! Local emulators such as dynalite never throttle, never fail and always process every item of
 //! a `BatchWriteItem`, so code paths that deal with `UnprocessedItems`, throttling, 5xx answers
@@ -11,38 +12,24 @@
 //! It never panics on traffic: anything it cannot understand (no `X-Amz-Target`, non-JSON
 //! bodies, unknown shapes) is passed through untouched.
 
-// The module is shared by several test binaries; each uses only part of it.
+// The module is shared by several suites; each uses only part of it.
 #![allow(dead_code)]
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::convert::Infallible;
-use std::io;
-use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::task::{Context, Poll};
 use std::time::Duration;
 
+use albumctl::proxy::{
+    self, Answer, Call, DDB_ERR_NS, Layer, Outcome, Proxy, Reply, Upstream, batch_writes, by_table,
+};
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
-use hyper::body::Incoming;
-use hyper::header::{self, HeaderMap, HeaderName, HeaderValue};
-use hyper::{Request, Response, StatusCode, Uri};
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper::StatusCode;
+use hyper::header::{HeaderName, HeaderValue};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{Map, Value};
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::Notify;
-use tokio::task::{JoinHandle, JoinSet};
 
-/// Content type of every DynamoDB JSON-protocol (awsJson1_0) body.
-const AMZ_JSON: &str = "application/x-amz-json-1.0";
-/// Error type namespace used by DynamoDB for its own exceptions.
-const DDB_ERR_NS: &str = "com.amazonaws.dynamodb.v20120810";
 /// How long a hung call holds its connection before it is dropped unanswered.
 pub const HANG_FOR: Duration = Duration::from_secs(120);
 /// Share of `UnprocessedItems` faults (on batches of 2+ items) that defer the whole batch, so
@@ -189,9 +176,9 @@ impl FaultStats {
 
 /// A running fault-injecting proxy. Dropping it stops the listener and every open connection.
 pub struct FaultProxy {
-    addr: std::net::SocketAddr,
-    shared: Arc<Shared>,
-    accept_task: JoinHandle<()>,
+    proxy: Proxy,
+    upstream: String,
+    faults: Arc<Faults>,
 }
 
 impl FaultProxy {
@@ -202,64 +189,42 @@ impl FaultProxy {
     /// If `upstream` is not an absolute `http://` URL or the listener cannot be bound: both
     /// are test-setup mistakes that should fail loudly.
     pub async fn start(upstream: &str, cfg: FaultConfig) -> FaultProxy {
-        let upstream_uri: Uri = upstream
-            .trim()
-            .parse()
-            .unwrap_or_else(|e| panic!("FaultProxy: invalid upstream URL {upstream:?}: {e}"));
-        let scheme = upstream_uri.scheme_str().unwrap_or("");
-        assert!(
-            scheme.eq_ignore_ascii_case("http"),
-            "FaultProxy: upstream must be an http:// URL, got {upstream:?}"
-        );
-        let authority = upstream_uri
-            .authority()
-            .unwrap_or_else(|| panic!("FaultProxy: upstream URL {upstream:?} has no host"))
-            .to_string();
-        let base_path = upstream_uri.path().trim_end_matches('/').to_string();
-
-        let listener = TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("FaultProxy: cannot bind 127.0.0.1:0");
-        let addr = listener
-            .local_addr()
-            .expect("FaultProxy: listener has no local address");
-
-        let shared = Arc::new(Shared {
-            upstream_authority: authority,
-            upstream_base_path: base_path,
-            client: Client::builder(TokioExecutor::new()).build_http(),
+        let faults = Arc::new(Faults {
             rng: Mutex::new(StdRng::seed_from_u64(cfg.seed)),
             cfg: Mutex::new(cfg),
             stats: Mutex::new(FaultStats::default()),
             request_ids: AtomicU64::new(0),
             forced_ops: Mutex::new(BTreeSet::new()),
         });
-        let accept_task = tokio::spawn(accept_loop(listener, Arc::clone(&shared)));
+        let listen = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+        let proxy = Proxy::start(upstream, listen, Arc::clone(&faults))
+            .await
+            .unwrap_or_else(|e| panic!("FaultProxy: {e}"));
         FaultProxy {
-            addr,
-            shared,
-            accept_task,
+            proxy,
+            upstream: upstream.to_string(),
+            faults,
         }
     }
 
     /// URL to use as the SDK client's endpoint, `http://127.0.0.1:PORT`.
     pub fn endpoint(&self) -> String {
-        format!("http://{}", self.addr)
+        self.proxy.endpoint()
     }
 
     /// Snapshot of the counters.
     pub fn stats(&self) -> FaultStats {
-        lock(&self.shared.stats).clone()
+        self.faults.stats().clone()
     }
 
     /// Reset all counters to zero.
     pub fn reset_stats(&self) {
-        *lock(&self.shared.stats) = FaultStats::default();
+        *self.faults.stats() = FaultStats::default();
     }
 
     /// Current configuration.
     pub fn config(&self) -> FaultConfig {
-        lock(&self.shared.cfg).clone()
+        lock(&self.faults.cfg).clone()
     }
 
     /// Replace the configuration at run time (e.g. to turn faults off once a test has seen
@@ -268,17 +233,31 @@ impl FaultProxy {
     pub fn set_config(&self, cfg: FaultConfig) {
         self.stats_handle().set_config(cfg);
     }
+
+    /// A handle on this proxy for another task.
+    pub fn stats_handle(&self) -> ProxyHandle {
+        ProxyHandle(Arc::clone(&self.faults))
+    }
+}
+
+impl std::fmt::Debug for FaultProxy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FaultProxy")
+            .field("endpoint", &self.endpoint())
+            .field("upstream", &self.upstream)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A handle on a running proxy's counters and configuration that a task
 /// can own (e.g. to switch faults on once a copy is under way).
 #[derive(Clone)]
-pub struct ProxyHandle(Arc<Shared>);
+pub struct ProxyHandle(Arc<Faults>);
 
 impl ProxyHandle {
     /// Snapshot of the counters.
     pub fn stats(&self) -> FaultStats {
-        lock(&self.0.stats).clone()
+        self.0.stats().clone()
     }
 
     /// Replaces the configuration (see [`FaultProxy::set_config`]).
@@ -291,52 +270,14 @@ impl ProxyHandle {
     }
 }
 
-impl FaultProxy {
-    /// A handle on this proxy for another task.
-    pub fn stats_handle(&self) -> ProxyHandle {
-        ProxyHandle(Arc::clone(&self.shared))
-    }
-}
-
-impl Drop for FaultProxy {
-    fn drop(&mut self) {
-        // Aborting the accept task drops its JoinSet, which aborts every connection task.
-        self.accept_task.abort();
-    }
-}
-
-impl std::fmt::Debug for FaultProxy {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("FaultProxy")
-            .field("endpoint", &self.endpoint())
-            .field("upstream", &self.shared.upstream_authority)
-            .finish_non_exhaustive()
-    }
-}
-
-/// State shared by the proxy handle and all connection tasks.
-struct Shared {
-    upstream_authority: String,
-    upstream_base_path: String,
-    client: Client<HttpConnector, Full<Bytes>>,
+/// The layer: its configuration, dice and counters, shared with the handles.
+struct Faults {
     cfg: Mutex<FaultConfig>,
     rng: Mutex<StdRng>,
     stats: Mutex<FaultStats>,
     request_ids: AtomicU64,
     /// Operations whose first call was faulted ([`FaultConfig::first_of_each_op`]).
     forced_ops: Mutex<BTreeSet<String>>,
-}
-
-impl Shared {
-    fn stats(&self) -> MutexGuard<'_, FaultStats> {
-        lock(&self.stats)
-    }
-
-    /// A DynamoDB-looking (52 upper-case alphanumerics) request id for injected answers.
-    fn next_request_id(&self) -> String {
-        let n = self.request_ids.fetch_add(1, Ordering::Relaxed);
-        format!("FAULTPROXY{n:042}")
-    }
 }
 
 /// Lock a mutex, ignoring poisoning: counters and an RNG stay usable after a panic elsewhere.
@@ -348,123 +289,6 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 /// never panics on out-of-range input.
 pub(crate) fn roll(rng: &mut StdRng, rate: f64) -> bool {
     rate > 0.0 && rng.random::<f64>() < rate
-}
-
-async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
-    let mut conns = JoinSet::new();
-    loop {
-        tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok((stream, _peer)) => {
-                    let _ = stream.set_nodelay(true);
-                    conns.spawn(serve_connection(stream, Arc::clone(&shared)));
-                }
-                // E.g. EMFILE: back off instead of spinning.
-                Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
-            },
-            Some(_) = conns.join_next(), if !conns.is_empty() => {}
-        }
-    }
-}
-
-/// Serve one client connection until it closes, or until a handler asks for a reset.
-async fn serve_connection(stream: TcpStream, shared: Arc<Shared>) {
-    let reset_flag = Arc::new(AtomicBool::new(false));
-    let reset_now = Arc::new(Notify::new());
-    let io = TokioIo::new(ResettableStream {
-        stream,
-        reset: Arc::clone(&reset_flag),
-    });
-    let service = {
-        let reset_flag = Arc::clone(&reset_flag);
-        let reset_now = Arc::clone(&reset_now);
-        hyper::service::service_fn(move |req: Request<Incoming>| {
-            let shared = Arc::clone(&shared);
-            let reset_flag = Arc::clone(&reset_flag);
-            let reset_now = Arc::clone(&reset_now);
-            async move {
-                match handle(&shared, req).await {
-                    Outcome::Respond(resp) => Ok::<_, Infallible>(resp),
-                    Outcome::Reset => {
-                        reset_flag.store(true, Ordering::SeqCst);
-                        reset_now.notify_one();
-                        // Never answer; the connection task drops the connection.
-                        std::future::pending().await
-                    }
-                }
-            }
-        })
-    };
-    let conn = hyper::server::conn::http1::Builder::new()
-        .keep_alive(true)
-        .serve_connection(io, service);
-    tokio::select! {
-        // Client went away or protocol error: nothing to do either way.
-        _ = conn => {}
-        // Dropping `conn` drops the socket, which `ResettableStream` turns into an RST.
-        _ = reset_now.notified() => {}
-    }
-}
-
-/// A TCP stream that, when dropped after `reset` was set, closes with RST (`SO_LINGER` 0)
-/// instead of an orderly FIN, like a load balancer killing a connection.
-struct ResettableStream {
-    stream: TcpStream,
-    reset: Arc<AtomicBool>,
-}
-
-impl Drop for ResettableStream {
-    fn drop(&mut self) {
-        if self.reset.load(Ordering::SeqCst) {
-            let _ = self.stream.set_zero_linger();
-        }
-    }
-}
-
-impl AsyncRead for ResettableStream {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().stream).poll_read(cx, buf)
-    }
-}
-
-impl AsyncWrite for ResettableStream {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().stream).poll_write(cx, buf)
-    }
-
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().stream).poll_write_vectored(cx, bufs)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.stream.is_write_vectored()
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().stream).poll_flush(cx)
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().stream).poll_shutdown(cx)
-    }
-}
-
-/// How to answer one request.
-enum Outcome {
-    Respond(Response<Full<Bytes>>),
-    Reset,
 }
 
 /// The fault decided for one targeted call.
@@ -492,73 +316,53 @@ pub(crate) struct Deferral {
     pub(crate) all: bool,
 }
 
-/// Whether a `BatchWriteItem` body holds a `DeleteRequest`.
-fn deletes_items(body: &[u8]) -> bool {
-    serde_json::from_slice::<Value>(body)
-        .ok()
-        .and_then(|v| v.get("RequestItems").and_then(Value::as_object).cloned())
-        .is_some_and(|tables| {
-            tables.values().any(|writes| {
-                writes
-                    .as_array()
-                    .is_some_and(|w| w.iter().any(|r| r.get("DeleteRequest").is_some()))
-            })
-        })
+impl Layer for Faults {
+    async fn call(&self, call: Call, upstream: &Upstream) -> Outcome {
+        let cfg = lock(&self.cfg).clone();
+        self.count_call(&call);
+        let targeted = call.op().filter(|op| cfg.targets(op)).filter(|op| {
+            !cfg.deletes_only || (*op == "BatchWriteItem" && deletes_items(&call.body))
+        });
+        let Some(op) = targeted.map(str::to_string) else {
+            // Not a DynamoDB call, or not one faults apply to: pass through untouched.
+            return Outcome::Respond(self.forward(upstream, &call, call.body.clone(), None).await);
+        };
+        self.stats().targeted += 1;
+        let plan = self.plan(&cfg, &op, &call.body);
+        self.carry_out(plan, &op, &call, upstream).await
+    }
 }
 
-async fn handle(shared: &Shared, req: Request<Incoming>) -> Outcome {
-    let (parts, body) = req.into_parts();
-    let body = match body.collect().await {
-        Ok(collected) => collected.to_bytes(),
-        Err(e) => {
-            shared.stats().total += 1;
-            return Outcome::Respond(plain_response(
-                StatusCode::BAD_REQUEST,
-                format!("fault proxy: cannot read request body: {e}"),
-            ));
-        }
-    };
+impl Faults {
+    fn stats(&self) -> MutexGuard<'_, FaultStats> {
+        lock(&self.stats)
+    }
 
-    let op = parts
-        .headers
-        .get("x-amz-target")
-        .and_then(|v| v.to_str().ok())
-        .map(|t| t.rsplit('.').next().unwrap_or(t).trim().to_string());
-
-    let cfg = lock(&shared.cfg).clone();
-    {
-        let mut stats = shared.stats();
+    /// Counts a call received, before any fault.
+    fn count_call(&self, call: &Call) {
+        let mut stats = self.stats();
         stats.total += 1;
-        if let Some(op) = &op {
+        if let Some(op) = call.op() {
             stats.dynamodb_calls += 1;
-            *stats.calls_by_op.entry(op.clone()).or_insert(0) += 1;
+            *stats.calls_by_op.entry(op.to_string()).or_insert(0) += 1;
             if op == "BatchWriteItem" {
                 stats.batch_write += 1;
-                stats.batch_write_items += parse_batch(&body).map_or(0, |b| b.1.len() as u64);
+                stats.batch_write_items += parse_batch(&call.body).map_or(0, |b| b.1.len() as u64);
             }
         }
     }
 
-    let Some(op) = op
-        .filter(|op| cfg.targets(op))
-        .filter(|op| !cfg.deletes_only || (op == "BatchWriteItem" && deletes_items(&body)))
-    else {
-        // Not a DynamoDB call, or not one faults apply to: pass through untouched.
-        return Outcome::Respond(forward_and_respond(shared, &parts, body, None).await);
-    };
-    shared.stats().targeted += 1;
-    let forced = cfg.first_of_each_op && lock(&shared.forced_ops).insert(op.clone());
-    let rate = |r: f64| if forced && r > 0.0 { 1.0 } else { r };
-
-    // Parse outside the RNG lock; only BatchWriteItem bodies are ever looked at.
-    let batch = if op == "BatchWriteItem" && cfg.unprocessed_rate > 0.0 {
-        parse_batch(&body)
-    } else {
-        None
-    };
-
-    let plan = {
-        let mut rng = lock(&shared.rng);
+    /// Rolls the dice for a targeted call, in the order of [`FaultConfig`]'s rates.
+    fn plan(&self, cfg: &FaultConfig, op: &str, body: &[u8]) -> Plan {
+        let forced = cfg.first_of_each_op && lock(&self.forced_ops).insert(op.to_string());
+        let rate = |r: f64| if forced && r > 0.0 { 1.0 } else { r };
+        // Parse outside the RNG lock; only BatchWriteItem bodies are ever looked at.
+        let batch = if op == "BatchWriteItem" && cfg.unprocessed_rate > 0.0 {
+            parse_batch(body)
+        } else {
+            None
+        };
+        let mut rng = lock(&self.rng);
         if roll(&mut rng, rate(cfg.reset_rate)) {
             Plan::Reset
         } else if roll(&mut rng, rate(cfg.throttle_rate)) {
@@ -579,114 +383,162 @@ async fn handle(shared: &Shared, req: Request<Incoming>) -> Outcome {
             };
             Plan::Forward { delay, defer }
         }
-    };
+    }
 
-    match plan {
-        Plan::Reset => {
-            {
-                let mut stats = shared.stats();
-                stats.resets += 1;
-                stats.count_fault(&op);
+    /// Counts one injected fault on `op`, of the kind `count` records.
+    fn fault(&self, op: &str, count: impl FnOnce(&mut FaultStats)) {
+        let mut stats = self.stats();
+        count(&mut stats);
+        stats.count_fault(op);
+    }
+
+    async fn carry_out(&self, plan: Plan, op: &str, call: &Call, upstream: &Upstream) -> Outcome {
+        match plan {
+            Plan::Reset => {
+                self.fault(op, |s| s.resets += 1);
+                Outcome::Reset
             }
-            Outcome::Reset
-        }
-        Plan::Throttle {
-            throttling_exception,
-        } => {
-            {
-                let mut stats = shared.stats();
-                stats.throttled += 1;
-                stats.count_fault(&op);
-                if throttling_exception {
-                    stats.throttling_exceptions += 1;
+            Plan::Throttle {
+                throttling_exception,
+            } => Outcome::Respond(self.throttle(op, throttling_exception)),
+            Plan::ServerError => {
+                self.fault(op, |s| s.server_errors += 1);
+                Outcome::Respond(self.error(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    &format!("{DDB_ERR_NS}#InternalServerError"),
+                    "Internal server error (injected)",
+                ))
+            }
+            Plan::Hang => {
+                self.fault(op, |s| s.hung += 1);
+                tokio::time::sleep(HANG_FOR).await;
+                Outcome::Reset
+            }
+            Plan::Forward { delay, defer } => {
+                if let Some(delay) = delay {
+                    self.fault(op, |s| s.delayed += 1);
+                    tokio::time::sleep(delay).await;
                 }
-            }
-            let (type_, message) = if throttling_exception {
-                (
-                    "com.amazon.coral.availability#ThrottlingException".to_string(),
-                    "Rate of requests exceeds the allowed throughput (injected)",
-                )
-            } else {
-                (
-                    format!("{DDB_ERR_NS}#ProvisionedThroughputExceededException"),
-                    "Rate exceeded (injected)",
-                )
-            };
-            Outcome::Respond(error_response(
-                shared,
-                StatusCode::BAD_REQUEST,
-                &type_,
-                message,
-            ))
-        }
-        Plan::ServerError => {
-            {
-                let mut stats = shared.stats();
-                stats.server_errors += 1;
-                stats.count_fault(&op);
-            }
-            Outcome::Respond(error_response(
-                shared,
-                StatusCode::INTERNAL_SERVER_ERROR,
-                &format!("{DDB_ERR_NS}#InternalServerError"),
-                "Internal server error (injected)",
-            ))
-        }
-        Plan::Hang => {
-            {
-                let mut stats = shared.stats();
-                stats.hung += 1;
-                stats.count_fault(&op);
-            }
-            tokio::time::sleep(HANG_FOR).await;
-            Outcome::Reset
-        }
-        Plan::Forward { delay, defer } => {
-            if let Some(delay) = delay {
-                {
-                    let mut stats = shared.stats();
-                    stats.delayed += 1;
-                    stats.count_fault(&op);
-                }
-                tokio::time::sleep(delay).await;
-            }
-            match defer {
-                None => Outcome::Respond(forward_and_respond(shared, &parts, body, None).await),
-                Some(deferral) if deferral.all => {
-                    {
-                        let mut stats = shared.stats();
-                        stats.unprocessed_calls += 1;
-                        stats.count_fault("BatchWriteItem");
-                        stats.items_deferred += deferral.deferred_count;
-                    }
-                    let mut answer = Map::new();
-                    answer.insert(
-                        "UnprocessedItems".to_string(),
-                        Value::Object(deferral.deferred),
-                    );
-                    Outcome::Respond(json_response(
-                        shared,
-                        StatusCode::OK,
-                        &Value::Object(answer),
-                    ))
-                }
-                Some(deferral) => {
-                    let new_body = match serde_json::to_vec(&deferral.kept_request) {
-                        Ok(b) => Bytes::from(b),
-                        // Cannot happen for a Value, but never panic: forward untouched.
-                        Err(_) => {
-                            return Outcome::Respond(
-                                forward_and_respond(shared, &parts, body, None).await,
-                            );
-                        }
-                    };
-                    Outcome::Respond(
-                        forward_and_respond(shared, &parts, new_body, Some(deferral)).await,
-                    )
-                }
+                Outcome::Respond(self.forward_deferring(upstream, call, defer).await)
             }
         }
     }
+
+    /// A throttling error, of either kind DynamoDB sends.
+    fn throttle(&self, op: &str, throttling_exception: bool) -> Reply {
+        self.fault(op, |s| {
+            s.throttled += 1;
+            if throttling_exception {
+                s.throttling_exceptions += 1;
+            }
+        });
+        let (type_, message) = if throttling_exception {
+            (
+                "com.amazon.coral.availability#ThrottlingException".to_string(),
+                "Rate of requests exceeds the allowed throughput (injected)",
+            )
+        } else {
+            (
+                format!("{DDB_ERR_NS}#ProvisionedThroughputExceededException"),
+                "Rate exceeded (injected)",
+            )
+        };
+        self.error(StatusCode::BAD_REQUEST, &type_, message)
+    }
+
+    /// Forwards the call, less the writes of `defer` (all of them: answered
+    /// here, nothing forwarded), which come back in `UnprocessedItems`.
+    async fn forward_deferring(
+        &self,
+        upstream: &Upstream,
+        call: &Call,
+        defer: Option<Deferral>,
+    ) -> Reply {
+        match defer {
+            None => self.forward(upstream, call, call.body.clone(), None).await,
+            Some(deferral) if deferral.all => {
+                self.count_deferred(deferral.deferred_count);
+                let mut answer = Map::new();
+                answer.insert(
+                    "UnprocessedItems".to_string(),
+                    Value::Object(deferral.deferred),
+                );
+                self.with_request_id(proxy::json_response(StatusCode::OK, &Value::Object(answer)))
+            }
+            Some(deferral) => match serde_json::to_vec(&deferral.kept_request) {
+                Ok(body) => {
+                    self.forward(upstream, call, Bytes::from(body), Some(deferral))
+                        .await
+                }
+                // Cannot happen for a Value, but never panic: forward untouched.
+                Err(_) => self.forward(upstream, call, call.body.clone(), None).await,
+            },
+        }
+    }
+
+    fn count_deferred(&self, items: u64) {
+        self.fault("BatchWriteItem", |s| {
+            s.unprocessed_calls += 1;
+            s.items_deferred += items;
+        });
+    }
+
+    /// Forwards `body` (possibly rewritten) and answers the client, merging
+    /// `deferral` into the upstream's `UnprocessedItems` when given.
+    async fn forward(
+        &self,
+        upstream: &Upstream,
+        call: &Call,
+        body: Bytes,
+        deferral: Option<Deferral>,
+    ) -> Reply {
+        self.stats().forwarded += 1;
+        match upstream.send(call, body).await {
+            Ok(answer) => self.with_deferred(answer, deferral),
+            Err(e) => {
+                self.stats().upstream_errors += 1;
+                proxy::bad_gateway("fault proxy", e)
+            }
+        }
+    }
+
+    /// Merges the deferred writes only into a successful answer; an upstream error already
+    /// tells the caller that nothing in the batch was written.
+    fn with_deferred(&self, answer: Answer, deferral: Option<Deferral>) -> Reply {
+        let Some(deferral) = deferral.filter(|_| answer.status == StatusCode::OK) else {
+            return answer.respond();
+        };
+        let count = deferral.deferred_count;
+        match proxy::merge_unprocessed(&answer.body, "UnprocessedItems", deferral.deferred) {
+            Some(merged) => {
+                self.count_deferred(count);
+                answer.respond_with(Bytes::from(merged))
+            }
+            None => answer.respond(),
+        }
+    }
+
+    /// A DynamoDB-style JSON error: `{"__type": "...#Name", "message": "..."}`.
+    fn error(&self, status: StatusCode, type_: &str, message: &str) -> Reply {
+        self.with_request_id(proxy::aws_error(status, type_, message, Value::Null))
+    }
+
+    /// Adds a DynamoDB-looking (52 upper-case alphanumerics) request id, so a test can tell
+    /// an injected answer from the emulator's.
+    fn with_request_id(&self, mut resp: Reply) -> Reply {
+        let n = self.request_ids.fetch_add(1, Ordering::Relaxed);
+        if let Ok(id) = HeaderValue::from_str(&format!("FAULTPROXY{n:042}")) {
+            resp.headers_mut()
+                .insert(HeaderName::from_static("x-amzn-requestid"), id);
+        }
+        resp
+    }
+}
+
+/// Whether a `BatchWriteItem` body holds a `DeleteRequest`.
+fn deletes_items(body: &[u8]) -> bool {
+    parse_batch(body)
+        .is_some_and(|(_, writes)| writes.iter().any(|(_, w)| w.get("DeleteRequest").is_some()))
 }
 
 /// A `BatchWriteItem` request object and its writes flattened to `(table, write request)`.
@@ -698,16 +550,7 @@ pub(crate) fn parse_batch(body: &[u8]) -> Option<ParsedBatch> {
     let Ok(Value::Object(request)) = serde_json::from_slice::<Value>(body) else {
         return None;
     };
-    let request_items = request.get("RequestItems")?.as_object()?;
-    let mut items = Vec::new();
-    for (table, writes) in request_items {
-        for write in writes.as_array()? {
-            items.push((table.clone(), write.clone()));
-        }
-    }
-    if items.is_empty() {
-        return None;
-    }
+    let items = batch_writes(&request)?;
     Some((request, items))
 }
 
@@ -728,210 +571,18 @@ pub(crate) fn split_batch(
     for i in rand::seq::index::sample(rng, n, k) {
         is_deferred[i] = true;
     }
-
-    let mut kept = Map::new();
-    let mut deferred = Map::new();
-    for ((table, write), defer) in items.into_iter().zip(is_deferred) {
-        let target = if defer { &mut deferred } else { &mut kept };
-        if let Value::Array(list) = target
-            .entry(table)
-            .or_insert_with(|| Value::Array(Vec::new()))
-        {
-            list.push(write);
-        }
-    }
-    // Tables with nothing left are omitted: DynamoDB rejects empty write lists.
-    request.insert("RequestItems".to_string(), Value::Object(kept));
+    let (deferred, kept): (Vec<_>, Vec<_>) = items
+        .into_iter()
+        .zip(is_deferred)
+        .partition(|(_, defer)| *defer);
+    request.insert(
+        "RequestItems".to_string(),
+        Value::Object(by_table(kept.into_iter().map(|(w, _)| w))),
+    );
     Deferral {
         kept_request: request,
-        deferred,
+        deferred: by_table(deferred.into_iter().map(|(w, _)| w)),
         deferred_count: k as u64,
         all: k == n,
     }
-}
-
-/// Add the deferred writes to a successful upstream `BatchWriteItem` answer.
-/// `None` if the answer is not the JSON object expected.
-pub(crate) fn merge_unprocessed(
-    upstream_body: &[u8],
-    deferred: Map<String, Value>,
-) -> Option<Vec<u8>> {
-    let Ok(Value::Object(mut answer)) = serde_json::from_slice::<Value>(upstream_body) else {
-        return None;
-    };
-    let unprocessed = answer
-        .entry("UnprocessedItems")
-        .or_insert_with(|| Value::Object(Map::new()));
-    if unprocessed.is_null() {
-        *unprocessed = Value::Object(Map::new());
-    }
-    let unprocessed = unprocessed.as_object_mut()?;
-    for (table, writes) in deferred {
-        let Value::Array(writes) = writes else {
-            continue;
-        };
-        match unprocessed
-            .entry(table)
-            .or_insert_with(|| Value::Array(Vec::new()))
-        {
-            Value::Array(existing) => existing.extend(writes),
-            _ => return None,
-        }
-    }
-    serde_json::to_vec(&Value::Object(answer)).ok()
-}
-
-/// Headers that describe a single hop and must not be copied by a proxy.
-fn is_hop_by_hop(name: &HeaderName) -> bool {
-    matches!(
-        name.as_str(),
-        "connection"
-            | "keep-alive"
-            | "proxy-connection"
-            | "transfer-encoding"
-            | "te"
-            | "trailer"
-            | "upgrade"
-            | "proxy-authenticate"
-            | "proxy-authorization"
-    )
-}
-
-/// Headers that vouch for the exact body bytes, so they become wrong when the body changes.
-fn is_body_digest(name: &HeaderName) -> bool {
-    let n = name.as_str();
-    n == "x-amz-crc32"
-        || n == "content-md5"
-        || n == "x-amz-content-sha256"
-        || n.starts_with("x-amz-checksum-")
-}
-
-/// Forward a request (with `body`, possibly rewritten) and build the answer for the client,
-/// merging `deferral` into the upstream's `UnprocessedItems` when given.
-async fn forward_and_respond(
-    shared: &Shared,
-    parts: &hyper::http::request::Parts,
-    body: Bytes,
-    deferral: Option<Deferral>,
-) -> Response<Full<Bytes>> {
-    let rewritten_request = deferral.is_some();
-    let path_and_query = parts
-        .uri
-        .path_and_query()
-        .map(|pq| pq.as_str())
-        .unwrap_or("/");
-    let uri = format!(
-        "http://{}{}{}",
-        shared.upstream_authority, shared.upstream_base_path, path_and_query
-    );
-    let had_length = parts.headers.contains_key(header::CONTENT_LENGTH)
-        || parts.headers.contains_key(header::TRANSFER_ENCODING);
-
-    let mut builder = Request::builder()
-        .method(parts.method.clone())
-        .uri(uri.as_str());
-    if let Some(headers) = builder.headers_mut() {
-        copy_headers(&parts.headers, headers, rewritten_request);
-        headers.remove(header::HOST);
-        headers.remove(header::CONTENT_LENGTH);
-        if had_length || !body.is_empty() || rewritten_request {
-            headers.insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
-        }
-    }
-    let upstream_req = match builder.body(Full::new(body)) {
-        Ok(r) => r,
-        Err(e) => return upstream_failure(shared, format!("cannot build upstream request: {e}")),
-    };
-
-    shared.stats().forwarded += 1;
-    let upstream_resp = match shared.client.request(upstream_req).await {
-        Ok(r) => r,
-        Err(e) => return upstream_failure(shared, format!("upstream {uri} failed: {e}")),
-    };
-    let (resp_parts, resp_body) = upstream_resp.into_parts();
-    let resp_body = match resp_body.collect().await {
-        Ok(c) => c.to_bytes(),
-        Err(e) => return upstream_failure(shared, format!("reading upstream answer failed: {e}")),
-    };
-
-    // Merge the deferred writes only into a successful answer; an upstream error already tells
-    // the caller that nothing in the batch was written.
-    let (out_body, rewritten_response) = match deferral {
-        Some(deferral) if resp_parts.status == StatusCode::OK => {
-            let count = deferral.deferred_count;
-            match merge_unprocessed(&resp_body, deferral.deferred) {
-                Some(merged) => {
-                    let mut stats = shared.stats();
-                    stats.unprocessed_calls += 1;
-                    stats.count_fault("BatchWriteItem");
-                    stats.items_deferred += count;
-                    (Bytes::from(merged), true)
-                }
-                None => (resp_body, false),
-            }
-        }
-        _ => (resp_body, false),
-    };
-
-    let mut resp = Response::new(Full::new(Bytes::new()));
-    *resp.status_mut() = resp_parts.status;
-    let is_head = parts.method == hyper::Method::HEAD;
-    copy_headers(&resp_parts.headers, resp.headers_mut(), rewritten_response);
-    if !is_head {
-        resp.headers_mut().remove(header::CONTENT_LENGTH);
-        resp.headers_mut()
-            .insert(header::CONTENT_LENGTH, HeaderValue::from(out_body.len()));
-    }
-    *resp.body_mut() = Full::new(out_body);
-    resp
-}
-
-/// Copy end-to-end headers; with `drop_digests`, also drop those a new body would contradict.
-fn copy_headers(from: &HeaderMap, to: &mut HeaderMap, drop_digests: bool) {
-    for (name, value) in from {
-        if is_hop_by_hop(name) || (drop_digests && is_body_digest(name)) {
-            continue;
-        }
-        to.append(name.clone(), value.clone());
-    }
-}
-
-fn upstream_failure(shared: &Shared, message: String) -> Response<Full<Bytes>> {
-    shared.stats().upstream_errors += 1;
-    plain_response(StatusCode::BAD_GATEWAY, format!("fault proxy: {message}"))
-}
-
-fn plain_response(status: StatusCode, message: String) -> Response<Full<Bytes>> {
-    let mut resp = Response::new(Full::new(Bytes::from(message)));
-    *resp.status_mut() = status;
-    resp.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
-    resp
-}
-
-/// A DynamoDB-style JSON error: `{"__type": "...#Name", "message": "..."}`.
-fn error_response(
-    shared: &Shared,
-    status: StatusCode,
-    type_: &str,
-    message: &str,
-) -> Response<Full<Bytes>> {
-    let body = serde_json::json!({ "__type": type_, "message": message });
-    json_response(shared, status, &body)
-}
-
-fn json_response(shared: &Shared, status: StatusCode, body: &Value) -> Response<Full<Bytes>> {
-    let bytes = Bytes::from(serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec()));
-    let mut resp = Response::new(Full::new(Bytes::new()));
-    *resp.status_mut() = status;
-    let headers = resp.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(AMZ_JSON));
-    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(bytes.len()));
-    if let Ok(id) = HeaderValue::from_str(&shared.next_request_id()) {
-        headers.insert(HeaderName::from_static("x-amzn-requestid"), id);
-    }
-    *resp.body_mut() = Full::new(bytes);
-    resp
 }
