@@ -20,7 +20,9 @@ container. With a clean shell environment and no AWS credentials, so the
 result depends on the template and the env file alone. It asserts:
 
 1. samconfig.toml passes the env file to `sam local invoke` and
-   `sam local start-api`.
+   `sam local start-api`, and maps host.docker.internal (the env file's
+   DynamoDB host) to the host, which Linux's Docker Engine does not do
+   by itself.
 2. `start-api` routes every HttpApi event of the template to its function.
 3. Every function's container gets, with the env file's value:
    TABLE_NAME, AWS_ENDPOINT_URL_DYNAMODB and PUBLIC_API_URL; JWT_SECRET
@@ -43,6 +45,7 @@ import time
 import tomllib
 from pathlib import Path
 from unittest import mock
+from urllib.parse import urlsplit
 
 STARTED = time.monotonic()
 ROOT = Path(__file__).resolve().parent.parent
@@ -110,6 +113,11 @@ def main() -> int:
 
     env_file = json.loads(Path(args.env_vars).read_text())
     local = env_file.get("Parameters", {})
+    host = urlsplit(str(local.get("AWS_ENDPOINT_URL_DYNAMODB", ""))).hostname
+    if host == "host.docker.internal":  # Docker Desktop's name; Linux's Docker Engine needs it mapped
+        for command in ("local_invoke", "local_start_api"):
+            hosts = samconfig.get(command, {}).get("parameters", {}).get("add_host", [])
+            c.check(f"{host}:host-gateway" in hosts, f"samconfig.toml: sam {command.replace('_', ' ')} maps {host} to the host (add_host, got {hosts})")
     for name in (*EVERY_FUNCTION, *SECRETS):
         c.check(bool(str(local.get(name, "")).strip()), f"{args.env_vars}: Parameters.{name} is set")
 
