@@ -40,6 +40,7 @@ demo: deps ## Seed a 5-image album and duplicate it through the Lambda runtime e
 test: lint ## make lint, then the OpenAPI check, the deploy rehearsal, unit and integration tests against dynalite and, at the same time, against moto; the log check
 	.venv/bin/python scripts/check-openapi.py
 	.venv/bin/python scripts/rehearse-deploy.py
+	.venv/bin/python scripts/check-sam-local.py
 	scripts/test-suites.sh
 
 test-unit: ## Unit tests of both packages, no emulator needed

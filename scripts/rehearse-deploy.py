@@ -685,6 +685,8 @@ def assert_stack(source: dict[str, Any], template: dict[str, Any], params: dict[
         got_env = {k: v for k, v in env.items() if k.endswith("_SECRET_ARN")}
         f.check(got_env == expected_env, f"{lid}: secret variables {got_env} != {expected_env}")
         f.check(not {"JWT_SECRET", "CLOUDINARY_URL"} & set(env), f"{lid}: no secret value in the environment")
+        # Declared for sam local only (AWS::NoValue): the regional endpoint in AWS.
+        f.check("AWS_ENDPOINT_URL_DYNAMODB" not in env, f"{lid}: no local DynamoDB endpoint in the environment")
         f.check(
             (str(env.get("JOB_TTL_DAYS")) == str(template["Parameters"]["JobTtlDays"]["Default"])) == (lid in JOB_FUNCTIONS),
             f"{lid}: JOB_TTL_DAYS {'set' if lid in JOB_FUNCTIONS else 'absent'} (got {env.get('JOB_TTL_DAYS')})",

@@ -47,3 +47,49 @@ pub async fn sdk_config_from_env(budgets: &crate::deadline::Budgets) -> aws_conf
 pub async fn client_from_env(budgets: &crate::deadline::Budgets) -> Client {
     Client::new(&sdk_config_from_env(budgets).await)
 }
+
+/// The endpoint of the table's client when `AWS_ENDPOINT_URL_DYNAMODB` is
+/// set but blank, as `sam local` sets it when it has no value for it (the
+/// template declares it for local runs only): no local endpoint, as a blank
+/// variable means throughout the crate, so the global `AWS_ENDPOINT_URL` or
+/// else the regional endpoint. The SDK would take "" for the endpoint's URL
+/// and panic at the first call. `None` when the variable is not blank: the
+/// SDK's own choice stands.
+pub fn blank_endpoint_fallback(
+    dynamodb: Option<&str>,
+    global: Option<&str>,
+) -> Option<Option<String>> {
+    let blank = |v: &str| v.trim().is_empty();
+    match dynamodb {
+        Some(v) if blank(v) => Some(global.filter(|g| !blank(g)).map(str::to_string)),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::blank_endpoint_fallback;
+
+    #[test]
+    fn a_blank_dynamodb_endpoint_is_no_endpoint() {
+        assert_eq!(blank_endpoint_fallback(Some(""), None), Some(None));
+        assert_eq!(blank_endpoint_fallback(Some("  "), Some("")), Some(None));
+        assert_eq!(
+            blank_endpoint_fallback(Some(""), Some("http://127.0.0.1:4566")),
+            Some(Some("http://127.0.0.1:4566".to_string()))
+        );
+    }
+
+    #[test]
+    fn a_set_or_absent_dynamodb_endpoint_is_left_to_the_sdk() {
+        assert_eq!(
+            blank_endpoint_fallback(Some("http://127.0.0.1:8000"), None),
+            None
+        );
+        assert_eq!(
+            blank_endpoint_fallback(None, Some("http://127.0.0.1:4566")),
+            None
+        );
+        assert_eq!(blank_endpoint_fallback(None, None), None);
+    }
+}

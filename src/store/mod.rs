@@ -66,6 +66,12 @@ impl Store {
     /// ([`xray`]).
     pub fn connect(sdk: &aws_config::SdkConfig, table: impl Into<String>) -> Self {
         let mut conf = aws_sdk_dynamodb::config::Builder::from(sdk);
+        let endpoint_var = std::env::var("AWS_ENDPOINT_URL_DYNAMODB").ok();
+        if let Some(endpoint) =
+            client::blank_endpoint_fallback(endpoint_var.as_deref(), sdk.endpoint_url())
+        {
+            conf.set_endpoint_url(endpoint);
+        }
         if let Some(xray) = xray::XrayInterceptor::from_env() {
             conf = conf.interceptor(xray);
         }
