@@ -17,6 +17,7 @@
 //! package (decision 0007).
 
 pub mod album;
+pub mod album_list;
 pub mod album_move;
 pub mod auth;
 pub mod cloudinary;
@@ -36,6 +37,7 @@ pub mod secret;
 pub mod secret_source;
 pub mod service;
 pub mod store;
+pub mod tagging;
 pub mod tags;
 
 pub use config::Config;
