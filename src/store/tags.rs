@@ -463,14 +463,6 @@ impl Store {
         Ok(out)
     }
 
-    /// The image at `key`.
-    pub async fn get_image(&self, key: &ItemKey) -> Result<Option<StoredImage>, StoreError> {
-        self.get_item(key.pk.clone(), &key.sk)
-            .await?
-            .as_ref()
-            .map(Self::decode_image)
-            .transpose()
-    }
 }
 
 #[cfg(test)]
