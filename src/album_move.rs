@@ -15,9 +15,9 @@ use crate::auth::{Ability, Principal};
 use crate::error::ApiError;
 use crate::service::{App, album_and_move_for};
 use crate::store::StoreError;
-use crate::store::copy::{MoveReport, move_items};
 use crate::store::keys::shards_for;
 use crate::store::moves::{Mark, MoveState};
+use crate::store::moves::{MoveReport, move_items};
 
 /// A move, checked, with its source marked and its destination existing.
 #[derive(Clone, Debug)]

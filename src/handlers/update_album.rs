@@ -14,8 +14,8 @@ use crate::error::ApiError;
 use crate::handlers::duplicate_album::{accepted, copy_deadline};
 use crate::http::{Caller, Params, Reply, answer, params, path_id};
 use crate::service::{App, now_rfc3339};
-use crate::store::copy::MoveReport;
 use crate::store::jobs::{Job, JobKind};
+use crate::store::moves::MoveReport;
 
 /// Handles one request inside the duplicate's budget (every outcome,
 /// running out of time included, is an HTTP response).

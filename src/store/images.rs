@@ -9,7 +9,7 @@ use crate::image::{ImageRecord, sort_millis};
 
 use super::item::{Item, PageKey, get_s, s};
 use super::keys::*;
-use super::{Store, StoreError, copy, retry};
+use super::{Store, StoreError, batch, retry};
 
 /// An image as read back: its id and its stored record.
 #[derive(Clone, Debug, PartialEq)]
@@ -69,7 +69,7 @@ impl Store {
         for img in images {
             requests.push(self.image_item(&album, &img.id, &img.record)?);
         }
-        copy::write_all(self, requests).await?;
+        batch::write_all(self, requests).await?;
         self.recount_images(album_id).await
     }
 

@@ -277,7 +277,7 @@ impl Store {
                 self.tag_image_item(&pk, i, tag, user_id, now)
             })
             .collect::<Result<Vec<_>, _>>()?;
-        super::copy::write_all(self, items).await
+        super::batch::write_all(self, items).await
     }
 
     /// The association at `key`.
@@ -331,7 +331,7 @@ impl Store {
             }
         }
         let n = keys.len() as u64;
-        super::copy::delete_all(self, keys).await?;
+        super::batch::delete_all(self, keys).await?;
         Ok(n)
     }
 
@@ -462,7 +462,6 @@ impl Store {
         }
         Ok(out)
     }
-
 }
 
 #[cfg(test)]
