@@ -200,6 +200,34 @@ pub async fn render_album(
     album: &Album,
     now: i64,
 ) -> Result<String, ApiError> {
+    with_album_json(app, principal, album, now, |json| {
+        serde_json::to_string(json)
+    })
+    .await
+}
+
+/// [`render_album`] as a JSON value, to embed in another answer (a job's).
+pub async fn album_value(
+    app: &App,
+    principal: &Principal,
+    album: &Album,
+    now: i64,
+) -> Result<serde_json::Value, ApiError> {
+    with_album_json(app, principal, album, now, |json| {
+        serde_json::to_value(json)
+    })
+    .await
+}
+
+/// Builds the album JSON of `album` (it borrows the thumbnails read here)
+/// and hands it to `serialize`.
+async fn with_album_json<R>(
+    app: &App,
+    principal: &Principal,
+    album: &Album,
+    now: i64,
+    serialize: impl FnOnce(&AlbumJson) -> serde_json::Result<R>,
+) -> Result<R, ApiError> {
     let thumbs: Vec<StoredImage> = app.store.newest_images(album, THUMBNAILS).await?;
     let cld = app.config.cloudinary()?;
     let json = AlbumJson {
@@ -214,7 +242,7 @@ pub async fn render_album(
             .map(|t| t.record.render(&t.id, &album.id, cld))
             .collect(),
     };
-    serde_json::to_string(&json).map_err(|e| ApiError::Internal(format!("album JSON: {e}")))
+    serialize(&json).map_err(|e| ApiError::Internal(format!("album JSON: {e}")))
 }
 
 /// The caller's refreshed token, sent as `X-token` on every success.
