@@ -42,8 +42,8 @@ pub mod tagging;
 pub mod tags;
 
 pub use config::Config;
+pub use config::Needs;
 pub use error::ApiError;
-pub use secret_source::Needs;
 pub use service::App;
 
 /// Starts an HTTP function: tracing, metrics, configuration with the

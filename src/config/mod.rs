@@ -4,10 +4,15 @@
 //! event, so a misconfigured deployment fails at cold start with a message
 //! naming the variable, instead of answering 500s at request time.
 
+mod error;
+mod needs;
+
+pub use error::ConfigError;
+pub use needs::{Needs, SecretName};
+
 use crate::cloudinary::CloudinaryConfig;
 use crate::error::ApiError;
 use crate::secret::Secret;
-use crate::secret_source::Needs;
 
 /// Default lifetime of a signed upload form (one week), per PRODUCT.md.
 pub const DEFAULT_UPLOAD_FORM_TTL_SECONDS: u64 = 604_800;
@@ -40,22 +45,6 @@ pub struct Config {
     pub job_ttl: std::time::Duration,
 }
 
-/// Why the configuration could not be loaded; names the variable, never its value.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum ConfigError {
-    /// A required variable is absent or blank.
-    #[error("environment variable {0} is required")]
-    Missing(&'static str),
-    /// A variable is present but unusable.
-    #[error("environment variable {name} is invalid: {reason}")]
-    Invalid {
-        /// The variable.
-        name: &'static str,
-        /// What is wrong with it (never the value itself).
-        reason: String,
-    },
-}
-
 impl Config {
     /// Reads and validates the process environment, secrets included (so
     /// only for functions whose secrets are in it; a deployed function
@@ -70,85 +59,105 @@ impl Config {
         needs: Needs,
         get: impl Fn(&str) -> Option<String>,
     ) -> Result<Self, ConfigError> {
-        let required = |name: &'static str| -> Result<String, ConfigError> {
-            match get(name) {
-                Some(v) if !v.trim().is_empty() => Ok(v.trim().to_string()),
-                _ => Err(ConfigError::Missing(name)),
-            }
-        };
-        let seconds = |name: &'static str, default: u64| -> Result<u64, ConfigError> {
-            match get(name) {
-                None => Ok(default),
-                Some(v) if v.trim().is_empty() => Ok(default),
-                Some(v) => match v.trim().parse::<u64>() {
-                    Ok(n) if n > 0 && n <= 31_536_000 => Ok(n),
-                    _ => Err(ConfigError::Invalid {
-                        name,
-                        reason: "expected a number of seconds between 1 and 31536000".into(),
-                    }),
-                },
-            }
-        };
+        let vars = Vars(&get);
+        Ok(Self {
+            table_name: vars.required("TABLE_NAME")?,
+            jwt: needs.jwt.then(|| vars.jwt_secret()).transpose()?,
+            cloudinary_url: needs.cloudinary.then(|| vars.cloudinary()).transpose()?,
+            public_api_url: vars.public_api_url()?,
+            upload_form_ttl_seconds: vars
+                .seconds("UPLOAD_FORM_TTL_SECONDS", DEFAULT_UPLOAD_FORM_TTL_SECONDS)?,
+            token_ttl_seconds: vars.seconds("TOKEN_TTL_SECONDS", DEFAULT_TOKEN_TTL_SECONDS)?,
+            job_ttl: std::time::Duration::from_secs(vars.days("JOB_TTL_DAYS")? * 86_400),
+        })
+    }
+}
 
-        let days = |name: &'static str| -> Result<u64, ConfigError> {
-            match get(name).filter(|v| !v.trim().is_empty()) {
-                None => Ok(DEFAULT_JOB_TTL_DAYS),
-                Some(v) => match v.trim().parse::<u64>() {
-                    Ok(n) if (1..=3650).contains(&n) => Ok(n),
-                    _ => Err(ConfigError::Invalid {
-                        name,
-                        reason: "expected a number of days between 1 and 3650".into(),
-                    }),
-                },
-            }
-        };
+/// The variables of one lookup, each read and validated by its kind.
+struct Vars<'a, F: Fn(&str) -> Option<String>>(&'a F);
 
-        let table_name = required("TABLE_NAME")?;
-        let jwt = match needs.jwt {
-            false => None,
-            true => {
-                let jwt_secret = required("JWT_SECRET")?;
-                if jwt_secret.len() < 16 {
-                    return Err(ConfigError::Invalid {
-                        name: "JWT_SECRET",
-                        reason: "must be at least 16 characters".into(),
-                    });
-                }
-                Some(Secret::new(jwt_secret))
+impl<F: Fn(&str) -> Option<String>> Vars<'_, F> {
+    /// The value, trimmed; `None` when absent or blank.
+    fn get(&self, name: &str) -> Option<String> {
+        (self.0)(name)
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+    }
+
+    fn required(&self, name: &'static str) -> Result<String, ConfigError> {
+        self.get(name).ok_or(ConfigError::Missing(name))
+    }
+
+    /// Seconds from 1 to a year; `default` when absent or blank.
+    fn seconds(&self, name: &'static str, default: u64) -> Result<u64, ConfigError> {
+        self.number(
+            name,
+            default,
+            1..=31_536_000,
+            "a number of seconds between 1 and 31536000",
+        )
+    }
+
+    /// Days from 1 to ten years; [`DEFAULT_JOB_TTL_DAYS`] when absent or blank.
+    fn days(&self, name: &'static str) -> Result<u64, ConfigError> {
+        self.number(
+            name,
+            DEFAULT_JOB_TTL_DAYS,
+            1..=3650,
+            "a number of days between 1 and 3650",
+        )
+    }
+
+    fn number(
+        &self,
+        name: &'static str,
+        default: u64,
+        range: std::ops::RangeInclusive<u64>,
+        expected: &str,
+    ) -> Result<u64, ConfigError> {
+        let Some(v) = self.get(name) else {
+            return Ok(default);
+        };
+        match v.parse::<u64>() {
+            Ok(n) if range.contains(&n) => Ok(n),
+            _ => Err(ConfigError::Invalid {
+                name,
+                reason: format!("expected {expected}"),
+            }),
+        }
+    }
+
+    fn jwt_secret(&self) -> Result<Secret, ConfigError> {
+        let jwt_secret = self.required("JWT_SECRET")?;
+        if jwt_secret.len() < 16 {
+            return Err(ConfigError::Invalid {
+                name: "JWT_SECRET",
+                reason: "must be at least 16 characters".into(),
+            });
+        }
+        Ok(Secret::new(jwt_secret))
+    }
+
+    fn cloudinary(&self) -> Result<CloudinaryConfig, ConfigError> {
+        CloudinaryConfig::parse(&self.required("CLOUDINARY_URL")?).map_err(|e| {
+            ConfigError::Invalid {
+                name: "CLOUDINARY_URL",
+                reason: e.to_string(),
             }
-        };
-        let cloudinary_url = match needs.cloudinary {
-            false => None,
-            true => Some(
-                CloudinaryConfig::parse(&required("CLOUDINARY_URL")?).map_err(|e| {
-                    ConfigError::Invalid {
-                        name: "CLOUDINARY_URL",
-                        reason: e.to_string(),
-                    }
-                })?,
-            ),
-        };
-        let public_api_url = required("PUBLIC_API_URL")?
-            .trim_end_matches('/')
-            .to_string();
-        if !(public_api_url.starts_with("https://") || public_api_url.starts_with("http://")) {
+        })
+    }
+
+    /// The API's public base URL, without a trailing slash.
+    fn public_api_url(&self) -> Result<String, ConfigError> {
+        let url = self.required("PUBLIC_API_URL")?;
+        let url = url.trim_end_matches('/').to_string();
+        if !(url.starts_with("https://") || url.starts_with("http://")) {
             return Err(ConfigError::Invalid {
                 name: "PUBLIC_API_URL",
                 reason: "must start with https:// or http://".into(),
             });
         }
-        Ok(Self {
-            table_name,
-            jwt,
-            cloudinary_url,
-            public_api_url,
-            upload_form_ttl_seconds: seconds(
-                "UPLOAD_FORM_TTL_SECONDS",
-                DEFAULT_UPLOAD_FORM_TTL_SECONDS,
-            )?,
-            token_ttl_seconds: seconds("TOKEN_TTL_SECONDS", DEFAULT_TOKEN_TTL_SECONDS)?,
-            job_ttl: std::time::Duration::from_secs(days("JOB_TTL_DAYS")? * 86_400),
-        })
+        Ok(url)
     }
 }
 
