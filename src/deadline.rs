@@ -125,6 +125,21 @@ pub async fn scope<F: Future>(deadline: Option<Instant>, f: F) -> F::Output {
     }
 }
 
+/// When a request stops copying (or moving) inline: its inline budget
+/// (`sync_copy`) from now, and in any case early enough to leave
+/// `after_copy` before the request's deadline for the batches in flight,
+/// the count, the job and the answer.
+pub fn inline_copy_until(budgets: &Budgets) -> Instant {
+    let own = Instant::now() + budgets.sync_copy;
+    match current() {
+        Some(d) => own.min(
+            d.checked_sub(budgets.after_copy)
+                .unwrap_or_else(Instant::now),
+        ),
+        None => own,
+    }
+}
+
 /// The deadline of the invocation this task serves, if any.
 pub fn current() -> Option<Instant> {
     DEADLINE.try_with(|d| *d).ok()

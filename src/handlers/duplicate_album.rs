@@ -14,8 +14,7 @@ use lambda_http::{Body, Request, Response};
 use crate::deadline;
 use crate::duplicate::{Plan, prepare, run_copy};
 use crate::error::ApiError;
-use crate::http::{Caller, RETRY_AFTER_SECONDS, Reply, answer, params, path_id};
-use crate::jobs::JobJson;
+use crate::http::{Caller, Reply, answer, params, path_id};
 use crate::service::{App, now_rfc3339};
 use crate::store::copy::CopyReport;
 use crate::store::jobs::{Job, JobKind};
@@ -30,20 +29,6 @@ pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, lambda_ht
     Ok(response)
 }
 
-/// When this request stops copying: its inline budget, and in any case
-/// early enough to leave `after_copy` before the request's deadline for
-/// the batches in flight, the count, the job and the answer.
-pub(crate) fn copy_deadline(app: &App) -> Instant {
-    let own = Instant::now() + app.budgets().sync_copy;
-    match deadline::current() {
-        Some(d) => own.min(
-            d.checked_sub(app.budgets().after_copy)
-                .unwrap_or_else(Instant::now),
-        ),
-        None => own,
-    }
-}
-
 async fn serve(app: &App, req: &Request) -> Result<Reply, ApiError> {
     let caller = Caller::of(app, req).await?;
     let source_id = path_id(req, "id", "albums", "album")?;
@@ -52,7 +37,14 @@ async fn serve(app: &App, req: &Request) -> Result<Reply, ApiError> {
     let tags = params.flag("tags")?;
     let mut plan = prepare(app, &caller.principal, &source_id, requested).await?;
     plan.tags = tags;
-    let report = match run_copy(app, &plan, Some(copy_deadline(app)), None).await {
+    let report = match run_copy(
+        app,
+        &plan,
+        Some(deadline::inline_copy_until(app.budgets())),
+        None,
+    )
+    .await
+    {
         Ok(done) if done.report.finished => return caller.album_reply(200, &done.album).await,
         // Too large for one request: the rest runs as a job.
         Ok(done) => done.report,
@@ -102,15 +94,5 @@ async fn continue_as_job(
         .create_job_if_absent(&job, true, &now_rfc3339())
         .await?;
     tracing::info!(job = %job.id, copied = job.images_copied, total = job.images_total, "copy continues as a job");
-    accepted(&job, caller)
-}
-
-/// The 202 of a request that continues as `job`: the job JSON, where to
-/// follow it and when to look. Counted as a hand-off.
-pub(crate) fn accepted(job: &Job, caller: &Caller) -> Result<Reply, ApiError> {
-    crate::metrics::handed_off();
-    Ok(caller
-        .json(202, &JobJson::of(job, None))?
-        .header("location", format!("/api/v1/duplications/{}", job.id))
-        .header("retry-after", RETRY_AFTER_SECONDS.to_string()))
+    caller.accepted(&job)
 }

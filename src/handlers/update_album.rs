@@ -10,8 +10,8 @@ use lambda_http::{Body, Request, Response};
 use serde_json::Value;
 
 use crate::album_move::{InterruptedMove, MovePlan, MoveProgress, MoveStart, prepare, run_move};
+use crate::deadline;
 use crate::error::ApiError;
-use crate::handlers::duplicate_album::{accepted, copy_deadline};
 use crate::http::{Caller, Params, Reply, answer, params, path_id};
 use crate::service::{App, now_rfc3339};
 use crate::store::jobs::{Job, JobKind};
@@ -52,7 +52,8 @@ async fn serve(app: &App, req: &Request) -> Result<Reply, ApiError> {
         MoveStart::Unchanged(album) => return caller.album_reply(200, &album).await,
         MoveStart::Ready(plan) => plan,
     };
-    let report = match run_move(app, &plan, Some(copy_deadline(app))).await {
+    let report = match run_move(app, &plan, Some(deadline::inline_copy_until(app.budgets()))).await
+    {
         Ok(MoveProgress::Done(album)) => return caller.album_reply(200, &album).await,
         Ok(MoveProgress::NotDone(report)) => report,
         // Trouble part-way: the move continues as a job when that can be
@@ -96,5 +97,5 @@ async fn continue_as_job(
         .create_job_if_absent(&job, true, &now_rfc3339())
         .await?;
     tracing::info!(job = %job.id, moved = report.images_moved, "move continues as a job");
-    accepted(&job, caller)
+    caller.accepted(&job)
 }

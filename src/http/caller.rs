@@ -8,7 +8,9 @@ use crate::auth::{Ability, Principal};
 use crate::error::ApiError;
 use crate::service::{App, album_for, authenticate, now, render_album, x_token};
 
-use super::{Reply, header};
+use super::{RETRY_AFTER_SECONDS, Reply, header};
+use crate::jobs::JobJson;
+use crate::store::jobs::Job;
 
 /// Who calls, and when: the principal of the request's `Authorization`
 /// header, and the instant its tokens and forms are signed at. Every
@@ -60,6 +62,16 @@ impl<'a> Caller<'a> {
     pub async fn album_reply(&self, status: u16, album: &Album) -> Result<Reply, ApiError> {
         let body = render_album(self.app, &self.principal, album, self.now).await?;
         self.reply(status, body)
+    }
+
+    /// The 202 of a request that continues as `job`: the job JSON, where to
+    /// follow it and when to look. Counted as a hand-off.
+    pub fn accepted(&self, job: &Job) -> Result<Reply, ApiError> {
+        crate::metrics::handed_off();
+        Ok(self
+            .json(202, &JobJson::of(job, None))?
+            .header("location", format!("/api/v1/duplications/{}", job.id))
+            .header("retry-after", RETRY_AFTER_SECONDS.to_string()))
     }
 
     /// Album `id` if the caller may do all of `abilities` on it (see
