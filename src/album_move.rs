@@ -220,18 +220,19 @@ async fn abandon(app: &App, plan: &MovePlan, why: String) -> ApiError {
     }
 }
 
-/// Moves until done or `deadline`: passes over the source, then
-/// [`finish`] once a pass found nothing left behind.
+/// Moves until done or until it stops queueing at `stop_at` (`None`: as the
+/// current deadline says; [`crate::deadline::bulk`]): passes over the
+/// source, then [`finish`] once a pass found nothing left behind.
 pub async fn run_move(
     app: &App,
     plan: &MovePlan,
-    deadline: Option<Instant>,
+    stop_at: Option<Instant>,
 ) -> Result<MoveProgress, InterruptedMove> {
-    let mut opts = app.copy.clone();
-    opts.deadline = deadline;
+    let opts = app.copy.clone();
     let mut total = MoveReport::default();
     loop {
-        let report = match move_items(&app.store, &plan.source, &plan.destination, &opts).await {
+        let pass = move_items(&app.store, &plan.source, &plan.destination, &opts);
+        let report = match crate::deadline::bulk(stop_at, pass).await {
             Ok(report) => report,
             // The destination started moving away after this move began:
             // give this one up (decision 0011).
@@ -269,7 +270,8 @@ pub async fn run_move(
                 });
             }
         }
-        if deadline.is_some_and(|d| Instant::now() >= d) {
+        let past = stop_at.or_else(crate::deadline::stop_queueing_at);
+        if past.is_some_and(|d| Instant::now() >= d) {
             return Ok(MoveProgress::NotDone(total));
         }
     }

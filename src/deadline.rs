@@ -27,6 +27,13 @@ pub const ANSWER_MARGIN: Duration = Duration::from_secs(1);
 /// and the handoff is written well before Lambda stops the process.
 pub const SAFETY_MARGIN: Duration = Duration::from_secs(5);
 
+/// How long the batches still in flight when a bulk step (a copy, a move)
+/// stops queueing may take to finish, retries included, before they are
+/// given up: the step then reports where to resume and its caller still has
+/// time to save it. A bulk step stops queueing this long before the
+/// deadline it runs under ([`stop_queueing_at`]).
+pub const DRAIN_ALLOWANCE: Duration = Duration::from_secs(2);
+
 /// The default budgets (decision 0006). Each is overridable through the
 /// environment variable named beside it, read once at init ([`Budgets::from_env`]).
 pub mod defaults {
@@ -138,6 +145,19 @@ pub fn inline_copy_until(budgets: &Budgets) -> Instant {
         ),
         None => own,
     }
+}
+
+/// When a bulk step running under the current deadline stops queueing
+/// work: [`DRAIN_ALLOWANCE`] before it, so what is in flight can finish.
+pub fn stop_queueing_at() -> Option<Instant> {
+    current().map(|d| d.checked_sub(DRAIN_ALLOWANCE).unwrap_or_else(Instant::now))
+}
+
+/// Runs the bulk step `f` so that it stops queueing work at `stop_at`
+/// (`None`: when the current deadline says) and every call it makes ends
+/// [`DRAIN_ALLOWANCE`] later: the one deadline, set for a step.
+pub async fn bulk<F: Future>(stop_at: Option<Instant>, f: F) -> F::Output {
+    scope(stop_at.map(|t| t + DRAIN_ALLOWANCE), f).await
 }
 
 /// The deadline of the invocation this task serves, if any.

@@ -185,13 +185,10 @@ pub(super) struct Writer {
 }
 
 impl Writer {
-    /// A writer whose batches end by `task_deadline` (and the caller's
-    /// own deadline, which spawned tasks do not inherit by themselves).
-    pub(super) fn new(store: &Store, concurrency: usize, task_deadline: Option<Instant>) -> Self {
-        let task_deadline = match (deadline::current(), task_deadline) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
+    /// A writer whose batches end by the caller's deadline, which spawned
+    /// tasks do not inherit by themselves.
+    pub(super) fn new(store: &Store, concurrency: usize) -> Self {
+        let task_deadline = deadline::current();
         Self {
             call: Call {
                 client: store.client().clone(),
@@ -316,7 +313,7 @@ async fn write_each(
     items: Vec<Item>,
     to_request: fn(Item) -> Result<WriteRequest, StoreError>,
 ) -> Result<u64, StoreError> {
-    let mut writer = Writer::new(store, DEFAULT_CONCURRENCY, None);
+    let mut writer = Writer::new(store, DEFAULT_CONCURRENCY);
     let mut items = items.into_iter().peekable();
     while items.peek().is_some() {
         let chunk = items

@@ -29,11 +29,8 @@ use super::tags::tag_image_id;
 use super::{Item, PageKey, Store, StoreError};
 use crate::album::Album;
 
-/// How long batches still in flight when a copy's (or a move's) deadline
-/// passes may take to finish (retries included) before they are given up:
-/// the copy then reports where to resume and the caller still has time to
-/// save it.
-pub const DRAIN_ALLOWANCE: std::time::Duration = std::time::Duration::from_secs(2);
+/// Kept here too: the copy's callers name it with the copy.
+pub use crate::deadline::DRAIN_ALLOWANCE;
 
 /// Namespace of copy ids (UUIDv5). Never change it: ids of copies made
 /// before the change would no longer match, and re-runs would double them.
@@ -52,8 +49,6 @@ pub struct CopyOptions {
     pub concurrency: usize,
     /// Where to start reading the source (a resume key), `None` for the beginning.
     pub start_key: Option<PageKey>,
-    /// Stop reading new pages after this instant (in-flight batches finish).
-    pub deadline: Option<Instant>,
     /// Items per source Query page (`None`: DynamoDB's 1 MB pages).
     pub page_limit: Option<i32>,
     /// Stop queueing once this many source items are queued (`None`: no
@@ -78,7 +73,6 @@ impl Default for CopyOptions {
         Self {
             concurrency: DEFAULT_CONCURRENCY,
             start_key: None,
-            deadline: None,
             page_limit: None,
             max_items: None,
             fresh_destination: false,
@@ -189,9 +183,11 @@ pub struct CopyFailure {
 }
 
 /// Copies every image of album `source` into album `destination` (both must
-/// exist; counts are the caller's business). Stops early, cleanly, when
-/// `opts.deadline` passes, reporting where to resume; batches in flight then
-/// get [`DRAIN_ALLOWANCE`] more. On an error the failure still carries the
+/// exist; counts are the caller's business). Stops queueing, cleanly,
+/// [`DRAIN_ALLOWANCE`] before the deadline it runs under (the one deadline,
+/// [`crate::deadline`]; a caller sets a sooner one for a step with
+/// [`crate::deadline::bulk`]), reporting where to resume; batches in flight
+/// then finish by the deadline. On an error the failure still carries the
 /// progress made, so the caller can save it (decision 0006). When finished,
 /// the report's resume key is the source key of the last item copied.
 pub async fn copy_images(
@@ -211,11 +207,7 @@ pub async fn copy_images(
             return Err(CopyFailure { report, error });
         }
     }
-    let mut writer = Writer::new(
-        store,
-        opts.concurrency_into(destination),
-        opts.deadline.map(|d| d + DRAIN_ALLOWANCE),
-    );
+    let mut writer = Writer::new(store, opts.concurrency_into(destination));
     let read = queue_pages(store, &mut writer, &mut report, source, destination, opts).await;
     // Batches already queued finish (or fail) either way: progress to keep.
     let drained = writer.drain().await;
@@ -345,9 +337,10 @@ impl CopyOptions {
     }
 
     /// Whether a pass that has read `read` source items should stop
-    /// queueing: its deadline passed, or it has its share of items.
+    /// queueing: its deadline is near ([`crate::deadline::stop_queueing_at`]),
+    /// or it has its share of items.
     fn enough(&self, read: u64) -> bool {
-        self.deadline.is_some_and(|d| Instant::now() >= d)
+        crate::deadline::stop_queueing_at().is_some_and(|d| Instant::now() >= d)
             || self.max_items.is_some_and(|most| read >= most)
     }
 }

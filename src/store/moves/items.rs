@@ -8,7 +8,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 
 use crate::album::Album;
 use crate::store::batch::{BATCH_SIZE, Writer, delete_request, put_request};
-use crate::store::copy::{CopyOptions, DRAIN_ALLOWANCE, is_image};
+use crate::store::copy::{CopyOptions, is_image};
 use crate::store::keys::*;
 use crate::store::retry::bounded;
 use crate::store::{Item, Store, StoreError};
@@ -47,8 +47,8 @@ pub struct MoveFailure {
 /// neither album; a crash leaves some in both, and a re-run (which simply
 /// starts over: what was moved is no longer in the source) rewrites them
 /// identically and deletes them. Concurrent runs write the same items and
-/// delete the same keys. Stops queueing at `opts.deadline` (in-flight
-/// batches get [`DRAIN_ALLOWANCE`]). Counts and the album items are the
+/// delete the same keys. Stops queueing [`crate::deadline::DRAIN_ALLOWANCE`]
+/// before the deadline it runs under, for the batches in flight. Counts and the album items are the
 /// caller's business (decision 0011).
 pub async fn move_items(
     store: &Store,
@@ -62,11 +62,7 @@ pub async fn move_items(
     {
         return Err(MoveFailure { report, error });
     }
-    let mut writer = Writer::new(
-        store,
-        opts.concurrency_into(destination),
-        opts.deadline.map(|d| d + DRAIN_ALLOWANCE),
-    );
+    let mut writer = Writer::new(store, opts.concurrency_into(destination));
     let read = queue_moves(store, &mut writer, source, destination, opts).await;
     let drained = writer.drain().await;
     let done = writer.progress();
@@ -93,7 +89,8 @@ async fn queue_moves(
     destination: &Album,
     opts: &CopyOptions,
 ) -> Result<bool, StoreError> {
-    let past_deadline = || opts.deadline.is_some_and(|d| Instant::now() >= d);
+    let stop_at = crate::deadline::stop_queueing_at();
+    let past_deadline = || stop_at.is_some_and(|d| Instant::now() >= d);
     for shard in 0..source.shards.max(1) {
         let source_pk = shard_pk(&source.id, shard);
         let mut start: Option<Item> = None;
