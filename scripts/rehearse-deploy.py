@@ -10,10 +10,17 @@ Usage: .venv/bin/python scripts/rehearse-deploy.py [--template F] [--verbose]
    zip in a moto S3 bucket.
 2. Checks the template's Rules against the parameter sets rehearsed (and
    that giving neither Cloudinary value is refused).
-3. Creates the stack in moto (in process, fake credentials, us-east-1, no
-   network) twice: with the stack creating both secrets and an alarm
-   e-mail, and with existing secrets' ARNs and no e-mail.
-4. Asserts, by asking moto's services (not the template), that the stack
+3. Creates samconfig.toml's two environments, `staging` and `prod`, in one
+   moto account and region (in process, fake credentials, us-east-1, no
+   network), one after the other as the deploy workflow does: each stack
+   with its samconfig stack name and parameter overrides, plus what its
+   first deployment is given by hand (staging: the stack creates both
+   secrets, an alarm e-mail; prod: existing secrets' ARNs, no e-mail).
+   A name the two would share (a fixed FunctionName, AlarmName, log group,
+   schedule name, ...) fails: in the translated template, for every type,
+   and as moto saw it (the second stack's creation fails, or the two
+   stacks hold a physical id in common).
+4. Asserts, by asking moto's services (not the template), that each stack
    is CREATE_COMPLETE and holds the alarms, the log groups with their
    retention, the secrets and who may read them, the dead-letter queue,
    the SNS topic, the table with TTL on `expires_at`, deletion
@@ -49,6 +56,7 @@ import os
 import re
 import sys
 import time
+import tomllib
 import warnings
 import zipfile
 from collections import Counter
@@ -59,7 +67,6 @@ STARTED = time.monotonic()  # before the heavy imports: the run's time includes 
 ROOT = Path(__file__).resolve().parent.parent
 REGION = "us-east-1"
 ACCOUNT = "123456789012"  # moto's default account
-STACK = "album-api-rehearsal"
 CODE_BUCKET = "rehearsal-code"
 
 # Offline and fake before boto3 or moto is imported: no profile, no real
@@ -86,6 +93,7 @@ import botocore.session  # noqa: E402
 from moto import mock_aws  # noqa: E402
 from moto.cloudformation import parsing as cfn_parsing  # noqa: E402
 from moto.core.common_models import CloudFormationModel  # noqa: E402
+from samcli.cli.types import CfnParameterOverridesType  # noqa: E402
 from samcli.yamlhelper import yaml_parse  # noqa: E402
 from samtranslator.internal.managed_policies import get_bundled_managed_policy_map  # noqa: E402
 from samtranslator.translator.transform import transform  # noqa: E402
@@ -124,17 +132,46 @@ DUMMY_CLOUDINARY_URL = "cloudinary://111111111111:rehearsal-only-not-a-secret@re
 EXISTING = "<existing secret>"
 EXISTING_VALUES = {"JwtSecretArn": "x" * 64, "CloudinaryUrlSecretArn": DUMMY_CLOUDINARY_URL}
 
-SCENARIOS = [
+# The two environments of samconfig.toml, created one after the other in
+# the same account and region, as the deploy workflow does: each with its
+# stack name and parameter overrides from samconfig.toml, plus what the
+# operator gives its first deployment (the secrets; for staging also an
+# alarm e-mail, a log retention and CORS origins, so that those paths are
+# rehearsed too).
+ENVIRONMENTS = [
     (
+        "staging",
         "stack-created secrets, alarm e-mail",
         {"CloudinaryUrl": DUMMY_CLOUDINARY_URL, "AlarmEmail": "ops@example.com", "LogRetentionDays": "14",
          "CorsAllowedOrigins": "https://app.example.com,https://crm.example.com"},
     ),
     (
+        "prod",
         "existing secrets by ARN, no e-mail",
         {"JwtSecretArn": EXISTING, "CloudinaryUrlSecretArn": EXISTING},
     ),
 ]
+# Names that AWS keeps one of per account and region (or per parent, for the
+# deployment groups): each must be left to CloudFormation (which puts the
+# stack's name in it) or built from ${AWS::StackName}, or the second
+# environment's stack fails to create.
+NAME_PROPERTIES = {
+    "AWS::Lambda::Function": "FunctionName",
+    "AWS::CloudWatch::Alarm": "AlarmName",
+    "AWS::CloudWatch::Dashboard": "DashboardName",
+    "AWS::Logs::LogGroup": "LogGroupName",
+    "AWS::IAM::Role": "RoleName",
+    "AWS::DynamoDB::Table": "TableName",
+    "AWS::SQS::Queue": "QueueName",
+    "AWS::SNS::Topic": "TopicName",
+    "AWS::SecretsManager::Secret": "Name",
+    "AWS::Scheduler::Schedule": "Name",
+    "AWS::CodeDeploy::Application": "ApplicationName",
+    "AWS::CodeDeploy::DeploymentGroup": "DeploymentGroupName",
+}
+# Physical ids that are only unique within their parent resource (the
+# stage of an API), so equal in both stacks by design.
+PER_PARENT_IDS = {"AWS::ApiGatewayV2::Stage"}
 
 
 class Failures:
@@ -174,6 +211,18 @@ def translate(template_path: Path, parameters: dict[str, str]) -> dict[str, Any]
         values[name] = [v.strip() for v in str(value).split(",")] if spec.get("Type") == "CommaDelimitedList" else value
     values.update({"AWS::Region": REGION, "AWS::AccountId": ACCOUNT, "AWS::Partition": "aws"})
     return transform(sam, values, OfflinePolicyLoader())
+
+
+def environment(name: str) -> tuple[str, dict[str, str], dict[str, Any]]:
+    """samconfig.toml's environment `name`: its stack name, its parameter
+    overrides (parsed by SAM CLI's own option type), its deploy parameters."""
+    config = tomllib.loads((ROOT / "samconfig.toml").read_text(encoding="utf-8"))
+    section = config.get(name, {})
+    deploy = dict(section.get("global", {}).get("parameters", {}))
+    deploy.update(section.get("deploy", {}).get("parameters", {}))
+    overrides = deploy.get("parameter_overrides", "")
+    parsed = CfnParameterOverridesType().convert(overrides, None, None) if overrides else {}
+    return deploy.get("stack_name", ""), {k: str(v) for k, v in parsed.items()}, deploy
 
 
 # ----------------------------------------------------------------- the Rules
@@ -503,9 +552,10 @@ def placeholder_zip() -> bytes:
     return buf.getvalue()
 
 
-def create_stack(template: dict[str, Any], params: dict[str, str], skipped: SkippedTypes) -> dict:
+def create_stack(stack: str, template: dict[str, Any], params: dict[str, str]) -> dict:
     s3 = client("s3")
-    s3.create_bucket(Bucket=CODE_BUCKET)
+    if CODE_BUCKET not in [b["Name"] for b in s3.list_buckets()["Buckets"]]:
+        s3.create_bucket(Bucket=CODE_BUCKET)
     code = placeholder_zip()
     for logical_id, res in template["Resources"].items():
         if res["Type"] == "AWS::Lambda::Function":
@@ -514,16 +564,16 @@ def create_stack(template: dict[str, Any], params: dict[str, str], skipped: Skip
     cfn = client("cloudformation")
     parameters = [{"ParameterKey": k, "ParameterValue": v} for k, v in params.items()]
     cfn.create_stack(
-        StackName=STACK,
+        StackName=stack,
         TemplateBody=json.dumps(template),
         Parameters=parameters,
         Capabilities=["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"],
     )
-    return cfn.describe_stacks(StackName=STACK)["Stacks"][0]
+    return cfn.describe_stacks(StackName=stack)["Stacks"][0]
 
 
-def physical_ids(cfn_type: str | None = None) -> dict[str, str]:
-    resources = client("cloudformation").describe_stack_resources(StackName=STACK)["StackResources"]
+def physical_ids(stack: str, cfn_type: str | None = None) -> dict[str, str]:
+    resources = client("cloudformation").describe_stack_resources(StackName=stack)["StackResources"]
     resources = [r for r in resources if "LogicalResourceId" in r]
     return {
         r["LogicalResourceId"]: r.get("PhysicalResourceId", "")
@@ -552,9 +602,15 @@ def secret_arns_of_role(iam: Any, role_name: str) -> set[str]:
     return arns
 
 
-def assert_stack(source: dict[str, Any], template: dict[str, Any], params: dict[str, str], f: Failures) -> None:
+def stack_alarms(stack: str) -> list[dict[str, Any]]:
+    """The metric alarms whose names start with the stack's (every alarm of the template's)."""
+    pages = client("cloudwatch").get_paginator("describe_alarms").paginate(AlarmNamePrefix=f"{stack}-")
+    return [a for page in pages for a in page["MetricAlarms"]]
+
+
+def assert_stack(stack: str, source: dict[str, Any], template: dict[str, Any], params: dict[str, str], f: Failures) -> None:
     """`source` is the SAM template, `template` its translation."""
-    ids = physical_ids()
+    ids = physical_ids(stack)
     fn_names = {lid: ids.get(lid) for lid in FUNCTIONS}
     f.check(all(fn_names.values()), f"every function created: missing {[k for k, v in fn_names.items() if not v]}")
 
@@ -594,17 +650,21 @@ def assert_stack(source: dict[str, Any], template: dict[str, Any], params: dict[
         f.check((1 + m.get("MaximumRetryAttempts", 0)) * timeout <= age < 86400,
                 f"MaximumRecordAgeInSeconds {age} covers every delivery of a record and ends before the stream's 24 h")
 
-    # Names that must differ between two stacks of one account: a schedule
-    # named the same in two stacks fails the second.
+    # Names that must differ between two stacks of one account (staging and
+    # prod): a fixed one fails the second stack. Checked on the translated
+    # template, so also for the types moto skips or does not name-check;
+    # main() also compares the physical ids moto gave the two stacks.
     for lid, res in tpl_resources.items():
-        if res.get("Type") == "AWS::Scheduler::Schedule":
-            name = res["Properties"].get("Name")
-            f.check(name is None or "AWS::StackName" in json.dumps(name),
-                    f"{lid}: no fixed schedule name (got {name!r})")
+        prop = NAME_PROPERTIES.get(res.get("Type", ""))
+        if prop is None:
+            continue
+        name = (res.get("Properties") or {}).get(prop)
+        f.check(name is None or "AWS::StackName" in json.dumps(name),
+                f"{lid}: no fixed {prop} (got {name!r}): a second stack in the account would collide")
 
     # The HTTP API: stage with throttling and access logs into their group.
     gw = client("apigatewayv2")
-    api_ids = physical_ids("AWS::ApiGatewayV2::Api")
+    api_ids = physical_ids(stack, "AWS::ApiGatewayV2::Api")
     api_id = api_ids.get("AlbumHttpApi")
     if f.check(api_id is not None, "the HTTP API exists"):
         # Every HttpApi event of the SAM template is a route whose integration
@@ -730,7 +790,7 @@ def assert_stack(source: dict[str, Any], template: dict[str, Any], params: dict[
     )
 
     # Alarms, as CloudWatch holds them.
-    alarms = client("cloudwatch").describe_alarms(MaxRecords=100)["MetricAlarms"]
+    alarms = stack_alarms(stack)
 
     def find(namespace: str, metric: str, dims: dict[str, str]) -> dict | None:
         for a in alarms:
@@ -760,10 +820,12 @@ def assert_stack(source: dict[str, Any], template: dict[str, Any], params: dict[
            Threshold=float(template["Parameters"]["Api5xxAlarmThreshold"]["Default"]), ComparisonOperator="GreaterThanThreshold")
     expect("duplicate p99", find("AlbumApi", "DuplicateDuration", {"function": fn_names["DuplicateAlbumFunction"] or ""}),
            ExtendedStatistic="p99", Threshold=20000.0, Unit="Milliseconds", ComparisonOperator="GreaterThanThreshold")
-    f.check(len(alarms) == 5 + 2 * len(FUNCTIONS), f"{len(alarms)} alarms, expected {5 + 2 * len(FUNCTIONS)}")
+    # The five above, Errors and Throttles of each function.
+    expected = 5 + 2 * len(FUNCTIONS)
+    f.check(len(alarms) == expected, f"{len(alarms)} alarms named {stack}-*, expected {expected}")
 
     # Dashboard: moto holds it; its body is JSON naming the custom metrics.
-    dashboards = [d["DashboardName"] for d in client("cloudwatch").list_dashboards()["DashboardEntries"]]
+    dashboards = [d["DashboardName"] for d in client("cloudwatch").list_dashboards(DashboardNamePrefix=stack)["DashboardEntries"]]
     if f.check(len(dashboards) == 1, f"one dashboard (got {dashboards})"):
         body = client("cloudwatch").get_dashboard(DashboardName=dashboards[0])["DashboardBody"]
         try:
@@ -799,7 +861,7 @@ def assert_stack(source: dict[str, Any], template: dict[str, Any], params: dict[
         # With the longest stack name the template allows, every SEARCH query
         # must stay within CloudWatch's limit.
         for query in (m.group(1) for q in searches for m in re.finditer(r"SEARCH\('([^']*)'", q)):
-            longest = len(query) + query.count(STACK) * (LONGEST_STACK_NAME - len(STACK))
+            longest = len(query) + query.count(stack) * (LONGEST_STACK_NAME - len(stack))
             f.check(longest <= SEARCH_QUERY_MAX,
                     f"a SEARCH query is {longest} characters with a {LONGEST_STACK_NAME}-character stack name (limit {SEARCH_QUERY_MAX})")
 
@@ -826,19 +888,30 @@ def main() -> int:
     translated: dict[str, Any] = {}
     all_skipped: set[str] = set()
     stacks_created = 0
-    for title, scenario in SCENARIOS:
-        print(f"\nScenario: {title}")
-        Bridge.created.clear()
-        skipped.types.clear()
-        with mock_aws(), warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            params = dict(scenario)
-            for name, value in scenario.items():
+    stack_ids: dict[str, dict[str, tuple[str, str]]] = {}
+    # Both environments in one account and region, one after the other.
+    with mock_aws(), warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for env, title, extra in ENVIRONMENTS:
+            stack, overrides, deploy = environment(env)
+            print(f"\nEnvironment {env} (samconfig.toml): stack {stack or '?'}, {title}")
+            if not failures.check(bool(stack), f"samconfig.toml has an environment {env} with a stack name"):
+                continue
+            failures.check(len(stack) <= LONGEST_STACK_NAME, f"{env}: stack name {stack} within {LONGEST_STACK_NAME} characters")
+            failures.check("CAPABILITY_IAM" in str(deploy.get("capabilities", "")), f"{env}: deploys with CAPABILITY_IAM (the functions' roles)")
+            unknown = sorted(set(overrides) - set(source.get("Parameters") or {}))
+            failures.check(not unknown, f"{env}: parameter overrides name the template's parameters (unknown: {unknown})")
+            print(f"  parameter overrides: {', '.join(f'{k}={v!r}' for k, v in overrides.items()) or 'none'}")
+            Bridge.created.clear()
+            skipped.types.clear()
+            caught.clear()
+            params = {**overrides, **extra}
+            for name, value in extra.items():
                 if value == EXISTING:  # created by the operator before the deployment
                     params[name] = client("secretsmanager").create_secret(
-                        Name=f"album-api/{name}", SecretString=EXISTING_VALUES[name])["ARN"]
+                        Name=f"{stack}/{name}", SecretString=EXISTING_VALUES[name])["ARN"]
             refused = rules_refusals(source, params)
-            failures.check(not refused, f"the Rules accept this scenario ({refused})")
+            failures.check(not refused, f"the Rules accept this environment ({refused})")
             try:
                 translated = translate(args.template, params)
             except Exception as e:  # samtranslator reports template defects as exceptions
@@ -847,33 +920,48 @@ def main() -> int:
             cycle = dependency_cycle(translated, params)
             if not failures.check(not cycle, f"no circular dependency ({' -> '.join(cycle)})"):
                 continue
-            stack = create_stack(copy.deepcopy(translated), params, skipped)
+            try:
+                created = create_stack(stack, copy.deepcopy(translated), params)
+            except Exception as e:  # moto raises what CloudFormation reports as CREATE_FAILED
+                found = re.search(r'"message": "([^"]*)"', str(e))
+                created = {"StackStatus": "CREATE_FAILED", "StackStatusReason": found.group(1) if found else str(e)}
             stacks_created += 1
-            status = stack["StackStatus"]
-            print(f"  stack status: {status} {stack.get('StackStatusReason', '')}".rstrip())
-            if failures.check(status == "CREATE_COMPLETE", f"stack status {status}"):
-                assert_stack(source, translated, params, failures)
+            status = created["StackStatus"]
+            print(f"  stack status: {status} {created.get('StackStatusReason', '')}".rstrip())
+            if not failures.check(status == "CREATE_COMPLETE", f"{env}: stack status {status} {created.get('StackStatusReason', '')}"):
+                continue
+            assert_stack(stack, source, translated, params, failures)
             resources = [
-                r for r in client("cloudformation").describe_stack_resources(StackName=STACK)["StackResources"]
+                r for r in client("cloudformation").describe_stack_resources(StackName=stack)["StackResources"]
                 if "LogicalResourceId" in r  # moto lists skipped resources without ids or types
             ]
-        warned = [str(w.message) for w in caught if "not supported by moto's CloudFormation" in str(w.message)]
-        created_types = Counter(r["ResourceType"] for r in resources)
-        cond = conditions(translated, params)
-        live = [r for r in translated["Resources"].values() if "Condition" not in r or cond[r["Condition"]]]
-        template_types = Counter(r["Type"] for r in live)
-        print(
-            f"  resources: {len(translated['Resources'])} in the translated template, {len(live)} with these parameters "
-            f"(the others' Condition is false), {sum(created_types.values())} created, "
-            f"{len(live) - sum(created_types.values())} skipped by moto"
-        )
-        width = max(map(len, template_types | created_types))
-        for rtype in sorted(template_types | created_types):
-            how = "" if rtype in NATIVE_TYPES else (" (created by the rehearsal through moto's API)" if rtype in BRIDGED_TYPES else " (SKIPPED by moto)")
-            print(f"    {rtype:<{width}} {created_types.get(rtype, 0):>3}{how}")
-        reported = skipped.types | {w.split("Tried to parse ", 1)[1].split(" but", 1)[0] for w in warned}
-        all_skipped |= reported
-        print(f"  moto reported unsupported: {', '.join(sorted(reported)) or 'none'}")
+            stack_ids[env] = {r["LogicalResourceId"]: (r["ResourceType"], r.get("PhysicalResourceId", "")) for r in resources}
+            warned = [str(w.message) for w in caught if "not supported by moto's CloudFormation" in str(w.message)]
+            created_types = Counter(r["ResourceType"] for r in resources)
+            cond = conditions(translated, params)
+            live = [r for r in translated["Resources"].values() if "Condition" not in r or cond[r["Condition"]]]
+            template_types = Counter(r["Type"] for r in live)
+            print(
+                f"  resources: {len(translated['Resources'])} in the translated template, {len(live)} with these parameters "
+                f"(the others' Condition is false), {sum(created_types.values())} created, "
+                f"{len(live) - sum(created_types.values())} skipped by moto"
+            )
+            width = max(map(len, template_types | created_types))
+            for rtype in sorted(template_types | created_types):
+                how = "" if rtype in NATIVE_TYPES else (" (created by the rehearsal through moto's API)" if rtype in BRIDGED_TYPES else " (SKIPPED by moto)")
+                print(f"    {rtype:<{width}} {created_types.get(rtype, 0):>3}{how}")
+            reported = skipped.types | {w.split("Tried to parse ", 1)[1].split(" but", 1)[0] for w in warned}
+            all_skipped |= reported
+            print(f"  moto reported unsupported: {', '.join(sorted(reported)) or 'none'}")
+
+        # Two environments of one account: nothing of one may be the other's.
+        if len(stack_ids) == 2:
+            (first, a), (second, b) = stack_ids.items()
+            shared = sorted(f"{lid} ({rtype}: {pid})" for lid, (rtype, pid) in b.items()
+                            if rtype not in PER_PARENT_IDS and pid and pid in {p for t, p in a.values() if t == rtype})
+            print(f"\nEnvironments {first} and {second} in one account: {len(a)} and {len(b)} resources, "
+                  f"{len(shared)} physical ids in common")
+            failures.check(not shared, f"{second} shares no resource with {first}: {shared}")
 
     not_native = sorted({r["Type"] for r in translated.get("Resources", {}).values()} - NATIVE_TYPES)
     print("\nResource types moto's CloudFormation cannot create by itself:")
