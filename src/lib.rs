@@ -47,6 +47,16 @@ pub use config::Needs;
 pub use error::ApiError;
 pub use service::App;
 
+/// What every function does at init: tracing, panics logged as JSON,
+/// metrics, then the configuration (with the secrets `needs` names) and
+/// the client, validated once.
+async fn init(needs: Needs) -> Result<std::sync::Arc<App>, lambda_runtime::Error> {
+    lambda_runtime::tracing::init_default_subscriber();
+    entry::log_panics();
+    metrics::install();
+    Ok(std::sync::Arc::new(App::from_env(needs).await?))
+}
+
 /// Starts an HTTP function: tracing, metrics, configuration with the
 /// secrets `needs` names, client, then the runtime loop calling `handler`
 /// for every event and flushing its metrics. The common `main` of every
@@ -58,11 +68,7 @@ where
             Output = Result<lambda_http::Response<lambda_http::Body>, lambda_http::Error>,
         > + Send,
 {
-    lambda_http::tracing::init_default_subscriber();
-    entry::log_panics();
-    metrics::install();
-    let app = std::sync::Arc::new(App::from_env(needs).await?);
-    let handler = std::sync::Arc::new(handler);
+    let (app, handler) = (init(needs).await?, std::sync::Arc::new(handler));
     lambda_runtime::run(lambda_runtime::service_fn(
         move |event: lambda_runtime::LambdaEvent<_>| {
             let (app, handler) = (app.clone(), handler.clone());
@@ -88,11 +94,7 @@ where
         + 'static,
     Fut: std::future::Future<Output = Result<serde_json::Value, lambda_runtime::Error>> + Send,
 {
-    lambda_runtime::tracing::init_default_subscriber();
-    entry::log_panics();
-    metrics::install();
-    let app = std::sync::Arc::new(App::from_env(needs).await?);
-    let handler = std::sync::Arc::new(handler);
+    let (app, handler) = (init(needs).await?, std::sync::Arc::new(handler));
     lambda_runtime::run(lambda_runtime::service_fn(
         move |event: lambda_runtime::LambdaEvent<serde_json::Value>| {
             let (app, handler) = (app.clone(), handler.clone());

@@ -1,11 +1,9 @@
 //! A slice of a duplicate job: copies from the saved key until the copy
 //! is done, the slice's deadline comes, or its share of items is copied.
 
-use std::time::{Instant, SystemTime};
+use std::time::Instant;
 
-use super::{
-    CHECKPOINT_EVERY, SliceOutcome, fail, finish, hand_off, is_transient, stop_at, wait_out,
-};
+use super::{CHECKPOINT_EVERY, Held, SliceOutcome, is_transient, wait_out};
 use crate::album::Album;
 use crate::error::ApiError;
 use crate::service::{App, now_rfc3339};
@@ -39,19 +37,14 @@ impl Progress {
 /// Runs the slice. DynamoDB trouble is waited out until the slice's stop
 /// time, then what is left is handed off; only errors no wait can end fail
 /// it (decision 0006).
-pub(super) async fn run(
-    app: &App,
-    job: &Job,
-    deadline: SystemTime,
-    owner: &str,
-) -> Result<SliceOutcome, ApiError> {
-    let stop_at = stop_at(app, deadline);
+pub(super) async fn run(held: &Held<'_>) -> Result<SliceOutcome, ApiError> {
+    let (app, job, stop_at) = (held.app, held.job, held.stop_at);
     let store = &app.store;
     let source = store.get_album(&job.source_album_id).await?;
     let destination = store.get_album(&job.destination_id).await?;
     let (Some(source), Some(destination)) = (source, destination) else {
         let why = "the source or destination album no longer exists";
-        return fail(app, job, owner, why).await;
+        return held.fail(why).await;
     };
     let mut progress = Progress {
         resume: job.resume.clone(),
@@ -70,24 +63,24 @@ pub(super) async fn run(
                 progress.advance(&report);
                 if report.finished {
                     let count = store.recount_images(&destination.id).await?;
-                    return finish(app, job, owner, progress.copied, destination, count).await;
+                    return held.finish(progress.copied, destination, count).await;
                 }
                 let share_done = app.slice_items.is_some_and(|most| progress.items >= most);
                 if share_done || Instant::now() >= stop_at {
-                    return hand_off(app, job, owner, handing(job, &progress)).await;
+                    return held.hand_off(handing(job, &progress)).await;
                 }
-                checkpoint(app, job, owner, &progress).await?;
+                checkpoint(held, &progress).await?;
             }
             Err(stopped) => {
                 progress.advance(&stopped.report);
-                save_progress_if_possible(app, job, owner, &stopped, &progress).await;
+                save_progress_if_possible(held, &stopped, &progress).await;
                 if !is_transient(&stopped.error) {
                     return Err(stopped.error.into());
                 }
                 troubles += 1;
                 tracing::warn!(job = %job.id, error = %stopped.error, troubles, "copy step failed; waiting it out within the slice");
                 if !wait_out(troubles, stop_at).await {
-                    return hand_off(app, job, owner, handing(job, &progress)).await;
+                    return held.hand_off(handing(job, &progress)).await;
                 }
             }
         }
@@ -105,12 +98,8 @@ fn handing<'a>(job: &Job, progress: &'a Progress) -> HandOff<'a> {
 
 /// Saves the slice's progress; a lost lease ends the slice (another
 /// invocation took the job over).
-async fn checkpoint(
-    app: &App,
-    job: &Job,
-    owner: &str,
-    progress: &Progress,
-) -> Result<(), ApiError> {
+async fn checkpoint(held: &Held<'_>, progress: &Progress) -> Result<(), ApiError> {
+    let (app, job, owner) = (held.app, held.job, held.owner);
     let Some(resume) = &progress.resume else {
         return Ok(());
     };
@@ -130,18 +119,12 @@ async fn checkpoint(
 
 /// Keeps what a failed step copied before the trouble, if the table takes
 /// the write; else the last checkpoint stands.
-async fn save_progress_if_possible(
-    app: &App,
-    job: &Job,
-    owner: &str,
-    stopped: &CopyFailure,
-    progress: &Progress,
-) {
+async fn save_progress_if_possible(held: &Held<'_>, stopped: &CopyFailure, progress: &Progress) {
     if stopped.report.items_completed == 0 {
         return;
     }
-    if let Err(e) = checkpoint(app, job, owner, progress).await {
-        tracing::warn!(job = %job.id, error = %e, "progress not saved; the last checkpoint stands");
+    if let Err(e) = checkpoint(held, progress).await {
+        tracing::warn!(job = %held.job.id, error = %e, "progress not saved; the last checkpoint stands");
     }
 }
 

@@ -128,17 +128,23 @@ pub async fn run_slice(
         Lease::Missing => return Err(ApiError::NotFound(format!("job {job_id} not found"))),
     };
     crate::metrics::job_slice();
+    let held = Held {
+        app,
+        job: &job,
+        owner,
+        stop_at: stop_at(app, deadline),
+    };
     if job.idle_slices >= MAX_IDLE_SLICES {
         let why = format!(
             "no progress in {} slices in a row: DynamoDB did not answer",
             job.idle_slices
         );
-        return fail(app, &job, owner, &why).await;
+        return held.fail(&why).await;
     }
     let heartbeat = lease::Heartbeat::start(store, job_id, owner, deadline);
     let outcome = match job.kind {
-        JobKind::Duplicate => copy_slice::run(app, &job, deadline, owner).await,
-        JobKind::Move => move_slice::run(app, &job, deadline, owner).await,
+        JobKind::Duplicate => copy_slice::run(&held).await,
+        JobKind::Move => move_slice::run(&held).await,
     };
     drop(heartbeat);
     if outcome.is_err() {
@@ -171,60 +177,69 @@ async fn wait_out(attempt: u32, stop_at: Instant) -> bool {
     Instant::now() < stop_at
 }
 
-/// Saves a held job's progress and hands it to the next slice.
-async fn hand_off(
-    app: &App,
-    job: &Job,
-    owner: &str,
-    progress: HandOff<'_>,
-) -> Result<SliceOutcome, ApiError> {
-    if progress.idle {
-        tracing::warn!(job = %job.id, idle_slices = job.idle_slices + 1, "slice ended without progress");
-        crate::metrics::idle_slice();
-    }
-    if !app
-        .store
-        .hand_off_job(&job.id, owner, &progress, &now_rfc3339())
-        .await?
-    {
-        return Err(ApiError::Unavailable(format!(
-            "lost the lease of job {}",
-            job.id
-        )));
-    }
-    let mut paused = job.clone();
-    if let Some(r) = progress.resume {
-        paused.resume = Some(r.clone());
-    }
-    paused.images_copied = progress.copied;
-    paused.holder = None;
-    Ok(SliceOutcome::Paused(paused))
+/// A job this slice holds, and when the slice stops working: what every
+/// step of a slice needs.
+struct Held<'a> {
+    app: &'a App,
+    job: &'a Job,
+    /// The lease owner (the invocation's request id).
+    owner: &'a str,
+    /// When the slice stops working and hands off what is left.
+    stop_at: Instant,
 }
 
-/// Marks a held job done with `copied` images copied, `destination`
-/// counted at `count`.
-async fn finish(
-    app: &App,
-    job: &Job,
-    owner: &str,
-    copied: u64,
-    mut destination: Album,
-    count: u64,
-) -> Result<SliceOutcome, ApiError> {
-    app.store
-        .finish_job(&job.id, owner, copied, &now_rfc3339())
-        .await?;
-    destination.images_count = count;
-    Ok(SliceOutcome::Done(destination))
-}
+impl Held<'_> {
+    /// Saves a held job's progress and hands it to the next slice.
+    async fn hand_off(&self, progress: HandOff<'_>) -> Result<SliceOutcome, ApiError> {
+        let (app, job, owner) = (self.app, self.job, self.owner);
+        if progress.idle {
+            tracing::warn!(job = %job.id, idle_slices = job.idle_slices + 1, "slice ended without progress");
+            crate::metrics::idle_slice();
+        }
+        if !app
+            .store
+            .hand_off_job(&job.id, owner, &progress, &now_rfc3339())
+            .await?
+        {
+            return Err(ApiError::Unavailable(format!(
+                "lost the lease of job {}",
+                job.id
+            )));
+        }
+        let mut paused = job.clone();
+        if let Some(r) = progress.resume {
+            paused.resume = Some(r.clone());
+        }
+        paused.images_copied = progress.copied;
+        paused.holder = None;
+        Ok(SliceOutcome::Paused(paused))
+    }
 
-/// Ends a held job as failed, for `why`.
-async fn fail(app: &App, job: &Job, owner: &str, why: &str) -> Result<SliceOutcome, ApiError> {
-    app.store
-        .fail_job(&job.id, owner, why, &now_rfc3339())
-        .await?;
-    let mut failed = job.clone();
-    failed.status = JobStatus::Failed;
-    failed.error = Some(why.into());
-    Ok(SliceOutcome::Failed(failed))
+    /// Marks a held job done with `copied` images copied, `destination`
+    /// counted at `count`.
+    async fn finish(
+        &self,
+        copied: u64,
+        mut destination: Album,
+        count: u64,
+    ) -> Result<SliceOutcome, ApiError> {
+        let (app, job, owner) = (self.app, self.job, self.owner);
+        app.store
+            .finish_job(&job.id, owner, copied, &now_rfc3339())
+            .await?;
+        destination.images_count = count;
+        Ok(SliceOutcome::Done(destination))
+    }
+
+    /// Ends a held job as failed, for `why`.
+    async fn fail(&self, why: &str) -> Result<SliceOutcome, ApiError> {
+        let (app, job, owner) = (self.app, self.job, self.owner);
+        app.store
+            .fail_job(&job.id, owner, why, &now_rfc3339())
+            .await?;
+        let mut failed = job.clone();
+        failed.status = JobStatus::Failed;
+        failed.error = Some(why.into());
+        Ok(SliceOutcome::Failed(failed))
+    }
 }

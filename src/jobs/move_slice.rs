@@ -2,28 +2,20 @@
 //! deadline, then finishes the job or hands it off. A move needs no resume
 //! key: what it moved is no longer in the source.
 
-use std::time::SystemTime;
-
-use super::{SliceOutcome, fail, finish, hand_off, stop_at, wait_out};
+use super::{Held, SliceOutcome, wait_out};
 use crate::album_move::{InterruptedMove, MovePlan, MoveProgress, run_move};
 use crate::error::ApiError;
-use crate::service::App;
 use crate::store::jobs::{HandOff, Job};
 use crate::store::moves::MoveState;
 
 /// Runs the slice: DynamoDB trouble is waited out until the slice's stop
 /// time, then the move is handed off; a move given up (its destination
 /// started moving away) ends the job.
-pub(super) async fn run(
-    app: &App,
-    job: &Job,
-    deadline: SystemTime,
-    owner: &str,
-) -> Result<SliceOutcome, ApiError> {
-    let stop_at = stop_at(app, deadline);
-    let Some(plan) = plan(app, job, owner).await? else {
+pub(super) async fn run(held: &Held<'_>) -> Result<SliceOutcome, ApiError> {
+    let (app, job, stop_at) = (held.app, held.job, held.stop_at);
+    let Some(plan) = plan(held).await? else {
         let why = "the album or its destination no longer exists, or the album is no longer being moved there";
-        return fail(app, job, owner, why).await;
+        return held.fail(why).await;
     };
     let plan = match plan {
         Planned::Move(plan) => plan,
@@ -38,15 +30,15 @@ pub(super) async fn run(
             Ok(MoveProgress::Done(album)) => {
                 let copied = job.images_total.max(moved);
                 let count = album.images_count;
-                return finish(app, job, owner, copied, album, count).await;
+                return held.finish(copied, album, count).await;
             }
             Ok(MoveProgress::NotDone(report)) => {
                 moved += report.images_moved;
-                return hand_off(app, job, owner, handing(job, moved)).await;
+                return held.hand_off(handing(job, moved)).await;
             }
             // Given up (its destination started moving away): ends the job.
             Err(stopped) if matches!(stopped.error, ApiError::Conflict(_)) => {
-                return fail(app, job, owner, &stopped.error.to_string()).await;
+                return held.fail(&stopped.error.to_string()).await;
             }
             Err(InterruptedMove { report, error }) => {
                 moved += report.images_moved;
@@ -56,7 +48,7 @@ pub(super) async fn run(
                 troubles += 1;
                 tracing::warn!(job = %job.id, %error, troubles, "move step failed; waiting it out within the slice");
                 if !wait_out(troubles, stop_at).await {
-                    return hand_off(app, job, owner, handing(job, moved)).await;
+                    return held.hand_off(handing(job, moved)).await;
                 }
             }
         }
@@ -81,7 +73,8 @@ enum Planned {
 
 /// The move to continue, from the source, its move mark and the
 /// destination; `None` when the job can no longer go on.
-async fn plan(app: &App, job: &Job, owner: &str) -> Result<Option<Planned>, ApiError> {
+async fn plan(held: &Held<'_>) -> Result<Option<Planned>, ApiError> {
+    let (app, job) = (held.app, held.job);
     let store = &app.store;
     // The source and its move mark in one read.
     let (source, moving_here) = match store.get_album_and_move(&job.source_album_id).await? {
@@ -95,7 +88,7 @@ async fn plan(app: &App, job: &Job, owner: &str) -> Result<Option<Planned>, ApiE
     match (source, destination) {
         (None, Some(destination)) => {
             let count = store.recount_images(&destination.id).await?;
-            let done = finish(app, job, owner, job.images_copied, destination, count).await?;
+            let done = held.finish(job.images_copied, destination, count).await?;
             Ok(Some(Planned::Finished(done)))
         }
         (Some(source), Some(destination)) if moving_here => Ok(Some(Planned::Move(MovePlan {
