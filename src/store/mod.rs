@@ -8,6 +8,7 @@
 
 pub mod accounts;
 pub mod albums;
+pub mod api_secrets;
 pub mod client;
 pub mod copy;
 pub mod counting;
