@@ -4,6 +4,8 @@
 //! event, so a misconfigured deployment fails at cold start with a message
 //! naming the variable, instead of answering 500s at request time.
 
+use std::time::Duration;
+
 use crate::cloudinary::CloudinaryConfig;
 use crate::error::ApiError;
 use crate::secret::Secret;
@@ -13,6 +15,11 @@ use crate::secret_source::Needs;
 pub const DEFAULT_UPLOAD_FORM_TTL_SECONDS: u64 = 604_800;
 /// Default lifetime of the refreshed `X-token` (four hours).
 pub const DEFAULT_TOKEN_TTL_SECONDS: u64 = 14_400;
+/// Default `TOKEN_MAX_LIFETIME_SECONDS` (24 h): the longest an API token
+/// may be valid from now, and the longest `X-token` renewals keep a session
+/// alive. A day covers a working session and an integrator's 12-hour
+/// tokens (SharinPix's example), and bounds what a leaked token is worth.
+pub const DEFAULT_TOKEN_MAX_LIFETIME_SECONDS: u64 = 86_400;
 /// Default days a finished job item is kept (`JOB_TTL_DAYS`): far longer
 /// than any re-delivery of the event that started it (6 h at most), so a
 /// late re-delivery still finds its job done instead of copying again.
@@ -35,9 +42,19 @@ pub struct Config {
     pub upload_form_ttl_seconds: u64,
     /// Seconds a refreshed `X-token` stays valid.
     pub token_ttl_seconds: u64,
+    /// The token-lifetime rule (`TOKEN_MAX_LIFETIME_SECONDS`, default 24 h):
+    /// an API token whose `exp` lies further ahead is refused, and `X-token`
+    /// renewals never carry a session past this long after it began
+    /// (`auth::session`).
+    pub token_max_lifetime_seconds: u64,
+    /// How long a looked-up organization API secret stays cached in the
+    /// process (`API_SECRET_CACHE_SECONDS`, 0 to 60, default 30): the most
+    /// a revoked secret keeps working on a warm function
+    /// (`crate::api_secrets`).
+    pub api_secret_cache: Duration,
     /// How long a finished (done or failed) job item is kept before
     /// DynamoDB's TTL deletes it (`JOB_TTL_DAYS`, default 30).
-    pub job_ttl: std::time::Duration,
+    pub job_ttl: Duration,
 }
 
 /// Why the configuration could not be loaded; names the variable, never its value.
@@ -70,57 +87,16 @@ impl Config {
         needs: Needs,
         get: impl Fn(&str) -> Option<String>,
     ) -> Result<Self, ConfigError> {
-        let required = |name: &'static str| -> Result<String, ConfigError> {
-            match get(name) {
-                Some(v) if !v.trim().is_empty() => Ok(v.trim().to_string()),
-                _ => Err(ConfigError::Missing(name)),
-            }
-        };
-        let seconds = |name: &'static str, default: u64| -> Result<u64, ConfigError> {
-            match get(name) {
-                None => Ok(default),
-                Some(v) if v.trim().is_empty() => Ok(default),
-                Some(v) => match v.trim().parse::<u64>() {
-                    Ok(n) if n > 0 && n <= 31_536_000 => Ok(n),
-                    _ => Err(ConfigError::Invalid {
-                        name,
-                        reason: "expected a number of seconds between 1 and 31536000".into(),
-                    }),
-                },
-            }
-        };
-
-        let days = |name: &'static str| -> Result<u64, ConfigError> {
-            match get(name).filter(|v| !v.trim().is_empty()) {
-                None => Ok(DEFAULT_JOB_TTL_DAYS),
-                Some(v) => match v.trim().parse::<u64>() {
-                    Ok(n) if (1..=3650).contains(&n) => Ok(n),
-                    _ => Err(ConfigError::Invalid {
-                        name,
-                        reason: "expected a number of days between 1 and 3650".into(),
-                    }),
-                },
-            }
-        };
-
-        let table_name = required("TABLE_NAME")?;
+        let get = &get;
+        let table_name = required(get, "TABLE_NAME")?;
         let jwt = match needs.jwt {
             false => None,
-            true => {
-                let jwt_secret = required("JWT_SECRET")?;
-                if jwt_secret.len() < 16 {
-                    return Err(ConfigError::Invalid {
-                        name: "JWT_SECRET",
-                        reason: "must be at least 16 characters".into(),
-                    });
-                }
-                Some(Secret::new(jwt_secret))
-            }
+            true => Some(jwt_secret(get)?),
         };
         let cloudinary_url = match needs.cloudinary {
             false => None,
             true => Some(
-                CloudinaryConfig::parse(&required("CLOUDINARY_URL")?).map_err(|e| {
+                CloudinaryConfig::parse(&required(get, "CLOUDINARY_URL")?).map_err(|e| {
                     ConfigError::Invalid {
                         name: "CLOUDINARY_URL",
                         reason: e.to_string(),
@@ -128,28 +104,109 @@ impl Config {
                 })?,
             ),
         };
-        let public_api_url = required("PUBLIC_API_URL")?
-            .trim_end_matches('/')
-            .to_string();
-        if !(public_api_url.starts_with("https://") || public_api_url.starts_with("http://")) {
-            return Err(ConfigError::Invalid {
-                name: "PUBLIC_API_URL",
-                reason: "must start with https:// or http://".into(),
-            });
-        }
+        let public_api_url = public_api_url(get)?;
+        let (token_ttl_seconds, token_max_lifetime_seconds) = token_lifetimes(get)?;
+        let cache = number(get, "API_SECRET_CACHE_SECONDS", 0..=60, "seconds")?;
         Ok(Self {
             table_name,
             jwt,
             cloudinary_url,
             public_api_url,
-            upload_form_ttl_seconds: seconds(
-                "UPLOAD_FORM_TTL_SECONDS",
-                DEFAULT_UPLOAD_FORM_TTL_SECONDS,
-            )?,
-            token_ttl_seconds: seconds("TOKEN_TTL_SECONDS", DEFAULT_TOKEN_TTL_SECONDS)?,
-            job_ttl: std::time::Duration::from_secs(days("JOB_TTL_DAYS")? * 86_400),
+            upload_form_ttl_seconds: number(get, "UPLOAD_FORM_TTL_SECONDS", SECONDS, "seconds")?
+                .unwrap_or(DEFAULT_UPLOAD_FORM_TTL_SECONDS),
+            token_ttl_seconds,
+            token_max_lifetime_seconds,
+            api_secret_cache: cache
+                .map(Duration::from_secs)
+                .unwrap_or(crate::api_secrets::DEFAULT_CACHE_TTL),
+            job_ttl: Duration::from_secs(
+                number(get, "JOB_TTL_DAYS", 1..=3650, "days")?.unwrap_or(DEFAULT_JOB_TTL_DAYS)
+                    * 86_400,
+            ),
         })
     }
+}
+
+/// The range of the lifetimes given in seconds: a second to a year.
+const SECONDS: std::ops::RangeInclusive<u64> = 1..=31_536_000;
+
+fn required(
+    get: &dyn Fn(&str) -> Option<String>,
+    name: &'static str,
+) -> Result<String, ConfigError> {
+    match get(name) {
+        Some(v) if !v.trim().is_empty() => Ok(v.trim().to_string()),
+        _ => Err(ConfigError::Missing(name)),
+    }
+}
+
+/// An optional whole number in `range` (`None`: absent or blank).
+fn number(
+    get: &dyn Fn(&str) -> Option<String>,
+    name: &'static str,
+    range: std::ops::RangeInclusive<u64>,
+    unit: &str,
+) -> Result<Option<u64>, ConfigError> {
+    match get(name).filter(|v| !v.trim().is_empty()) {
+        None => Ok(None),
+        Some(v) => match v.trim().parse::<u64>() {
+            Ok(n) if range.contains(&n) => Ok(Some(n)),
+            _ => Err(ConfigError::Invalid {
+                name,
+                reason: format!(
+                    "expected a number of {unit} between {} and {}",
+                    range.start(),
+                    range.end()
+                ),
+            }),
+        },
+    }
+}
+
+fn jwt_secret(get: &dyn Fn(&str) -> Option<String>) -> Result<Secret, ConfigError> {
+    let value = required(get, "JWT_SECRET")?;
+    if value.len() < 16 {
+        return Err(ConfigError::Invalid {
+            name: "JWT_SECRET",
+            reason: "must be at least 16 characters".into(),
+        });
+    }
+    Ok(Secret::new(value))
+}
+
+fn public_api_url(get: &dyn Fn(&str) -> Option<String>) -> Result<String, ConfigError> {
+    let url = required(get, "PUBLIC_API_URL")?
+        .trim_end_matches('/')
+        .to_string();
+    if !(url.starts_with("https://") || url.starts_with("http://")) {
+        return Err(ConfigError::Invalid {
+            name: "PUBLIC_API_URL",
+            reason: "must start with https:// or http://".into(),
+        });
+    }
+    Ok(url)
+}
+
+/// `TOKEN_TTL_SECONDS` and `TOKEN_MAX_LIFETIME_SECONDS`: a renewed
+/// `X-token` must itself be acceptable, so its lifetime may not exceed the
+/// maximum.
+fn token_lifetimes(get: &dyn Fn(&str) -> Option<String>) -> Result<(u64, u64), ConfigError> {
+    let ttl =
+        number(get, "TOKEN_TTL_SECONDS", SECONDS, "seconds")?.unwrap_or(DEFAULT_TOKEN_TTL_SECONDS);
+    let max = number(
+        get,
+        "TOKEN_MAX_LIFETIME_SECONDS",
+        60..=31_536_000,
+        "seconds",
+    )?
+    .unwrap_or(DEFAULT_TOKEN_MAX_LIFETIME_SECONDS);
+    if ttl > max {
+        return Err(ConfigError::Invalid {
+            name: "TOKEN_TTL_SECONDS",
+            reason: "must not exceed TOKEN_MAX_LIFETIME_SECONDS".into(),
+        });
+    }
+    Ok((ttl, max))
 }
 
 impl Config {
@@ -232,6 +289,49 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn token_lifetime_and_secret_cache_rules() {
+        let c = Config::from_lookup(Needs::JWT, env(FULL)).unwrap();
+        assert_eq!(c.token_max_lifetime_seconds, 86_400);
+        assert_eq!(c.api_secret_cache, Duration::from_secs(30));
+        let mut pairs = FULL.to_vec();
+        pairs.extend([
+            ("TOKEN_MAX_LIFETIME_SECONDS", "3600"),
+            ("TOKEN_TTL_SECONDS", "600"),
+            ("API_SECRET_CACHE_SECONDS", "0"),
+        ]);
+        let c = Config::from_lookup(Needs::JWT, env(&pairs)).unwrap();
+        assert_eq!(c.token_max_lifetime_seconds, 3_600);
+        assert_eq!(c.api_secret_cache, Duration::ZERO);
+        for (name, bad) in [
+            ("API_SECRET_CACHE_SECONDS", "61"),
+            ("TOKEN_MAX_LIFETIME_SECONDS", "59"),
+            ("TOKEN_MAX_LIFETIME_SECONDS", "a day"),
+        ] {
+            let mut pairs = FULL.to_vec();
+            pairs.push((name, bad));
+            let e = Config::from_lookup(Needs::JWT, env(&pairs)).unwrap_err();
+            assert!(
+                matches!(e, ConfigError::Invalid { name: n, .. } if n == name),
+                "{name}={bad}"
+            );
+        }
+        // A renewal must itself be acceptable.
+        let mut pairs = FULL.to_vec();
+        pairs.extend([
+            ("TOKEN_MAX_LIFETIME_SECONDS", "3600"),
+            ("TOKEN_TTL_SECONDS", "3601"),
+        ]);
+        let e = Config::from_lookup(Needs::JWT, env(&pairs)).unwrap_err();
+        assert!(matches!(
+            e,
+            ConfigError::Invalid {
+                name: "TOKEN_TTL_SECONDS",
+                ..
+            }
+        ));
     }
 
     #[test]
