@@ -1,0 +1,227 @@
+//! Helpers of the integrator-token tests (`tests/it/integrator_tokens.rs`,
+//! `tests/it/token_suite.rs`): API secrets made by `albumctl secrets`,
+//! tokens minted the way an integrator mints them (PyJWT, Node's
+//! `jsonwebtoken`, the README's own snippets), and forged integrator tokens.
+
+use std::process::Command;
+
+use album_api::api_secrets::ApiSecret;
+use album_api::service::now;
+use album_api::store::Store;
+use albumctl::secrets::{self, SecretsCommand};
+use jsonwebtoken::Algorithm;
+use serde_json::{Value, json};
+
+use super::security::{b64url, sign_jwt};
+use super::{JWT_SECRET, ORG};
+
+/// What `albumctl secrets create` printed.
+#[derive(Clone, Debug)]
+pub struct Created {
+    /// The secret's id (`iss`).
+    pub id: String,
+    /// The secret itself.
+    pub secret: String,
+}
+
+/// Runs `albumctl secrets <command>` against `store`: what it printed.
+pub async fn albumctl(store: &Store, command: SecretsCommand) -> Result<String, String> {
+    let mut out = Vec::new();
+    secrets::run(store, command, &mut out).await?;
+    Ok(String::from_utf8(out).expect("UTF-8 output"))
+}
+
+/// `albumctl secrets create --org <org>`, its two printed lines read back.
+pub async fn create_secret(store: &Store, org: &str) -> Created {
+    let printed = albumctl(store, SecretsCommand::Create { org: org.into() })
+        .await
+        .expect("secrets create");
+    let field = |name: &str| {
+        printed
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{name}: ")))
+            .unwrap_or_else(|| panic!("no {name} in {printed:?}"))
+            .to_string()
+    };
+    Created {
+        id: field("id"),
+        secret: field("secret"),
+    }
+}
+
+/// The first fenced block of language `lang` in the README's
+/// "Integrating" section: the code an integrator copies.
+pub fn readme_snippet(lang: &str) -> String {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
+        .expect("README.md");
+    let section = readme
+        .split("\n## Integrating\n")
+        .nth(1)
+        .and_then(|s| s.split("\n## ").next())
+        .expect("an Integrating section in README.md");
+    let fence = format!("```{lang}\n");
+    let start = section.find(&fence).expect("a snippet") + fence.len();
+    let len = section[start..].find("```").expect("a closed snippet");
+    section[start..start + len].to_string()
+}
+
+fn run(mut cmd: Command, what: &str) -> String {
+    let out = cmd
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap_or_else(|e| panic!("{what} could not start ({e}): run `make deps`"));
+    assert!(
+        out.status.success(),
+        "{what} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .expect("UTF-8")
+        .trim()
+        .to_string()
+}
+
+/// Runs Python code with the project's `.venv` interpreter (where
+/// `requirements-dev.txt` puts PyJWT), the secret's id and secret in
+/// `ALBUM_API_SECRET_ID` and `ALBUM_API_SECRET`: its printed token.
+pub fn python(code: &str, secret: &Created, args: &[&str]) -> String {
+    let mut cmd = Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.venv/bin/python"));
+    cmd.arg("-c")
+        .arg(code)
+        .args(args)
+        .env("ALBUM_API_SECRET_ID", &secret.id)
+        .env("ALBUM_API_SECRET", &secret.secret);
+    run(cmd, "python (PyJWT)")
+}
+
+/// Runs Node code from the repository root (so `require` finds
+/// `node_modules/jsonwebtoken`), with the same two variables.
+pub fn node(code: &str, secret: &Created) -> String {
+    let mut cmd = Command::new("node");
+    cmd.arg("-e")
+        .arg(code)
+        .env("ALBUM_API_SECRET_ID", &secret.id)
+        .env("ALBUM_API_SECRET", &secret.secret);
+    run(cmd, "node (jsonwebtoken)")
+}
+
+/// A token with exactly `claims`, HS256-signed with the secret by PyJWT.
+pub fn pyjwt(claims: &Value, secret: &Created) -> String {
+    python(
+        "import json, os, sys\nimport jwt\n\
+         print(jwt.encode(json.loads(sys.argv[1]), os.environ['ALBUM_API_SECRET'], algorithm='HS256'))",
+        secret,
+        &[&claims.to_string()],
+    )
+}
+
+/// An API secret of `org` written straight to the table (set-up of the
+/// forgery suite), revoked when `revoked`.
+pub async fn stored_secret(store: &Store, org: &str, revoked: bool) -> ApiSecret {
+    let mut s = ApiSecret::generate(org, "2026-01-01T00:00:00.000Z").expect("a secret");
+    if revoked {
+        s.revoked_at = Some("2026-01-02T00:00:00.000Z".into());
+    }
+    assert!(store.create_api_secret(&s).await.expect("PutItem"));
+    s
+}
+
+/// Integrator tokens that must all be 401: `ours` is an active secret of
+/// the seed organization, `revoked` a revoked one of it, `theirs` another
+/// organization's active secret.
+pub fn forged_integrator_tokens(
+    ours: &ApiSecret,
+    revoked: &ApiSecret,
+    theirs: &ApiSecret,
+) -> Vec<(&'static str, String)> {
+    let t = now();
+    let hs = |alg: &str| json!({"typ": "JWT", "alg": alg});
+    let claims = |iss: &str| json!({"exp": t + 3600, "iat": t, "iss": iss, "abilities": {}});
+    let with = |mut c: Value, k: &str, v: Value| {
+        c[k] = v;
+        c
+    };
+    let key = |s: &ApiSecret| s.key.expose().as_bytes().to_vec();
+    let hs256 = |c: &Value, k: &[u8]| sign_jwt(&hs("HS256"), c, k, Algorithm::HS256);
+    vec![
+        (
+            "another organization's secret, naming ours in iss",
+            hs256(&claims(&ours.id), &key(theirs)),
+        ),
+        (
+            "a revoked secret, correctly signed",
+            hs256(&claims(&revoked.id), &key(revoked)),
+        ),
+        (
+            "claiming our organization",
+            hs256(
+                &with(claims(&ours.id), "organization_id", json!(ORG)),
+                &key(ours),
+            ),
+        ),
+        (
+            "their secret, claiming our organization",
+            hs256(
+                &with(claims(&theirs.id), "organization_id", json!(ORG)),
+                &key(theirs),
+            ),
+        ),
+        (
+            "alg none with an iss",
+            format!(
+                "{}.{}.",
+                b64url(hs("none").to_string()),
+                b64url(claims(&ours.id).to_string())
+            ),
+        ),
+        (
+            "an RS256 header with an iss, HMAC-signed with the secret",
+            sign_jwt(
+                &hs("RS256"),
+                &claims(&ours.id),
+                &key(ours),
+                Algorithm::HS256,
+            ),
+        ),
+        (
+            "an HS512 token with an iss, signed with the secret",
+            sign_jwt(
+                &hs("HS512"),
+                &claims(&ours.id),
+                &key(ours),
+                Algorithm::HS512,
+            ),
+        ),
+        (
+            "an iss no secret has",
+            hs256(&claims(&uuid::Uuid::new_v4().to_string()), &key(ours)),
+        ),
+        (
+            "our iss, signed with JWT_SECRET",
+            hs256(&claims(&ours.id), JWT_SECRET.as_bytes()),
+        ),
+        (
+            "an iss that is no id",
+            hs256(
+                &with(claims(&ours.id), "iss", json!({"id": ours.id})),
+                &key(ours),
+            ),
+        ),
+        (
+            "exp more than a day ahead",
+            hs256(
+                &with(claims(&ours.id), "exp", json!(t + 86_400 + 3600)),
+                &key(ours),
+            ),
+        ),
+        ("without exp", {
+            let mut c = claims(&ours.id);
+            c.as_object_mut().expect("claims").remove("exp");
+            hs256(&c, &key(ours))
+        }),
+        (
+            "an audience",
+            hs256(&with(claims(&ours.id), "aud", json!("api")), &key(ours)),
+        ),
+    ]
+}
