@@ -15,9 +15,9 @@ use crate::auth::{Ability, Principal};
 use crate::error::ApiError;
 use crate::service::{App, album_and_move_for};
 use crate::store::StoreError;
-use crate::store::copy::{MoveReport, move_items};
 use crate::store::keys::shards_for;
 use crate::store::moves::{Mark, MoveState};
+use crate::store::moves::{MoveReport, move_items};
 
 /// A move, checked, with its source marked and its destination existing.
 #[derive(Clone, Debug)]
@@ -79,48 +79,84 @@ pub async fn prepare(
     if new_id == source.id {
         return Ok(MoveStart::Unchanged(source));
     }
-    let store = &app.store;
-    let moving_elsewhere = |to: &str| {
-        ApiError::Conflict(format!(
-            "album {source_id} is being moved to {to}; send that request again to finish it"
-        ))
-    };
     let state = match moving {
-        Some(m) if m.to != new_id => return Err(moving_elsewhere(&m.to)),
+        Some(m) if m.to != new_id => return Err(moving_elsewhere(source_id, &m.to)),
         Some(m) => m,
         None => {
-            if let Some((dest, dest_moving)) = store.get_album_and_move(new_id).await? {
-                if dest.organization_id != source.organization_id {
-                    return Err(ApiError::Conflict(format!(
-                        "album {new_id} already exists and belongs to another organization"
-                    )));
-                }
-                if !merge {
-                    return Err(ApiError::Conflict(format!(
-                        "album {new_id} already exists; send merge=true to move the images into it"
-                    )));
-                }
-                if !principal.can(new_id, Ability::ImageUpload) {
-                    return Err(ApiError::Forbidden(format!(
-                        "this token may not add images to album {new_id}"
-                    )));
-                }
-                if dest_moving.is_some() {
-                    return Err(ApiError::Conflict(format!(
-                        "album {new_id} is itself being moved"
-                    )));
-                }
-            }
+            check_destination(app, principal, &source, new_id, merge).await?;
             let job_id = uuid::Uuid::new_v4().to_string();
-            match store.mark_moving(source_id, new_id, &job_id, merge).await? {
+            match app
+                .store
+                .mark_moving(source_id, new_id, &job_id, merge)
+                .await?
+            {
                 Mark::Marked(m) => m,
-                Mark::MovingElsewhere(m) => return Err(moving_elsewhere(&m.to)),
+                Mark::MovingElsewhere(m) => return Err(moving_elsewhere(source_id, &m.to)),
                 Mark::Missing => {
                     return Err(ApiError::NotFound(format!("album {source_id} not found")));
                 }
             }
         }
     };
+    with_destination(app, source, new_id, state)
+        .await
+        .map(MoveStart::Ready)
+}
+
+/// The 409 of a source already moving to another id than the one asked.
+fn moving_elsewhere(source_id: &str, to: &str) -> ApiError {
+    ApiError::Conflict(format!(
+        "album {source_id} is being moved to {to}; send that request again to finish it"
+    ))
+}
+
+/// Checks that `source` may move to `new_id` before it is marked: free,
+/// or (with `merge`) an album of the same organization that the caller may
+/// add images to and that is not itself moving.
+async fn check_destination(
+    app: &App,
+    principal: &Principal,
+    source: &Album,
+    new_id: &str,
+    merge: bool,
+) -> Result<(), ApiError> {
+    let Some((dest, dest_moving)) = app.store.get_album_and_move(new_id).await? else {
+        return Ok(());
+    };
+    if dest.organization_id != source.organization_id {
+        return Err(ApiError::Conflict(format!(
+            "album {new_id} already exists and belongs to another organization"
+        )));
+    }
+    if !merge {
+        return Err(ApiError::Conflict(format!(
+            "album {new_id} already exists; send merge=true to move the images into it"
+        )));
+    }
+    if !principal.can(new_id, Ability::ImageUpload) {
+        return Err(ApiError::Forbidden(format!(
+            "this token may not add images to album {new_id}"
+        )));
+    }
+    if dest_moving.is_some() {
+        return Err(ApiError::Conflict(format!(
+            "album {new_id} is itself being moved"
+        )));
+    }
+    Ok(())
+}
+
+/// The plan of the move `state` of the marked `source`: its destination
+/// created if absent (a rename's is the source's album under the new id),
+/// or the move given up when the destination turned out to be another
+/// organization's or on its way elsewhere.
+async fn with_destination(
+    app: &App,
+    source: Album,
+    new_id: &str,
+    state: MoveState,
+) -> Result<MovePlan, ApiError> {
+    let store = &app.store;
     // A rename's destination: the source's album under the new id.
     let wanted = Album {
         views_count: source.views_count,
@@ -154,7 +190,7 @@ pub async fn prepare(
         )
         .await);
     }
-    Ok(MoveStart::Ready(plan))
+    Ok(plan)
 }
 
 /// Gives a move up: takes its mark off the source (if still its own), so
@@ -184,18 +220,19 @@ async fn abandon(app: &App, plan: &MovePlan, why: String) -> ApiError {
     }
 }
 
-/// Moves until done or `deadline`: passes over the source, then
-/// [`finish`] once a pass found nothing left behind.
+/// Moves until done or until it stops queueing at `stop_at` (`None`: as the
+/// current deadline says; [`crate::deadline::bulk`]): passes over the
+/// source, then [`finish`] once a pass found nothing left behind.
 pub async fn run_move(
     app: &App,
     plan: &MovePlan,
-    deadline: Option<Instant>,
+    stop_at: Option<Instant>,
 ) -> Result<MoveProgress, InterruptedMove> {
-    let mut opts = app.copy.clone();
-    opts.deadline = deadline;
+    let opts = app.copy.clone();
     let mut total = MoveReport::default();
     loop {
-        let report = match move_items(&app.store, &plan.source, &plan.destination, &opts).await {
+        let pass = move_items(&app.store, &plan.source, &plan.destination, &opts);
+        let report = match crate::deadline::bulk(stop_at, pass).await {
             Ok(report) => report,
             // The destination started moving away after this move began:
             // give this one up (decision 0011).
@@ -233,7 +270,8 @@ pub async fn run_move(
                 });
             }
         }
-        if deadline.is_some_and(|d| Instant::now() >= d) {
+        let past = stop_at.or_else(crate::deadline::stop_queueing_at);
+        if past.is_some_and(|d| Instant::now() >= d) {
             return Ok(MoveProgress::NotDone(total));
         }
     }

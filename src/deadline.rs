@@ -27,6 +27,13 @@ pub const ANSWER_MARGIN: Duration = Duration::from_secs(1);
 /// and the handoff is written well before Lambda stops the process.
 pub const SAFETY_MARGIN: Duration = Duration::from_secs(5);
 
+/// How long the batches still in flight when a bulk step (a copy, a move)
+/// stops queueing may take to finish, retries included, before they are
+/// given up: the step then reports where to resume and its caller still has
+/// time to save it. A bulk step stops queueing this long before the
+/// deadline it runs under ([`stop_queueing_at`]).
+pub const DRAIN_ALLOWANCE: Duration = Duration::from_secs(2);
+
 /// The default budgets (decision 0006). Each is overridable through the
 /// environment variable named beside it, read once at init ([`Budgets::from_env`]).
 pub mod defaults {
@@ -123,6 +130,34 @@ pub async fn scope<F: Future>(deadline: Option<Instant>, f: F) -> F::Output {
         Some(d) => DEADLINE.scope(d, f).await,
         None => f.await,
     }
+}
+
+/// When a request stops copying (or moving) inline: its inline budget
+/// (`sync_copy`) from now, and in any case early enough to leave
+/// `after_copy` before the request's deadline for the batches in flight,
+/// the count, the job and the answer.
+pub fn inline_copy_until(budgets: &Budgets) -> Instant {
+    let own = Instant::now() + budgets.sync_copy;
+    match current() {
+        Some(d) => own.min(
+            d.checked_sub(budgets.after_copy)
+                .unwrap_or_else(Instant::now),
+        ),
+        None => own,
+    }
+}
+
+/// When a bulk step running under the current deadline stops queueing
+/// work: [`DRAIN_ALLOWANCE`] before it, so what is in flight can finish.
+pub fn stop_queueing_at() -> Option<Instant> {
+    current().map(|d| d.checked_sub(DRAIN_ALLOWANCE).unwrap_or_else(Instant::now))
+}
+
+/// Runs the bulk step `f` so that it stops queueing work at `stop_at`
+/// (`None`: when the current deadline says) and every call it makes ends
+/// [`DRAIN_ALLOWANCE`] later: the one deadline, set for a step.
+pub async fn bulk<F: Future>(stop_at: Option<Instant>, f: F) -> F::Output {
+    scope(stop_at.map(|t| t + DRAIN_ALLOWANCE), f).await
 }
 
 /// The deadline of the invocation this task serves, if any.

@@ -174,7 +174,8 @@ impl From<Interrupted> for ApiError {
 }
 
 /// Copies the images of `plan.source` into `plan.destination`, from
-/// `start_key`, until done or `deadline`. When done, the returned album's
+/// `start_key`, until done or until it stops queueing at `stop_at` (`None`:
+/// as the current deadline says; [`crate::deadline::bulk`]). When done, the returned album's
 /// count is exact: settled from the copy's tally when this duplication
 /// created the destination, copied it whole in this run and nobody else
 /// wrote into it; recounted otherwise. When not done, the report says where
@@ -184,17 +185,17 @@ impl From<Interrupted> for ApiError {
 pub async fn run_copy(
     app: &App,
     plan: &Plan,
-    deadline: Option<Instant>,
+    stop_at: Option<Instant>,
     start_key: Option<crate::store::PageKey>,
 ) -> Result<Duplication, Interrupted> {
     let (source, destination) = (&plan.source, &plan.destination);
     let mut opts = app.copy.clone();
     opts.fresh_destination = plan.created && start_key.is_none();
-    opts.deadline = deadline;
     opts.start_key = start_key;
     opts.with_tags = plan.tags;
     let copying = Instant::now();
-    let copied = copy_images(&app.store, source, destination, &opts).await;
+    let copy = copy_images(&app.store, source, destination, &opts);
+    let copied = crate::deadline::bulk(stop_at, copy).await;
     match &copied {
         Ok(report) => crate::metrics::copied(report, copying.elapsed()),
         Err(failure) => crate::metrics::copied(&failure.report, copying.elapsed()),

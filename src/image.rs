@@ -242,13 +242,7 @@ impl ImageRecord {
     ) -> ImageJson<'a> {
         let asset = self.asset();
         let url = |t: &str| signed_url(cld, t, &asset);
-        let full = url(&format!("c_fit,h_1920,w_1920/fl_attachment/{AUTO}"));
-        let large = url(&format!(
-            "c_fit,h_1920,w_1920/c_fill,h_200,w_200/fl_attachment/{AUTO}"
-        ));
-        let mini = url(&format!(
-            "c_fit,h_1920,w_1920/c_fill,h_100,w_100/fl_attachment/{AUTO}"
-        ));
+        let (external_urls, thumbnails) = derived_urls(&url);
         ImageJson {
             id,
             public_id: id,
@@ -272,13 +266,7 @@ impl ImageRecord {
             original_url: url("fl_attachment"),
             original_width: self.original_width.unwrap_or(self.width),
             original_height: self.original_height.unwrap_or(self.height),
-            external_urls: ExternalUrls {
-                fill100: url("c_fit,w_300"),
-                fit2000: url("c_fit,h_2000,w_2000"),
-                mini: mini.clone(),
-                large: large.clone(),
-                full: full.clone(),
-            },
+            external_urls,
             filename: &self.filename,
             format: &self.format,
             title: &self.title,
@@ -290,15 +278,36 @@ impl ImageRecord {
             processed: self.processed,
             processing_error: &self.processing_error,
             album_id,
-            thumbnails: Thumbnails {
-                original: url(&format!("fl_attachment/{AUTO}")),
-                full_no_sharinpix: full.clone(),
-                full,
-                large,
-                mini,
-            },
+            thumbnails,
         }
     }
+}
+
+/// The image's derived URLs, each `url` of its transformation: the
+/// contract's `external_urls` and `thumbnails` (which share three).
+fn derived_urls(url: &dyn Fn(&str) -> String) -> (ExternalUrls, Thumbnails) {
+    let full = url(&format!("c_fit,h_1920,w_1920/fl_attachment/{AUTO}"));
+    let large = url(&format!(
+        "c_fit,h_1920,w_1920/c_fill,h_200,w_200/fl_attachment/{AUTO}"
+    ));
+    let mini = url(&format!(
+        "c_fit,h_1920,w_1920/c_fill,h_100,w_100/fl_attachment/{AUTO}"
+    ));
+    let external = ExternalUrls {
+        fill100: url("c_fit,w_300"),
+        fit2000: url("c_fit,h_2000,w_2000"),
+        mini: mini.clone(),
+        large: large.clone(),
+        full: full.clone(),
+    };
+    let thumbnails = Thumbnails {
+        original: url(&format!("fl_attachment/{AUTO}")),
+        full_no_sharinpix: full.clone(),
+        full,
+        large,
+        mini,
+    };
+    (external, thumbnails)
 }
 
 /// Namespace of the ids of uploaded images (UUIDv5 of album and asset):
@@ -316,6 +325,71 @@ pub fn from_upload(
 ) -> Result<(String, ImageRecord), String> {
     let text = |k: &str| n.get(k).and_then(Value::as_str).filter(|s| !s.is_empty());
     let int = |k: &str| n.get(k).and_then(Value::as_i64);
+    let (public_id, version, created_at) = required_fields(n)?;
+    let format = text("format").unwrap_or("");
+    let width = int("width").unwrap_or(0);
+    let height = int("height").unwrap_or(0);
+    let bytes = int("bytes").unwrap_or(0);
+    let original_filename = text("original_filename").unwrap_or(public_id);
+    let infos = upload_infos(n, public_id, created_at, format, (width, height, bytes));
+    let key = text("asset_id").unwrap_or(public_id);
+    let id =
+        uuid::Uuid::new_v5(&UPLOAD_NAMESPACE, format!("{album_id}/{key}").as_bytes()).to_string();
+    let record = ImageRecord {
+        infos,
+        asset_public_id: public_id.to_string(),
+        asset_version: version,
+        asset_format: format.to_string(),
+        exifs: n
+            .get("image_metadata")
+            .filter(|v| v.is_object())
+            .cloned()
+            .unwrap_or_else(empty_object),
+        gps: None,
+        gps_ip: None,
+        gps_exifs: None,
+        gps_html: None,
+        created_at: created_at.to_string(),
+        updated_at: now_rfc3339.to_string(),
+        taken_at: None,
+        width,
+        height,
+        rotation: 0,
+        crop_x: 0.0,
+        crop_y: 0.0,
+        crop_w: 0.0,
+        crop_h: 0.0,
+        metadatas: empty_object(),
+        original_width: None,
+        original_height: None,
+        filename: original_filename.to_string(),
+        format: format.to_string(),
+        title: None,
+        description: None,
+        page: 1,
+        group_id: None,
+        color: first_color(n),
+        size: bytes,
+        processed: true,
+        processing_error: None,
+    };
+    Ok((id, record))
+}
+
+/// The predominant color of an upload: the first of Cloudinary's
+/// `colors` (`[["#hex", percent], …]`).
+fn first_color(n: &Value) -> Option<String> {
+    n.get("colors")
+        .and_then(|c| c.get(0))
+        .and_then(|c| c.get(0))
+        .and_then(Value::as_str)
+        .map(str::to_string)
+}
+
+/// What an upload notification must hold: the asset's `public_id` (at
+/// most 255 bytes), its `version` and its `created_at` (RFC 3339).
+fn required_fields(n: &Value) -> Result<(&str, u64, &str), String> {
+    let text = |k: &str| n.get(k).and_then(Value::as_str).filter(|s| !s.is_empty());
     let public_id = text("public_id").ok_or("public_id is required")?;
     if public_id.len() > 255 {
         return Err("public_id is too long".into());
@@ -324,14 +398,24 @@ pub fn from_upload(
         .get("version")
         .and_then(Value::as_u64)
         .ok_or("version must be a positive integer")?;
-    let format = text("format").unwrap_or("");
     let created_at = text("created_at").ok_or("created_at is required")?;
     if sort_millis(created_at).is_none() {
         return Err("created_at must be an RFC 3339 time".into());
     }
-    let width = int("width").unwrap_or(0);
-    let height = int("height").unwrap_or(0);
-    let bytes = int("bytes").unwrap_or(0);
+    Ok((public_id, version, created_at))
+}
+
+/// The `infos` of an upload notification `n`, in the seed's key order,
+/// then colors, faces, phash, predominant when present; `(width, height,
+/// bytes)` as read (0 when absent).
+fn upload_infos(
+    n: &Value,
+    public_id: &str,
+    created_at: &str,
+    format: &str,
+    (width, height, bytes): (i64, i64, i64),
+) -> Value {
+    let text = |k: &str| n.get(k).and_then(Value::as_str).filter(|s| !s.is_empty());
     let original_filename = text("original_filename").unwrap_or(public_id);
     let mut infos = serde_json::Map::new();
     infos.insert("bytes".into(), Value::from(bytes));
@@ -361,54 +445,7 @@ pub fn from_upload(
             infos.insert(k.into(), v.clone());
         }
     }
-    let color = n
-        .get("colors")
-        .and_then(|c| c.get(0))
-        .and_then(|c| c.get(0))
-        .and_then(Value::as_str)
-        .map(str::to_string);
-    let key = text("asset_id").unwrap_or(public_id);
-    let id =
-        uuid::Uuid::new_v5(&UPLOAD_NAMESPACE, format!("{album_id}/{key}").as_bytes()).to_string();
-    let record = ImageRecord {
-        asset_public_id: public_id.to_string(),
-        asset_version: version,
-        asset_format: format.to_string(),
-        infos: Value::Object(infos),
-        exifs: n
-            .get("image_metadata")
-            .filter(|v| v.is_object())
-            .cloned()
-            .unwrap_or_else(empty_object),
-        gps: None,
-        gps_ip: None,
-        gps_exifs: None,
-        gps_html: None,
-        created_at: created_at.to_string(),
-        updated_at: now_rfc3339.to_string(),
-        taken_at: None,
-        width,
-        height,
-        rotation: 0,
-        crop_x: 0.0,
-        crop_y: 0.0,
-        crop_w: 0.0,
-        crop_h: 0.0,
-        metadatas: empty_object(),
-        original_width: None,
-        original_height: None,
-        filename: original_filename.to_string(),
-        format: format.to_string(),
-        title: None,
-        description: None,
-        page: 1,
-        group_id: None,
-        color,
-        size: bytes,
-        processed: true,
-        processing_error: None,
-    };
-    Ok((id, record))
+    Value::Object(infos)
 }
 
 /// Milliseconds since the Unix epoch of an RFC 3339 time (`None` when

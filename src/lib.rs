@@ -6,17 +6,19 @@
 //! album: copying thousands of image items fast and exactly once.
 //!
 //! Layout (hexagonal): domain types ([`album`], [`image`]), rules ([`auth`],
-//! [`cloudinary`], [`cursor`]), the use-cases ([`duplicate`], [`jobs`],
-//! [`schedule`]) and the DynamoDB adapter ([`store`], the only module that
-//! speaks DynamoDB); [`handlers`] adapt Lambda events, [`http`] and
-//! [`entry`] hold the HTTP glue, [`deadline`] the time budget of an
-//! invocation, [`metrics`] what the functions count, [`config`] and
-//! [`secret`], [`secret_source`] the configuration read at init,
-//! and each `src/bin/*.rs` only wires a handler to the runtime. What runs
-//! beside the functions (the CLI, the dev server, seeding) is the `albumctl`
-//! package (decision 0007).
+//! [`cloudinary`], [`cursor`], [`tags`]), the use-cases ([`duplicate`],
+//! [`album_move`], [`album_list`], [`tagging`], [`jobs`], [`schedule`])
+//! and the DynamoDB adapter ([`store`], the only module that speaks
+//! DynamoDB); [`handlers`] adapt Lambda events (adding one:
+//! `docs/adding-a-route.md`), [`http`] and [`entry`] hold the HTTP glue,
+//! [`deadline`] the time budget of an invocation, [`metrics`] what the
+//! functions count, [`config`] and [`secret`], [`secret_source`] the
+//! configuration read at init, and each `src/bin/*.rs` only wires a
+//! handler to the runtime. What runs beside the functions (the CLI, the
+//! dev server, seeding) is the `albumctl` package (decision 0007).
 
 pub mod album;
+pub mod album_list;
 pub mod album_move;
 pub mod api_secrets;
 pub mod auth;
@@ -37,11 +39,12 @@ pub mod secret;
 pub mod secret_source;
 pub mod service;
 pub mod store;
+pub mod tagging;
 pub mod tags;
 
 pub use config::Config;
+pub use config::Needs;
 pub use error::ApiError;
-pub use secret_source::Needs;
 pub use service::App;
 
 /// Starts an HTTP function: tracing, metrics, configuration with the

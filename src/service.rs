@@ -11,9 +11,10 @@ use crate::auth::session::TokenRules;
 use crate::auth::{self, Ability, Issuer, Principal};
 use crate::cloudinary::{self, UploadForm};
 use crate::config::Config;
+use crate::config::Needs;
 use crate::deadline::Budgets;
 use crate::error::ApiError;
-use crate::secret_source::{self, Needs};
+use crate::secret_source;
 use crate::store::copy::CopyOptions;
 use crate::store::moves::MoveState;
 use crate::store::{Store, StoredImage, sdk_config_from_env};
@@ -269,6 +270,34 @@ pub async fn render_album(
     album: &Album,
     now: i64,
 ) -> Result<String, ApiError> {
+    with_album_json(app, principal, album, now, |json| {
+        serde_json::to_string(json)
+    })
+    .await
+}
+
+/// [`render_album`] as a JSON value, to embed in another answer (a job's).
+pub async fn album_value(
+    app: &App,
+    principal: &Principal,
+    album: &Album,
+    now: i64,
+) -> Result<serde_json::Value, ApiError> {
+    with_album_json(app, principal, album, now, |json| {
+        serde_json::to_value(json)
+    })
+    .await
+}
+
+/// Builds the album JSON of `album` (it borrows the thumbnails read here)
+/// and hands it to `serialize`.
+async fn with_album_json<R>(
+    app: &App,
+    principal: &Principal,
+    album: &Album,
+    now: i64,
+    serialize: impl FnOnce(&AlbumJson) -> serde_json::Result<R>,
+) -> Result<R, ApiError> {
     let thumbs: Vec<StoredImage> = app.store.newest_images(album, THUMBNAILS).await?;
     let cld = app.config.cloudinary()?;
     let json = AlbumJson {
@@ -283,7 +312,7 @@ pub async fn render_album(
             .map(|t| t.record.render(&t.id, &album.id, cld))
             .collect(),
     };
-    serde_json::to_string(&json).map_err(|e| ApiError::Internal(format!("album JSON: {e}")))
+    serialize(&json).map_err(|e| ApiError::Internal(format!("album JSON: {e}")))
 }
 
 /// The caller's refreshed token, sent as `X-token` on every success:

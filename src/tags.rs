@@ -1,10 +1,12 @@
 //! Tags: name rules, finding a tag by id or name, and the tag and
 //! tag-image JSON (`/api/v1/tags…`, decision 0011).
 
+use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::cloudinary::CloudinaryConfig;
 use crate::error::ApiError;
+use crate::image::ImageJson;
 use crate::service::App;
 use crate::store::StoredImage;
 use crate::store::tags::{Tag, TagImage};
@@ -57,21 +59,31 @@ pub fn tag_json(tag: &Tag) -> Value {
 }
 
 /// `{"id","created_at","user","image","tag"}`: one image tagged.
-pub fn tag_image_json(
-    assoc: &TagImage,
-    image: &StoredImage,
+#[derive(Debug, Serialize)]
+pub struct TagImageJson<'a> {
+    pub id: &'a str,
+    pub created_at: &'a str,
+    /// `{"id"}` of who tagged it.
+    pub user: Value,
+    pub image: ImageJson<'a>,
+    /// [`tag_json`].
+    pub tag: Value,
+}
+
+/// The JSON of `assoc`, which tags `image` with `tag`.
+pub fn tag_image_json<'a>(
+    assoc: &'a TagImage,
+    image: &'a StoredImage,
     tag: &Tag,
     cld: &CloudinaryConfig,
-) -> Result<Value, ApiError> {
-    let image = serde_json::to_value(image.record.render(&image.id, &assoc.album_id, cld))
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
-    Ok(json!({
-        "id": assoc.id,
-        "created_at": assoc.created_at,
-        "user": {"id": assoc.user_id},
-        "image": image,
-        "tag": tag_json(tag),
-    }))
+) -> TagImageJson<'a> {
+    TagImageJson {
+        id: &assoc.id,
+        created_at: &assoc.created_at,
+        user: json!({"id": assoc.user_id}),
+        image: image.record.render(&image.id, &assoc.album_id, cld),
+        tag: tag_json(tag),
+    }
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::Value;
 
-use crate::auth::verify_notification_token;
+use crate::auth::{NotificationClaims, verify_notification_token};
 use crate::cloudinary::{WebhookError, verify_notification};
 use crate::error::ApiError;
 use crate::http::{Reply, answer, body_bytes, header};
@@ -31,6 +31,38 @@ fn reject(reason: WebhookRejection, error: ApiError) -> ApiError {
 
 async fn serve(app: &App, req: &Request) -> Result<Reply, ApiError> {
     let now = now();
+    let claims = verified_token(app, req, now)?;
+    let notification = verified_notification(app, req, now)?;
+    match notification
+        .get("notification_type")
+        .and_then(Value::as_str)
+    {
+        Some("error") => {
+            tracing::warn!(album = %claims.album_id, "Cloudinary reported an upload error");
+            return Ok(accepted());
+        }
+        Some("upload") | None => {}
+        Some(other) => {
+            tracing::info!(
+                kind = other,
+                "ignoring a notification that is not an upload"
+            );
+            return Ok(accepted());
+        }
+    }
+    record(app, &claims, &notification).await?;
+    Ok(accepted())
+}
+
+/// The 201 (empty) of a notification taken, counted as accepted.
+fn accepted() -> Reply {
+    webhook_accepted();
+    Reply::new(201, String::new())
+}
+
+/// The claims of the notification token in the URL (webhook-only, naming
+/// the album and organization); 401 without a valid one.
+fn verified_token(app: &App, req: &Request, now: i64) -> Result<NotificationClaims, ApiError> {
     let token = req
         .query_string_parameters_ref()
         .and_then(|q| q.first("token").map(str::to_string))
@@ -40,8 +72,13 @@ async fn serve(app: &App, req: &Request) -> Result<Reply, ApiError> {
                 ApiError::Unauthorized("missing notification token".into()),
             )
         })?;
-    let claims = verify_notification_token(&token, app.config.jwt_secret()?, now)
-        .map_err(|e| reject(WebhookRejection::BadToken, e))?;
+    verify_notification_token(&token, app.config.jwt_secret()?, now)
+        .map_err(|e| reject(WebhookRejection::BadToken, e))
+}
+
+/// The notification, a JSON object, once Cloudinary's signature over the
+/// raw body is checked (401 when wrong or stale, 400 when not an object).
+fn verified_notification(app: &App, req: &Request, now: i64) -> Result<Value, ApiError> {
     let body = body_bytes(req)?;
     verify_notification(
         body,
@@ -69,27 +106,18 @@ async fn serve(app: &App, req: &Request) -> Result<Reply, ApiError> {
             ApiError::BadRequest("body must be a JSON object".into()),
         ));
     }
-    match notification
-        .get("notification_type")
-        .and_then(Value::as_str)
-    {
-        Some("error") => {
-            tracing::warn!(album = %claims.album_id, "Cloudinary reported an upload error");
-            webhook_accepted();
-            return Ok(Reply::new(201, String::new()));
-        }
-        Some("upload") | None => {}
-        Some(other) => {
-            tracing::info!(
-                kind = other,
-                "ignoring a notification that is not an upload"
-            );
-            webhook_accepted();
-            return Ok(Reply::new(201, String::new()));
-        }
-    }
+    Ok(notification)
+}
+
+/// Records the uploaded image in the token's album (or where that album's
+/// images are moving); nothing new when it is already there.
+async fn record(
+    app: &App,
+    claims: &NotificationClaims,
+    notification: &Value,
+) -> Result<(), ApiError> {
     let (id, record) =
-        from_upload(&claims.album_id, &notification, &now_rfc3339()).map_err(|e| {
+        from_upload(&claims.album_id, notification, &now_rfc3339()).map_err(|e| {
             reject(
                 WebhookRejection::BadRequest,
                 ApiError::BadRequest(format!("upload notification: {e}")),
@@ -123,6 +151,5 @@ async fn serve(app: &App, req: &Request) -> Result<Reply, ApiError> {
         Err(e) => return Err(e.into()),
     };
     tracing::info!(album = %album_id, created, "upload recorded");
-    webhook_accepted();
-    Ok(Reply::new(201, String::new()))
+    Ok(())
 }

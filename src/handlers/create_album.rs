@@ -12,10 +12,10 @@ use lambda_http::{Body, Request, Response};
 use sha1::{Digest, Sha1};
 
 use crate::album::Album;
-use crate::auth::{Abilities, Principal};
+use crate::auth::Abilities;
 use crate::error::ApiError;
-use crate::http::{Reply, answer, body_bytes, header, params};
-use crate::service::{App, authenticate, now, now_rfc3339, render_album, x_token};
+use crate::http::{Caller, Reply, answer, body_bytes, params};
+use crate::service::{App, now_rfc3339};
 use crate::store::idempotency::Claim;
 
 /// How long an idempotency key names its album.
@@ -47,8 +47,8 @@ pub fn idempotency_key(req: &Request) -> Result<Option<String>, ApiError> {
 }
 
 async fn serve(app: &App, req: &Request) -> Result<Reply, ApiError> {
-    let now = now();
-    let principal = authenticate(app, header(req, "authorization"), now).await?;
+    let caller = Caller::of(app, req).await?;
+    let principal = &caller.principal;
     // The body carries nothing today, but must be readable.
     params(req)?;
     let key = idempotency_key(req)?;
@@ -68,7 +68,7 @@ async fn serve(app: &App, req: &Request) -> Result<Reply, ApiError> {
                 &key,
                 &id,
                 &fingerprint,
-                now.max(0) as u64,
+                caller.now.max(0) as u64,
                 IDEMPOTENCY_TTL,
             )
             .await?;
@@ -88,25 +88,25 @@ async fn serve(app: &App, req: &Request) -> Result<Reply, ApiError> {
             status = 200;
         }
     }
-    create(app, &principal, id, status, now).await
+    create(app, &caller, id, status).await
 }
 
 async fn create(
     app: &App,
-    principal: &Principal,
+    caller: &Caller<'_>,
     id: String,
     status: u16,
-    now: i64,
 ) -> Result<Reply, ApiError> {
-    let album = Album::new(&id, &principal.organization_id, &now_rfc3339());
+    let org = &caller.principal.organization_id;
+    let album = Album::new(&id, org, &now_rfc3339());
     let album = app.store.create_album_if_absent(&album).await?;
-    if album.organization_id != principal.organization_id {
+    if &album.organization_id != org {
         return Err(ApiError::Conflict(
             "the album of this Idempotency-Key belongs to another organization".into(),
         ));
     }
-    let body = render_album(app, principal, &album, now).await?;
-    Ok(Reply::new(status, body)
-        .token(x_token(app, principal, now)?)
+    Ok(caller
+        .album_reply(status, &album)
+        .await?
         .header("location", format!("/api/v1/albums/{}", album.id)))
 }

@@ -6,8 +6,8 @@ use lambda_http::{Body, Request, Response};
 
 use crate::auth::Abilities;
 use crate::error::ApiError;
-use crate::http::{Reply, answer, header, params};
-use crate::service::{App, authenticate, now, now_rfc3339, x_token};
+use crate::http::{Caller, Reply, answer, params};
+use crate::service::{App, now_rfc3339};
 use crate::tags::{tag_json, valid_name};
 
 /// Handles one request inside the write budget (every outcome, running
@@ -17,8 +17,8 @@ pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, lambda_ht
 }
 
 async fn serve(app: &App, req: &Request) -> Result<Reply, ApiError> {
-    let now = now();
-    let principal = authenticate(app, header(req, "authorization"), now).await?;
+    let caller = Caller::of(app, req).await?;
+    let principal = &caller.principal;
     let name = valid_name(params(req)?.str("name")?)?;
     if !matches!(principal.abilities, Abilities::All) {
         return Err(ApiError::Forbidden(
@@ -29,8 +29,5 @@ async fn serve(app: &App, req: &Request) -> Result<Reply, ApiError> {
         .store
         .create_tag(&principal.organization_id, &name, &now_rfc3339())
         .await?;
-    Ok(
-        Reply::new(if created { 201 } else { 200 }, tag_json(&tag).to_string())
-            .token(x_token(app, &principal, now)?),
-    )
+    caller.json(if created { 201 } else { 200 }, &tag_json(&tag))
 }

@@ -2,11 +2,10 @@
 
 use lambda_http::{Body, Request, Response};
 
-use crate::album::is_valid_id;
 use crate::auth::Ability;
 use crate::error::ApiError;
-use crate::http::{Reply, answer, header, path_param};
-use crate::service::{App, album_and_move_for, authenticate, now, x_token};
+use crate::http::{Caller, Reply, answer, path_item_id};
+use crate::service::{App, album_and_move_for};
 use crate::store::images::ItemKey;
 use crate::store::keys::image_pk;
 
@@ -17,25 +16,26 @@ pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, lambda_ht
 }
 
 async fn serve(app: &App, req: &Request) -> Result<Reply, ApiError> {
-    let now = now();
-    let principal = authenticate(app, header(req, "authorization"), now).await?;
+    let caller = Caller::of(app, req).await?;
     let not_found = || ApiError::NotFound("image not found".into());
-    let id = path_param(req, "id", "images")
-        .filter(|id| is_valid_id(id))
-        .ok_or_else(not_found)?;
+    let id = path_item_id(req, "id", "images", "image")?;
     // Mid-move an image has two copies (its old album's and its new
     // one's, the same organization's): both go, or finishing the move
     // would bring it back (decision 0011).
     let copies = app.store.find_image_copies(&id).await?;
     let first = copies.first().ok_or_else(not_found)?;
     // The album check reads the first copy's move mark too.
-    let (_, first_mark) =
-        album_and_move_for(app, &principal, &first.album_id, &[Ability::ImageDelete])
-            .await
-            .map_err(|e| match e {
-                ApiError::NotFound(_) => not_found(),
-                other => other,
-            })?;
+    let (_, first_mark) = album_and_move_for(
+        app,
+        &caller.principal,
+        &first.album_id,
+        &[Ability::ImageDelete],
+    )
+    .await
+    .map_err(|e| match e {
+        ApiError::NotFound(_) => not_found(),
+        other => other,
+    })?;
     let mut deleted = false;
     for (i, key) in copies.iter().enumerate() {
         // An album being moved may already have sent this image's tag
@@ -60,5 +60,5 @@ async fn serve(app: &App, req: &Request) -> Result<Reply, ApiError> {
     if !deleted {
         return Err(not_found());
     }
-    Ok(Reply::new(204, String::new()).token(x_token(app, &principal, now)?))
+    caller.no_content()
 }

@@ -2,11 +2,10 @@
 
 use lambda_http::{Body, Request, Response};
 
-use crate::album::is_valid_id;
 use crate::auth::Ability;
 use crate::error::ApiError;
-use crate::http::{Reply, answer, header, path_param};
-use crate::service::{App, album_for, authenticate, now, x_token};
+use crate::http::{Caller, Reply, answer, path_item_id};
+use crate::service::App;
 
 /// Handles one request inside the write budget (every outcome, running
 /// out of time included, is an HTTP response).
@@ -15,16 +14,14 @@ pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, lambda_ht
 }
 
 async fn serve(app: &App, req: &Request) -> Result<Reply, ApiError> {
-    let now = now();
-    let principal = authenticate(app, header(req, "authorization"), now).await?;
+    let caller = Caller::of(app, req).await?;
     let not_found = || ApiError::NotFound("tag image not found".into());
-    let id = path_param(req, "id", "tag_images")
-        .filter(|id| is_valid_id(id))
-        .ok_or_else(not_found)?;
+    let id = path_item_id(req, "id", "tag_images", "tag image")?;
     // Both copies mid-move, as for images (decision 0011).
     let copies = app.store.find_tag_image(&id).await?;
     let first = copies.first().ok_or_else(not_found)?;
-    album_for(app, &principal, &first.album_id, &[Ability::ImageList])
+    caller
+        .album(&first.album_id, &[Ability::ImageList])
         .await
         .map_err(|e| match e {
             ApiError::NotFound(_) => not_found(),
@@ -37,5 +34,5 @@ async fn serve(app: &App, req: &Request) -> Result<Reply, ApiError> {
     if !deleted {
         return Err(not_found());
     }
-    Ok(Reply::new(204, String::new()).token(x_token(app, &principal, now)?))
+    caller.no_content()
 }

@@ -11,13 +11,11 @@ use std::time::Instant;
 
 use lambda_http::{Body, Request, Response};
 
-use crate::auth::Principal;
 use crate::deadline;
 use crate::duplicate::{Plan, prepare, run_copy};
 use crate::error::ApiError;
-use crate::http::{RETRY_AFTER_SECONDS, Reply, answer, header, params, path_param};
-use crate::jobs::JobJson;
-use crate::service::{App, authenticate, now, now_rfc3339, render_album, x_token};
+use crate::http::{Caller, Reply, answer, params, path_id};
+use crate::service::{App, now_rfc3339};
 use crate::store::copy::CopyReport;
 use crate::store::jobs::{Job, JobKind};
 
@@ -31,43 +29,30 @@ pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, lambda_ht
     Ok(response)
 }
 
-/// When this request stops copying: its inline budget, and in any case
-/// early enough to leave `after_copy` before the request's deadline for
-/// the batches in flight, the count, the job and the answer.
-pub(crate) fn copy_deadline(app: &App) -> Instant {
-    let own = Instant::now() + app.budgets().sync_copy;
-    match deadline::current() {
-        Some(d) => own.min(
-            d.checked_sub(app.budgets().after_copy)
-                .unwrap_or_else(Instant::now),
-        ),
-        None => own,
-    }
-}
-
 async fn serve(app: &App, req: &Request) -> Result<Reply, ApiError> {
-    let now = now();
-    let principal = authenticate(app, header(req, "authorization"), now).await?;
-    let source_id = path_param(req, "id", "albums")
-        .ok_or_else(|| ApiError::NotFound("album not found".into()))?;
+    let caller = Caller::of(app, req).await?;
+    let source_id = path_id(req, "id", "albums", "album")?;
     let params = params(req)?;
     let requested = params.str("destination_id")?;
     let tags = params.flag("tags")?;
-    let mut plan = prepare(app, &principal, &source_id, requested).await?;
+    let mut plan = prepare(app, &caller.principal, &source_id, requested).await?;
     plan.tags = tags;
-    let token = x_token(app, &principal, now)?;
-    let report = match run_copy(app, &plan, Some(copy_deadline(app)), None).await {
-        Ok(done) if done.report.finished => {
-            let body = render_album(app, &principal, &done.album, now).await?;
-            return Ok(Reply::new(200, body).token(token));
-        }
+    let report = match run_copy(
+        app,
+        &plan,
+        Some(deadline::inline_copy_until(app.budgets())),
+        None,
+    )
+    .await
+    {
+        Ok(done) if done.report.finished => return caller.album_reply(200, &done.album).await,
         // Too large for one request: the rest runs as a job.
         Ok(done) => done.report,
         // Trouble part-way: what was copied is kept as a job when it can
         // be saved (the worker finishes it once DynamoDB recovers); else
         // the 503, and the client's retry completes the copy exactly.
         Err(stopped) if stopped.report.items_completed > 0 || stopped.report.finished => {
-            match continue_as_job(app, &principal, &plan, &stopped.report, token).await {
+            match continue_as_job(app, &caller, &plan, &stopped.report).await {
                 Ok(reply) => return Ok(reply),
                 Err(e) => {
                     tracing::warn!(error = %e, "could not save the interrupted copy as a job");
@@ -77,17 +62,16 @@ async fn serve(app: &App, req: &Request) -> Result<Reply, ApiError> {
         }
         Err(stopped) => return Err(stopped.error),
     };
-    continue_as_job(app, &principal, &plan, &report, token).await
+    continue_as_job(app, &caller, &plan, &report).await
 }
 
 /// Saves the copy's progress as a job the worker continues from `report`'s
 /// resume key, and answers 202 with it.
 async fn continue_as_job(
     app: &App,
-    principal: &Principal,
+    caller: &Caller<'_>,
     plan: &Plan,
     report: &CopyReport,
-    token: String,
 ) -> Result<Reply, ApiError> {
     let (source, destination) = (&plan.source, &plan.destination);
     let job = Job {
@@ -101,7 +85,7 @@ async fn continue_as_job(
             &source.id,
             &destination.id,
             &source.organization_id,
-            &principal.user_id,
+            &caller.principal.user_id,
             source.images_count,
         )
     };
@@ -110,17 +94,5 @@ async fn continue_as_job(
         .create_job_if_absent(&job, true, &now_rfc3339())
         .await?;
     tracing::info!(job = %job.id, copied = job.images_copied, total = job.images_total, "copy continues as a job");
-    accepted(&job, token)
-}
-
-/// The 202 of a request that continues as `job`: the job JSON, where to
-/// follow it and when to look. Counted as a hand-off.
-pub(crate) fn accepted(job: &Job, token: String) -> Result<Reply, ApiError> {
-    crate::metrics::handed_off();
-    let body = serde_json::to_string(&JobJson::of(job, None))
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
-    Ok(Reply::new(202, body)
-        .token(token)
-        .header("location", format!("/api/v1/duplications/{}", job.id))
-        .header("retry-after", RETRY_AFTER_SECONDS.to_string()))
+    caller.accepted(&job)
 }

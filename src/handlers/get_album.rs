@@ -4,8 +4,8 @@ use lambda_http::{Body, Request, Response};
 
 use crate::auth::Ability;
 use crate::error::ApiError;
-use crate::http::{Reply, answer, header, path_param};
-use crate::service::{App, album_for, authenticate, now, render_album, x_token};
+use crate::http::{Caller, Reply, answer, path_id};
+use crate::service::App;
 
 /// Handles one request inside the read budget (every outcome, running
 /// out of time included, is an HTTP response).
@@ -14,11 +14,8 @@ pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, lambda_ht
 }
 
 async fn serve(app: &App, req: &Request) -> Result<Reply, ApiError> {
-    let now = now();
-    let principal = authenticate(app, header(req, "authorization"), now).await?;
-    let id = path_param(req, "id", "albums")
-        .ok_or_else(|| ApiError::NotFound("album not found".into()))?;
-    let album = album_for(app, &principal, &id, &[Ability::See]).await?;
-    let body = render_album(app, &principal, &album, now).await?;
-    Ok(Reply::new(200, body).token(x_token(app, &principal, now)?))
+    let caller = Caller::of(app, req).await?;
+    let id = path_id(req, "id", "albums", "album")?;
+    let album = caller.album(&id, &[Ability::See]).await?;
+    caller.album_reply(200, &album).await
 }

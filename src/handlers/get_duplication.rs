@@ -5,9 +5,9 @@ use lambda_http::{Body, Request, Response};
 
 use crate::auth::Ability;
 use crate::error::ApiError;
-use crate::http::{Reply, answer, header, path_param};
+use crate::http::{Caller, Reply, answer, path_item_id};
 use crate::jobs::JobJson;
-use crate::service::{App, authenticate, now, render_album, x_token};
+use crate::service::{App, album_value};
 use crate::store::jobs::JobStatus;
 
 /// Handles one request inside the read budget (every outcome, running
@@ -17,12 +17,10 @@ pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, lambda_ht
 }
 
 async fn serve(app: &App, req: &Request) -> Result<Reply, ApiError> {
-    let now = now();
-    let principal = authenticate(app, header(req, "authorization"), now).await?;
+    let caller = Caller::of(app, req).await?;
+    let principal = &caller.principal;
     let not_found = || ApiError::NotFound("duplication not found".into());
-    let id = path_param(req, "job_id", "duplications")
-        .filter(|id| crate::album::is_valid_id(id))
-        .ok_or_else(not_found)?;
+    let id = path_item_id(req, "job_id", "duplications", "duplication")?;
     let job = app
         .store
         .get_job(&id)
@@ -36,15 +34,10 @@ async fn serve(app: &App, req: &Request) -> Result<Reply, ApiError> {
     }
     let album = match job.status {
         JobStatus::Done => match app.store.get_album(&job.destination_id).await? {
-            Some(a) => Some(
-                serde_json::from_str(&render_album(app, &principal, &a, now).await?)
-                    .map_err(|e| ApiError::Internal(e.to_string()))?,
-            ),
+            Some(a) => Some(album_value(app, principal, &a, caller.now).await?),
             None => None,
         },
         _ => None,
     };
-    let body = serde_json::to_string(&JobJson::of(&job, album))
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
-    Ok(Reply::new(200, body).token(x_token(app, &principal, now)?))
+    caller.json(200, &JobJson::of(&job, album))
 }

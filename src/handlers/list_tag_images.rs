@@ -5,10 +5,9 @@
 use lambda_http::{Body, Request, Response};
 
 use crate::auth::Ability;
-use crate::cursor;
 use crate::error::ApiError;
-use crate::http::{Reply, answer, header, page_params, params, path_param};
-use crate::service::{App, authenticate, now, x_token};
+use crate::http::{Caller, PageRequest, Reply, answer, path_id};
+use crate::service::App;
 use crate::tags::{resolve, tag_image_json};
 
 /// Handles one request inside the read budget (every outcome, running
@@ -18,18 +17,16 @@ pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, lambda_ht
 }
 
 async fn serve(app: &App, req: &Request) -> Result<Reply, ApiError> {
-    let now = now();
-    let principal = authenticate(app, header(req, "authorization"), now).await?;
-    let tag_ref = path_param(req, "tag_id", "tags")
-        .ok_or_else(|| ApiError::NotFound("tag not found".into()))?;
-    let (limit, cursor) = page_params(&params(req)?)?;
+    let caller = Caller::of(app, req).await?;
+    let principal = &caller.principal;
+    let tag_ref = path_id(req, "tag_id", "tags", "tag")?;
+    let page = PageRequest::read(req)?;
     let tag = resolve(app, &principal.organization_id, &tag_ref).await?;
-    let scope = format!("tag:{}", tag.id);
-    let secret = app.config.jwt_secret()?;
-    let start = cursor
-        .map(|c| cursor::decode(&c, &scope, secret))
-        .transpose()?;
-    let (keys, next) = app.store.tag_images_page(&tag.id, limit, start).await?;
+    let page = page.within(app, format!("tag:{}", tag.id))?;
+    let (keys, next) = app
+        .store
+        .tag_images_page(&tag.id, page.limit, page.start.clone())
+        .await?;
     // The tag is the organization's, so its associations are too; a
     // restricted token sees the albums it may list.
     let keys: Vec<_> = keys
@@ -41,11 +38,6 @@ async fn serve(app: &App, req: &Request) -> Result<Reply, ApiError> {
     let rendered = found
         .iter()
         .map(|(assoc, image)| tag_image_json(assoc, image, &tag, cld))
-        .collect::<Result<Vec<_>, _>>()?;
-    let body = serde_json::Value::Array(rendered).to_string();
-    let mut reply = Reply::new(200, body).token(x_token(app, &principal, now)?);
-    if let Some(next) = next {
-        reply = reply.header("x-next-cursor", cursor::encode(&next, &scope, secret)?);
-    }
-    Ok(reply)
+        .collect::<Vec<_>>();
+    page.reply(caller.json(200, &rendered)?, next.as_ref())
 }

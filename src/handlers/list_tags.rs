@@ -2,10 +2,9 @@
 
 use lambda_http::{Body, Request, Response};
 
-use crate::cursor;
 use crate::error::ApiError;
-use crate::http::{Reply, answer, header, page_params, params};
-use crate::service::{App, authenticate, now, x_token};
+use crate::http::{Caller, PageRequest, Reply, answer};
+use crate::service::App;
 use crate::tags::tag_json;
 
 /// Handles one request inside the read budget (every outcome, running
@@ -15,22 +14,13 @@ pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, lambda_ht
 }
 
 async fn serve(app: &App, req: &Request) -> Result<Reply, ApiError> {
-    let now = now();
-    let principal = authenticate(app, header(req, "authorization"), now).await?;
-    let (limit, cursor) = page_params(&params(req)?)?;
-    let scope = format!("tags:{}", principal.organization_id);
-    let secret = app.config.jwt_secret()?;
-    let start = cursor
-        .map(|c| cursor::decode(&c, &scope, secret))
-        .transpose()?;
+    let caller = Caller::of(app, req).await?;
+    let org = &caller.principal.organization_id;
+    let page = PageRequest::read(req)?.within(app, format!("tags:{org}"))?;
     let (tags, next) = app
         .store
-        .tags_page(&principal.organization_id, limit, start)
+        .tags_page(org, page.limit, page.start.clone())
         .await?;
-    let body = serde_json::Value::Array(tags.iter().map(tag_json).collect()).to_string();
-    let mut reply = Reply::new(200, body).token(x_token(app, &principal, now)?);
-    if let Some(next) = next {
-        reply = reply.header("x-next-cursor", cursor::encode(&next, &scope, secret)?);
-    }
-    Ok(reply)
+    let body: Vec<_> = tags.iter().map(tag_json).collect();
+    page.reply(caller.json(200, &body)?, next.as_ref())
 }

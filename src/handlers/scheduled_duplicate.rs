@@ -75,9 +75,17 @@ pub async fn run(
     let outcome = run_slice(app, &job.id, deadline, owner)
         .await
         .map_err(|e| Error::from(e.to_string()))?;
-    let status = match &outcome {
+    Ok(json!({"job_id": job.id, "status": status_of(&outcome)}))
+}
+
+/// The status a run answers after `outcome`, logged.
+fn status_of(outcome: &SliceOutcome) -> &str {
+    match outcome {
         SliceOutcome::Done(album) => {
-            tracing::info!(job = %job.id, images_count = album.images_count, "scheduled duplication done");
+            tracing::info!(
+                images_count = album.images_count,
+                "scheduled duplication done"
+            );
             "done"
         }
         SliceOutcome::Paused(j) => {
@@ -96,6 +104,5 @@ pub async fn run(
             tracing::error!(job = %j.id, error = ?j.error, "scheduled duplication failed");
             "failed"
         }
-    };
-    Ok(json!({"job_id": job.id, "status": status}))
+    }
 }

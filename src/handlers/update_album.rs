@@ -10,13 +10,12 @@ use lambda_http::{Body, Request, Response};
 use serde_json::Value;
 
 use crate::album_move::{InterruptedMove, MovePlan, MoveProgress, MoveStart, prepare, run_move};
-use crate::auth::Principal;
+use crate::deadline;
 use crate::error::ApiError;
-use crate::handlers::duplicate_album::{accepted, copy_deadline};
-use crate::http::{Params, Reply, answer, header, params, path_param};
-use crate::service::{App, authenticate, now, now_rfc3339, render_album, x_token};
-use crate::store::copy::MoveReport;
+use crate::http::{Caller, Params, Reply, answer, params, path_id};
+use crate::service::{App, now_rfc3339};
 use crate::store::jobs::{Job, JobKind};
+use crate::store::moves::MoveReport;
 
 /// Handles one request inside the duplicate's budget (every outcome,
 /// running out of time included, is an HTTP response).
@@ -44,31 +43,23 @@ fn new_id(params: &Params) -> Result<String, ApiError> {
 }
 
 async fn serve(app: &App, req: &Request) -> Result<Reply, ApiError> {
-    let now = now();
-    let principal = authenticate(app, header(req, "authorization"), now).await?;
-    let id = path_param(req, "id", "albums")
-        .ok_or_else(|| ApiError::NotFound("album not found".into()))?;
+    let caller = Caller::of(app, req).await?;
+    let id = path_id(req, "id", "albums", "album")?;
     let params = params(req)?;
     let new_id = new_id(&params)?;
     let merge = params.flag("merge")?;
-    let token = x_token(app, &principal, now)?;
-    let plan = match prepare(app, &principal, &id, &new_id, merge).await? {
-        MoveStart::Unchanged(album) => {
-            let body = render_album(app, &principal, &album, now).await?;
-            return Ok(Reply::new(200, body).token(token));
-        }
+    let plan = match prepare(app, &caller.principal, &id, &new_id, merge).await? {
+        MoveStart::Unchanged(album) => return caller.album_reply(200, &album).await,
         MoveStart::Ready(plan) => plan,
     };
-    let report = match run_move(app, &plan, Some(copy_deadline(app))).await {
-        Ok(MoveProgress::Done(album)) => {
-            let body = render_album(app, &principal, &album, now).await?;
-            return Ok(Reply::new(200, body).token(token));
-        }
+    let report = match run_move(app, &plan, Some(deadline::inline_copy_until(app.budgets()))).await
+    {
+        Ok(MoveProgress::Done(album)) => return caller.album_reply(200, &album).await,
         Ok(MoveProgress::NotDone(report)) => report,
         // Trouble part-way: the move continues as a job when that can be
         // saved; else the 503, and re-sending the request finishes it.
         Err(InterruptedMove { report, error }) if report.items_moved > 0 => {
-            return match continue_as_job(app, &principal, &plan, &report, token).await {
+            return match continue_as_job(app, &caller, &plan, &report).await {
                 Ok(reply) => Ok(reply),
                 Err(e) => {
                     tracing::warn!(error = %e, "could not save the interrupted move as a job");
@@ -78,16 +69,15 @@ async fn serve(app: &App, req: &Request) -> Result<Reply, ApiError> {
         }
         Err(stopped) => return Err(stopped.error),
     };
-    continue_as_job(app, &principal, &plan, &report, token).await
+    continue_as_job(app, &caller, &plan, &report).await
 }
 
 /// Saves the move as a job the worker continues, and answers 202 with it.
 async fn continue_as_job(
     app: &App,
-    principal: &Principal,
+    caller: &Caller<'_>,
     plan: &MovePlan,
     report: &MoveReport,
-    token: String,
 ) -> Result<Reply, ApiError> {
     let job = Job {
         images_copied: report.images_moved,
@@ -98,7 +88,7 @@ async fn continue_as_job(
             &plan.source.id,
             &plan.destination.id,
             &plan.source.organization_id,
-            &principal.user_id,
+            &caller.principal.user_id,
             plan.source.images_count,
         )
     };
@@ -107,5 +97,5 @@ async fn continue_as_job(
         .create_job_if_absent(&job, true, &now_rfc3339())
         .await?;
     tracing::info!(job = %job.id, moved = report.images_moved, "move continues as a job");
-    accepted(&job, token)
+    caller.accepted(&job)
 }

@@ -10,7 +10,7 @@ use crate::album::Album;
 use crate::error::ApiError;
 use crate::service::{App, now_rfc3339};
 use crate::store::PageKey;
-use crate::store::copy::{CopyFailure, CopyReport, DRAIN_ALLOWANCE, copy_images};
+use crate::store::copy::{CopyFailure, CopyReport, copy_images};
 use crate::store::jobs::{HandOff, Job};
 
 /// How far a slice got: the key to resume after and the images copied.
@@ -158,14 +158,12 @@ async fn copy_step(
     share: Option<u64>,
 ) -> Result<CopyReport, CopyFailure> {
     let mut opts = app.copy.clone();
-    opts.deadline = Some(until);
     opts.start_key = progress.resume.clone();
     opts.with_tags = job.tags;
     opts.max_items = share;
     let copying = Instant::now();
-    let step_ends = Some(until + DRAIN_ALLOWANCE);
-    let copied = crate::deadline::scope(
-        step_ends,
+    let copied = crate::deadline::bulk(
+        Some(until),
         copy_images(&app.store, source, destination, &opts),
     )
     .await;

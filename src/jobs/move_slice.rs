@@ -8,7 +8,6 @@ use super::{SliceOutcome, fail, finish, hand_off, stop_at, wait_out};
 use crate::album_move::{InterruptedMove, MovePlan, MoveProgress, run_move};
 use crate::error::ApiError;
 use crate::service::App;
-use crate::store::copy::DRAIN_ALLOWANCE;
 use crate::store::jobs::{HandOff, Job};
 use crate::store::moves::MoveState;
 
@@ -33,11 +32,9 @@ pub(super) async fn run(
     let mut moved = job.images_copied;
     let mut troubles = 0;
     loop {
-        // Every call of the step ends by `stop_at` and the allowance of the
+        // Every call of a pass ends by `stop_at` and the allowance of the
         // batches in flight, leaving the slice time to hand off.
-        let step_ends = Some(stop_at + DRAIN_ALLOWANCE);
-        let step = crate::deadline::scope(step_ends, run_move(app, &plan, Some(stop_at))).await;
-        match step {
+        match run_move(app, &plan, Some(stop_at)).await {
             Ok(MoveProgress::Done(album)) => {
                 let copied = job.images_total.max(moved);
                 let count = album.images_count;

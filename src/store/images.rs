@@ -2,14 +2,14 @@
 //! shards), and single-image writes that keep `images_count` exact
 //! (decisions 0003, 0012).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use crate::album::Album;
 use crate::image::{ImageRecord, sort_millis};
 
 use super::item::{Item, PageKey, get_s, s};
 use super::keys::*;
-use super::{Store, StoreError, copy, retry};
+use super::{Store, StoreError, batch, retry};
 
 /// An image as read back: its id and its stored record.
 #[derive(Clone, Debug, PartialEq)]
@@ -69,7 +69,7 @@ impl Store {
         for img in images {
             requests.push(self.image_item(&album, &img.id, &img.record)?);
         }
-        copy::write_all(self, requests).await?;
+        batch::write_all(self, requests).await?;
         self.recount_images(album_id).await
     }
 
@@ -315,18 +315,11 @@ impl Store {
             }
             last_sk = Some(sk);
         }
-        let more = streams
-            .iter()
-            .any(|s| !s.buffered.is_empty() || !s.exhausted);
-        let next = (more && !page.is_empty()).then(|| {
-            let mut fields = positions.clone();
-            for (shard, s) in streams.iter().enumerate() {
-                if let Some(sk) = &s.emitted {
-                    fields.insert(shard_field(shard as u32), sk.clone());
-                }
-            }
-            PageKey::from_fields(fields)
-        });
+        let next = if page.is_empty() {
+            None
+        } else {
+            continuation(positions, &streams)
+        };
         Ok((page, next))
     }
 
@@ -393,6 +386,27 @@ impl Store {
         });
         Ok((images, next))
     }
+}
+
+/// Where a merged page that ended with `streams` in that state goes on:
+/// each shard's last emitted key over the page's own start `positions`;
+/// `None` when every shard is read to its end.
+fn continuation(
+    mut positions: BTreeMap<String, String>,
+    streams: &[ShardStream],
+) -> Option<PageKey> {
+    let more = streams
+        .iter()
+        .any(|s| !s.buffered.is_empty() || !s.exhausted);
+    if !more {
+        return None;
+    }
+    for (shard, s) in streams.iter().enumerate() {
+        if let Some(sk) = &s.emitted {
+            positions.insert(shard_field(shard as u32), sk.clone());
+        }
+    }
+    Some(PageKey::from_fields(positions))
 }
 
 /// The cursor field of a shard's position in a sharded listing.

@@ -1,6 +1,11 @@
-//! The table: one [`Store`] over the SDK client, its operations split by
-//! aggregate (accounts, albums, images, tags, jobs, moves), the exact-count
-//! protocol and the batch copier.
+//! The table: one [`Store`] over the SDK client, its operations in a
+//! module per aggregate or protocol.
+//!
+//! Aggregates: [`accounts`], [`albums`], [`images`], [`tags`], [`jobs`],
+//! [`idempotency`] keys. Protocols: the exact count ([`counting`]), the
+//! bulk writes ([`batch`]) that album copies ([`copy`]) and moves
+//! ([`moves`]) stream through. Plumbing: keys ([`keys`], [`item`]), errors,
+//! retries, the client and its X-Ray interceptor.
 //!
 //! One table holds everything (key scheme in [`keys`]). Only this module
 //! speaks DynamoDB: the rest of the crate sees domain types, and page keys
@@ -9,6 +14,7 @@
 pub mod accounts;
 pub mod albums;
 pub mod api_secrets;
+pub mod batch;
 pub mod client;
 pub mod copy;
 pub mod counting;

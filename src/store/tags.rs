@@ -277,7 +277,7 @@ impl Store {
                 self.tag_image_item(&pk, i, tag, user_id, now)
             })
             .collect::<Result<Vec<_>, _>>()?;
-        super::copy::write_all(self, items).await
+        super::batch::write_all(self, items).await
     }
 
     /// The association at `key`.
@@ -331,7 +331,7 @@ impl Store {
             }
         }
         let n = keys.len() as u64;
-        super::copy::delete_all(self, keys).await?;
+        super::batch::delete_all(self, keys).await?;
         Ok(n)
     }
 
@@ -461,15 +461,6 @@ impl Store {
             out.push((assoc, Self::decode_image(image)?));
         }
         Ok(out)
-    }
-
-    /// The image at `key`.
-    pub async fn get_image(&self, key: &ItemKey) -> Result<Option<StoredImage>, StoreError> {
-        self.get_item(key.pk.clone(), &key.sk)
-            .await?
-            .as_ref()
-            .map(Self::decode_image)
-            .transpose()
     }
 }
 

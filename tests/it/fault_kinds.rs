@@ -220,9 +220,11 @@ async fn exercise(kind: Kind) {
         let injected = kind.injected(&stats);
         assert!(injected > 0, "{what}: no fault injected: {stats:?}");
         if severity == Severity::Moderate && kind != Kind::Unprocessed {
-            // Faults reached every operation of the request: the reads
+            // Faults reached every operation the request made: the reads
             // (GetItem, Query), the single-item writes (PutItem of the new
-            // album, UpdateItem of the count), the batches.
+            // album, UpdateItem of the count), the batches. A request that
+            // ended early (a 503, or a 202 on a slow machine) made fewer
+            // kinds of call; one that answered 200 made them all.
             for op in [
                 "GetItem",
                 "PutItem",
@@ -230,10 +232,12 @@ async fn exercise(kind: Kind) {
                 "UpdateItem",
                 "BatchWriteItem",
             ] {
-                assert!(
-                    stats.faults_on(op) > 0,
-                    "{what}: no fault on {op}: {stats:?}"
-                );
+                if status == 200 || stats.calls(op) > 0 {
+                    assert!(
+                        stats.faults_on(op) > 0,
+                        "{what}: no fault on {op}: {stats:?}"
+                    );
+                }
             }
         }
         tally.runs += 1;

@@ -344,12 +344,3 @@ async fn pk_items(
         }
     }
 }
-
-/// The stored `images_count` of an album (`None`: no album item).
-pub async fn stored_count(store: &Store, album: &str) -> Option<u64> {
-    store
-        .get_album(album)
-        .await
-        .expect("GetItem")
-        .map(|a| a.images_count)
-}

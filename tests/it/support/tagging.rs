@@ -290,27 +290,6 @@ pub async fn listed_tag_images(app: &App, token: &str, tag: &str, limit: usize) 
     .collect()
 }
 
-/// Moves `album` to `new_id` (`merge`: the form's `merge` value) with `token`.
-pub async fn move_album(
-    app: &App,
-    token: &str,
-    album: &str,
-    new_id: &str,
-    merge: Option<&str>,
-) -> Resp {
-    call(
-        app,
-        Endpoint::UpdateAlbum,
-        &update_album_event(
-            Some(&bearer(token)),
-            album,
-            &move_body(new_id, merge, false),
-            Format::Http,
-        ),
-    )
-    .await
-}
-
 /// Tags `images` with tag `tag`, 50 a request; returns the expected
 /// `(image id, tag id)` pairs.
 pub async fn tag_all(

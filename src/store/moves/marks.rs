@@ -1,18 +1,18 @@
-//! Album moves (rename and merge): the marks on the source album item that
-//! make a move resumable and exclusive (decision 0011).
+//! The marks on a source album item that make its move (rename, merge)
+//! resumable and exclusive (decision 0011).
 //!
 //! A move first marks its source with `moving_to` (the destination) and
 //! `move_id` (its job id). From then on nobody may add images to the
 //! source ([`Store::bump_seq_to_add`]), another move of it to a different
 //! id is refused, and re-sending the same request finds the mark and
 //! finishes the move. The items themselves move through
-//! [`super::copy::move_items`]; the album item goes last.
+//! [`super::items::move_items`]; the album item goes last.
 
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 
-use super::item::{Item, get_s, n, s};
-use super::keys::*;
-use super::{Store, StoreError, retry};
+use crate::store::item::{Item, get_s, n, s};
+use crate::store::keys::*;
+use crate::store::{Store, StoreError, retry};
 
 /// A move in progress, as marked on its source album.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -25,7 +25,7 @@ pub struct MoveState {
     pub merge: bool,
 }
 
-pub(super) fn move_state_of(item: &Item) -> Option<MoveState> {
+pub(in crate::store) fn move_state_of(item: &Item) -> Option<MoveState> {
     let to = get_s(item, "moving_to").ok()?.to_string();
     Some(MoveState {
         to,
@@ -46,52 +46,6 @@ pub enum Mark {
 }
 
 impl Store {
-    /// Spreads album `id`'s images over `shards` partitions (decision
-    /// 0012): stores the new count first (from then on readers read every
-    /// new partition, which include the old ones, and writers place new
-    /// images by it), then moves each image and tag association whose
-    /// partition the new count changes (written before deleted, as a move
-    /// does), then recounts. Only growing is allowed. Re-running finishes
-    /// an interrupted re-shard. Returns the items moved.
-    pub async fn reshard(&self, id: &str, shards: u32) -> Result<u64, StoreError> {
-        let (album, moving) = self
-            .get_album_and_move(id)
-            .await?
-            .ok_or_else(|| StoreError::AlbumMissing(id.to_string()))?;
-        if let Some(m) = moving {
-            return Err(StoreError::Moving {
-                album: id.to_string(),
-                to: m.to,
-            });
-        }
-        if !(album.shards..=MAX_SHARDS).contains(&shards) {
-            return Err(StoreError::Dynamo(format!(
-                "album {id} has {} shards; it can grow to {shards} only if that is from {} to {MAX_SHARDS}",
-                album.shards, album.shards
-            )));
-        }
-        if shards > album.shards
-            && !self
-                .update_album_if(
-                    id,
-                    "SET shards = :new",
-                    "attribute_not_exists(shards) OR shards <= :new",
-                    &[(":new", n(shards))],
-                )
-                .await?
-        {
-            return Err(StoreError::Unavailable(format!(
-                "album {id} changed while being re-sharded"
-            )));
-        }
-        let spread = crate::album::Album { shards, ..album };
-        let moved = super::copy::move_items(self, &spread, &spread, &Default::default())
-            .await
-            .map_err(|f| f.error)?;
-        self.recount_images(id).await?;
-        Ok(moved.items_moved)
-    }
-
     /// The move the album `id` is in, if any (`None` too when the album is missing).
     pub async fn album_move(&self, id: &str) -> Result<Option<MoveState>, StoreError> {
         Ok(self

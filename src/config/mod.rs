@@ -4,12 +4,17 @@
 //! event, so a misconfigured deployment fails at cold start with a message
 //! naming the variable, instead of answering 500s at request time.
 
+mod error;
+mod needs;
+
+pub use error::ConfigError;
+pub use needs::{Needs, SecretName};
+
 use std::time::Duration;
 
 use crate::cloudinary::CloudinaryConfig;
 use crate::error::ApiError;
 use crate::secret::Secret;
-use crate::secret_source::Needs;
 
 /// Default lifetime of a signed upload form (one week), per PRODUCT.md.
 pub const DEFAULT_UPLOAD_FORM_TTL_SECONDS: u64 = 604_800;
@@ -57,22 +62,6 @@ pub struct Config {
     pub job_ttl: Duration,
 }
 
-/// Why the configuration could not be loaded; names the variable, never its value.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum ConfigError {
-    /// A required variable is absent or blank.
-    #[error("environment variable {0} is required")]
-    Missing(&'static str),
-    /// A variable is present but unusable.
-    #[error("environment variable {name} is invalid: {reason}")]
-    Invalid {
-        /// The variable.
-        name: &'static str,
-        /// What is wrong with it (never the value itself).
-        reason: String,
-    },
-}
-
 impl Config {
     /// Reads and validates the process environment, secrets included (so
     /// only for functions whose secrets are in it; a deployed function
@@ -87,126 +76,134 @@ impl Config {
         needs: Needs,
         get: impl Fn(&str) -> Option<String>,
     ) -> Result<Self, ConfigError> {
-        let get = &get;
-        let table_name = required(get, "TABLE_NAME")?;
-        let jwt = match needs.jwt {
-            false => None,
-            true => Some(jwt_secret(get)?),
-        };
-        let cloudinary_url = match needs.cloudinary {
-            false => None,
-            true => Some(
-                CloudinaryConfig::parse(&required(get, "CLOUDINARY_URL")?).map_err(|e| {
-                    ConfigError::Invalid {
-                        name: "CLOUDINARY_URL",
-                        reason: e.to_string(),
-                    }
-                })?,
-            ),
-        };
-        let public_api_url = public_api_url(get)?;
-        let (token_ttl_seconds, token_max_lifetime_seconds) = token_lifetimes(get)?;
-        let cache = number(get, "API_SECRET_CACHE_SECONDS", 0..=60, "seconds")?;
+        let vars = Vars(&get);
+        let (token_ttl_seconds, token_max_lifetime_seconds) = vars.token_lifetimes()?;
         Ok(Self {
-            table_name,
-            jwt,
-            cloudinary_url,
-            public_api_url,
-            upload_form_ttl_seconds: number(get, "UPLOAD_FORM_TTL_SECONDS", SECONDS, "seconds")?
-                .unwrap_or(DEFAULT_UPLOAD_FORM_TTL_SECONDS),
+            table_name: vars.required("TABLE_NAME")?,
+            jwt: needs.jwt.then(|| vars.jwt_secret()).transpose()?,
+            cloudinary_url: needs.cloudinary.then(|| vars.cloudinary()).transpose()?,
+            public_api_url: vars.public_api_url()?,
+            upload_form_ttl_seconds: vars
+                .seconds("UPLOAD_FORM_TTL_SECONDS", DEFAULT_UPLOAD_FORM_TTL_SECONDS)?,
             token_ttl_seconds,
             token_max_lifetime_seconds,
-            api_secret_cache: cache
-                .map(Duration::from_secs)
-                .unwrap_or(crate::api_secrets::DEFAULT_CACHE_TTL),
-            job_ttl: Duration::from_secs(
-                number(get, "JOB_TTL_DAYS", 1..=3650, "days")?.unwrap_or(DEFAULT_JOB_TTL_DAYS)
-                    * 86_400,
-            ),
+            api_secret_cache: Duration::from_secs(vars.number(
+                "API_SECRET_CACHE_SECONDS",
+                crate::api_secrets::DEFAULT_CACHE_TTL.as_secs(),
+                0..=crate::api_secrets::MAX_CACHE_TTL.as_secs(),
+                "a number of seconds between 0 and 60",
+            )?),
+            job_ttl: Duration::from_secs(vars.days("JOB_TTL_DAYS")? * 86_400),
         })
     }
 }
 
-/// The range of the lifetimes given in seconds: a second to a year.
-const SECONDS: std::ops::RangeInclusive<u64> = 1..=31_536_000;
+/// The variables of one lookup, each read and validated by its kind.
+struct Vars<'a, F: Fn(&str) -> Option<String>>(&'a F);
 
-fn required(
-    get: &dyn Fn(&str) -> Option<String>,
-    name: &'static str,
-) -> Result<String, ConfigError> {
-    match get(name) {
-        Some(v) if !v.trim().is_empty() => Ok(v.trim().to_string()),
-        _ => Err(ConfigError::Missing(name)),
+impl<F: Fn(&str) -> Option<String>> Vars<'_, F> {
+    /// The value, trimmed; `None` when absent or blank.
+    fn get(&self, name: &str) -> Option<String> {
+        (self.0)(name)
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
     }
-}
 
-/// An optional whole number in `range` (`None`: absent or blank).
-fn number(
-    get: &dyn Fn(&str) -> Option<String>,
-    name: &'static str,
-    range: std::ops::RangeInclusive<u64>,
-    unit: &str,
-) -> Result<Option<u64>, ConfigError> {
-    match get(name).filter(|v| !v.trim().is_empty()) {
-        None => Ok(None),
-        Some(v) => match v.trim().parse::<u64>() {
-            Ok(n) if range.contains(&n) => Ok(Some(n)),
+    fn required(&self, name: &'static str) -> Result<String, ConfigError> {
+        self.get(name).ok_or(ConfigError::Missing(name))
+    }
+
+    /// Seconds from 1 to a year; `default` when absent or blank.
+    fn seconds(&self, name: &'static str, default: u64) -> Result<u64, ConfigError> {
+        self.number(
+            name,
+            default,
+            1..=31_536_000,
+            "a number of seconds between 1 and 31536000",
+        )
+    }
+
+    /// Days from 1 to ten years; [`DEFAULT_JOB_TTL_DAYS`] when absent or blank.
+    fn days(&self, name: &'static str) -> Result<u64, ConfigError> {
+        self.number(
+            name,
+            DEFAULT_JOB_TTL_DAYS,
+            1..=3650,
+            "a number of days between 1 and 3650",
+        )
+    }
+
+    /// `TOKEN_TTL_SECONDS` and `TOKEN_MAX_LIFETIME_SECONDS` (a minute to a
+    /// year): a renewed `X-token` must itself be acceptable, so its lifetime
+    /// may not exceed the maximum.
+    fn token_lifetimes(&self) -> Result<(u64, u64), ConfigError> {
+        let ttl = self.seconds("TOKEN_TTL_SECONDS", DEFAULT_TOKEN_TTL_SECONDS)?;
+        let max = self.number(
+            "TOKEN_MAX_LIFETIME_SECONDS",
+            DEFAULT_TOKEN_MAX_LIFETIME_SECONDS,
+            60..=31_536_000,
+            "a number of seconds between 60 and 31536000",
+        )?;
+        if ttl > max {
+            return Err(ConfigError::Invalid {
+                name: "TOKEN_TTL_SECONDS",
+                reason: "must not exceed TOKEN_MAX_LIFETIME_SECONDS".into(),
+            });
+        }
+        Ok((ttl, max))
+    }
+
+    fn number(
+        &self,
+        name: &'static str,
+        default: u64,
+        range: std::ops::RangeInclusive<u64>,
+        expected: &str,
+    ) -> Result<u64, ConfigError> {
+        let Some(v) = self.get(name) else {
+            return Ok(default);
+        };
+        match v.parse::<u64>() {
+            Ok(n) if range.contains(&n) => Ok(n),
             _ => Err(ConfigError::Invalid {
                 name,
-                reason: format!(
-                    "expected a number of {unit} between {} and {}",
-                    range.start(),
-                    range.end()
-                ),
+                reason: format!("expected {expected}"),
             }),
-        },
+        }
     }
-}
 
-fn jwt_secret(get: &dyn Fn(&str) -> Option<String>) -> Result<Secret, ConfigError> {
-    let value = required(get, "JWT_SECRET")?;
-    if value.len() < 16 {
-        return Err(ConfigError::Invalid {
-            name: "JWT_SECRET",
-            reason: "must be at least 16 characters".into(),
-        });
+    fn jwt_secret(&self) -> Result<Secret, ConfigError> {
+        let jwt_secret = self.required("JWT_SECRET")?;
+        if jwt_secret.len() < 16 {
+            return Err(ConfigError::Invalid {
+                name: "JWT_SECRET",
+                reason: "must be at least 16 characters".into(),
+            });
+        }
+        Ok(Secret::new(jwt_secret))
     }
-    Ok(Secret::new(value))
-}
 
-fn public_api_url(get: &dyn Fn(&str) -> Option<String>) -> Result<String, ConfigError> {
-    let url = required(get, "PUBLIC_API_URL")?
-        .trim_end_matches('/')
-        .to_string();
-    if !(url.starts_with("https://") || url.starts_with("http://")) {
-        return Err(ConfigError::Invalid {
-            name: "PUBLIC_API_URL",
-            reason: "must start with https:// or http://".into(),
-        });
+    fn cloudinary(&self) -> Result<CloudinaryConfig, ConfigError> {
+        CloudinaryConfig::parse(&self.required("CLOUDINARY_URL")?).map_err(|e| {
+            ConfigError::Invalid {
+                name: "CLOUDINARY_URL",
+                reason: e.to_string(),
+            }
+        })
     }
-    Ok(url)
-}
 
-/// `TOKEN_TTL_SECONDS` and `TOKEN_MAX_LIFETIME_SECONDS`: a renewed
-/// `X-token` must itself be acceptable, so its lifetime may not exceed the
-/// maximum.
-fn token_lifetimes(get: &dyn Fn(&str) -> Option<String>) -> Result<(u64, u64), ConfigError> {
-    let ttl =
-        number(get, "TOKEN_TTL_SECONDS", SECONDS, "seconds")?.unwrap_or(DEFAULT_TOKEN_TTL_SECONDS);
-    let max = number(
-        get,
-        "TOKEN_MAX_LIFETIME_SECONDS",
-        60..=31_536_000,
-        "seconds",
-    )?
-    .unwrap_or(DEFAULT_TOKEN_MAX_LIFETIME_SECONDS);
-    if ttl > max {
-        return Err(ConfigError::Invalid {
-            name: "TOKEN_TTL_SECONDS",
-            reason: "must not exceed TOKEN_MAX_LIFETIME_SECONDS".into(),
-        });
+    /// The API's public base URL, without a trailing slash.
+    fn public_api_url(&self) -> Result<String, ConfigError> {
+        let url = self.required("PUBLIC_API_URL")?;
+        let url = url.trim_end_matches('/').to_string();
+        if !(url.starts_with("https://") || url.starts_with("http://")) {
+            return Err(ConfigError::Invalid {
+                name: "PUBLIC_API_URL",
+                reason: "must start with https:// or http://".into(),
+            });
+        }
+        Ok(url)
     }
-    Ok((ttl, max))
 }
 
 impl Config {
