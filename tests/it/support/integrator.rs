@@ -134,94 +134,110 @@ pub fn forged_integrator_tokens(
     revoked: &ApiSecret,
     theirs: &ApiSecret,
 ) -> Vec<(&'static str, String)> {
+    let mut tokens = wrong_keys_and_headers(ours, revoked, theirs);
+    tokens.extend(bad_claims(ours, theirs));
+    tokens
+}
+
+fn claims_of(iss: &str) -> Value {
     let t = now();
-    let hs = |alg: &str| json!({"typ": "JWT", "alg": alg});
-    let claims = |iss: &str| json!({"exp": t + 3600, "iat": t, "iss": iss, "abilities": {}});
+    json!({"exp": t + 3600, "iat": t, "iss": iss, "abilities": {}})
+}
+
+fn key(s: &ApiSecret) -> Vec<u8> {
+    s.key.expose().as_bytes().to_vec()
+}
+
+fn header(alg: &str) -> Value {
+    json!({"typ": "JWT", "alg": alg})
+}
+
+fn hs256(claims: &Value, key: &[u8]) -> String {
+    sign_jwt(&header("HS256"), claims, key, Algorithm::HS256)
+}
+
+/// Signed with the wrong key, or under another algorithm.
+fn wrong_keys_and_headers(
+    ours: &ApiSecret,
+    revoked: &ApiSecret,
+    theirs: &ApiSecret,
+) -> Vec<(&'static str, String)> {
+    let claims = claims_of(&ours.id);
+    vec![
+        (
+            "another organization's secret, naming ours in iss",
+            hs256(&claims, &key(theirs)),
+        ),
+        (
+            "a revoked secret, correctly signed",
+            hs256(&claims_of(&revoked.id), &key(revoked)),
+        ),
+        (
+            "alg none with an iss",
+            format!(
+                "{}.{}.",
+                b64url(header("none").to_string()),
+                b64url(claims.to_string())
+            ),
+        ),
+        (
+            "an RS256 header with an iss, HMAC-signed with the secret",
+            sign_jwt(&header("RS256"), &claims, &key(ours), Algorithm::HS256),
+        ),
+        (
+            "an HS512 token with an iss, signed with the secret",
+            sign_jwt(&header("HS512"), &claims, &key(ours), Algorithm::HS512),
+        ),
+        (
+            "an iss no secret has",
+            hs256(&claims_of(&uuid::Uuid::new_v4().to_string()), &key(ours)),
+        ),
+        (
+            "our iss, signed with JWT_SECRET",
+            hs256(&claims, JWT_SECRET.as_bytes()),
+        ),
+    ]
+}
+
+/// Correctly signed, with claims an integrator token may not carry.
+fn bad_claims(ours: &ApiSecret, theirs: &ApiSecret) -> Vec<(&'static str, String)> {
     let with = |mut c: Value, k: &str, v: Value| {
         c[k] = v;
         c
     };
-    let key = |s: &ApiSecret| s.key.expose().as_bytes().to_vec();
-    let hs256 = |c: &Value, k: &[u8]| sign_jwt(&hs("HS256"), c, k, Algorithm::HS256);
+    let mut without_exp = claims_of(&ours.id);
+    without_exp.as_object_mut().expect("claims").remove("exp");
+    let far = now() + 86_400 + 3600;
     vec![
-        (
-            "another organization's secret, naming ours in iss",
-            hs256(&claims(&ours.id), &key(theirs)),
-        ),
-        (
-            "a revoked secret, correctly signed",
-            hs256(&claims(&revoked.id), &key(revoked)),
-        ),
         (
             "claiming our organization",
             hs256(
-                &with(claims(&ours.id), "organization_id", json!(ORG)),
+                &with(claims_of(&ours.id), "organization_id", json!(ORG)),
                 &key(ours),
             ),
         ),
         (
             "their secret, claiming our organization",
             hs256(
-                &with(claims(&theirs.id), "organization_id", json!(ORG)),
+                &with(claims_of(&theirs.id), "organization_id", json!(ORG)),
                 &key(theirs),
             ),
         ),
         (
-            "alg none with an iss",
-            format!(
-                "{}.{}.",
-                b64url(hs("none").to_string()),
-                b64url(claims(&ours.id).to_string())
-            ),
-        ),
-        (
-            "an RS256 header with an iss, HMAC-signed with the secret",
-            sign_jwt(
-                &hs("RS256"),
-                &claims(&ours.id),
-                &key(ours),
-                Algorithm::HS256,
-            ),
-        ),
-        (
-            "an HS512 token with an iss, signed with the secret",
-            sign_jwt(
-                &hs("HS512"),
-                &claims(&ours.id),
-                &key(ours),
-                Algorithm::HS512,
-            ),
-        ),
-        (
-            "an iss no secret has",
-            hs256(&claims(&uuid::Uuid::new_v4().to_string()), &key(ours)),
-        ),
-        (
-            "our iss, signed with JWT_SECRET",
-            hs256(&claims(&ours.id), JWT_SECRET.as_bytes()),
-        ),
-        (
             "an iss that is no id",
             hs256(
-                &with(claims(&ours.id), "iss", json!({"id": ours.id})),
+                &with(claims_of(&ours.id), "iss", json!({"id": ours.id})),
                 &key(ours),
             ),
         ),
         (
             "exp more than a day ahead",
-            hs256(
-                &with(claims(&ours.id), "exp", json!(t + 86_400 + 3600)),
-                &key(ours),
-            ),
+            hs256(&with(claims_of(&ours.id), "exp", json!(far)), &key(ours)),
         ),
-        ("without exp", {
-            let mut c = claims(&ours.id);
-            c.as_object_mut().expect("claims").remove("exp");
-            hs256(&c, &key(ours))
-        }),
+        ("without exp", hs256(&without_exp, &key(ours))),
         (
             "an audience",
-            hs256(&with(claims(&ours.id), "aud", json!("api")), &key(ours)),
+            hs256(&with(claims_of(&ours.id), "aud", json!("api")), &key(ours)),
         ),
     ]
 }
