@@ -26,6 +26,7 @@ pub mod cloudinary;
 pub mod config;
 pub mod cursor;
 pub mod deadline;
+pub mod deletion;
 pub mod duplicate;
 pub mod entry;
 pub mod error;

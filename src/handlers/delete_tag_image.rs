@@ -2,7 +2,6 @@
 
 use lambda_http::{Body, Request, Response};
 
-use crate::auth::Ability;
 use crate::error::ApiError;
 use crate::http::{Caller, Reply, answer, path_item_id};
 use crate::service::App;
@@ -15,24 +14,7 @@ pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, lambda_ht
 
 async fn serve(app: &App, req: &Request) -> Result<Reply, ApiError> {
     let caller = Caller::of(app, req).await?;
-    let not_found = || ApiError::NotFound("tag image not found".into());
     let id = path_item_id(req, "id", "tag_images", "tag image")?;
-    // Both copies mid-move, as for images (decision 0011).
-    let copies = app.store.find_tag_image(&id).await?;
-    let first = copies.first().ok_or_else(not_found)?;
-    caller
-        .album(&first.album_id, &[Ability::ImageList])
-        .await
-        .map_err(|e| match e {
-            ApiError::NotFound(_) => not_found(),
-            other => other,
-        })?;
-    let mut deleted = false;
-    for key in &copies {
-        deleted |= app.store.delete_tag_image(key).await?;
-    }
-    if !deleted {
-        return Err(not_found());
-    }
+    crate::deletion::delete_tag_image(app, &caller.principal, &id).await?;
     caller.no_content()
 }

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, Select};
 
-use super::item::{Item, get_n, n, s};
+use super::item::{Item, get_n, n};
 use super::keys::*;
 use super::{Store, StoreError, retry};
 
@@ -127,11 +127,7 @@ impl Store {
             .map(|(k, v)| (k.to_string(), v.clone()))
             .collect();
         let res = retry::conditional("UpdateItem", self.budgets.write, {
-            self.client
-                .update_item()
-                .table_name(&self.table)
-                .key(PK, s(album_pk(album_id)))
-                .key(SK, s(ALBUM_SK))
+            self.update_at(album_pk(album_id), ALBUM_SK)
                 .update_expression(update)
                 .condition_expression(condition)
                 .set_expression_attribute_values(Some(values.clone()))
@@ -176,11 +172,7 @@ impl Store {
         condition: &str,
     ) -> Result<Option<(u64, u32)>, StoreError> {
         let bumped = retry::conditional("UpdateItem", self.budgets.write, {
-            self.client
-                .update_item()
-                .table_name(&self.table)
-                .key(PK, s(album_pk(album_id)))
-                .key(SK, s(ALBUM_SK))
+            self.update_at(album_pk(album_id), ALBUM_SK)
                 .update_expression("ADD seq :one")
                 .condition_expression(condition)
                 .expression_attribute_values(":one", n(1))

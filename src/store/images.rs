@@ -151,11 +151,7 @@ impl Store {
     /// deleted it, `false` when it was not there.
     pub(super) async fn delete_existing(&self, key: &ItemKey) -> Result<bool, StoreError> {
         let res = retry::conditional("DeleteItem", self.budgets.write, {
-            self.client
-                .delete_item()
-                .table_name(&self.table)
-                .key(PK, s(&key.pk))
-                .key(SK, s(&key.sk))
+            self.delete_at(&key.pk, &key.sk)
                 .condition_expression("attribute_exists(pk)")
                 .send()
         })
@@ -191,11 +187,7 @@ impl Store {
     /// Every item whose `iid` is `id` (more than one only mid-move).
     pub(super) async fn find_all_by_item_id(&self, id: &str) -> Result<Vec<ItemKey>, StoreError> {
         let out = retry::bounded("Query", self.budgets.read, {
-            self.client
-                .query()
-                .table_name(&self.table)
-                .index_name(BY_IMAGE_INDEX)
-                .key_condition_expression("iid = :id")
+            self.index_query(BY_IMAGE_INDEX, "iid = :id")
                 .expression_attribute_values(":id", s(id))
                 .limit(8)
                 .send()
@@ -214,13 +206,8 @@ impl Store {
         &self,
         pk: &str,
     ) -> aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder {
-        self.client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("pk = :pk AND begins_with(sk, :img)")
-            .expression_attribute_values(":pk", s(pk))
+        self.partition_query(pk, "begins_with(sk, :img)")
             .expression_attribute_values(":img", s(IMAGE_SK_PREFIX))
-            .consistent_read(true)
     }
 
     /// A strongly consistent Query of everything in partition `pk` (one
@@ -231,14 +218,9 @@ impl Store {
         &self,
         pk: &str,
     ) -> aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder {
-        self.client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("pk = :pk AND sk BETWEEN :lo AND :hi")
-            .expression_attribute_values(":pk", s(pk))
+        self.partition_query(pk, "sk BETWEEN :lo AND :hi")
             .expression_attribute_values(":lo", s(TAG_IMAGE_SK_PREFIX))
             .expression_attribute_values(":hi", s(ALBUM_CONTENT_END))
-            .consistent_read(true)
     }
 
     /// Whether anything (images or tag associations) is left in album

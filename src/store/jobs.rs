@@ -301,11 +301,7 @@ impl Store {
         until_ms: u64,
     ) -> Result<Lease, StoreError> {
         let res = retry::conditional("UpdateItem", self.budgets.write, {
-                self.client
-                    .update_item()
-                    .table_name(&self.table)
-                    .key(PK, s(job_pk(id)))
-                    .key(SK, s(JOB_SK))
+                self.update_at(job_pk(id), JOB_SK)
                     .update_expression("SET lease_owner = :me, lease_until = :until ADD slices :one REMOVE handoff")
                     .condition_expression(
                         "#st = :running AND (attribute_not_exists(lease_until) OR lease_until < :now OR lease_owner = :me)",
@@ -341,11 +337,7 @@ impl Store {
     ) -> Result<bool, StoreError> {
         let res = retry::conditional("UpdateItem", self.budgets.write, {
             let mut req = self
-                .client
-                .update_item()
-                .table_name(&self.table)
-                .key(PK, s(job_pk(id)))
-                .key(SK, s(JOB_SK))
+                .update_at(job_pk(id), JOB_SK)
                 .update_expression(expression)
                 .condition_expression("lease_owner = :me")
                 .expression_attribute_values(":me", s(owner));
@@ -451,18 +443,9 @@ impl Store {
         copied: u64,
         now: &str,
     ) -> Result<bool, StoreError> {
-        self.update_held_job(
-            id,
-            owner,
-            "SET #st = :done, images_copied = :c, updated_at = :t, expires_at = :x REMOVE lease_owner, lease_until, resume",
-            vec![
-                (":done", s(JobStatus::Done.as_str())),
-                (":c", n(copied)),
-                (":t", s(now)),
-                (":x", n(self.job_expiry())),
-            ],
-        )
-        .await
+        let set = "images_copied = :c";
+        self.end_held_job(id, owner, JobStatus::Done, set, (":c", n(copied)), now)
+            .await
     }
 
     /// Marks a held job failed with `error`.
@@ -473,17 +456,31 @@ impl Store {
         error: &str,
         now: &str,
     ) -> Result<bool, StoreError> {
-        self.update_held_job(
-            id,
-            owner,
-            "SET #st = :failed, #err = :e, updated_at = :t, expires_at = :x REMOVE lease_owner, lease_until",
-            vec![
-                (":failed", s(JobStatus::Failed.as_str())),
-                (":e", s(error)),
-                (":t", s(now)),
-                (":x", n(self.job_expiry())),
-            ],
-        )
-        .await
+        let set = "#err = :e";
+        self.end_held_job(id, owner, JobStatus::Failed, set, (":e", s(error)), now)
+            .await
+    }
+
+    /// Ends a held job with `status` and one more attribute (`set`, with its
+    /// value): lease and resume key gone, expiry set (decision 0005).
+    async fn end_held_job(
+        &self,
+        id: &str,
+        owner: &str,
+        status: JobStatus,
+        set: &str,
+        value: (&str, AttributeValue),
+        now: &str,
+    ) -> Result<bool, StoreError> {
+        let expression = format!(
+            "SET #st = :status, {set}, updated_at = :t, expires_at = :x REMOVE lease_owner, lease_until, resume"
+        );
+        let values = vec![
+            (":status", s(status.as_str())),
+            value,
+            (":t", s(now)),
+            (":x", n(self.job_expiry())),
+        ];
+        self.update_held_job(id, owner, &expression, values).await
     }
 }

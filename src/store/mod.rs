@@ -25,6 +25,7 @@ pub mod item;
 pub mod jobs;
 pub mod keys;
 pub mod moves;
+mod requests;
 pub mod retry;
 pub mod tags;
 pub mod xray;
@@ -35,9 +36,7 @@ pub use client::{CONNECT_TIMEOUT, client_from_env, sdk_config_from_env, tuned};
 pub(crate) use error::is_conditional_failure;
 pub use error::{StoreError, describe, is_retryable};
 pub use images::StoredImage;
-use item::s;
 pub use item::{Item, PageKey, item_size};
-use keys::*;
 pub use retry::RetryPolicy;
 
 /// How long finished job items are kept when nobody says (30 days; the
@@ -127,13 +126,7 @@ impl Store {
 
     pub(crate) async fn get_item(&self, pk: String, sk: &str) -> Result<Option<Item>, StoreError> {
         retry::bounded("GetItem", self.budgets.read, {
-            self.client
-                .get_item()
-                .table_name(&self.table)
-                .key(PK, s(pk.clone()))
-                .key(SK, s(sk))
-                .consistent_read(true)
-                .send()
+            self.get_at(pk.clone(), sk).consistent_read(true).send()
         })
         .await
         .map(|o| o.item)

@@ -344,11 +344,7 @@ impl Store {
         start: Option<PageKey>,
     ) -> Result<(Vec<TagImageKey>, Option<PageKey>), StoreError> {
         let out = retry::bounded("Query", self.budgets.read, {
-            self.client
-                .query()
-                .table_name(&self.table)
-                .index_name(BY_TAG_INDEX)
-                .key_condition_expression("tg = :t")
+            self.index_query(BY_TAG_INDEX, "tg = :t")
                 .expression_attribute_values(":t", s(tag_id))
                 .scan_index_forward(false)
                 .limit(limit as i32 + 1)

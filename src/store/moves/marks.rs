@@ -67,11 +67,7 @@ impl Store {
         merge: bool,
     ) -> Result<Mark, StoreError> {
         let res = retry::conditional("UpdateItem", self.budgets.write, {
-            self.client
-                .update_item()
-                .table_name(&self.table)
-                .key(PK, s(album_pk(id)))
-                .key(SK, s(ALBUM_SK))
+            self.update_at(album_pk(id), ALBUM_SK)
                 .update_expression(
                     "SET moving_to = :to, move_id = if_not_exists(move_id, :job), \
                      move_merge = if_not_exists(move_merge, :merge) ADD seq :one",
@@ -126,11 +122,7 @@ impl Store {
     /// moving to `to` (the last step of a move: its items are gone).
     pub async fn delete_moved_album(&self, id: &str, to: &str) -> Result<bool, StoreError> {
         let res = retry::conditional("DeleteItem", self.budgets.write, {
-            self.client
-                .delete_item()
-                .table_name(&self.table)
-                .key(PK, s(album_pk(id)))
-                .key(SK, s(ALBUM_SK))
+            self.delete_at(album_pk(id), ALBUM_SK)
                 .condition_expression("moving_to = :to")
                 .expression_attribute_values(":to", s(to))
                 .send()

@@ -1,0 +1,74 @@
+//! Deleting an image or a tag image: every copy a move in progress left.
+//!
+//! Mid-move an item has two copies (its old album's and its new one's, the
+//! same organization's): both go, or finishing the move would bring it
+//! back (decision 0011). An item the caller may not reach is as missing as
+//! one that does not exist.
+
+use crate::auth::{Ability, Principal};
+use crate::error::ApiError;
+use crate::service::{App, album_and_move_for, album_for};
+use crate::store::images::ItemKey;
+use crate::store::keys::image_pk;
+
+/// The 404 of a missing `what`.
+fn not_found(what: &str) -> ApiError {
+    ApiError::NotFound(format!("{what} not found"))
+}
+
+/// Maps the album check's 404 to the item's own.
+fn as_missing(what: &'static str) -> impl Fn(ApiError) -> ApiError {
+    move |e| match e {
+        ApiError::NotFound(_) => not_found(what),
+        other => other,
+    }
+}
+
+/// Deletes image `id` (every copy, and its tag images) for `principal`,
+/// who needs `image_delete` on its album; 404 when there was none.
+pub async fn delete_image(app: &App, principal: &Principal, id: &str) -> Result<(), ApiError> {
+    const WHAT: &str = "image";
+    let missing = as_missing(WHAT);
+    let copies = app.store.find_image_copies(id).await?;
+    let first = copies.first().ok_or_else(|| not_found(WHAT))?;
+    // The album check reads the first copy's move mark too.
+    let check = album_and_move_for(app, principal, &first.album_id, &[Ability::ImageDelete]);
+    let (_, first_mark) = check.await.map_err(&missing)?;
+    let mut deleted = false;
+    for (i, key) in copies.iter().enumerate() {
+        let mark = match i {
+            0 => first_mark.clone(),
+            _ => app.store.album_move(&key.album_id).await?,
+        };
+        // An album being moved may already have sent this image's tag
+        // associations ahead of the image (they sort first): they go too.
+        if let Some(m) = mark
+            && let Some(destination) = app.store.get_album(&m.to).await?
+        {
+            let ahead = ItemKey {
+                pk: image_pk(&destination.id, destination.shards, id),
+                album_id: destination.id,
+                sk: key.sk.clone(),
+            };
+            app.store.delete_tag_images_of(&ahead).await?;
+        }
+        deleted |= app.store.remove_image(key).await?;
+    }
+    deleted.then_some(()).ok_or_else(|| not_found(WHAT))
+}
+
+/// Deletes tag image `id` (every copy) for `principal`, who needs
+/// `image_list` on its image's album; 404 when there was none.
+pub async fn delete_tag_image(app: &App, principal: &Principal, id: &str) -> Result<(), ApiError> {
+    const WHAT: &str = "tag image";
+    let missing = as_missing(WHAT);
+    let copies = app.store.find_tag_image(id).await?;
+    let first = copies.first().ok_or_else(|| not_found(WHAT))?;
+    let check = album_for(app, principal, &first.album_id, &[Ability::ImageList]);
+    check.await.map_err(&missing)?;
+    let mut deleted = false;
+    for key in &copies {
+        deleted |= app.store.delete_tag_image(key).await?;
+    }
+    deleted.then_some(()).ok_or_else(|| not_found(WHAT))
+}
