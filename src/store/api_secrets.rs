@@ -80,11 +80,7 @@ impl Store {
         let mut start = None;
         loop {
             let out = retry::bounded("Query", self.budgets.read, {
-                self.client
-                    .query()
-                    .table_name(&self.table)
-                    .index_name(BY_ORGANIZATION_INDEX)
-                    .key_condition_expression("organization_id = :o AND sk = :s")
+                self.index_query(BY_ORGANIZATION_INDEX, "organization_id = :o AND sk = :s")
                     .expression_attribute_values(":o", s(organization_id))
                     .expression_attribute_values(":s", s(API_SECRET_SK))
                     .set_exclusive_start_key(start.clone())
@@ -115,11 +111,7 @@ impl Store {
     /// revocation time when it was revoked before.
     pub async fn revoke_api_secret(&self, id: &str, now: &str) -> Result<Revoked, StoreError> {
         let updated = retry::conditional("UpdateItem", self.budgets.write, {
-            self.client
-                .update_item()
-                .table_name(&self.table)
-                .key(PK, s(api_secret_pk(id)))
-                .key(SK, s(API_SECRET_SK))
+            self.update_at(api_secret_pk(id), API_SECRET_SK)
                 .update_expression("SET #r = :now")
                 .condition_expression("attribute_exists(pk) AND attribute_not_exists(#r)")
                 .expression_attribute_names("#r", REVOKED_AT)
