@@ -27,8 +27,8 @@ SAM := SAM_CLI_TELEMETRY=0 PATH="$(CURDIR)/.venv/bin:$$PATH" .venv/bin/sam
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
-deps: ## Install the local DynamoDB (npm) and the Python tools of the tests (.venv)
-	@[ -f node_modules/dynalite/cli.js ] || npm install --no-audit --no-fund --silent
+deps: ## Install the local DynamoDB and jsonwebtoken (npm), and the Python tools of the tests (.venv)
+	@[ -f node_modules/dynalite/cli.js ] && [ -f node_modules/jsonwebtoken/package.json ] || npm install --no-audit --no-fund --silent
 	@scripts/venv.sh
 
 build-deps: deps ## The build tools too (cargo-lambda and zig, matplotlib): make build, invoke, bench

@@ -54,7 +54,7 @@ def main() -> int:
         with bench.fresh_dynalite("profile", [a.images]):
             r = bench.rie("duplicate_album", "profile", exe=wrapper)
             try:
-                r.invoke((run.ROOT / "events" / "duplicate-album.json").read_bytes(), timeout=300)
+                r.invoke(run.event_bytes(run.ROOT / "events" / "duplicate-album.json"), timeout=300)
                 pid = None
                 for _ in range(100):  # valgrind execs the bootstrap in place: the RIE's child
                     pid = r.runtime_pid()

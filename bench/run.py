@@ -51,6 +51,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "scripts"))
+from fresh_event import fresh_event  # noqa: E402  (the events' tokens, re-signed now)
 OUT = ROOT / "bench" / "out"
 # scripts/bench.sh builds there; BENCH_LAMBDA_DIR points elsewhere (e.g. to
 # compare two commits built alike)
@@ -390,8 +392,20 @@ def signed_webhook_event() -> bytes:
     return json.dumps(event).encode()
 
 
+def fresh(event: dict) -> dict:
+    """`event` with its API token signed now (the API refuses the samples'
+    tokens, valid until 2100, as too long-lived)."""
+    params = local_params()
+    return fresh_event(event, params["JWT_SECRET"], params["CLOUDINARY_URL"])
+
+
+def event_bytes(path: Path) -> bytes:
+    """A sample event of events/, its API token signed now."""
+    return json.dumps(fresh(json.loads(path.read_text()))).encode()
+
+
 def duplicate_event(source: str, destination: str) -> bytes:
-    e = copy.deepcopy(BASE_EVENT)
+    e = fresh(copy.deepcopy(BASE_EVENT))
     path = f"/api/v1/albums/{source}/duplicate"
     e["rawPath"] = path
     e["requestContext"]["http"]["path"] = path
@@ -402,7 +416,7 @@ def duplicate_event(source: str, destination: str) -> bytes:
 
 
 def update_album_event(source: str, new_id: str, merge: bool) -> bytes:
-    e = copy.deepcopy(json.loads((ROOT / "events" / "update-album.json").read_text()))
+    e = fresh(json.loads((ROOT / "events" / "update-album.json").read_text()))
     path = f"/api/v1/albums/{source}"
     e["rawPath"] = path
     e["requestContext"]["http"]["path"] = path
@@ -847,7 +861,7 @@ class Bench:
         plan.append(("hello_lambda", {"logical_id": "HelloLambda", "binary": "hello_lambda", "timeout": 30, "memorysize": 256}))
         for binary, fn in plan:
             event_file = ROOT / "events" / (binary.replace("_", "-") + ".json")
-            payload = event_file.read_bytes() if event_file.exists() else b"{}"
+            payload = event_bytes(event_file) if event_file.exists() else b"{}"
             samples, statuses = [], []
             for i in range(self.args.cold_starts):
                 r = self.rie(binary, f"cold-{binary}", fn=fn)
@@ -915,7 +929,7 @@ class Bench:
         for _ in range(self.args.cold_starts):
             r = Rie(self.procs, LAMBDA_DIR / "duplicate_album" / "bootstrap", env, self.logs / f"rie-cold-{name}.log", "duplicate_album")
             try:
-                _, answer = r.invoke((ROOT / "events" / "duplicate-album.json").read_bytes(), timeout=60)
+                _, answer = r.invoke(event_bytes(ROOT / "events" / "duplicate-album.json"), timeout=60)
                 if answer.get("statusCode") != 200:
                     raise RuntimeError(f"{name}: the duplicate answered {answer}")
                 ms = None
@@ -981,7 +995,7 @@ class Bench:
             for fn in self.functions:
                 binary = fn["binary"]
                 event_file = ROOT / "events" / (binary.replace("_", "-") + ".json")
-                payload = event_file.read_bytes() if event_file.exists() else b"{}"
+                payload = event_bytes(event_file) if event_file.exists() else b"{}"
                 if b'"requestContext"' not in payload:
                     continue  # an event function: no HTTP answer to time
                 if binary == "cloudinary_notification":
@@ -1014,7 +1028,7 @@ class Bench:
                                     "throttled_calls_answered": brownout.calls}
 
     def phase_warm_latency(self) -> None:
-        payload = (ROOT / "events" / "duplicate-album.json").read_bytes()
+        payload = event_bytes(ROOT / "events" / "duplicate-album.json")
         r = self.rie("duplicate_album", "warm")
         try:
             for _ in range(10):  # warm-up, not counted
@@ -1069,7 +1083,7 @@ class Bench:
             with self.fresh_dynalite(f"round-{rep}", sizes):
                 r = self.rie("duplicate_album", f"copies-{rep}")
                 try:
-                    _, warm = r.invoke((ROOT / "events" / "duplicate-album.json").read_bytes())
+                    _, warm = r.invoke(event_bytes(ROOT / "events" / "duplicate-album.json"))
                     if warm.get("statusCode") != 200:
                         raise RuntimeError(f"warm-up duplicate answered {warm.get('statusCode')}")
                     for n in sizes if rep % 2 == 0 else sizes[::-1]:
@@ -1254,7 +1268,7 @@ class Bench:
                     rie = Rie(self.procs, LAMBDA_DIR / "duplicate_album" / "bootstrap", env_fn,
                               self.logs / f"rie-concurrency-{c}.log", "duplicate_album")
                     try:
-                        rie.invoke((ROOT / "events" / "duplicate-album.json").read_bytes())
+                        rie.invoke(event_bytes(ROOT / "events" / "duplicate-album.json"))
                         samples[c].append(self.ours(rie, n)["seconds"])
                     finally:
                         rie.stop()
@@ -1415,7 +1429,7 @@ class Bench:
         r = Rie(self.procs, LAMBDA_DIR / "list_images" / "bootstrap", function_env(sim, self.fn("list_images")),
                 self.logs / "rie-physics-list-images.log", "list_images")
         try:
-            event = json.loads((ROOT / "events" / "list-images.json").read_bytes())
+            event = fresh(json.loads((ROOT / "events" / "list-images.json").read_text()))
             path = f"/api/v1/albums/{album}/images"
             event["rawPath"] = event["requestContext"]["http"]["path"] = path
             event["pathParameters"]["id"] = album
@@ -1493,7 +1507,7 @@ class Bench:
                     worker = Rie(self.procs, LAMBDA_DIR / "duplication_worker" / "bootstrap",
                                  function_env(sim, self.fn("duplication_worker")),
                                  self.logs / f"rie-physics-worker-{label}.log", "duplication_worker")
-                    _, warm = dup.invoke((ROOT / "events" / "duplicate-album.json").read_bytes())
+                    _, warm = dup.invoke(event_bytes(ROOT / "events" / "duplicate-album.json"))
                     if warm.get("statusCode") != 200:
                         raise RuntimeError(f"warm-up duplicate answered {warm.get('statusCode')}")
                     out["runs"][label] = {"wcu": wcu, "rcu": rcu,
@@ -1585,7 +1599,7 @@ class Bench:
         for i in range(self.args.memory_repeats):
             r = self.rie("duplicate_album", f"memory-{i}")
             try:
-                r.invoke((ROOT / "events" / "duplicate-album.json").read_bytes())
+                r.invoke(event_bytes(ROOT / "events" / "duplicate-album.json"))
                 pid = r.runtime_pid()
                 if pid is None:
                     raise RuntimeError("no bootstrap process under the RIE")

@@ -64,21 +64,13 @@ PY
 )"
 export AWS_LAMBDA_FUNCTION_NAME="$fn"
 
-# A Cloudinary webhook event carries a signed timestamp that goes stale after
-# two hours: re-sign it with the local Cloudinary secret, as Cloudinary would
-# at delivery time (the body is left as it is).
-if grep -qi '"x-cld-signature"' "$event"; then
+# A sample event's API token (valid until 2100: the API refuses tokens
+# valid for more than TOKEN_MAX_LIFETIME_SECONDS) and a Cloudinary webhook's
+# signed timestamp (stale after two hours): re-signed with the local
+# secrets, as a client or Cloudinary would at the moment of the call.
+if grep -qiE '"(authorization|x-cld-signature)"' "$event"; then
   fresh=.local/$(basename "$event" .json).$$.signed.json
-  python3 - "$event" "$fresh" <<'PY'
-import hashlib, json, os, sys, time
-event = json.load(open(sys.argv[1]))
-secret = os.environ["CLOUDINARY_URL"].split("://", 1)[1].rsplit("@", 1)[0].split(":", 1)[1]
-ts = str(int(time.time()))
-headers = event["headers"]
-headers["x-cld-timestamp"] = ts
-headers["x-cld-signature"] = hashlib.sha1((event.get("body") or "").encode() + ts.encode() + secret.encode()).hexdigest()
-json.dump(event, open(sys.argv[2], "w"))
-PY
+  python3 scripts/fresh_event.py "$event" "$fresh"
   event=$fresh
 fi
 

@@ -1,12 +1,22 @@
 //! Tokens and abilities: who the caller is and what it may touch.
 //!
 //! API callers present an HS256 JWT (`Authorization: Token token="…"` or
-//! `Bearer …`) naming a `user_id`; the user's organization comes from the
-//! table, never from the token, so a token cannot claim another organization.
-//! The optional `abilities` claim narrows the token to named albums.
-//! Notification tokens (embedded in upload forms for Cloudinary's webhook)
-//! carry an audience and are refused here, and API tokens are refused by the
-//! webhook: one secret, two non-interchangeable token kinds.
+//! `Bearer …`) of one of two kinds:
+//! - **user tokens**, signed with the operator's `JWT_SECRET`, name a
+//!   registered `user_id`; the user's organization comes from the table,
+//!   never from the token, so a token cannot claim another organization;
+//! - **integrator tokens** ([`integrator`], decision 0013) name one of an
+//!   organization's API secrets in `iss` and are signed with it; they act
+//!   for that secret's organization, for the user their optional `user_id`
+//!   names.
+//!
+//! The optional `abilities` claim narrows either kind to named albums.
+//! Lifetimes are bounded ([`session`]): `exp` at most
+//! `TOKEN_MAX_LIFETIME_SECONDS` ahead, and `X-token` renewals stop at the
+//! end of the session. Notification tokens (embedded in upload forms for
+//! Cloudinary's webhook) carry an audience and are refused here, and API
+//! tokens are refused by the webhook: one secret, two non-interchangeable
+//! token kinds.
 
 use std::collections::HashMap;
 
@@ -16,6 +26,11 @@ use serde_json::{Map, Value};
 
 use crate::error::ApiError;
 use crate::secret::Secret;
+
+pub mod integrator;
+pub mod session;
+
+use session::TokenRules;
 
 /// The audience that marks a token as usable by the upload webhook only.
 pub const NOTIFICATION_AUDIENCE: &str = "cloudinary-notification";
@@ -112,8 +127,23 @@ pub struct VerifiedToken {
     pub user_id: String,
     /// Parsed `abilities`.
     pub abilities: Abilities,
-    /// Every claim as sent, so the refreshed token keeps them.
+    /// Every claim as sent (and `auth_time`), so the refreshed token keeps them.
     pub claims: Map<String, Value>,
+    /// When `X-token` renewals stop ([`session`]).
+    pub session_ends_at: i64,
+}
+
+/// The organization API secret that signed an integrator token.
+#[derive(Clone, Debug)]
+pub struct Issuer {
+    /// The secret's id (the token's `iss`).
+    pub secret_id: String,
+    /// Its key: `X-token` is re-signed with it, so a renewal stops working
+    /// with the secret it came from.
+    pub key: Secret,
+    /// Whether the token named its acting user (`user_id`); if not, the
+    /// token acts as the integration and `user_id` is the secret's id.
+    pub names_user: bool,
 }
 
 /// The authenticated caller of an API request.
@@ -127,12 +157,30 @@ pub struct Principal {
     pub abilities: Abilities,
     /// The token's claims, re-signed into `X-token`.
     pub claims: Map<String, Value>,
+    /// The API secret that signed an integrator token; `None` for a user
+    /// token (signed with `JWT_SECRET`).
+    pub issuer: Option<Issuer>,
+    /// Unix time after which `X-token` renewals extend nothing ([`session`]).
+    pub session_ends_at: i64,
 }
 
 impl Principal {
     /// Whether the caller may exercise `ability` on `album_id` (an album of its organization).
     pub fn can(&self, album_id: &str, ability: Ability) -> bool {
         self.abilities.allows(album_id, ability)
+    }
+
+    /// Whose `Idempotency-Key`s a request's key is among: the registered
+    /// user's, or for an integrator token `<organization>/<user>`. Users an
+    /// integrator names are its organization's own and unregistered, so
+    /// they must not share keys with a registered user, or with another
+    /// organization's user, of the same name. No registered user id holds
+    /// a `/`, so the two never meet.
+    pub fn idempotency_owner(&self) -> String {
+        match self.issuer {
+            None => self.user_id.clone(),
+            Some(_) => format!("{}/{}", self.organization_id, self.user_id),
+        }
     }
 }
 
@@ -216,20 +264,33 @@ fn required_string<'a>(claims: &'a Map<String, Value>, name: &str) -> Result<&'a
     }
 }
 
-/// Verifies an API (user) token: HS256 with `JWT_SECRET`, unexpired, with a
-/// `user_id`, and not a notification token.
+/// Verifies an API (user) token under the default lifetime rules: see
+/// [`verify_api_token_with`].
 pub fn verify_api_token(token: &str, secret: &Secret, now: i64) -> Result<VerifiedToken, ApiError> {
-    let claims = decode_hs256(token, secret, now)?;
+    verify_api_token_with(token, secret, now, &TokenRules::default())
+}
+
+/// Verifies an API (user) token: HS256 with `JWT_SECRET`, unexpired, `exp`
+/// within `rules`, with a `user_id`, and not a notification token.
+pub fn verify_api_token_with(
+    token: &str,
+    secret: &Secret,
+    now: i64,
+    rules: &TokenRules,
+) -> Result<VerifiedToken, ApiError> {
+    let mut claims = decode_hs256(token, secret, now)?;
     if claims.contains_key("aud") {
         return Err(unauthorized("this token is not an API token"));
     }
     let user_id = required_string(&claims, "user_id")?.to_string();
     let abilities = Abilities::from_claim(claims.get("abilities"))
         .map_err(|_| unauthorized("invalid token abilities"))?;
+    let session_ends_at = rules.start_session(&mut claims, now)?;
     Ok(VerifiedToken {
         user_id,
         abilities,
         claims,
+        session_ends_at,
     })
 }
 
@@ -242,7 +303,8 @@ fn sign(claims: &impl Serialize, secret: &Secret) -> Result<String, ApiError> {
     .map_err(|e| ApiError::Internal(format!("token signing failed: {e}")))
 }
 
-/// The caller's token re-signed with `exp = now + ttl` (and `iat = now`):
+/// The caller's token re-signed with `secret`, `exp = now + ttl` (but never
+/// past the end of its session, [`session::renewal_exp`]) and `iat = now`:
 /// the `X-token` header of every successful API response.
 pub fn refreshed_token(
     principal: &Principal,
@@ -251,7 +313,9 @@ pub fn refreshed_token(
     ttl: u64,
 ) -> Result<String, ApiError> {
     let mut claims = principal.claims.clone();
-    claims.insert("exp".into(), Value::from(now + ttl as i64));
+    let presented = claims.get("exp").and_then(Value::as_i64);
+    let exp = session::renewal_exp(principal.session_ends_at, presented, now, ttl);
+    claims.insert("exp".into(), Value::from(exp));
     claims.insert("iat".into(), Value::from(now));
     sign(&claims, secret)
 }
@@ -331,229 +395,4 @@ pub fn verify_notification_token(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use base64::Engine as _;
-    use serde_json::json;
-
-    const NOW: i64 = 1_700_000_000;
-
-    fn secret() -> Secret {
-        Secret::new("test-secret-0123456789")
-    }
-
-    fn raw_token(header: Value, claims: Value, key: &[u8]) -> String {
-        use hmac_free::hs256;
-        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
-        let h = b64.encode(header.to_string());
-        let c = b64.encode(claims.to_string());
-        let sig = b64.encode(hs256(key, format!("{h}.{c}").as_bytes()));
-        format!("{h}.{c}.{sig}")
-    }
-
-    /// A tiny HMAC-SHA256 over jsonwebtoken's own signer, to forge headers.
-    mod hmac_free {
-        pub fn hs256(key: &[u8], msg: &[u8]) -> Vec<u8> {
-            let s = jsonwebtoken::crypto::sign(
-                msg,
-                &jsonwebtoken::EncodingKey::from_secret(key),
-                jsonwebtoken::Algorithm::HS256,
-            )
-            .unwrap();
-            use base64::Engine as _;
-            base64::engine::general_purpose::URL_SAFE_NO_PAD
-                .decode(s)
-                .unwrap()
-        }
-    }
-
-    #[test]
-    fn accepts_a_valid_token_and_reads_abilities() {
-        let t = issue_user_token("u1", None, &secret(), NOW, 60).unwrap();
-        let v = verify_api_token(&t, &secret(), NOW).unwrap();
-        assert_eq!(v.user_id, "u1");
-        assert_eq!(v.abilities, Abilities::All);
-    }
-
-    #[test]
-    fn rejects_an_expired_token() {
-        let t = issue_user_token("u1", None, &secret(), NOW - 100, 50).unwrap();
-        assert!(matches!(
-            verify_api_token(&t, &secret(), NOW),
-            Err(ApiError::Unauthorized(_))
-        ));
-    }
-
-    #[test]
-    fn rejects_alg_none() {
-        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
-        let t = format!(
-            "{}.{}.",
-            b64.encode(r#"{"alg":"none","typ":"JWT"}"#),
-            b64.encode(json!({"user_id":"u1","exp":NOW+60}).to_string())
-        );
-        assert!(matches!(
-            verify_api_token(&t, &secret(), NOW),
-            Err(ApiError::Unauthorized(_))
-        ));
-    }
-
-    #[test]
-    fn rejects_an_rs256_header_even_when_hmac_signed_with_the_secret() {
-        let t = raw_token(
-            json!({"alg":"RS256","typ":"JWT"}),
-            json!({"user_id":"u1","exp":NOW+60}),
-            secret().expose().as_bytes(),
-        );
-        assert!(matches!(
-            verify_api_token(&t, &secret(), NOW),
-            Err(ApiError::Unauthorized(_))
-        ));
-    }
-
-    #[test]
-    fn rejects_a_token_signed_with_another_key() {
-        let t =
-            issue_user_token("u1", None, &Secret::new("another-secret-0123456"), NOW, 60).unwrap();
-        assert!(matches!(
-            verify_api_token(&t, &secret(), NOW),
-            Err(ApiError::Unauthorized(_))
-        ));
-    }
-
-    #[test]
-    fn rejects_a_token_without_exp() {
-        let t = raw_token(
-            json!({"alg":"HS256","typ":"JWT"}),
-            json!({"user_id":"u1"}),
-            secret().expose().as_bytes(),
-        );
-        assert!(matches!(
-            verify_api_token(&t, &secret(), NOW),
-            Err(ApiError::Unauthorized(_))
-        ));
-    }
-
-    #[test]
-    fn rejects_a_notification_token_used_as_api_token() {
-        let t = issue_notification_token("u1", "a1", "o1", &secret(), NOW, 60).unwrap();
-        assert!(matches!(
-            verify_api_token(&t, &secret(), NOW),
-            Err(ApiError::Unauthorized(_))
-        ));
-        let claims = verify_notification_token(&t, &secret(), NOW).unwrap();
-        assert_eq!(claims.album_id, "a1");
-    }
-
-    #[test]
-    fn rejects_an_api_token_on_the_webhook() {
-        let t = issue_user_token("u1", None, &secret(), NOW, 60).unwrap();
-        assert!(verify_notification_token(&t, &secret(), NOW).is_err());
-    }
-
-    #[test]
-    fn rejects_future_iat_wrong_types_and_oversized_tokens() {
-        let key = secret();
-        let future = raw_token(
-            json!({"alg":"HS256"}),
-            json!({"user_id":"u1","exp":NOW+600,"iat":NOW+300}),
-            key.expose().as_bytes(),
-        );
-        let numeric_user = raw_token(
-            json!({"alg":"HS256"}),
-            json!({"user_id":42,"exp":NOW+600}),
-            key.expose().as_bytes(),
-        );
-        let bad_abilities = raw_token(
-            json!({"alg":"HS256"}),
-            json!({"user_id":"u1","exp":NOW+600,"abilities":"all"}),
-            key.expose().as_bytes(),
-        );
-        let not_before = raw_token(
-            json!({"alg":"HS256"}),
-            json!({"user_id":"u1","exp":NOW+600,"nbf":NOW+300}),
-            key.expose().as_bytes(),
-        );
-        let huge = "a".repeat(MAX_TOKEN_BYTES + 1);
-        for t in [future, numeric_user, bad_abilities, not_before, huge] {
-            assert!(matches!(
-                verify_api_token(&t, &key, NOW),
-                Err(ApiError::Unauthorized(_))
-            ));
-        }
-    }
-
-    #[test]
-    fn the_seed_token_shape_is_accepted_when_signed_with_our_key() {
-        let t = raw_token(
-            json!({"typ":"JWT","alg":"HS256"}),
-            json!({"exp":NOW+10,"iat":NOW-10,"user_id":"9ed26283-3299-4a05-b9d6-e34278fbd416","abilities":{}}),
-            secret().expose().as_bytes(),
-        );
-        assert_eq!(
-            verify_api_token(&t, &secret(), NOW).unwrap().user_id,
-            "9ed26283-3299-4a05-b9d6-e34278fbd416"
-        );
-    }
-
-    #[test]
-    fn refreshed_token_keeps_claims_with_a_fresh_expiry() {
-        let t = issue_user_token(
-            "u1",
-            Some(json!({"a1":{"Access":{"see":true}}})),
-            &secret(),
-            NOW - 50,
-            60,
-        )
-        .unwrap();
-        let v = verify_api_token(&t, &secret(), NOW).unwrap();
-        let p = Principal {
-            user_id: v.user_id,
-            organization_id: "o".into(),
-            abilities: v.abilities,
-            claims: v.claims,
-        };
-        let fresh = refreshed_token(&p, &secret(), NOW, 14_400).unwrap();
-        let v2 = verify_api_token(&fresh, &secret(), NOW).unwrap();
-        assert_eq!(v2.claims["exp"], json!(NOW + 14_400));
-        assert_eq!(
-            v2.claims["abilities"],
-            json!({"a1":{"Access":{"see":true}}})
-        );
-    }
-
-    #[test]
-    fn abilities_follow_the_sharinpix_format() {
-        assert_eq!(
-            Abilities::from_claim(Some(&json!({}))).unwrap(),
-            Abilities::All
-        );
-        assert_eq!(
-            Abilities::from_claim(Some(&json!({"admin": true}))).unwrap(),
-            Abilities::All
-        );
-        let a = Abilities::from_claim(Some(&json!({
-            "a1": {"Access": {"see": true, "image_list": true}},
-            "a2": {"Access": {"image_upload": true}}
-        })))
-        .unwrap();
-        assert!(a.allows("a1", Ability::See) && a.allows("a1", Ability::ImageList));
-        assert!(!a.allows("a1", Ability::ImageUpload));
-        assert!(a.allows("a2", Ability::ImageUpload));
-        assert!(!a.allows("a3", Ability::See));
-    }
-
-    #[test]
-    fn token_header_forms() {
-        assert_eq!(
-            token_from_header(r#"Token token="abc.def.ghi""#),
-            Some("abc.def.ghi")
-        );
-        assert_eq!(token_from_header("Token token=abc"), Some("abc"));
-        assert_eq!(token_from_header("Bearer xyz"), Some("xyz"));
-        assert_eq!(token_from_header("bearer   xyz "), Some("xyz"));
-        assert_eq!(token_from_header("Basic dXNlcjpwYXNz"), None);
-        assert_eq!(token_from_header("Token"), None);
-        assert_eq!(token_from_header(r#"Token token="""#), None);
-    }
-}
+mod tests;

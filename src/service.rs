@@ -6,7 +6,9 @@ use std::time::Duration;
 use lambda_runtime::Error;
 
 use crate::album::{Album, AlbumJson, THUMBNAILS};
-use crate::auth::{self, Ability, Principal};
+use crate::api_secrets::{ApiSecret, SecretCache};
+use crate::auth::session::TokenRules;
+use crate::auth::{self, Ability, Issuer, Principal};
 use crate::cloudinary::{self, UploadForm};
 use crate::config::Config;
 use crate::config::Needs;
@@ -42,12 +44,17 @@ pub struct App {
     /// (`None`: as many as its deadline allows). Tests and the dev server
     /// set it to get several slices whatever the machine's speed.
     pub slice_items: Option<u64>,
+    /// Organization API secrets looked up by this process, each kept for
+    /// at most `Config::api_secret_cache` (≤ 60 s): the bound on how long a
+    /// revoked secret keeps working here (`crate::api_secrets`).
+    pub api_secrets: SecretCache,
 }
 
 impl App {
     /// An app over an existing store.
     pub fn new(config: Config, store: Store) -> Self {
         Self {
+            api_secrets: SecretCache::new(config.api_secret_cache),
             config,
             store,
             copy: CopyOptions::default(),
@@ -55,6 +62,14 @@ impl App {
             answer_margin: crate::deadline::ANSWER_MARGIN,
             slice_items: None,
         }
+    }
+
+    /// The same app caching looked-up API secrets for `ttl` instead (at
+    /// most 60 s; tests shorten it), with an empty cache.
+    pub fn with_secret_cache_ttl(mut self, ttl: Duration) -> Self {
+        self.config.api_secret_cache = ttl;
+        self.api_secrets = SecretCache::new(ttl);
+        self
     }
 
     /// The time budgets of routes and calls (decision 0006), one set: the
@@ -93,8 +108,17 @@ pub fn now() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()
 }
 
-/// Verifies the caller's token and loads its user's organization.
-/// A token for a user that no longer exists is refused (401).
+/// Verifies the caller's token and finds the organization it acts for.
+///
+/// A token without `iss` is a user token: verified with `JWT_SECRET`, its
+/// user's organization read from the table; a token for a user that no
+/// longer exists is refused (401). A token whose `iss` names an active
+/// organization API secret is verified with that secret and acts for its
+/// organization (decision 0013); an unknown or revoked `iss` is a 401. The
+/// secret comes from the process's cache while younger than
+/// `Config::api_secret_cache` (≤ 60 s), so a warm invocation makes no
+/// DynamoDB call for it. Both kinds obey the lifetime rules
+/// (`auth::session`).
 pub async fn authenticate(
     app: &App,
     authorization: Option<&str>,
@@ -104,7 +128,20 @@ pub async fn authenticate(
         .ok_or_else(|| ApiError::Unauthorized("missing Authorization header".into()))?;
     let token = auth::token_from_header(header)
         .ok_or_else(|| ApiError::Unauthorized("malformed Authorization header".into()))?;
-    let verified = auth::verify_api_token(token, app.config.jwt_secret()?, now)?;
+    let rules = TokenRules::new(app.config.token_max_lifetime_seconds);
+    match auth::integrator::issuer_of(token)? {
+        None => user_principal(app, token, now, &rules).await,
+        Some(secret_id) => integrator_principal(app, token, &secret_id, now, &rules).await,
+    }
+}
+
+async fn user_principal(
+    app: &App,
+    token: &str,
+    now: i64,
+    rules: &TokenRules,
+) -> Result<Principal, ApiError> {
+    let verified = auth::verify_api_token_with(token, app.config.jwt_secret()?, now, rules)?;
     let organization_id = app
         .store
         .user_organization(&verified.user_id)
@@ -115,6 +152,38 @@ pub async fn authenticate(
         organization_id,
         abilities: verified.abilities,
         claims: verified.claims,
+        issuer: None,
+        session_ends_at: verified.session_ends_at,
+    })
+}
+
+async fn integrator_principal(
+    app: &App,
+    token: &str,
+    secret_id: &str,
+    now: i64,
+    rules: &TokenRules,
+) -> Result<Principal, ApiError> {
+    let secret = app
+        .api_secrets
+        .get(&app.store, secret_id)
+        .await?
+        .filter(ApiSecret::is_active)
+        .ok_or_else(|| ApiError::Unauthorized("unknown or revoked API secret".into()))?;
+    let mut verified = auth::integrator::verify(token, &secret, now)?;
+    let session_ends_at = rules.start_session(&mut verified.claims, now)?;
+    let names_user = verified.user_id.is_some();
+    Ok(Principal {
+        user_id: verified.user_id.unwrap_or_else(|| secret.id.clone()),
+        organization_id: secret.organization_id,
+        abilities: verified.abilities,
+        claims: verified.claims,
+        issuer: Some(Issuer {
+            secret_id: secret.id,
+            key: secret.key,
+            names_user,
+        }),
+        session_ends_at,
     })
 }
 
@@ -246,14 +315,16 @@ async fn with_album_json<R>(
     serialize(&json).map_err(|e| ApiError::Internal(format!("album JSON: {e}")))
 }
 
-/// The caller's refreshed token, sent as `X-token` on every success.
+/// The caller's refreshed token, sent as `X-token` on every success:
+/// re-signed with the key that signed it (`JWT_SECRET`, or the
+/// integrator's API secret), never past the end of its session
+/// (`auth::session`).
 pub fn x_token(app: &App, principal: &Principal, now: i64) -> Result<String, ApiError> {
-    auth::refreshed_token(
-        principal,
-        app.config.jwt_secret()?,
-        now,
-        app.config.token_ttl_seconds,
-    )
+    let key = match &principal.issuer {
+        Some(issuer) => &issuer.key,
+        None => app.config.jwt_secret()?,
+    };
+    auth::refreshed_token(principal, key, now, app.config.token_ttl_seconds)
 }
 
 /// Current time as RFC 3339 (UTC, milliseconds).

@@ -53,6 +53,12 @@ enum Command {
         #[arg(long)]
         abilities: Option<String>,
     },
+    /// An organization's API secrets, with which integrators sign their
+    /// own tokens (`iss` = the secret's id): create, list, revoke.
+    Secrets {
+        #[command(subcommand)]
+        command: crate::secrets::SecretsCommand,
+    },
     /// Create the album if needed and add N realistic images.
     Seed(SeedArgs),
     /// Spread an existing album's images over more partitions (decision
@@ -225,6 +231,9 @@ async fn run(cli: Cli) -> Result<(), String> {
         }
         Command::PartitionSimLoad(args) => partition_sim_load(args).await,
         Command::Dlq { command } => dlq(command).await,
+        Command::Secrets { command } => {
+            crate::secrets::run(&store().await?, command, &mut std::io::stdout()).await
+        }
         Command::Seed(args) => seed(args).await,
         Command::Reshard { album, shards } => reshard(&album, shards).await,
     }
@@ -277,6 +286,15 @@ fn token(user: &str, ttl: u64, abilities: Option<String>) -> Result<(), String> 
     let abilities = abilities
         .map(|a| serde_json::from_str(&a).map_err(|e| format!("--abilities is not JSON: {e}")))
         .transpose()?;
+    let max = std::env::var("TOKEN_MAX_LIFETIME_SECONDS")
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .unwrap_or(album_api::config::DEFAULT_TOKEN_MAX_LIFETIME_SECONDS);
+    if ttl > max {
+        return Err(format!(
+            "--ttl must not exceed {max} s (TOKEN_MAX_LIFETIME_SECONDS): the API refuses longer tokens"
+        ));
+    }
     let secret = Secret::new(env("JWT_SECRET")?);
     let token = auth::issue_user_token(user, abilities, &secret, album_api::service::now(), ttl)
         .map_err(|e| e.to_string())?;

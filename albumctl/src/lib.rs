@@ -2,7 +2,8 @@
 //!
 //! What runs beside the Album API's functions but never in them: the
 //! administration CLI ([`cli`]), the local dev server ([`dev`]) over the
-//! template's routes ([`template`]), the table definition read from
+//! template's routes ([`template`]), organizations' API secrets
+//! ([`secrets`]), the table definition read from
 //! `template.yaml` ([`schema`]), realistic sample images ([`seed`]), the
 //! dead-letter queue's listing and redrive ([`dlq`]), and DynamoDB's
 //! per-partition limits in front of an emulator ([`partition_sim`]), a
@@ -17,5 +18,6 @@ pub mod dlq;
 pub mod partition_sim;
 pub mod proxy;
 pub mod schema;
+pub mod secrets;
 pub mod seed;
 pub mod template;

@@ -10,6 +10,8 @@ mod needs;
 pub use error::ConfigError;
 pub use needs::{Needs, SecretName};
 
+use std::time::Duration;
+
 use crate::cloudinary::CloudinaryConfig;
 use crate::error::ApiError;
 use crate::secret::Secret;
@@ -18,6 +20,11 @@ use crate::secret::Secret;
 pub const DEFAULT_UPLOAD_FORM_TTL_SECONDS: u64 = 604_800;
 /// Default lifetime of the refreshed `X-token` (four hours).
 pub const DEFAULT_TOKEN_TTL_SECONDS: u64 = 14_400;
+/// Default `TOKEN_MAX_LIFETIME_SECONDS` (24 h): the longest an API token
+/// may be valid from now, and the longest `X-token` renewals keep a session
+/// alive. A day covers a working session and an integrator's 12-hour
+/// tokens (SharinPix's example), and bounds what a leaked token is worth.
+pub const DEFAULT_TOKEN_MAX_LIFETIME_SECONDS: u64 = 86_400;
 /// Default days a finished job item is kept (`JOB_TTL_DAYS`): far longer
 /// than any re-delivery of the event that started it (6 h at most), so a
 /// late re-delivery still finds its job done instead of copying again.
@@ -40,9 +47,19 @@ pub struct Config {
     pub upload_form_ttl_seconds: u64,
     /// Seconds a refreshed `X-token` stays valid.
     pub token_ttl_seconds: u64,
+    /// The token-lifetime rule (`TOKEN_MAX_LIFETIME_SECONDS`, default 24 h):
+    /// an API token whose `exp` lies further ahead is refused, and `X-token`
+    /// renewals never carry a session past this long after it began
+    /// (`auth::session`).
+    pub token_max_lifetime_seconds: u64,
+    /// How long a looked-up organization API secret stays cached in the
+    /// process (`API_SECRET_CACHE_SECONDS`, 0 to 60, default 30): the most
+    /// a revoked secret keeps working on a warm function
+    /// (`crate::api_secrets`).
+    pub api_secret_cache: Duration,
     /// How long a finished (done or failed) job item is kept before
     /// DynamoDB's TTL deletes it (`JOB_TTL_DAYS`, default 30).
-    pub job_ttl: std::time::Duration,
+    pub job_ttl: Duration,
 }
 
 impl Config {
@@ -60,6 +77,7 @@ impl Config {
         get: impl Fn(&str) -> Option<String>,
     ) -> Result<Self, ConfigError> {
         let vars = Vars(&get);
+        let (token_ttl_seconds, token_max_lifetime_seconds) = vars.token_lifetimes()?;
         Ok(Self {
             table_name: vars.required("TABLE_NAME")?,
             jwt: needs.jwt.then(|| vars.jwt_secret()).transpose()?,
@@ -67,8 +85,15 @@ impl Config {
             public_api_url: vars.public_api_url()?,
             upload_form_ttl_seconds: vars
                 .seconds("UPLOAD_FORM_TTL_SECONDS", DEFAULT_UPLOAD_FORM_TTL_SECONDS)?,
-            token_ttl_seconds: vars.seconds("TOKEN_TTL_SECONDS", DEFAULT_TOKEN_TTL_SECONDS)?,
-            job_ttl: std::time::Duration::from_secs(vars.days("JOB_TTL_DAYS")? * 86_400),
+            token_ttl_seconds,
+            token_max_lifetime_seconds,
+            api_secret_cache: Duration::from_secs(vars.number(
+                "API_SECRET_CACHE_SECONDS",
+                crate::api_secrets::DEFAULT_CACHE_TTL.as_secs(),
+                0..=crate::api_secrets::MAX_CACHE_TTL.as_secs(),
+                "a number of seconds between 0 and 60",
+            )?),
+            job_ttl: Duration::from_secs(vars.days("JOB_TTL_DAYS")? * 86_400),
         })
     }
 }
@@ -106,6 +131,26 @@ impl<F: Fn(&str) -> Option<String>> Vars<'_, F> {
             1..=3650,
             "a number of days between 1 and 3650",
         )
+    }
+
+    /// `TOKEN_TTL_SECONDS` and `TOKEN_MAX_LIFETIME_SECONDS` (a minute to a
+    /// year): a renewed `X-token` must itself be acceptable, so its lifetime
+    /// may not exceed the maximum.
+    fn token_lifetimes(&self) -> Result<(u64, u64), ConfigError> {
+        let ttl = self.seconds("TOKEN_TTL_SECONDS", DEFAULT_TOKEN_TTL_SECONDS)?;
+        let max = self.number(
+            "TOKEN_MAX_LIFETIME_SECONDS",
+            DEFAULT_TOKEN_MAX_LIFETIME_SECONDS,
+            60..=31_536_000,
+            "a number of seconds between 60 and 31536000",
+        )?;
+        if ttl > max {
+            return Err(ConfigError::Invalid {
+                name: "TOKEN_TTL_SECONDS",
+                reason: "must not exceed TOKEN_MAX_LIFETIME_SECONDS".into(),
+            });
+        }
+        Ok((ttl, max))
     }
 
     fn number(
@@ -241,6 +286,49 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn token_lifetime_and_secret_cache_rules() {
+        let c = Config::from_lookup(Needs::JWT, env(FULL)).unwrap();
+        assert_eq!(c.token_max_lifetime_seconds, 86_400);
+        assert_eq!(c.api_secret_cache, Duration::from_secs(30));
+        let mut pairs = FULL.to_vec();
+        pairs.extend([
+            ("TOKEN_MAX_LIFETIME_SECONDS", "3600"),
+            ("TOKEN_TTL_SECONDS", "600"),
+            ("API_SECRET_CACHE_SECONDS", "0"),
+        ]);
+        let c = Config::from_lookup(Needs::JWT, env(&pairs)).unwrap();
+        assert_eq!(c.token_max_lifetime_seconds, 3_600);
+        assert_eq!(c.api_secret_cache, Duration::ZERO);
+        for (name, bad) in [
+            ("API_SECRET_CACHE_SECONDS", "61"),
+            ("TOKEN_MAX_LIFETIME_SECONDS", "59"),
+            ("TOKEN_MAX_LIFETIME_SECONDS", "a day"),
+        ] {
+            let mut pairs = FULL.to_vec();
+            pairs.push((name, bad));
+            let e = Config::from_lookup(Needs::JWT, env(&pairs)).unwrap_err();
+            assert!(
+                matches!(e, ConfigError::Invalid { name: n, .. } if n == name),
+                "{name}={bad}"
+            );
+        }
+        // A renewal must itself be acceptable.
+        let mut pairs = FULL.to_vec();
+        pairs.extend([
+            ("TOKEN_MAX_LIFETIME_SECONDS", "3600"),
+            ("TOKEN_TTL_SECONDS", "3601"),
+        ]);
+        let e = Config::from_lookup(Needs::JWT, env(&pairs)).unwrap_err();
+        assert!(matches!(
+            e,
+            ConfigError::Invalid {
+                name: "TOKEN_TTL_SECONDS",
+                ..
+            }
+        ));
     }
 
     #[test]

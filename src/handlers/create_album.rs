@@ -64,7 +64,7 @@ async fn serve(app: &App, req: &Request) -> Result<Reply, ApiError> {
         let claim = app
             .store
             .claim_idempotency_key(
-                &principal.user_id,
+                &principal.idempotency_owner(),
                 &key,
                 &id,
                 &fingerprint,

@@ -11,6 +11,7 @@
 //! | tag           | `O#<org>`     | `T#<name>`                    |
 //! | tag id → name | `O#<org>`     | `TI#<tag id>`                 |
 //! | tag association | its image's | `G#<image ms>#<image id>#<tag id>` |
+//! | API secret    | `S#<secret id>` | `S` (+ `organization_id`)   |
 //!
 //! An album's images share its partition (or, for a large album, its
 //! shards' partitions, decision 0012), sorted by creation time, so "newest
@@ -47,6 +48,8 @@ pub const ORG_SK: &str = "O";
 pub const USER_SK: &str = "U";
 /// Sort-key value of album items.
 pub const ALBUM_SK: &str = "A";
+/// Sort-key value of organization API secrets (decision 0013).
+pub const API_SECRET_SK: &str = "S";
 /// Prefix of image sort keys.
 pub const IMAGE_SK_PREFIX: &str = "I#";
 /// Prefix of tag association sort keys: they sort before the album's
@@ -68,6 +71,12 @@ pub fn org_pk(id: &str) -> String {
 /// `U#<user>`.
 pub fn user_pk(id: &str) -> String {
     format!("U#{id}")
+}
+/// `S#<secret id>`: an organization API secret, found by its id (the
+/// `iss` of the tokens it signs), listed through `by_organization`
+/// (decision 0013).
+pub fn api_secret_pk(id: &str) -> String {
+    format!("S#{id}")
 }
 /// `A#<album>`: the partition of the album item, and of its images when
 /// it has one shard (every album made before shards, decision 0012).

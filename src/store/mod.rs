@@ -13,6 +13,7 @@
 
 pub mod accounts;
 pub mod albums;
+pub mod api_secrets;
 pub mod batch;
 pub mod client;
 pub mod copy;

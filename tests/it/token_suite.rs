@@ -8,11 +8,11 @@
 use std::collections::BTreeMap;
 
 use crate::support::security::*;
-use crate::support::tagging;
 use crate::support::{
     JWT_SECRET, ORG, OTHER_ORG, OTHER_USER, SOURCE, TestEnv, USER, bearer, event, request,
     seed_album,
 };
+use crate::support::{integrator, tagging};
 use album_api::auth;
 use album_api::service::now;
 use album_api::store::Store;
@@ -446,6 +446,33 @@ async fn forged_and_malformed_tokens_are_401_everywhere_and_write_nothing() {
             &world.event(Endpoint::GetAlbum, Some(&bearer(&valid)), false),
         )
         .await;
+    assert_eq!(status, 200, "{text}");
+}
+
+#[tokio::test]
+async fn forged_integrator_tokens_are_401_everywhere_and_write_nothing() {
+    let world = World::new("iss-tokens").await;
+    let ours = integrator::stored_secret(&world.store, ORG, false).await;
+    let revoked = integrator::stored_secret(&world.store, ORG, true).await;
+    let theirs = integrator::stored_secret(&world.store, OTHER_ORG, false).await;
+    let before = world.snapshot().await;
+    let tokens = integrator::forged_integrator_tokens(&ours, &revoked, &theirs);
+    for (name, token) in &tokens {
+        assert_refused_everywhere(&world, name, Some(&bearer(token))).await;
+        assert_refused_everywhere(&world, name, Some(&format!("Bearer {token}"))).await;
+    }
+    let after = world.snapshot().await;
+    assert_eq!(before, after, "{}", snapshot_diff(&before, &after));
+    // Our secret's own well-formed token works: the refusals were about the forgeries.
+    let t = now();
+    let good = sign_jwt(
+        &json!({"typ": "JWT", "alg": "HS256"}),
+        &json!({"exp": t + 600, "iss": ours.id}),
+        ours.key.expose().as_bytes(),
+        Algorithm::HS256,
+    );
+    let e = world.event(Endpoint::GetAlbum, Some(&bearer(&good)), false);
+    let (status, _, text) = world.send(Endpoint::GetAlbum, &e).await;
     assert_eq!(status, 200, "{text}");
 }
 

@@ -6,6 +6,7 @@
 
 pub mod calls;
 pub mod fault_proxy;
+pub mod integrator;
 pub mod rie;
 pub mod stream;
 pub mod tagging;
