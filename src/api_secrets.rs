@@ -1,5 +1,5 @@
-//! Organization API secrets: what one is, making a new one, and the warm
-//! function's cache of those it looked up (decision 0013).
+//! The warm function's cache of the organization API secrets it looked up
+//! (decision 0013).
 //!
 //! An integrator signs its own tokens (HS256) with a secret of its
 //! organization and names the secret's id in `iss`, as SharinPix's
@@ -20,69 +20,17 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use base64::Engine as _;
-use rand::TryRngCore as _;
-
 use crate::error::ApiError;
-use crate::secret::Secret;
 use crate::store::Store;
 
-/// Random bytes in a new secret (256 bits, the size of HS256's hash).
-pub const SECRET_BYTES: usize = 32;
-/// The longest a looked-up secret may stay cached: the bound on how long
-/// a revoked secret keeps working on a warm function.
-pub const MAX_CACHE_TTL: Duration = Duration::from_secs(60);
-/// How long a looked-up secret stays cached when nobody says.
-pub const DEFAULT_CACHE_TTL: Duration = Duration::from_secs(30);
+pub use crate::api_secret::{ApiSecret, SECRET_BYTES, is_valid_secret_id};
+pub use crate::config::{
+    DEFAULT_API_SECRET_CACHE as DEFAULT_CACHE_TTL, MAX_API_SECRET_CACHE as MAX_CACHE_TTL,
+};
 /// Most secrets one process keeps cached; a full cache drops its expired
 /// entries, then everything (ids come from tokens: a flood of valid but
 /// distinct ids must not grow the process without bound).
 const MAX_CACHED: usize = 1024;
-
-/// One API secret of an organization.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ApiSecret {
-    /// Its id: the `iss` of the tokens it signs (a UUID).
-    pub id: String,
-    /// The organization its tokens act for.
-    pub organization_id: String,
-    /// The HMAC key (never printed: [`Secret`]).
-    pub key: Secret,
-    /// Creation time (RFC 3339).
-    pub created_at: String,
-    /// Revocation time (RFC 3339); `None` while active.
-    pub revoked_at: Option<String>,
-}
-
-impl ApiSecret {
-    /// A new active secret of `organization_id`: a random UUID as id and
-    /// [`SECRET_BYTES`] bytes from the operating system's generator,
-    /// base64url without padding (43 characters), as key.
-    pub fn generate(organization_id: &str, now_rfc3339: &str) -> Result<Self, ApiError> {
-        let mut bytes = [0u8; SECRET_BYTES];
-        rand::rngs::OsRng
-            .try_fill_bytes(&mut bytes)
-            .map_err(|_| ApiError::Internal("the system's random generator failed".into()))?;
-        Ok(Self {
-            id: uuid::Uuid::new_v4().to_string(),
-            organization_id: organization_id.to_string(),
-            key: Secret::new(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)),
-            created_at: now_rfc3339.to_string(),
-            revoked_at: None,
-        })
-    }
-
-    /// Whether tokens it signs are accepted.
-    pub fn is_active(&self) -> bool {
-        self.revoked_at.is_none()
-    }
-}
-
-/// Whether `id` can be an API secret's id (what `iss` may hold): 1-128
-/// characters of `A-Za-z0-9_-`, like every id that goes into a key.
-pub fn is_valid_secret_id(id: &str) -> bool {
-    crate::album::is_valid_id(id)
-}
 
 /// Looked-up secrets of this process, each kept for the cache's TTL
 /// (see the module's cache rule). Cloning shares the cache.
@@ -155,6 +103,7 @@ impl SecretCache {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::Engine as _;
 
     #[test]
     fn a_new_secret_is_256_random_bits_and_never_printed() {

@@ -20,6 +20,7 @@
 pub mod album;
 pub mod album_list;
 pub mod album_move;
+pub mod api_secret;
 pub mod api_secrets;
 pub mod auth;
 pub mod cloudinary;

@@ -29,6 +29,12 @@ pub const DEFAULT_TOKEN_MAX_LIFETIME_SECONDS: u64 = 86_400;
 /// than any re-delivery of the event that started it (6 h at most), so a
 /// late re-delivery still finds its job done instead of copying again.
 pub const DEFAULT_JOB_TTL_DAYS: u64 = 30;
+/// The longest a looked-up organization API secret may stay cached
+/// (`API_SECRET_CACHE_SECONDS`): the bound on how long a revoked secret
+/// keeps working on a warm function (decision 0013).
+pub const MAX_API_SECRET_CACHE: Duration = Duration::from_secs(60);
+/// How long a looked-up API secret stays cached when nobody says.
+pub const DEFAULT_API_SECRET_CACHE: Duration = Duration::from_secs(30);
 
 /// Everything a function needs from its environment.
 #[derive(Clone, Debug)]
@@ -89,8 +95,8 @@ impl Config {
             token_max_lifetime_seconds,
             api_secret_cache: Duration::from_secs(vars.number(
                 "API_SECRET_CACHE_SECONDS",
-                crate::api_secrets::DEFAULT_CACHE_TTL.as_secs(),
-                0..=crate::api_secrets::MAX_CACHE_TTL.as_secs(),
+                DEFAULT_API_SECRET_CACHE.as_secs(),
+                0..=MAX_API_SECRET_CACHE.as_secs(),
                 "a number of seconds between 0 and 60",
             )?),
             job_ttl: Duration::from_secs(vars.days("JOB_TTL_DAYS")? * 86_400),

@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use super::item::{Item, get_s, s};
 use super::keys::*;
 use super::{Store, StoreError, retry};
-use crate::api_secrets::ApiSecret;
+use crate::api_secret::ApiSecret;
 use crate::secret::Secret;
 
 /// The attribute holding the key.

@@ -258,14 +258,26 @@ async fn exercise(kind: Kind) {
                     started.elapsed(),
                     body["error"]["message"]
                 );
+                // The client's retry, faults off, with production's retry
+                // policy (the harsh run's two attempts were the fault's).
                 proxy.set_config(FaultConfig::none());
+                env.app.store = env
+                    .app
+                    .store
+                    .clone()
+                    .with_retry_policy(RetryPolicy::default());
                 let (status, _, body) = parts(handle(&env.app, request(&ev)).await.unwrap());
-                assert_eq!(status, 200, "{what}: the re-run: {body}");
-                assert_eq!(
-                    body["images_count"],
-                    images(),
-                    "{what}: short re-run: {body}"
-                );
+                match status {
+                    200 => assert_eq!(
+                        body["images_count"],
+                        images(),
+                        "{what}: short re-run: {body}"
+                    ),
+                    // A loaded machine may still time calls out: the copy
+                    // is kept as a job, which the worker finishes.
+                    202 => run_job_to_done(&env.app, body["job_id"].as_str().unwrap(), 5).await,
+                    other => panic!("{what}: the re-run answered {other}: {body}"),
+                }
                 assert_album_exact(&direct, &destination, images(), &what).await;
                 tally.after_503 += 1;
             }
