@@ -94,9 +94,7 @@ impl Store {
         // A GSI page may end short of `limit`; keep reading until it is full.
         loop {
             let out = retry::bounded("Query", self.budgets.read, {
-                self.index_query(BY_ORGANIZATION_INDEX, "organization_id = :o AND sk = :a")
-                    .expression_attribute_values(":o", s(organization_id))
-                    .expression_attribute_values(":a", s(ALBUM_SK))
+                self.organization_query(organization_id, ALBUM_SK)
                     .limit((limit - ids.len()) as i32 + 1)
                     .set_exclusive_start_key(start.clone())
                     .send()

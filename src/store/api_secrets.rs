@@ -80,9 +80,7 @@ impl Store {
         let mut start = None;
         loop {
             let out = retry::bounded("Query", self.budgets.read, {
-                self.index_query(BY_ORGANIZATION_INDEX, "organization_id = :o AND sk = :s")
-                    .expression_attribute_values(":o", s(organization_id))
-                    .expression_attribute_values(":s", s(API_SECRET_SK))
+                self.organization_query(organization_id, API_SECRET_SK)
                     .set_exclusive_start_key(start.clone())
                     .send()
             })

@@ -53,10 +53,7 @@ impl Store {
             (EXPIRES_AT.into(), n(now + ttl.as_secs())),
         ]);
         let claimed = retry::conditional("PutItem", self.budgets.write, {
-            self.client
-                .put_item()
-                .table_name(&self.table)
-                .set_item(Some(item.clone()))
+            self.put_of(item.clone())
                 .condition_expression("attribute_not_exists(pk) OR #x <= :now")
                 .expression_attribute_names("#x", EXPIRES_AT)
                 .expression_attribute_values(":now", n(now))

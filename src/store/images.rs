@@ -7,6 +7,8 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use crate::album::Album;
 use crate::image::{ImageRecord, sort_millis};
 
+use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder as Query;
+
 use super::item::{Item, PageKey, get_s, s};
 use super::keys::*;
 use super::{Store, StoreError, batch, retry};
@@ -202,10 +204,7 @@ impl Store {
     /// A strongly consistent Query of the image items of partition `pk`
     /// (one shard of an album): what listing, counting and copying an
     /// album start from.
-    pub(super) fn images_query(
-        &self,
-        pk: &str,
-    ) -> aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder {
+    pub(super) fn images_query(&self, pk: &str) -> Query {
         self.partition_query(pk, "begins_with(sk, :img)")
             .expression_attribute_values(":img", s(IMAGE_SK_PREFIX))
     }
@@ -214,10 +213,7 @@ impl Store {
     /// shard of an album) but the album item: tag associations (`G#…`),
     /// then images (`I#…`). What a copy with tags and a move read
     /// (decision 0011).
-    pub(super) fn content_query(
-        &self,
-        pk: &str,
-    ) -> aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder {
+    pub(super) fn content_query(&self, pk: &str) -> Query {
         self.partition_query(pk, "sk BETWEEN :lo AND :hi")
             .expression_attribute_values(":lo", s(TAG_IMAGE_SK_PREFIX))
             .expression_attribute_values(":hi", s(ALBUM_CONTENT_END))

@@ -136,10 +136,7 @@ impl Store {
     /// written, `false` when it was already there.
     pub(crate) async fn put_if_absent(&self, item: &Item) -> Result<bool, StoreError> {
         let res = retry::conditional("PutItem", self.budgets.write, {
-            self.client
-                .put_item()
-                .table_name(&self.table)
-                .set_item(Some(item.clone()))
+            self.put_of(item.clone())
                 .condition_expression("attribute_not_exists(pk)")
                 .send()
         })
@@ -149,11 +146,7 @@ impl Store {
 
     pub(super) async fn put(&self, item: Item) -> Result<(), StoreError> {
         retry::bounded("PutItem", self.budgets.write, {
-            self.client
-                .put_item()
-                .table_name(&self.table)
-                .set_item(Some(item.clone()))
-                .send()
+            self.put_of(item.clone()).send()
         })
         .await
         .map(|_| ())

@@ -3,12 +3,13 @@
 
 use aws_sdk_dynamodb::operation::delete_item::builders::DeleteItemFluentBuilder as Delete;
 use aws_sdk_dynamodb::operation::get_item::builders::GetItemFluentBuilder as Get;
+use aws_sdk_dynamodb::operation::put_item::builders::PutItemFluentBuilder as Put;
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder as Query;
 use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder as Update;
 
 use super::Store;
 use super::item::{Item, s};
-use super::keys::{PK, SK};
+use super::keys::{BY_ORGANIZATION_INDEX, PK, SK};
 
 /// The key of the item at (`pk`, `sk`).
 fn key(pk: impl Into<String>, sk: impl Into<String>) -> Item {
@@ -38,6 +39,22 @@ impl Store {
         /// A `GetItem` of the item at (`pk`, `sk`).
         get_at, get_item, Get
     );
+
+    /// A `PutItem` of `item`.
+    pub(super) fn put_of(&self, item: Item) -> Put {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+    }
+
+    /// A `Query` of the organization index: the items of kind `sk` (albums,
+    /// API secrets) of organization `organization_id`.
+    pub(super) fn organization_query(&self, organization_id: &str, sk: &str) -> Query {
+        self.index_query(BY_ORGANIZATION_INDEX, "organization_id = :o AND sk = :k")
+            .expression_attribute_values(":o", s(organization_id))
+            .expression_attribute_values(":k", s(sk))
+    }
 
     /// A `Query` of global secondary index `index` whose key meets
     /// `condition` (its values are the caller's to add).

@@ -67,24 +67,18 @@ where
     E: ProvideErrorMetadata + std::fmt::Debug,
 {
     let call = bounded_raw(operation, budget, call);
-    async move {
-        match call.await? {
-            Ok(v) => Ok(v),
-            Err(e) => Err(classify(&e)),
-        }
-    }
+    async move { call.await?.map_err(|e| classify(&e)) }
 }
 
 /// Like [`bounded`] for a conditional write: `Some(output)` when it
 /// applied, `None` when its condition failed.
-pub fn conditional<T, E, Fut>(
+pub fn conditional<T, E: ProvideErrorMetadata + std::fmt::Debug, Fut>(
     operation: &'static str,
     budget: Duration,
     call: Fut,
 ) -> impl Future<Output = Result<Option<T>, StoreError>>
 where
     Fut: Future<Output = Result<T, SdkError<E>>>,
-    E: ProvideErrorMetadata + std::fmt::Debug,
 {
     let call = bounded_raw(operation, budget, call);
     async move {
