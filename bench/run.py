@@ -881,6 +881,10 @@ class Bench:
                 samples.append(ms)
             out[binary] = {**summary(samples), "answers": sorted(set(map(str, statuses)))}
             log(f"cold start {binary}: median {out[binary]['median']:.2f} ms")
+            if binary == "update_album":
+                # Its event renames the contract album away: the phases
+                # after it duplicate that album again.
+                self.albumctl("seed", "--album", CONTRACT_ALBUM, "--org", ORG, "--images", "5")
         self.results["cold_start"] = out
         # What the SDK's TLS set-up costs: the same bootstrap with the root
         # store that rustls-native-certs reads (SSL_CERT_FILE / SSL_CERT_DIR)
