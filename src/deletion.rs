@@ -11,6 +11,41 @@ use crate::service::{App, album_and_move_for, album_for};
 use crate::store::images::ItemKey;
 use crate::store::keys::image_pk;
 
+/// What a delete route deletes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Deletable {
+    /// An image (`DELETE /api/v1/images/{id}`).
+    Image,
+    /// A tag image (`DELETE /api/v1/tag_images/{id}`).
+    TagImage,
+}
+
+impl Deletable {
+    /// The path segment before the id.
+    pub fn collection(self) -> &'static str {
+        match self {
+            Self::Image => "images",
+            Self::TagImage => "tag_images",
+        }
+    }
+
+    /// Its name in a 404.
+    pub fn what(self) -> &'static str {
+        match self {
+            Self::Image => "image",
+            Self::TagImage => "tag image",
+        }
+    }
+
+    /// Deletes item `id` of this kind for `principal`.
+    pub async fn delete(self, app: &App, principal: &Principal, id: &str) -> Result<(), ApiError> {
+        match self {
+            Self::Image => delete_image(app, principal, id).await,
+            Self::TagImage => delete_tag_image(app, principal, id).await,
+        }
+    }
+}
+
 /// The 404 of a missing `what`.
 fn not_found(what: &str) -> ApiError {
     ApiError::NotFound(format!("{what} not found"))
@@ -27,13 +62,11 @@ fn as_missing(what: &'static str) -> impl Fn(ApiError) -> ApiError {
 /// Deletes image `id` (every copy, and its tag images) for `principal`,
 /// who needs `image_delete` on its album; 404 when there was none.
 pub async fn delete_image(app: &App, principal: &Principal, id: &str) -> Result<(), ApiError> {
-    const WHAT: &str = "image";
-    let missing = as_missing(WHAT);
     let copies = app.store.find_image_copies(id).await?;
-    let first = copies.first().ok_or_else(|| not_found(WHAT))?;
+    let first = copies.first().ok_or_else(|| not_found("image"))?;
     // The album check reads the first copy's move mark too.
     let check = album_and_move_for(app, principal, &first.album_id, &[Ability::ImageDelete]);
-    let (_, first_mark) = check.await.map_err(&missing)?;
+    let (_, first_mark) = check.await.map_err(as_missing("image"))?;
     let mut deleted = false;
     for (i, key) in copies.iter().enumerate() {
         let mark = match i {
@@ -54,21 +87,26 @@ pub async fn delete_image(app: &App, principal: &Principal, id: &str) -> Result<
         }
         deleted |= app.store.remove_image(key).await?;
     }
-    deleted.then_some(()).ok_or_else(|| not_found(WHAT))
+    found(deleted, "image")
 }
 
 /// Deletes tag image `id` (every copy) for `principal`, who needs
 /// `image_list` on its image's album; 404 when there was none.
 pub async fn delete_tag_image(app: &App, principal: &Principal, id: &str) -> Result<(), ApiError> {
-    const WHAT: &str = "tag image";
-    let missing = as_missing(WHAT);
     let copies = app.store.find_tag_image(id).await?;
-    let first = copies.first().ok_or_else(|| not_found(WHAT))?;
-    let check = album_for(app, principal, &first.album_id, &[Ability::ImageList]);
-    check.await.map_err(&missing)?;
+    let first = copies.first().ok_or_else(|| not_found("tag image"))?;
+    let album = &first.album_id;
+    album_for(app, principal, album, &[Ability::ImageList])
+        .await
+        .map_err(as_missing("tag image"))?;
     let mut deleted = false;
     for key in &copies {
         deleted |= app.store.delete_tag_image(key).await?;
     }
-    deleted.then_some(()).ok_or_else(|| not_found(WHAT))
+    found(deleted, "tag image")
+}
+
+/// `Ok` when something was deleted, else the 404 of a missing `what`.
+fn found(deleted: bool, what: &str) -> Result<(), ApiError> {
+    deleted.then_some(()).ok_or_else(|| not_found(what))
 }

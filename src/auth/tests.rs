@@ -21,6 +21,27 @@ fn signed(alg: &str, claims: &Value, key: &Secret) -> String {
     )
 }
 
+/// The principal of a verified operator-key token of organization `o`.
+fn principal_of(v: VerifiedToken) -> Principal {
+    Principal {
+        user_id: v.user_id,
+        organization_id: "o".into(),
+        abilities: v.abilities,
+        claims: v.claims,
+        issuer: None,
+        session_ends_at: v.session_ends_at,
+    }
+}
+
+/// Asserts the operator's key refuses token `t` (401).
+fn assert_refused(t: &str) {
+    let verified = verify_api_token(t, &secret(), NOW);
+    assert!(
+        matches!(verified, Err(ApiError::Unauthorized(_))),
+        "{verified:?}"
+    );
+}
+
 fn raw_token(header: Value, claims: Value, key: &[u8]) -> String {
     use hmac_free::hs256;
     let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -57,10 +78,7 @@ fn accepts_a_valid_token_and_reads_abilities() {
 #[test]
 fn rejects_an_expired_token() {
     let t = issue_user_token("u1", None, &secret(), NOW - 100, 50).unwrap();
-    assert!(matches!(
-        verify_api_token(&t, &secret(), NOW),
-        Err(ApiError::Unauthorized(_))
-    ));
+    assert_refused(&t);
 }
 
 #[test]
@@ -71,10 +89,7 @@ fn rejects_alg_none() {
         b64.encode(r#"{"alg":"none","typ":"JWT"}"#),
         b64.encode(json!({"user_id":"u1","exp":NOW+60}).to_string())
     );
-    assert!(matches!(
-        verify_api_token(&t, &secret(), NOW),
-        Err(ApiError::Unauthorized(_))
-    ));
+    assert_refused(&t);
 }
 
 #[test]
@@ -84,19 +99,13 @@ fn rejects_an_rs256_header_even_when_hmac_signed_with_the_secret() {
         json!({"user_id":"u1","exp":NOW+60}),
         secret().expose().as_bytes(),
     );
-    assert!(matches!(
-        verify_api_token(&t, &secret(), NOW),
-        Err(ApiError::Unauthorized(_))
-    ));
+    assert_refused(&t);
 }
 
 #[test]
 fn rejects_a_token_signed_with_another_key() {
     let t = issue_user_token("u1", None, &Secret::new("another-secret-0123456"), NOW, 60).unwrap();
-    assert!(matches!(
-        verify_api_token(&t, &secret(), NOW),
-        Err(ApiError::Unauthorized(_))
-    ));
+    assert_refused(&t);
 }
 
 #[test]
@@ -106,19 +115,13 @@ fn rejects_a_token_without_exp() {
         json!({"user_id":"u1"}),
         secret().expose().as_bytes(),
     );
-    assert!(matches!(
-        verify_api_token(&t, &secret(), NOW),
-        Err(ApiError::Unauthorized(_))
-    ));
+    assert_refused(&t);
 }
 
 #[test]
 fn rejects_a_notification_token_used_as_api_token() {
     let t = issue_notification_token("u1", "a1", "o1", &secret(), NOW, 60).unwrap();
-    assert!(matches!(
-        verify_api_token(&t, &secret(), NOW),
-        Err(ApiError::Unauthorized(_))
-    ));
+    assert_refused(&t);
     let claims = verify_notification_token(&t, &secret(), NOW).unwrap();
     assert_eq!(claims.album_id, "a1");
 }
@@ -185,14 +188,7 @@ fn refreshed_token_keeps_claims_with_a_fresh_expiry() {
     )
     .unwrap();
     let v = verify_api_token(&t, &secret(), NOW).unwrap();
-    let p = Principal {
-        user_id: v.user_id,
-        organization_id: "o".into(),
-        abilities: v.abilities,
-        claims: v.claims,
-        issuer: None,
-        session_ends_at: v.session_ends_at,
-    };
+    let p = principal_of(v);
     let fresh = refreshed_token(&p, &secret(), NOW, 14_400).unwrap();
     let v2 = verify_api_token(&fresh, &secret(), NOW).unwrap();
     assert_eq!(v2.claims["exp"], json!(NOW + 14_400));
@@ -243,14 +239,7 @@ fn a_short_token_renews_only_until_its_session_ends() {
     let t = issue_user_token("u1", None, &secret(), NOW, 300).unwrap();
     let v = verify_api_token(&t, &secret(), NOW).unwrap();
     assert_eq!(v.session_ends_at, NOW + 86_400);
-    let mut p = Principal {
-        user_id: v.user_id,
-        organization_id: "o".into(),
-        abilities: v.abilities,
-        claims: v.claims,
-        issuer: None,
-        session_ends_at: v.session_ends_at,
-    };
+    let mut p = principal_of(v);
     // The caller uses each X-token 3 h after it got it (before it expires,
     // 4 h later): each keeps auth_time, so the chain ends a day after NOW.
     let mut at = NOW;
@@ -272,10 +261,7 @@ fn a_short_token_renews_only_until_its_session_ends() {
 #[test]
 fn a_token_valid_for_more_than_a_day_is_refused() {
     let t = issue_user_token("u1", None, &secret(), NOW, 86_401).unwrap();
-    assert!(matches!(
-        verify_api_token(&t, &secret(), NOW),
-        Err(ApiError::Unauthorized(_))
-    ));
+    assert_refused(&t);
     let t = issue_user_token("u1", None, &secret(), NOW, 86_400).unwrap();
     assert!(verify_api_token(&t, &secret(), NOW).is_ok());
 }

@@ -6,6 +6,7 @@ pub mod create_album;
 pub mod create_tag;
 pub mod delete_image;
 pub mod delete_tag_image;
+mod deleting;
 pub mod duplicate_album;
 pub mod duplication_worker;
 pub mod get_album;

@@ -82,14 +82,22 @@ async fn set_visibility(
     receipt: &str,
     seconds: i32,
 ) -> Result<(), String> {
-    sqs.change_message_visibility()
-        .queue_url(url)
-        .receipt_handle(receipt)
-        .visibility_timeout(seconds)
-        .send()
-        .await
-        .map(|_| ())
-        .map_err(|e| sqs_error("ChangeMessageVisibility", e))
+    let call = sqs.change_message_visibility().queue_url(url);
+    let sent = call.receipt_handle(receipt).visibility_timeout(seconds);
+    done("ChangeMessageVisibility", sent.send()).await
+}
+
+/// Awaits SQS call `what`, keeping only whether it worked.
+async fn done<T, E>(
+    what: &str,
+    call: impl std::future::Future<
+        Output = Result<T, sqs::error::SdkError<E, sqs::config::http::HttpResponse>>,
+    >,
+) -> Result<(), String>
+where
+    E: sqs::error::ProvideErrorMetadata + std::error::Error + 'static,
+{
+    call.await.map(|_| ()).map_err(|e| sqs_error(what, e))
 }
 
 /// Makes the held messages visible again; the warnings of those it could not.
@@ -111,13 +119,8 @@ pub(super) async fn release(
 
 /// Deletes a message whose duplication is done.
 pub(super) async fn delete(sqs: &sqs::Client, url: &str, receipt: &str) -> Result<(), String> {
-    sqs.delete_message()
-        .queue_url(url)
-        .receipt_handle(receipt)
-        .send()
-        .await
-        .map(|_| ())
-        .map_err(|e| sqs_error("DeleteMessage", e))
+    let call = sqs.delete_message().queue_url(url).receipt_handle(receipt);
+    done("DeleteMessage", call.send()).await
 }
 
 /// Keeps a message hidden while its re-run lasts.

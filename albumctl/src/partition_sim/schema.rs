@@ -118,21 +118,18 @@ mod tests {
             (s.hash_key.as_str(), s.range_key.as_deref()),
             ("pk", Some("sk"))
         );
-        let by_image = s.index("by_image").unwrap();
+        for (name, hash, range) in [
+            ("by_image", "iid", None),
+            ("by_organization", "organization_id", Some("sk")),
+            ("by_tag", "tg", Some("sk")),
+        ] {
+            let index = s.index(name).unwrap();
+            let keys = (index.hash_key.as_str(), index.range_key.as_deref());
+            assert_eq!(keys, (hash, range), "{name}");
+        }
         assert_eq!(
-            (by_image.hash_key.as_str(), by_image.range_key.as_deref()),
-            ("iid", None)
-        );
-        assert_eq!(by_image.projection, Projection::KeysOnly);
-        let by_org = s.index("by_organization").unwrap();
-        assert_eq!(
-            (by_org.hash_key.as_str(), by_org.range_key.as_deref()),
-            ("organization_id", Some("sk"))
-        );
-        let by_tag = s.index("by_tag").unwrap();
-        assert_eq!(
-            (by_tag.hash_key.as_str(), by_tag.range_key.as_deref()),
-            ("tg", Some("sk"))
+            s.index("by_image").unwrap().projection,
+            Projection::KeysOnly
         );
     }
 }
