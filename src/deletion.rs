@@ -57,14 +57,14 @@ pub async fn delete_image(app: &App, principal: &Principal, id: &str) -> Result<
     deleted.then_some(()).ok_or_else(|| not_found(WHAT))
 }
 
-/// Deletes tag image `id` (every copy) for `principal`, who needs
-/// `image_list` on its image's album; 404 when there was none.
+/// Deletes tag image `id` (every copy) for `principal`, who needs to be
+/// able to tag on its image's album ([`Ability::Tag`]); 404 when there was none.
 pub async fn delete_tag_image(app: &App, principal: &Principal, id: &str) -> Result<(), ApiError> {
     const WHAT: &str = "tag image";
     let missing = as_missing(WHAT);
     let copies = app.store.find_tag_image(id).await?;
     let first = copies.first().ok_or_else(|| not_found(WHAT))?;
-    let check = album_for(app, principal, &first.album_id, &[Ability::ImageList]);
+    let check = album_for(app, principal, &first.album_id, &[Ability::Tag]);
     check.await.map_err(&missing)?;
     let mut deleted = false;
     for key in &copies {
