@@ -53,7 +53,17 @@ pub struct Access {
     pub image_delete: bool,
     /// May rename the album or merge it into another (`PUT /albums/{id}`).
     pub rename: bool,
+    /// With `see`: may tag and untag its images.
+    pub image_tag: bool,
+    /// May share the album: tag and untag its images, as SharinPix's
+    /// share widget does.
+    pub share: bool,
 }
+
+/// Top-level keys of `abilities` that SharinPix's tokens carry and that
+/// name no album (`tags`: tag options of the widget, `image_urls`: URLs
+/// the token may open); they are not read as albums.
+pub const NOT_ALBUM_KEYS: [&str; 3] = ["admin", "tags", "image_urls"];
 
 /// A single permission checked by an endpoint.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -68,6 +78,8 @@ pub enum Ability {
     ImageDelete,
     /// `rename`.
     Rename,
+    /// Tagging and untagging: `see` and `image_tag`, or `share`.
+    Tag,
 }
 
 /// What a token may reach inside its user's organization.
@@ -75,7 +87,10 @@ pub enum Ability {
 pub enum Abilities {
     /// Every album of the organization (`{}`, absent, or `{"admin": true}`).
     All,
-    /// Only the albums named, each with its flags.
+    /// Only the albums named, each with its `Access` flags. An album's
+    /// `Tags` (the tags SharinPix's widget offers there) grant nothing
+    /// beyond its flags: tags are the organization's, and listing or
+    /// creating them needs no album ability.
     Albums(HashMap<String, Access>),
 }
 
@@ -92,7 +107,7 @@ impl Abilities {
         }
         let mut albums = HashMap::new();
         for (album_id, entry) in map {
-            if album_id == "admin" {
+            if NOT_ALBUM_KEYS.contains(&album_id.as_str()) {
                 continue;
             }
             let access = match entry.get("Access") {
@@ -115,6 +130,7 @@ impl Abilities {
                 Ability::ImageUpload => a.image_upload,
                 Ability::ImageDelete => a.image_delete,
                 Ability::Rename => a.rename,
+                Ability::Tag => (a.see && a.image_tag) || a.share,
             }),
         }
     }

@@ -90,13 +90,13 @@ pub async fn delete_image(app: &App, principal: &Principal, id: &str) -> Result<
     found(deleted, "image")
 }
 
-/// Deletes tag image `id` (every copy) for `principal`, who needs
-/// `image_list` on its image's album; 404 when there was none.
+/// Deletes tag image `id` (every copy) for `principal`, who needs to be
+/// able to tag on its image's album ([`Ability::Tag`]); 404 when there was none.
 pub async fn delete_tag_image(app: &App, principal: &Principal, id: &str) -> Result<(), ApiError> {
     let copies = app.store.find_tag_image(id).await?;
     let first = copies.first().ok_or_else(|| not_found("tag image"))?;
     let album = &first.album_id;
-    album_for(app, principal, album, &[Ability::ImageList])
+    album_for(app, principal, album, &[Ability::Tag])
         .await
         .map_err(as_missing("tag image"))?;
     let mut deleted = false;

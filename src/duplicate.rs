@@ -2,7 +2,7 @@
 //! EventBridge schedule.
 //!
 //! Order of checks: the destination id is validated first (422), then the
-//! source is resolved (404 before 403, so a token cannot probe other
+//! source is resolved (404 before 401, so a token cannot probe other
 //! organizations' ids), then the destination (409 when another
 //! organization's). The destination is created in the source's organization
 //! when missing, merged into when present. The copy itself is idempotent

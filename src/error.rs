@@ -2,9 +2,13 @@
 //!
 //! Every handler returns `Result<_, ApiError>`; [`ApiError::status`] and
 //! [`ApiError::body`] are the only place an error becomes a status code and a
-//! JSON body, so the wire format of errors cannot drift between endpoints.
+//! JSON body (and [`ApiError::x_message`] the only `X-message`), so the
+//! wire format of errors cannot drift between endpoints.
 
 use serde_json::json;
+
+/// The `X-message` of a refusal for a missing ability, as SharinPix sends it.
+pub const ACCESS_DENIED: &str = "Access denied";
 
 /// Everything that can go wrong while serving a request.
 #[derive(Debug, thiserror::Error)]
@@ -15,7 +19,8 @@ pub enum ApiError {
     /// 401: no usable credentials.
     #[error("{0}")]
     Unauthorized(String),
-    /// 403: authenticated, but the token's abilities do not allow this.
+    /// 401 with `X-message: Access denied` (SharinPix's answer):
+    /// authenticated, but the token's abilities do not allow this.
     #[error("{0}")]
     Forbidden(String),
     /// 404: absent, or belonging to another organization (indistinguishable on purpose).
@@ -48,8 +53,7 @@ impl ApiError {
     pub fn status(&self) -> u16 {
         match self {
             Self::BadRequest(_) => 400,
-            Self::Unauthorized(_) => 401,
-            Self::Forbidden(_) => 403,
+            Self::Unauthorized(_) | Self::Forbidden(_) => 401,
             Self::NotFound(_) => 404,
             Self::Conflict(_) => 409,
             Self::PayloadTooLarge(_) => 413,
@@ -85,6 +89,12 @@ impl ApiError {
         }
     }
 
+    /// The `X-message` header of this error: SharinPix's `Access denied`
+    /// for a missing ability, none otherwise.
+    pub fn x_message(&self) -> Option<&'static str> {
+        matches!(self, Self::Forbidden(_)).then_some(ACCESS_DENIED)
+    }
+
     /// `{"error":{"code":"…","message":"…"}}`.
     pub fn body(&self) -> serde_json::Value {
         json!({"error": {"code": self.code(), "message": self.public_message()}})
@@ -102,6 +112,17 @@ mod tests {
         let body = e.body().to_string();
         assert!(!body.contains("AccessDenied"), "{body}");
         assert!(body.contains("internal_error"));
+    }
+
+    #[test]
+    fn a_missing_ability_is_sharinpixs_401() {
+        let e = ApiError::Forbidden("this token may not do that on album a".into());
+        assert_eq!(e.status(), 401);
+        assert_eq!(e.x_message(), Some("Access denied"));
+        assert_eq!(
+            ApiError::Unauthorized("token expired".into()).x_message(),
+            None
+        );
     }
 
     #[test]

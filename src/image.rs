@@ -316,7 +316,8 @@ pub const UPLOAD_NAMESPACE: uuid::Uuid =
     uuid::Uuid::from_u128(0x51c2_7d1e_90aa_4b3f_8e21_6c0f_d94b_a7e5);
 
 /// The image a Cloudinary upload notification describes, and its id in
-/// `album_id`. Keeps the upload's metadata (`infos` in the seed's key order,
+/// `album_id`. A notification without `created_at` (SharinPix's minimal
+/// recorded one) is recorded as created at `now_rfc3339`, its receipt. Keeps the upload's metadata (`infos` in the seed's key order,
 /// then colors, faces, phash, predominant; `image_metadata` as `exifs`).
 pub fn from_upload(
     album_id: &str,
@@ -326,6 +327,7 @@ pub fn from_upload(
     let text = |k: &str| n.get(k).and_then(Value::as_str).filter(|s| !s.is_empty());
     let int = |k: &str| n.get(k).and_then(Value::as_i64);
     let (public_id, version, created_at) = required_fields(n)?;
+    let created_at = created_at.unwrap_or(now_rfc3339);
     let format = text("format").unwrap_or("");
     let width = int("width").unwrap_or(0);
     let height = int("height").unwrap_or(0);
@@ -387,8 +389,9 @@ fn first_color(n: &Value) -> Option<String> {
 }
 
 /// What an upload notification must hold: the asset's `public_id` (at
-/// most 255 bytes), its `version` and its `created_at` (RFC 3339).
-fn required_fields(n: &Value) -> Result<(&str, u64, &str), String> {
+/// most 255 bytes) and its `version`; its `created_at`, when sent, must
+/// be RFC 3339.
+fn required_fields(n: &Value) -> Result<(&str, u64, Option<&str>), String> {
     let text = |k: &str| n.get(k).and_then(Value::as_str).filter(|s| !s.is_empty());
     let public_id = text("public_id").ok_or("public_id is required")?;
     if public_id.len() > 255 {
@@ -398,10 +401,14 @@ fn required_fields(n: &Value) -> Result<(&str, u64, &str), String> {
         .get("version")
         .and_then(Value::as_u64)
         .ok_or("version must be a positive integer")?;
-    let created_at = text("created_at").ok_or("created_at is required")?;
-    if sort_millis(created_at).is_none() {
-        return Err("created_at must be an RFC 3339 time".into());
-    }
+    let created_at = match n.get("created_at") {
+        None | Some(Value::Null) => None,
+        Some(v) => Some(
+            v.as_str()
+                .filter(|t| sort_millis(t).is_some())
+                .ok_or("created_at must be an RFC 3339 time")?,
+        ),
+    };
     Ok((public_id, version, created_at))
 }
 
@@ -566,11 +573,17 @@ mod tests {
                 "original_filename"
             ]
         );
-        for missing in ["public_id", "version", "created_at"] {
+        for missing in ["public_id", "version"] {
             let mut m = n.clone();
             m.as_object_mut().unwrap().remove(missing);
             assert!(from_upload("alb", &m, "x").is_err(), "{missing}");
         }
+        let mut m = n.clone();
+        m.as_object_mut().unwrap().remove("created_at");
+        let (_, r) = from_upload("alb", &m, "2024-05-06T07:08:09Z").unwrap();
+        assert_eq!(r.created_at, "2024-05-06T07:08:09Z", "receipt time");
+        m["created_at"] = Value::from("yesterday");
+        assert!(from_upload("alb", &m, "x").is_err());
     }
 
     #[test]

@@ -188,7 +188,7 @@ async fn integrator_principal(
 }
 
 /// An album the caller may reach: 404 when absent or in another
-/// organization (indistinguishable), 403 when the token lacks `ability`.
+/// organization (indistinguishable), 401 (`X-message: Access denied`) when the token lacks `ability`.
 pub async fn album_for(
     app: &App,
     principal: &Principal,

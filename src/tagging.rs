@@ -2,7 +2,7 @@
 //! written, then all tagged at once (decision 0011).
 //!
 //! One image missing, in another organization (404) or in an album the
-//! token may not list (403) refuses the whole request. Tagging an image
+//! token may not tag in (401) refuses the whole request. Tagging an image
 //! twice writes nothing new.
 
 use std::collections::BTreeSet;
@@ -66,7 +66,8 @@ async fn locate(app: &App, id: String) -> Result<ItemKey, ApiError> {
     app.store.find_image(&id).await?.ok_or_else(not_found)
 }
 
-/// Checks once per album that `principal` may list the images `ids`
+/// Checks once per album that `principal` may tag the images `ids`
+/// (`see` and `image_tag`, or `share`)
 /// (found at `located`); an album it cannot reach is a 404 naming the
 /// first of its images.
 async fn check_albums(
@@ -77,7 +78,7 @@ async fn check_albums(
 ) -> Result<(), ApiError> {
     let albums: BTreeSet<&str> = located.iter().map(|k| k.album_id.as_str()).collect();
     for album_id in albums {
-        album_for(app, principal, album_id, &[Ability::ImageList])
+        album_for(app, principal, album_id, &[Ability::Tag])
             .await
             .map_err(|e| match e {
                 ApiError::NotFound(_) => ApiError::NotFound(format!(

@@ -220,6 +220,29 @@ fn abilities_follow_the_sharinpix_format() {
 }
 
 #[test]
+fn tagging_abilities_and_non_album_keys_follow_sharinpix_examples() {
+    let a = Abilities::from_claim(Some(&json!({
+        "s": {"Access": {"share": true}},
+        "t": {"Tags": {"MyTag": {"en": "MyTag"}}, "Access": {"see": true, "image_tag": true}},
+        "u": {"Tags": {"My Tag": "{}"}, "Access": {"image_tag": true}},
+        "v": {"Tags": {"tag": "{\"en\": \"tags\"}"}},
+        "tags": {"auto_tag": "super-auto-tag"},
+        "image_urls": {"x": true}
+    })))
+    .unwrap();
+    assert!(a.allows("s", Ability::Tag) && !a.allows("s", Ability::See));
+    assert!(a.allows("t", Ability::Tag) && a.allows("t", Ability::See));
+    assert!(!a.allows("u", Ability::Tag), "image_tag without see");
+    assert!(!a.allows("v", Ability::Tag) && !a.allows("v", Ability::See));
+    let Abilities::Albums(albums) = &a else {
+        panic!("restricted")
+    };
+    assert!(!albums.contains_key("tags") && !albums.contains_key("image_urls"));
+    let only_tags = Abilities::from_claim(Some(&json!({"tags": {"create": "true"}}))).unwrap();
+    assert_eq!(only_tags, Abilities::Albums(HashMap::new()));
+}
+
+#[test]
 fn token_header_forms() {
     assert_eq!(
         token_from_header(r#"Token token="abc.def.ghi""#),

@@ -3,8 +3,9 @@
 //! With an `Idempotency-Key` header, a retried request (a lost answer, a
 //! client's timeout) gets the album the first one created instead of a
 //! second album: the same key from the same user within
-//! [`IDEMPOTENCY_TTL`] answers 200 with that album; the same key with
-//! another body is a 422 (`idempotency_key_reused`).
+//! [`IDEMPOTENCY_TTL`] answers with that album; the same key with
+//! another body is a 422 (`idempotency_key_reused`). Both answer 200, as
+//! SharinPix's recorded example does.
 
 use std::time::Duration;
 
@@ -58,7 +59,6 @@ async fn serve(app: &App, req: &Request) -> Result<Reply, ApiError> {
         ));
     }
     let mut id = uuid::Uuid::new_v4().to_string();
-    let mut status = 201;
     if let Some(key) = key {
         let fingerprint = hex::encode(Sha1::digest(body_bytes(req)?));
         let claim = app
@@ -85,10 +85,9 @@ async fn serve(app: &App, req: &Request) -> Result<Reply, ApiError> {
             // The first request's album; created here if that request
             // stopped between claiming the key and creating it.
             id = album_id;
-            status = 200;
         }
     }
-    create(app, &caller, id, status).await
+    create(app, &caller, id, 200).await
 }
 
 async fn create(

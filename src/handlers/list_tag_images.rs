@@ -28,10 +28,13 @@ async fn serve(app: &App, req: &Request) -> Result<Reply, ApiError> {
         .tag_images_page(&tag.id, page.limit, page.start.clone())
         .await?;
     // The tag is the organization's, so its associations are too; a
-    // restricted token sees the albums it may list.
+    // restricted token sees the albums it may list or tag in.
     let keys: Vec<_> = keys
         .into_iter()
-        .filter(|k| principal.can(&k.album_id, Ability::ImageList))
+        .filter(|k| {
+            principal.can(&k.album_id, Ability::ImageList)
+                || principal.can(&k.album_id, Ability::Tag)
+        })
         .collect();
     let found = app.store.tag_images_with_images(&keys).await?;
     let cld = app.config.cloudinary()?;

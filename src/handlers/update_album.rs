@@ -5,6 +5,10 @@
 //! Moves inline for up to the duplicate's inline budget; a larger album
 //! answers 202 with a move job the worker finishes, as duplicates do.
 //! Re-sending the same request finishes a move that crashed or stopped.
+//!
+//! Renaming an album that does not exist (or that another organization
+//! holds) answers 200 with an empty body, as SharinPix's recorded example
+//! `do_not_create_an_album` does: nothing is created.
 
 use lambda_http::{Body, Request, Response};
 use serde_json::Value;
@@ -48,9 +52,11 @@ async fn serve(app: &App, req: &Request) -> Result<Reply, ApiError> {
     let params = params(req)?;
     let new_id = new_id(&params)?;
     let merge = params.flag("merge")?;
-    let plan = match prepare(app, &caller.principal, &id, &new_id, merge).await? {
-        MoveStart::Unchanged(album) => return caller.album_reply(200, &album).await,
-        MoveStart::Ready(plan) => plan,
+    let plan = match prepare(app, &caller.principal, &id, &new_id, merge).await {
+        Ok(MoveStart::Unchanged(album)) => return caller.album_reply(200, &album).await,
+        Ok(MoveStart::Ready(plan)) => plan,
+        Err(ApiError::NotFound(_)) => return caller.reply(200, String::new()),
+        Err(e) => return Err(e),
     };
     let report = match run_move(app, &plan, Some(deadline::inline_copy_until(app.budgets()))).await
     {

@@ -175,6 +175,10 @@ pub fn respond_error(ctx: &RequestCtx, err: &ApiError) -> Response<Body> {
         resp.headers_mut()
             .insert("retry-after", HeaderValue::from(RETRY_AFTER_SECONDS));
     }
+    if let Some(m) = err.x_message() {
+        resp.headers_mut()
+            .insert("x-message", HeaderValue::from_static(m));
+    }
     resp
 }
 

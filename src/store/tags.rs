@@ -11,7 +11,7 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::types::KeysAndAttributes;
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
 use uuid::Uuid;
 
 use super::images::ItemKey;
@@ -53,6 +53,36 @@ pub struct Tag {
     pub name: String,
     /// Creation time (RFC 3339).
     pub created_at: String,
+    /// What it shows as (SharinPix's `label`): the name as sent, before
+    /// it was slugged.
+    pub label: String,
+    /// Its flags, as created.
+    pub flags: TagFlags,
+}
+
+/// A tag's flags, as SharinPix's tags carry them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct TagFlags {
+    /// Its images may be seen through its public page (`public`).
+    pub public: bool,
+    /// Offered in autocompletion (`listed`).
+    pub listed: bool,
+    /// Shown on the images it tags (`visible`).
+    pub visible: bool,
+    /// Its public page offers downloads (`allow_download`).
+    pub allow_download: bool,
+}
+
+impl Default for TagFlags {
+    /// SharinPix's defaults: listed, nothing else.
+    fn default() -> Self {
+        Self {
+            public: false,
+            listed: true,
+            visible: false,
+            allow_download: false,
+        }
+    }
 }
 
 /// One image tagged with one tag.
@@ -80,11 +110,27 @@ pub type TagImageKey = ItemKey;
 const CREATED: &str = "c";
 const USER: &str = "u";
 
+fn flag(item: &Item, name: &str, default: bool) -> bool {
+    item.get(name)
+        .and_then(|v| v.as_bool().ok())
+        .copied()
+        .unwrap_or(default)
+}
+
 fn tag_from(item: &Item) -> Result<Tag, StoreError> {
+    let name = get_s(item, "name")?.to_string();
+    let d = TagFlags::default();
     Ok(Tag {
         id: get_s(item, "id")?.to_string(),
-        name: get_s(item, "name")?.to_string(),
+        label: get_s(item, "label").unwrap_or(&name).to_string(),
+        name,
         created_at: get_s(item, "created_at")?.to_string(),
+        flags: TagFlags {
+            public: flag(item, "public", d.public),
+            listed: flag(item, "listed", d.listed),
+            visible: flag(item, "visible", d.visible),
+            allow_download: flag(item, "allow_download", d.allow_download),
+        },
     })
 }
 
@@ -120,12 +166,33 @@ impl Store {
         name: &str,
         now: &str,
     ) -> Result<(Tag, bool), StoreError> {
+        self.create_tag_as(organization_id, name, name, TagFlags::default(), now)
+            .await
+    }
+
+    /// [`Store::create_tag`], with the tag's `label` and flags.
+    pub async fn create_tag_as(
+        &self,
+        organization_id: &str,
+        name: &str,
+        label: &str,
+        flags: TagFlags,
+        now: &str,
+    ) -> Result<(Tag, bool), StoreError> {
         let id = tag_id(organization_id, name);
         let item = Item::from([
             (PK.into(), s(org_pk(organization_id))),
             (SK.into(), s(format!("{TAG_SK_PREFIX}{name}"))),
             ("id".into(), s(&id)),
             ("name".into(), s(name)),
+            ("label".into(), s(label)),
+            ("public".into(), AttributeValue::Bool(flags.public)),
+            ("listed".into(), AttributeValue::Bool(flags.listed)),
+            ("visible".into(), AttributeValue::Bool(flags.visible)),
+            (
+                "allow_download".into(),
+                AttributeValue::Bool(flags.allow_download),
+            ),
             ("created_at".into(), s(now)),
         ]);
         let created = self.put_if_absent(&item).await?;

@@ -92,7 +92,7 @@ fn route_budget(app: &App, e: Endpoint) -> Duration {
 /// The status each endpoint answers when DynamoDB is healthy.
 fn healthy_status(e: Endpoint) -> u16 {
     match e {
-        Endpoint::CreateAlbum | Endpoint::Webhook | Endpoint::CreateTag => 201,
+        Endpoint::Webhook => 201,
         Endpoint::DeleteImage | Endpoint::DeleteTagImage => 204,
         _ => 200,
     }

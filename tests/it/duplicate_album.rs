@@ -447,6 +447,9 @@ async fn assert_refused(env: &TestEnv, ev: &Value, status: u16, code: &str, dest
     let (s, headers, body) = call(env, ev).await;
     assert_eq!(s, status, "{body}");
     assert_eq!(body["error"]["code"], code, "{body}");
+    if code == "forbidden" {
+        assert_eq!(headers["x-message"], "Access denied", "SharinPix's refusal");
+    }
     assert!(
         body["error"]["message"]
             .as_str()
@@ -527,7 +530,7 @@ async fn unknown_and_foreign_sources_are_404() {
 }
 
 #[tokio::test]
-async fn restricted_abilities_are_403() {
+async fn restricted_abilities_are_401_with_access_denied() {
     let env = TestEnv::new("403").await;
     let store = env.direct_store().await;
     seed_album(&store, SOURCE, ORG, 2).await;
@@ -545,7 +548,7 @@ async fn restricted_abilities_are_403() {
             SOURCE,
             Some("destination_id=d403a"),
         ),
-        403,
+        401,
         "forbidden",
         "d403a",
     )
@@ -560,7 +563,7 @@ async fn restricted_abilities_are_403() {
             SOURCE,
             Some("destination_id=d403b"),
         ),
-        403,
+        401,
         "forbidden",
         "d403b",
     )

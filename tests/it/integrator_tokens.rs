@@ -146,7 +146,7 @@ async fn a_node_token_minted_as_the_readme_shows_duplicates() {
     // Its abilities name two albums: the rest of the organization is out of reach.
     assert_eq!(get_album(&env.app, &token, "elsewhere").await.0, 404);
     seed_album(&store, "elsewhere", ORG, 0).await;
-    assert_eq!(get_album(&env.app, &token, "elsewhere").await.0, 403);
+    assert_eq!(get_album(&env.app, &token, "elsewhere").await.0, 401);
     // Secrets of an organization that does not exist are refused.
     let no_org = SecretsCommand::Create {
         org: "no-such-org".into(),
@@ -197,10 +197,10 @@ async fn user_id_names_the_acting_user_and_without_it_the_integration_acts() {
     let tag = tagging::create_tag(&env.app, &jane, "integrated").await;
     let tag_id = tag["id"].as_str().unwrap();
     let tagged = tagging::tag_images(&env.app, &jane, tag_id, &[&images[0].id]).await;
-    assert_eq!(tagged[0]["user"]["id"], "jane@example.com");
+    assert_eq!(tagged[0]["user"], "jane@example.com");
     let integration = mint(None);
     let tagged = tagging::tag_images(&env.app, &integration, tag_id, &[&images[1].id]).await;
-    assert_eq!(tagged[0]["user"]["id"], json!(secret.id));
+    assert_eq!(tagged[0]["user"], json!(secret.id));
     // Nobody was registered for it.
     assert!(
         store

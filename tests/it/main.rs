@@ -24,6 +24,7 @@ mod lifecycle;
 mod operations;
 mod partition_sim;
 mod shards;
+mod sharinpix_examples;
 mod tags;
 mod token_suite;
 mod worker;

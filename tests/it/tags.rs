@@ -59,7 +59,7 @@ fn assert_association_json(
         el["created_at"].as_str().is_some_and(|c| !c.is_empty()),
         "{el}"
     );
-    assert_eq!(el["user"], json!({ "id": user }), "{el}");
+    assert_eq!(el["user"], user, "the user id, as SharinPix sends it: {el}");
     assert_eq!(
         el["image"],
         rendered(env, album, image),
@@ -91,7 +91,7 @@ fn listed_image_ids(elements: &[Value]) -> Vec<String> {
 // ---------------------------------------------------------------- tags
 
 #[tokio::test]
-async fn creating_a_tag_answers_201_and_the_same_name_again_200_with_the_stored_tag() {
+async fn creating_a_tag_answers_200_with_its_slugged_name_and_the_same_name_again_the_stored_tag() {
     let env = TestEnv::new("tag-create").await;
     let auth = bearer(&env.token(USER, None));
 
@@ -105,7 +105,7 @@ async fn creating_a_tag_answers_201_and_the_same_name_again_200_with_the_stored_
         ),
     )
     .await;
-    assert_success(&first, 201, USER, "a new tag");
+    assert_success(&first, 200, USER, "a new tag (200, as SharinPix answers)");
     let keys: BTreeSet<&str> = first
         .json
         .as_object()
@@ -113,8 +113,30 @@ async fn creating_a_tag_answers_201_and_the_same_name_again_200_with_the_stored_
         .keys()
         .map(String::as_str)
         .collect();
-    assert_eq!(keys, BTreeSet::from(["id", "name", "created_at"]));
-    assert_eq!(first.json["name"], "Beach");
+    assert_eq!(
+        keys,
+        BTreeSet::from([
+            "id",
+            "created_at",
+            "name",
+            "label",
+            "url",
+            "public",
+            "listed",
+            "action",
+            "visible",
+            "color",
+            "color_contrast",
+            "allow_download",
+            "label_en",
+            "label_fr"
+        ]),
+        "SharinPix's keys"
+    );
+    assert_eq!(first.json["name"], "beach", "slugged");
+    assert_eq!(first.json["label_en"], "Beach", "as sent");
+    assert_eq!(first.json["listed"], true);
+    assert_eq!(first.json["visible"], false);
     let id = tag_id(&first.json).to_string();
     assert_eq!(
         uuid::Uuid::parse_str(&id).unwrap().get_version_num(),
@@ -122,7 +144,7 @@ async fn creating_a_tag_answers_201_and_the_same_name_again_200_with_the_stored_
         "a tag id is a UUIDv5"
     );
     let keys = snapshot(&env).await;
-    assert!(keys.contains_key(&format!("O#{ORG}|T#Beach")), "{keys:?}");
+    assert!(keys.contains_key(&format!("O#{ORG}|T#beach")), "{keys:?}");
     assert!(keys.contains_key(&format!("O#{ORG}|TI#{id}")), "{keys:?}");
     let before = snapshot(&env).await;
 
@@ -157,7 +179,7 @@ async fn creating_a_tag_answers_201_and_the_same_name_again_200_with_the_stored_
         ),
     )
     .await;
-    assert_success(&other, 201, USER, "another name");
+    assert_success(&other, 200, USER, "another name");
     assert_ne!(tag_id(&other.json), id);
     let theirs = call(
         &env.app,
@@ -171,22 +193,28 @@ async fn creating_a_tag_answers_201_and_the_same_name_again_200_with_the_stored_
     .await;
     assert_success(
         &theirs,
-        201,
+        200,
         OTHER_USER,
         "the same name in another organization",
     );
     assert_ne!(tag_id(&theirs.json), id);
 
-    // Names are text: separators and non-ASCII letters are kept as given.
-    for name in ["a/b#c", "Été 🙂", &"x".repeat(100)] {
+    // Names are slugged as SharinPix does (letters, digits, `-`, `_`;
+    // other runs one `-`); the label keeps them as given.
+    for (name, slug) in [
+        ("a/b#c", "a-b-c"),
+        ("Été 🙂", "été"),
+        (&"x".repeat(100), &"x".repeat(100)),
+    ] {
         let r = call(
             &env.app,
             Endpoint::CreateTag,
             &create_tag_event(Some(&auth), &Payload::form(&[("name", name)]), Format::Http),
         )
         .await;
-        assert_success(&r, 201, USER, name);
-        assert_eq!(r.json["name"], name);
+        assert_success(&r, 200, USER, name);
+        assert_eq!(r.json["name"], slug);
+        assert_eq!(r.json["label_en"], name);
     }
 }
 
@@ -577,37 +605,48 @@ async fn tagging_is_404_for_a_missing_or_foreign_image_or_an_unknown_tag_and_wri
 }
 
 #[tokio::test]
-async fn tagging_needs_image_list_on_the_album_of_every_image() {
-    let env = TestEnv::new("tag-403").await;
+async fn tagging_needs_see_and_image_tag_or_share_on_the_album_of_every_image() {
+    let env = TestEnv::new("tag-401").await;
     let store = env.direct_store().await;
     let a = seed_album(&store, "album_a", ORG, 3).await;
     let b = seed_album(&store, "album_b", ORG, 3).await;
     let foreign = seed_album(&store, "foreign", OTHER_ORG, 1).await;
     let tag = create_tag(&env.app, &env.token(USER, None), "listed").await;
-    let list_a = bearer(&env.token(USER, Some(json!({"album_a": access(&["image_list"])}))));
+    let list_a = bearer(&env.token(
+        USER,
+        Some(json!({"album_a": access(&["see", "image_tag"])})),
+    ));
     let all_but_list = bearer(&env.token(
         USER,
         Some(json!({
-            "album_a": access(&["see", "image_upload", "image_delete", "rename"]),
-            "album_b": access(&["see", "image_upload", "image_delete", "rename"]),
+            "album_a": access(&["see", "image_list", "image_upload", "image_delete", "rename"]),
+            "album_b": access(&["see", "image_list", "image_upload", "image_delete", "rename"]),
         })),
     ));
+    let tag_without_see =
+        bearer(&env.token(USER, Some(json!({"album_a": access(&["image_tag"])}))));
     let before = snapshot(&env).await;
     for (what, auth, ids, status) in [
         (
-            "an image of an album without image_list",
+            "an image of an album without see and image_tag",
             &list_a,
             vec![a[0].id.as_str(), b[0].id.as_str()],
-            403,
+            401,
         ),
         (
-            "every flag but image_list",
+            "every flag but image_tag and share",
             &all_but_list,
             vec![a[0].id.as_str()],
-            403,
+            401,
         ),
         (
-            "another organization's image: 404 before 403",
+            "image_tag without see",
+            &tag_without_see,
+            vec![a[0].id.as_str()],
+            401,
+        ),
+        (
+            "another organization's image: 404 before 401",
             &list_a,
             vec![a[0].id.as_str(), foreign[0].id.as_str()],
             404,
@@ -620,7 +659,7 @@ async fn tagging_needs_image_list_on_the_album_of_every_image() {
                 &tag_images_event(Some(auth), tag_id(&tag), &image_ids_form(&ids), format),
             )
             .await;
-            let code = if status == 403 {
+            let code = if status == 401 {
                 "forbidden"
             } else {
                 "not_found"
@@ -631,7 +670,7 @@ async fn tagging_needs_image_list_on_the_album_of_every_image() {
     let after = snapshot(&env).await;
     assert_eq!(before, after, "{}", snapshot_diff(&before, &after));
 
-    // image_list on the album is all it takes.
+    // see and image_tag on the album is all it takes.
     let r = call(
         &env.app,
         Endpoint::TagImages,
@@ -643,13 +682,30 @@ async fn tagging_needs_image_list_on_the_album_of_every_image() {
         ),
     )
     .await;
-    assert_success(&r, 200, USER, "image_list on album_a");
+    assert_success(&r, 200, USER, "see and image_tag on album_a");
     let expected: BTreeSet<(String, String)> = [&a[0].id, &a[2].id]
         .iter()
         .map(|i| (i.to_string(), tag_id(&tag).to_string()))
         .collect();
     assert_associations_exactly(&store, "album_a", &expected, "album_a").await;
     assert!(associations(&store, "album_b").await.is_empty());
+
+    // So is share (SharinPix's `create_the_tag_images`).
+    let share_b = bearer(&env.token(USER, Some(json!({"album_b": access(&["share"])}))));
+    let r = call(
+        &env.app,
+        Endpoint::TagImages,
+        &tag_images_event(
+            Some(&share_b),
+            tag_id(&tag),
+            &image_ids_form(&[&b[1].id]),
+            Format::Http,
+        ),
+    )
+    .await;
+    assert_success(&r, 200, USER, "share on album_b");
+    let expected = BTreeSet::from([(b[1].id.clone(), tag_id(&tag).to_string())]);
+    assert_associations_exactly(&store, "album_b", &expected, "album_b").await;
 }
 
 #[tokio::test]
@@ -1013,7 +1069,7 @@ async fn a_restricted_token_lists_only_associations_in_albums_where_it_has_image
 // ---------------------------------------------------------------- deleting
 
 #[tokio::test]
-async fn deleting_a_tag_image_answers_204_then_404_and_needs_image_list() {
+async fn deleting_a_tag_image_answers_204_then_404_and_needs_see_and_image_tag_or_share() {
     let env = TestEnv::new("tag-delete").await;
     let store = env.direct_store().await;
     let album = "album_a";
@@ -1036,7 +1092,7 @@ async fn deleting_a_tag_image_answers_204_then_404_and_needs_image_list() {
 
     let no_list = bearer(&env.token(
         USER,
-        Some(json!({ album: access(&["see", "image_upload", "image_delete", "rename"]) })),
+        Some(json!({ album: access(&["see", "image_list", "image_upload", "image_delete", "rename"]) })),
     ));
     for format in Format::BOTH {
         let r = call(
@@ -1045,7 +1101,7 @@ async fn deleting_a_tag_image_answers_204_then_404_and_needs_image_list() {
             &delete_tag_image_event(Some(&no_list), &e0, format),
         )
         .await;
-        assert_error(&r, 403, "forbidden", &format!("no image_list {format:?}"));
+        assert_error(&r, 401, "forbidden", &format!("no image_tag {format:?}"));
         for (what, auth, id) in [
             (
                 "another organization's user",
@@ -1105,15 +1161,15 @@ async fn deleting_a_tag_image_answers_204_then_404_and_needs_image_list() {
     .await;
     assert_error(&r, 404, "not_found", "deleted twice");
 
-    // image_list alone is enough (REST format).
-    let list_only = bearer(&env.token(USER, Some(json!({ album: access(&["image_list"]) }))));
+    // share alone is enough (REST format).
+    let list_only = bearer(&env.token(USER, Some(json!({ album: access(&["share"]) }))));
     let r = call(
         &env.app,
         Endpoint::DeleteTagImage,
         &delete_tag_image_event(Some(&list_only), &e1, Format::Rest),
     )
     .await;
-    assert_success(&r, 204, USER, "image_list alone");
+    assert_success(&r, 204, USER, "share alone");
     assert!(associations(&store, album).await.is_empty());
 
     // Tagging again brings the association back under the same id.
@@ -1485,7 +1541,7 @@ async fn the_sample_events_of_the_tag_functions_work_as_sent() {
             &sample("create-tag.json", &token, format),
         )
         .await;
-        assert_success(&r, 201, USER, &what("create-tag.json"));
+        assert_success(&r, 200, USER, &what("create-tag.json"));
         assert_eq!(r.json["name"], "summer");
         let tag = r.json.clone();
 

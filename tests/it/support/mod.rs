@@ -8,6 +8,7 @@ pub mod calls;
 pub mod fault_proxy;
 pub mod integrator;
 pub mod rie;
+pub mod sharinpix;
 pub mod stream;
 pub mod tagging;
 

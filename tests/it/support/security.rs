@@ -539,10 +539,17 @@ pub fn check_error_response(status: u16, headers: &HeaderMap, text: &str) -> Res
     if body.as_object().map(Map::len) != Some(1) {
         return Err(format!("unexpected keys in the error body: {text}"));
     }
+    // A missing ability is SharinPix's 401 with `X-message: Access denied`;
+    // a missing or bad token is a plain 401.
+    if status == 401 && code == "forbidden" {
+        return match headers.get("x-message").and_then(|v| v.to_str().ok()) {
+            Some("Access denied") => Ok(()),
+            other => Err(format!("a missing ability's 401 with X-message {other:?}")),
+        };
+    }
     let expected = match status {
         400 => "bad_request",
         401 => "unauthorized",
-        403 => "forbidden",
         404 => "not_found",
         409 => "conflict",
         413 => "payload_too_large",

@@ -1,0 +1,384 @@
+//! SharinPix's recorded examples of the routes we serve, replayed: each
+//! fixture of `tests/it/fixtures/sharinpix/` (a copy of SharinPix's
+//! `api/<resource>/<name>.json`) seeds what its example needs, sends the
+//! example's request (its token's claims, path, query and body) through
+//! our handler as an API Gateway event, and checks the documented status,
+//! `X-message` and the documented body's keys and JSON types.
+//!
+//! Left out: `image_api/image_delete_ability_*` and
+//! `image_api/image_delete_is_true_for_another_album`, whose search tokens
+//! (`q`, no `exp`) we do not serve (README, Differences from SharinPix).
+
+use album_api::store::tags::TagFlags;
+use serde_json::Value;
+
+use crate::support::calls::Resp;
+use crate::support::security::{Endpoint, signed_webhook_event};
+use crate::support::sharinpix::Example;
+use crate::support::tagging::tag_images;
+use crate::support::{JWT_SECRET, ORG, TestEnv, seed_album};
+
+const NOW: &str = "2019-04-08T17:38:45Z";
+
+/// Creates tag `name` as stored (not slugged), with `flags`; its id.
+async fn seed_tag(env: &TestEnv, name: &str, flags: TagFlags) -> String {
+    let store = env.direct_store().await;
+    let (tag, _) = store
+        .create_tag_as(ORG, name, name, flags, NOW)
+        .await
+        .unwrap();
+    tag.id
+}
+
+/// Seeds album `id` with `n` images; their ids.
+async fn seed(env: &TestEnv, id: &str, n: u64) -> Vec<String> {
+    let store = env.direct_store().await;
+    seed_album(&store, id, ORG, n)
+        .await
+        .into_iter()
+        .map(|i| i.id)
+        .collect()
+}
+
+/// The image ids of a form body `image_ids[]=…&…`, in order.
+fn form_image_ids(ex: &Example) -> Vec<String> {
+    let body = ex.body.as_deref().unwrap_or_default();
+    serde_urlencoded::from_str::<Vec<(String, String)>>(body)
+        .unwrap()
+        .into_iter()
+        .map(|(_, v)| v)
+        .collect()
+}
+
+fn images_count(r: &Resp) -> u64 {
+    r.json["images_count"].as_u64().expect("images_count")
+}
+
+#[tokio::test]
+async fn album_create_an_album() {
+    let ex = Example::load("album/create_an_album");
+    let env = ex.env("sp-create-album").await;
+    let r = ex
+        .replay(
+            &env,
+            Endpoint::CreateAlbum,
+            &ex.event(Endpoint::CreateAlbum, None, &[]),
+        )
+        .await;
+    assert_eq!(images_count(&r), 0);
+}
+
+/// A rename of an album holding nothing, with `rename` alone.
+async fn rename(name: &str, album: &str, tag: &str) {
+    let ex = Example::load(name);
+    let env = ex.env(tag).await;
+    seed(&env, album, 0).await;
+    let e = ex.event(Endpoint::UpdateAlbum, Some(album), &[]);
+    let r = ex.replay(&env, Endpoint::UpdateAlbum, &e).await;
+    assert_eq!(r.json["id"], ex.json["id"], "{name}");
+    assert!(r.json["upload_form"].is_null(), "no image_upload: no form");
+}
+
+#[tokio::test]
+async fn album_rename_an_album() {
+    rename("album/rename_an_album", "00100000123BB23", "sp-rename").await;
+}
+
+#[tokio::test]
+async fn album_rename_takes_place() {
+    rename("album/rename_takes_place", "00100000123BB31", "sp-rename-2").await;
+}
+
+#[tokio::test]
+async fn album_destination_album_does_not_exist() {
+    rename(
+        "album/destination_album_does_not_exist",
+        "00100000123BB34",
+        "sp-merge-absent",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn album_do_not_create_an_album() {
+    let ex = Example::load("album/do_not_create_an_album");
+    let env = ex.env("sp-rename-missing").await;
+    let e = ex.event(Endpoint::UpdateAlbum, Some("idonotexists"), &[]);
+    ex.replay(&env, Endpoint::UpdateAlbum, &e).await;
+    let store = env.direct_store().await;
+    assert!(
+        store.get_album("new_id").await.unwrap().is_none(),
+        "nothing created"
+    );
+}
+
+#[tokio::test]
+async fn album_moving_images_from_source_album_to_destination_album() {
+    let ex = Example::load("album/moving_images_from_source_album_to_destination_album");
+    let env = ex.env("sp-merge").await;
+    seed(&env, "00100000123BB36", 5).await;
+    seed(&env, "00100000123BB38", 5).await;
+    let e = ex.event(Endpoint::UpdateAlbum, Some("00100000123BB36"), &[]);
+    let r = ex.replay(&env, Endpoint::UpdateAlbum, &e).await;
+    assert_eq!(images_count(&r), images_count_documented(&ex));
+}
+
+fn images_count_documented(ex: &Example) -> u64 {
+    ex.json["images_count"]
+        .as_u64()
+        .expect("documented images_count")
+}
+
+/// A duplicate of album `source`, seeded with the documented count.
+async fn duplicate(name: &str, source: &str, tag: &str) -> (TestEnv, Vec<String>) {
+    let ex = Example::load(name);
+    let env = ex.env(tag).await;
+    let ids = seed(&env, source, images_count_documented(&ex)).await;
+    let e = ex.event(Endpoint::Duplicate, Some(source), &[]);
+    let r = ex.replay(&env, Endpoint::Duplicate, &e).await;
+    assert_eq!(r.json["id"], "new_id");
+    assert_eq!(images_count(&r), images_count_documented(&ex));
+    (env, ids)
+}
+
+#[tokio::test]
+async fn album_duplicate_an_album() {
+    duplicate("album/duplicate_an_album", "00100000123BB44", "sp-dup").await;
+}
+
+#[tokio::test]
+async fn album_duplicate_an_album_with_einstein_boxes() {
+    let name = "album/duplicate_an_album_with_einstein_boxes";
+    duplicate(name, "00100000123BB46", "sp-dup-boxes").await;
+}
+
+#[tokio::test]
+async fn album_duplicate_an_album_with_tags() {
+    let name = "album/duplicate_an_album_with_tags";
+    let ex = Example::load(name);
+    let env = ex.env("sp-dup-tags").await;
+    let ids = seed(&env, "00100000123BB48", images_count_documented(&ex)).await;
+    let admin = env.token(ex.user(), None);
+    let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+    tag_images(
+        &env.app,
+        &admin,
+        &seed_tag_default(&env, "kept").await,
+        &ids,
+    )
+    .await;
+    let e = ex.event(Endpoint::Duplicate, Some("00100000123BB48"), &[]);
+    let r = ex.replay(&env, Endpoint::Duplicate, &e).await;
+    assert_eq!(images_count(&r), images_count_documented(&ex));
+}
+
+async fn seed_tag_default(env: &TestEnv, name: &str) -> String {
+    seed_tag(env, name, TagFlags::default()).await
+}
+
+#[tokio::test]
+async fn album_listing_albums() {
+    let ex = Example::load("album/listing_albums");
+    let env = ex.env("sp-list-albums").await;
+    seed(&env, "00100000123BB54", 1).await;
+    let e = ex.event(Endpoint::ListAlbums, None, &[]);
+    let r = ex.replay(&env, Endpoint::ListAlbums, &e).await;
+    assert!(!r.array().is_empty());
+}
+
+#[tokio::test]
+async fn album_retrieve_an_album() {
+    let ex = Example::load("album/retrieve_an_album");
+    let env = ex.env("sp-get-album").await;
+    seed(&env, "00100000123BB56", 1).await;
+    let e = ex.event(Endpoint::GetAlbum, Some("00100000123BB56"), &[]);
+    let r = ex.replay(&env, Endpoint::GetAlbum, &e).await;
+    assert_eq!(images_count(&r), 1);
+}
+
+#[tokio::test]
+async fn image_api_delete_an_image() {
+    let ex = Example::load("image_api/delete_an_image");
+    let env = ex.env("sp-delete-image").await;
+    let ids = seed(&env, "00100000123BB160", 1).await;
+    let e = ex.event(Endpoint::DeleteImage, Some(&ids[0]), &[]);
+    ex.replay(&env, Endpoint::DeleteImage, &e).await;
+}
+
+/// A listing of album `album` seeded with as many images as documented.
+async fn listing(name: &str, album: &str, tag: &str) {
+    let ex = Example::load(name);
+    let env = ex.env(tag).await;
+    let n = ex.json.as_array().expect("documented array").len() as u64;
+    seed(&env, album, n).await;
+    let e = ex.event(Endpoint::ListImages, Some(album), &[]);
+    let r = ex.replay(&env, Endpoint::ListImages, &e).await;
+    assert_eq!(r.array().len() as u64, n, "{name}");
+}
+
+#[tokio::test]
+async fn image_api_listing_images() {
+    listing(
+        "image_api/listing_images",
+        "00100000123BB151",
+        "sp-list-images",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn image_api_listing_images_of_an_album() {
+    let name = "image_api/listing_images_of_an_album";
+    listing(name, "00100000123BB150", "sp-list-images-0").await;
+}
+
+/// The webhook with the example's body, signed, under a notification
+/// token of ours for album `123456789` (the example's claim).
+async fn notification(name: &str, tag: &str) -> TestEnv {
+    let ex = Example::load(name);
+    let env = TestEnv::new(tag).await;
+    seed(&env, "123456789", 0).await;
+    let secret = album_api::secret::Secret::new(JWT_SECRET);
+    let t = album_api::service::now();
+    let token = album_api::auth::issue_notification_token(
+        crate::support::USER,
+        "123456789",
+        ORG,
+        &secret,
+        t,
+        3600,
+    )
+    .unwrap();
+    let e = signed_webhook_event(Some(&token), ex.body.as_deref().unwrap());
+    ex.replay(&env, Endpoint::Webhook, &e).await;
+    env
+}
+
+async fn album_count(env: &TestEnv, id: &str) -> u64 {
+    let store = env.direct_store().await;
+    store.get_album(id).await.unwrap().unwrap().images_count
+}
+
+#[tokio::test]
+async fn cloudinary_post_an_image() {
+    let env = notification("cloudinary/post_an_image", "sp-webhook").await;
+    assert_eq!(album_count(&env, "123456789").await, 1, "recorded");
+}
+
+#[tokio::test]
+async fn cloudinary_do_not_create_images_when_there_is_an_error_but_accept_the_payload() {
+    let name = "cloudinary/do_not_create_images_when_there_is_an_error_but_accept_the_payload";
+    let env = notification(name, "sp-webhook-error").await;
+    assert_eq!(album_count(&env, "123456789").await, 0, "nothing created");
+}
+
+/// A tag creation: the documented name (slugged) and flags.
+async fn create_tag(name: &str, tag: &str) {
+    let ex = Example::load(name);
+    let env = ex.env(tag).await;
+    let e = ex.event(Endpoint::CreateTag, None, &[]);
+    let r = ex.replay(&env, Endpoint::CreateTag, &e).await;
+    for key in ["name", "label", "public", "listed", "label_en", "label_fr"] {
+        assert_eq!(r.json[key], ex.json[key], "{name}: {key}");
+    }
+}
+
+#[tokio::test]
+async fn tag_create_public_tag() {
+    create_tag("tag/create_public_tag", "sp-tag-public").await;
+}
+
+#[tokio::test]
+async fn tag_create_the_tag() {
+    create_tag("tag/create_the_tag", "sp-tag-create").await;
+}
+
+/// The documented tags seeded as stored, then the listing.
+async fn list_tags(name: &str, tag: &str, hidden: &[&str]) {
+    let ex = Example::load(name);
+    let env = ex.env(tag).await;
+    let documented = ex.json.as_array().expect("documented array");
+    for t in documented {
+        let flags = TagFlags {
+            visible: t["visible"].as_bool().unwrap(),
+            ..TagFlags::default()
+        };
+        seed_tag(&env, t["name"].as_str().unwrap(), flags).await;
+    }
+    for h in hidden {
+        seed_tag_default(&env, h).await;
+    }
+    let e = ex.event(Endpoint::ListTags, None, &[]);
+    let r = ex.replay(&env, Endpoint::ListTags, &e).await;
+    let names = |v: &[Value]| v.iter().map(|t| t["name"].clone()).collect::<Vec<_>>();
+    assert_eq!(names(r.array()), names(documented), "{name}");
+}
+
+#[tokio::test]
+async fn tag_retreive_visible_tags() {
+    list_tags("tag/retreive_visible_tags", "sp-tags-visible", &["Hidden"]).await;
+}
+
+#[tokio::test]
+async fn tag_retrieve_tags() {
+    list_tags("tag/retrieve_tags", "sp-tags", &[]).await;
+}
+
+/// Tagging the example's three images (seeded in `00324000004ijWS`) with
+/// tag `tag_name` (named in the path by its id, or by `path` when given).
+async fn tagging(name: &str, tag_name: &str, path: Option<&str>, flags: TagFlags, tag: &str) {
+    let ex = Example::load(name);
+    let env = ex.env(tag).await;
+    let ours = seed(&env, "00324000004ijWS", 3).await;
+    let theirs = form_image_ids(&ex);
+    let tag_id = seed_tag(&env, tag_name, flags).await;
+    let ids: Vec<(&str, &str)> = theirs
+        .iter()
+        .zip(&ours)
+        .map(|(t, o)| (t.as_str(), o.as_str()))
+        .collect();
+    let e = ex.event(Endpoint::TagImages, Some(path.unwrap_or(&tag_id)), &ids);
+    let r = ex.replay(&env, Endpoint::TagImages, &e).await;
+    assert_eq!(r.array().len(), 3, "{name}");
+    for t in r.array() {
+        assert_eq!(t["user"], ex.user(), "{name}: user is the id");
+        assert_eq!(t["tag"]["id"], tag_id.as_str(), "{name}");
+    }
+}
+
+#[tokio::test]
+async fn tag_image_create_tag_images_from_tag_id() {
+    let name = "tag_image/create_tag_images_from_tag_id";
+    tagging(name, "MyTag", None, TagFlags::default(), "sp-tagging-id").await;
+}
+
+#[tokio::test]
+async fn tag_image_create_tag_images_from_tag_name() {
+    let name = "tag_image/create_tag_images_from_tag_name";
+    let path = Some("My%2520Tag");
+    tagging(name, "My Tag", path, TagFlags::default(), "sp-tagging-name").await;
+}
+
+#[tokio::test]
+async fn tag_image_create_the_tag_images() {
+    let flags = TagFlags {
+        public: true,
+        listed: false,
+        ..TagFlags::default()
+    };
+    let name = "tag_image/create_the_tag_images";
+    tagging(name, "My tag 1", None, flags, "sp-tagging-share").await;
+}
+
+#[tokio::test]
+async fn tag_image_delete_a_tag_image() {
+    let ex = Example::load("tag_image/delete_a_tag_image");
+    let env = ex.env("sp-untag").await;
+    let ids = seed(&env, "00324000004ijWS", 1).await;
+    let tag = seed_tag_default(&env, "MyTag").await;
+    let admin = env.token(ex.user(), None);
+    let tagged = tag_images(&env.app, &admin, &tag, &[ids[0].as_str()]).await;
+    let id = tagged[0]["id"].as_str().unwrap();
+    let e = ex.event(Endpoint::DeleteTagImage, Some(id), &[]);
+    ex.replay(&env, Endpoint::DeleteTagImage, &e).await;
+}
