@@ -30,8 +30,11 @@ its own process group and is stopped at the end, whatever happens.
 from __future__ import annotations
 
 import argparse
+import base64
 import contextlib
 import copy
+import hashlib
+import hmac
 import http.client
 import io
 import json
@@ -534,6 +537,10 @@ def summary(samples: list[float]) -> dict:
     }
 
 
+def b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
 def percentile(samples: list[float], p: float) -> float:
     """Nearest-rank percentile."""
     s = sorted(samples)
@@ -663,7 +670,7 @@ class Bench:
         finally:
             self.procs.stop(self.dynalite)
 
-    def albumctl(self, *argv: str, timeout: float = 300) -> None:
+    def albumctl(self, *argv: str, timeout: float = 300) -> str:
         exe = LAMBDA_DIR / "albumctl" / "bootstrap"
         r = subprocess.run(
             [str(exe), *argv],
@@ -676,6 +683,7 @@ class Bench:
         )
         if r.returncode != 0:
             raise RuntimeError(f"albumctl {' '.join(argv)}: {r.stderr.strip()}")
+        return r.stdout
 
     def seed(self, albums: list[int]) -> None:
         t0 = time.monotonic()
@@ -1057,6 +1065,63 @@ class Bench:
             "max_ms": max(samples),
         }
         log(f"warm p50 {percentile(samples, 50):.2f} ms, p99 {percentile(samples, 99):.2f} ms")
+
+    def phase_integrator(self) -> None:
+        """What an integrator's token (`iss`: an organization API secret,
+        looked up in the table once, then cached) costs against a user
+        token (the operator's key, read at init): GET album's warm p50 with
+        each, and cold starts whose first request carries each (INIT, and
+        the first answer, which makes the secret's lookup)."""
+        created = self.albumctl("secrets", "create", "--org", ORG)
+        fields = dict(line.split(": ", 1) for line in created.strip().splitlines())
+        now = int(time.time())
+        claims = {"iss": fields["id"], "iat": now, "exp": now + 3600}
+        signing_input = f"{b64url(json.dumps({'typ': 'JWT', 'alg': 'HS256'}).encode())}.{b64url(json.dumps(claims).encode())}"
+        sig = hmac.new(fields["secret"].encode(), signing_input.encode(), hashlib.sha256).digest()
+        iss_token = f"{signing_input}.{b64url(sig)}"
+        user_event = fresh(json.loads((ROOT / "events" / "get-album.json").read_text()))
+        iss_event = copy.deepcopy(user_event)
+        iss_event["headers"]["authorization"] = f"Bearer {iss_token}"
+        events = {"user": json.dumps(user_event).encode(), "iss": json.dumps(iss_event).encode()}
+        out: dict = {"warm_p50_ms": {}, "cold": {}}
+        r = self.rie("get_album", "integrator-warm")
+        try:
+            for kind, payload in events.items():
+                samples = []
+                for i in range(10 + self.args.warm):
+                    secs, answer = r.invoke(payload)
+                    if answer.get("statusCode") != 200:
+                        raise RuntimeError(f"get_album with a {kind} token answered {answer.get('statusCode')}")
+                    if i >= 10:  # the first ten warm up
+                        samples.append(secs * 1000)
+                out["warm_p50_ms"][kind] = percentile(samples, 50)
+        finally:
+            r.stop()
+        for kind, payload in events.items():
+            inits, firsts = [], []
+            for _ in range(self.args.cold_starts):
+                r = self.rie("get_album", f"integrator-cold-{kind}")
+                try:
+                    secs, answer = r.invoke(payload, timeout=60)
+                    if answer.get("statusCode") != 200:
+                        raise RuntimeError(f"cold get_album with a {kind} token answered {answer.get('statusCode')}")
+                    ms = None
+                    for _ in range(100):  # the report line may trail the answer
+                        ms = rie_init_ms(r.log_text())
+                        if ms is not None:
+                            break
+                        time.sleep(0.01)
+                finally:
+                    r.stop()
+                inits.append(ms)
+                firsts.append(secs * 1000)
+            out["cold"][kind] = {"init_ms": summary([x for x in inits if x is not None]), "first_answer_ms": summary(firsts)}
+        out["warm_p50_difference_ms"] = out["warm_p50_ms"]["iss"] - out["warm_p50_ms"]["user"]
+        self.results["integrator"] = out
+        log(f"get_album warm p50: iss token {out['warm_p50_ms']['iss']:.2f} ms, user token {out['warm_p50_ms']['user']:.2f} ms "
+            f"(difference {out['warm_p50_difference_ms']:+.2f} ms, target within 1 ms); cold with an iss token: INIT "
+            f"{out['cold']['iss']['init_ms']['median']:.2f} ms, first answer {out['cold']['iss']['first_answer_ms']['median']:.2f} ms "
+            f"(user token: {out['cold']['user']['init_ms']['median']:.2f} / {out['cold']['user']['first_answer_ms']['median']:.2f} ms)")
 
     def phase_copies(self) -> None:
         a = self.args
@@ -1877,8 +1942,8 @@ def main() -> int:
     ap.add_argument("--sim-selftest-warmup", type=float, default=1.0, help="load before the window (spends the burst)")
     ap.add_argument("--physics-job-timeout", type=float, default=1800.0, help="longest a 202's job may take to be done")
     ap.add_argument("--dynalite-heap-mb", type=int, default=6144)
-    ap.add_argument("--phases", default="sizes,cold,warm,brownout,copies,family,sensitivity,memory,physics",
-                    help="comma-separated subset of sizes,cold,warm,brownout,copies,family,sensitivity,memory,physics")
+    ap.add_argument("--phases", default="sizes,cold,warm,brownout,integrator,copies,family,sensitivity,memory,physics",
+                    help="comma-separated subset of sizes,cold,warm,brownout,integrator,copies,family,sensitivity,memory,physics")
     ap.add_argument("--results", type=Path, default=DEFAULT_RESULTS)
     ap.add_argument("--no-doc", action="store_true", help="leave BENCHMARKS.md's latest figures as they are")
     ap.add_argument("--plot", type=Path, default=ROOT / "bench" / "copy-time.png")
@@ -1924,6 +1989,8 @@ def main() -> int:
                 bench.phase_warm_latency()
             if "brownout" in phases:
                 bench.phase_brownout()
+            if "integrator" in phases:
+                bench.phase_integrator()
         if "copies" in phases:
             bench.phase_copies()
         if "family" in phases:
