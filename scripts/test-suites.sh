@@ -11,7 +11,9 @@
 # whole when it ends; the script fails if any did.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+started=$SECONDS
 cargo test --workspace --tests --no-run --quiet
+echo "[suites] test build: $((SECONDS - started)) s"
 mkdir -p .local
 scripts/with-dynalite.sh cargo test --workspace --tests >.local/test-dynalite.log 2>&1 &
 dynalite=$!
@@ -21,9 +23,9 @@ dynalite=$!
 scripts/with-moto.sh cargo test --test it -- --test-threads=3 >.local/test-moto.log 2>&1 &
 moto=$!
 rc_dynalite=0; wait "$dynalite" || rc_dynalite=$?
-echo "== against dynalite (exit $rc_dynalite)"; cat .local/test-dynalite.log
+echo "== against dynalite (exit $rc_dynalite, $((SECONDS - started)) s since the build began)"; cat .local/test-dynalite.log
 rc_logs=0; scripts/with-dynalite.sh scripts/check-logs.sh >.local/check-logs.log 2>&1 || rc_logs=$?
-echo "== the log check (exit $rc_logs)"; cat .local/check-logs.log
+echo "== the log check (exit $rc_logs, $((SECONDS - started)) s)"; cat .local/check-logs.log
 rc_moto=0; wait "$moto" || rc_moto=$?
-echo "== against moto (exit $rc_moto)"; cat .local/test-moto.log
+echo "== against moto (exit $rc_moto, $((SECONDS - started)) s)"; cat .local/test-moto.log
 [ "$rc_dynalite" = 0 ] && [ "$rc_logs" = 0 ] && [ "$rc_moto" = 0 ]

@@ -218,7 +218,13 @@ async fn exercise(kind: Kind) {
         let (status, _, body) = parts(handle(&env.app, request(&ev)).await.unwrap());
         let stats = proxy.stats();
         let injected = kind.injected(&stats);
-        assert!(injected > 0, "{what}: no fault injected: {stats:?}");
+        // A request that ended before it reached a faulted operation (its
+        // reads timed out on a loaded machine) proves nothing here; the
+        // tally below asserts the kind's runs did inject.
+        assert!(
+            injected > 0 || stats.targeted == 0,
+            "{what}: no fault injected: {stats:?}"
+        );
         if severity == Severity::Moderate && kind != Kind::Unprocessed {
             // Faults reached every operation the request made: the reads
             // (GetItem, Query), the single-item writes (PutItem of the new
@@ -316,6 +322,11 @@ async fn exercise(kind: Kind) {
         tally.injected
     );
     assert_eq!(tally.exact, tally.runs);
+    assert!(
+        tally.injected > 0,
+        "fault={}: no run injected a fault",
+        kind.name()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

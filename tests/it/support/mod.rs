@@ -76,9 +76,35 @@ pub fn budget_env() -> Vec<(&'static str, String)> {
 
 /// An SDK client for `endpoint`, tuned like production's.
 pub async fn client_for(endpoint: &str) -> Client {
+    client_with(endpoint, &test_budgets()).await
+}
+
+/// The budgets of the tests' own setup and verification (seeding, counting,
+/// reading what a test left): a minute for everything, so that a loaded
+/// machine slows a test down instead of failing it. What the functions
+/// under test do keeps production's budgets ([`test_budgets`]).
+pub fn setup_budgets() -> album_api::deadline::Budgets {
+    let minute = std::time::Duration::from_secs(60);
+    album_api::deadline::Budgets {
+        read: minute,
+        write: minute,
+        page: minute,
+        attempt: std::time::Duration::from_secs(20),
+        ..album_api::deadline::Budgets::default()
+    }
+}
+
+/// A store straight to the emulator for a test's setup and verification.
+pub async fn setup_store(table: &str) -> Store {
+    let budgets = setup_budgets();
+    Store::new(client_with(&emulator_endpoint(), &budgets).await, table).with_budgets(budgets)
+}
+
+/// An SDK client for `endpoint` with the timeouts of `budgets`.
+async fn client_with(endpoint: &str, budgets: &album_api::deadline::Budgets) -> Client {
     let sdk = tuned(
         aws_config::defaults(aws_config::BehaviorVersion::latest()),
-        &test_budgets(),
+        budgets,
     )
     .region("us-east-1")
     .credentials_provider(Credentials::new("test", "test", None, None, "test"))
@@ -135,7 +161,7 @@ impl TestEnv {
     /// (e.g. a fault-injecting proxy); setup goes to the emulator directly.
     pub async fn with_endpoint(tag: &str, endpoint: &str) -> Self {
         let table = unique_table(tag);
-        let direct = Store::new(client_for(&emulator_endpoint()).await, &table);
+        let direct = setup_store(&table).await;
         schema::create_table(direct.client(), &table).await.unwrap();
         direct.put_organization(ORG, "Seed org").await.unwrap();
         direct.put_user(USER, ORG).await.unwrap();
@@ -151,9 +177,10 @@ impl TestEnv {
         }
     }
 
-    /// A store going straight to the emulator (for setup and verification).
+    /// A store going straight to the emulator, for setup and verification
+    /// ([`setup_budgets`]).
     pub async fn direct_store(&self) -> Store {
-        Store::new(client_for(&emulator_endpoint()).await, &self.table)
+        setup_store(&self.table).await
     }
 
     pub fn token(&self, user: &str, abilities: Option<Value>) -> String {
