@@ -177,6 +177,9 @@ pub struct Thumbnails {
 }
 
 /// The image JSON of the contract, key for key in the seed's order.
+// The fields are the wire format's keys, documented where the format is
+// (the seed, openapi.yaml); a doc line per key would repeat its name.
+#[allow(missing_docs)]
 #[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct ImageJson<'a> {
     pub id: &'a str,

@@ -17,6 +17,10 @@
 //! handler to the runtime. What runs beside the functions (the CLI, the
 //! dev server, seeding) is the `albumctl` package (decision 0007).
 
+// Every public item says what it is: the library is read by the binaries,
+// albumctl and the tests, and rustdoc is where they learn it.
+#![warn(missing_docs)]
+
 pub mod album;
 pub mod album_list;
 pub mod album_move;

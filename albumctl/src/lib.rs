@@ -12,6 +12,9 @@
 //! Kept out of the functions' library so no Lambda bootstrap links clap, a
 //! hyper server or a YAML parser (decision 0007).
 
+// Every public item says what it is (the tests use this library too).
+#![warn(missing_docs)]
+
 pub mod cli;
 pub mod dev;
 pub mod dlq;

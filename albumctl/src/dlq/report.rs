@@ -9,25 +9,40 @@ pub enum Outcome {
     /// Re-run to done; the message was deleted (`deleted` false: the
     /// delete failed, the message will come back and find the job done).
     Redriven {
+        /// The SQS message.
         message_id: String,
+        /// What failed.
         kind: Kind,
+        /// The jobs the re-run finished.
         done: Vec<JobDone>,
+        /// Whether the message could be deleted.
         deleted: Result<(), String>,
     },
     /// Failed again: kept in the queue.
     FailedAgain {
+        /// The SQS message.
         message_id: String,
+        /// What failed.
         kind: Kind,
+        /// Why it failed again.
         error: String,
     },
     /// Would be re-run (dry run): kept.
     WouldRedrive {
+        /// The SQS message.
         message_id: String,
+        /// What failed.
         kind: Kind,
+        /// The jobs it would re-run, or why they cannot be told.
         jobs: Result<Vec<String>, String>,
     },
     /// Unreadable: kept, never deleted.
-    Unreadable { message_id: String, reason: String },
+    Unreadable {
+        /// The SQS message.
+        message_id: String,
+        /// Why it cannot be read.
+        reason: String,
+    },
 }
 
 impl Outcome {
