@@ -537,6 +537,25 @@ def summary(samples: list[float]) -> dict:
     }
 
 
+def cold_answer(r, payload: bytes, what: str) -> tuple[float, float | None]:
+    """The first invocation of the fresh runtime `r` (stopped after): its
+    time in seconds and the INIT its report line gives (ms; None without
+    one). Anything but a 200 fails the run, naming `what`."""
+    try:
+        secs, answer = r.invoke(payload, timeout=60)
+        if answer.get("statusCode") != 200:
+            raise RuntimeError(f"{what} answered {answer}")
+        ms = None
+        for _ in range(100):  # the report line may trail the answer
+            ms = rie_init_ms(r.log_text())
+            if ms is not None:
+                break
+            time.sleep(0.01)
+    finally:
+        r.stop()
+    return secs, ms
+
+
 def b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
@@ -940,18 +959,7 @@ class Bench:
         samples = []
         for _ in range(self.args.cold_starts):
             r = Rie(self.procs, LAMBDA_DIR / "duplicate_album" / "bootstrap", env, self.logs / f"rie-cold-{name}.log", "duplicate_album")
-            try:
-                _, answer = r.invoke(event_bytes(ROOT / "events" / "duplicate-album.json"), timeout=60)
-                if answer.get("statusCode") != 200:
-                    raise RuntimeError(f"{name}: the duplicate answered {answer}")
-                ms = None
-                for _ in range(100):  # the report line may trail the answer
-                    ms = rie_init_ms(r.log_text())
-                    if ms is not None:
-                        break
-                    time.sleep(0.01)
-            finally:
-                r.stop()
+            _, ms = cold_answer(r, event_bytes(ROOT / "events" / "duplicate-album.json"), f"{name}: the duplicate")
             if ms is not None:
                 samples.append(ms)
         return samples
@@ -1101,18 +1109,7 @@ class Bench:
             inits, firsts = [], []
             for _ in range(self.args.cold_starts):
                 r = self.rie("get_album", f"integrator-cold-{kind}")
-                try:
-                    secs, answer = r.invoke(payload, timeout=60)
-                    if answer.get("statusCode") != 200:
-                        raise RuntimeError(f"cold get_album with a {kind} token answered {answer.get('statusCode')}")
-                    ms = None
-                    for _ in range(100):  # the report line may trail the answer
-                        ms = rie_init_ms(r.log_text())
-                        if ms is not None:
-                            break
-                        time.sleep(0.01)
-                finally:
-                    r.stop()
+                secs, ms = cold_answer(r, payload, f"cold get_album with a {kind} token")
                 inits.append(ms)
                 firsts.append(secs * 1000)
             out["cold"][kind] = {"init_ms": summary([x for x in inits if x is not None]), "first_answer_ms": summary(firsts)}
