@@ -37,10 +37,7 @@ build-deps: deps ## The build tools too (cargo-lambda and zig, matplotlib): make
 demo: deps ## Seed a 5-image album and duplicate it through the Lambda runtime emulator
 	@scripts/with-dynalite.sh scripts/demo.sh
 
-test: lint ## make lint, then the OpenAPI check, the deploy rehearsal, unit and integration tests against dynalite and, at the same time, against moto; the log check
-	.venv/bin/python scripts/check-openapi.py
-	.venv/bin/python scripts/rehearse-deploy.py
-	.venv/bin/python scripts/check-sam-local.py
+test: lint ## make lint, then unit and integration tests against dynalite and, at the same time, against moto; the log check, the OpenAPI check, the deploy rehearsal and the sam local check while moto's run ends
 	scripts/test-suites.sh
 
 test-unit: ## Unit tests of both packages, no emulator needed

@@ -7,7 +7,8 @@
 # queueing. moto's run is the longer: once dynalite's has ended, the log
 # check (scripts/check-logs.sh: real invocations under the runtime
 # emulator, their JSON lines, metrics and traces, against a dynalite of its
-# own) runs in the time moto's still takes. Each run's output is printed
+# own), the OpenAPI check, the deploy rehearsal and the sam local check run
+# in the time moto's still takes. Each run's output is printed
 # whole when it ends; the script fails if any did.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,6 +27,14 @@ rc_dynalite=0; wait "$dynalite" || rc_dynalite=$?
 echo "== against dynalite (exit $rc_dynalite, $((SECONDS - started)) s since the build began)"; cat .local/test-dynalite.log
 rc_logs=0; scripts/with-dynalite.sh scripts/check-logs.sh >.local/check-logs.log 2>&1 || rc_logs=$?
 echo "== the log check (exit $rc_logs, $((SECONDS - started)) s)"; cat .local/check-logs.log
+# The template and spec checks (Python, about 25 s) in the time moto's
+# run still takes: moto's run is the critical path of the whole CI.
+rc_checks=0
+for check in check-openapi rehearse-deploy check-sam-local; do
+  rc=0; .venv/bin/python "scripts/$check.py" >".local/$check.log" 2>&1 || rc=$?
+  echo "== scripts/$check.py (exit $rc, $((SECONDS - started)) s)"; tail -3 ".local/$check.log"
+  [ "$rc" = 0 ] || rc_checks=$rc
+done
 rc_moto=0; wait "$moto" || rc_moto=$?
 echo "== against moto (exit $rc_moto, $((SECONDS - started)) s)"; cat .local/test-moto.log
-[ "$rc_dynalite" = 0 ] && [ "$rc_logs" = 0 ] && [ "$rc_moto" = 0 ]
+[ "$rc_dynalite" = 0 ] && [ "$rc_logs" = 0 ] && [ "$rc_checks" = 0 ] && [ "$rc_moto" = 0 ]
