@@ -545,15 +545,21 @@ def cold_answer(r, payload: bytes, what: str) -> tuple[float, float | None]:
         secs, answer = r.invoke(payload, timeout=60)
         if answer.get("statusCode") != 200:
             raise RuntimeError(f"{what} answered {answer}")
-        ms = None
-        for _ in range(100):  # the report line may trail the answer
-            ms = rie_init_ms(r.log_text())
-            if ms is not None:
-                break
-            time.sleep(0.01)
+        ms = init_report_ms(r)
     finally:
         r.stop()
     return secs, ms
+
+
+def init_report_ms(r) -> float | None:
+    """The INIT of runtime `r`'s report line (ms), waiting up to a second
+    for it (it may trail the answer); None without one."""
+    for _ in range(100):
+        ms = rie_init_ms(r.log_text())
+        if ms is not None:
+            return ms
+        time.sleep(0.01)
+    return None
 
 
 def b64url(data: bytes) -> str:
@@ -895,12 +901,7 @@ class Bench:
                 try:
                     _, answer = r.invoke(payload, timeout=60)
                     statuses.append(answer.get("statusCode", "event") if isinstance(answer, dict) else "event")
-                    ms = None
-                    for _ in range(100):  # the report line may trail the answer
-                        ms = rie_init_ms(r.log_text())
-                        if ms is not None:
-                            break
-                        time.sleep(0.01)
+                    ms = init_report_ms(r)
                 finally:
                     r.stop()
                 if ms is None:
