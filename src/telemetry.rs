@@ -37,6 +37,7 @@ use tracing::field::Empty;
 use tracing::level_filters::LevelFilter;
 use tracing::{Instrument, Level, Span};
 use tracing_subscriber::filter::DynFilterFn;
+use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{Layer, Registry};
@@ -144,7 +145,28 @@ pub fn install(settings: LogSettings) {
     if PROCESS.get().is_some() {
         return;
     }
-    let mut layer = json_subscriber::JsonLayer::<Registry>::stdout();
+    let installed = tracing_subscriber::registry()
+        .with(json_lines(&settings, std::io::stdout))
+        .try_init()
+        .is_ok();
+    let daemon = std::env::var(crate::store::xray::DAEMON_ADDRESS_VAR)
+        .ok()
+        .and_then(|_| DaemonClient::from_lambda_env().ok());
+    let _ = PROCESS.set(Process { settings, daemon });
+    if !installed {
+        tracing::debug!("a subscriber was already installed; its format stands");
+    }
+}
+
+/// The layer that writes each line as one JSON object to `writer`, with
+/// the keys `settings` gives every line and the fields of the spans it was
+/// logged in (the invocation's), at `settings.level` or DEBUG in a sampled
+/// invocation.
+fn json_lines<W>(settings: &LogSettings, writer: W) -> impl Layer<Registry> + Send + Sync
+where
+    W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
+{
+    let mut layer = json_subscriber::JsonLayer::<Registry>::new(writer);
     layer
         .with_level("level")
         .with_timer("timestamp", tracing_subscriber::fmt::time::SystemTime)
@@ -170,17 +192,29 @@ pub fn install(settings: LogSettings) {
             || (*meta.level() <= Level::DEBUG && DEBUG_SAMPLED.load(Ordering::Relaxed))
     })
     .with_max_level_hint(hint);
-    let installed = tracing_subscriber::registry()
-        .with(layer.with_filter(filter))
-        .try_init()
-        .is_ok();
-    let daemon = std::env::var(crate::store::xray::DAEMON_ADDRESS_VAR)
-        .ok()
-        .and_then(|_| DaemonClient::from_lambda_env().ok());
-    let _ = PROCESS.set(Process { settings, daemon });
-    if !installed {
-        tracing::debug!("a subscriber was already installed; its format stands");
-    }
+    layer.with_filter(filter)
+}
+
+/// The span of one invocation: its fields are the invocation's log keys.
+/// ERROR level, so the span (and so the keys) is kept whatever LOG_LEVEL
+/// drops: a WARN line must still name its request.
+fn invocation_span(
+    cold_start: bool,
+    context: &lambda_runtime::Context,
+    correlation_id: &str,
+    xray_trace_id: Option<&str>,
+) -> Span {
+    tracing::span!(
+        Level::ERROR,
+        "invocation",
+        cold_start,
+        function_request_id = %context.request_id,
+        function_arn = %context.invoked_function_arn,
+        correlation_id,
+        xray_trace_id,
+        album_id = Empty,
+        job_id = Empty,
+    )
 }
 
 /// The album and job ids an invocation learned, in the order it learned
@@ -202,6 +236,8 @@ pub struct Invocation {
     span: Span,
     ids: Mutex<Ids>,
     cold_start: bool,
+    /// Whether this invocation logs at DEBUG whatever the level.
+    sampled: bool,
     /// The subsegment to send at the end, when traced and sampled.
     subsegment: Mutex<Option<Subsegment>>,
 }
@@ -231,27 +267,8 @@ impl Invocation {
             .clone()
             .or_else(|| std::env::var(crate::store::xray::TRACE_HEADER_VAR).ok());
         let root = header.as_deref().and_then(|h| header_part(h, "Root"));
-        // ERROR level, so the span (and so the keys) is kept whatever
-        // LOG_LEVEL drops: a WARN line must still name its request.
-        let span = tracing::span!(
-            Level::ERROR,
-            "invocation",
-            cold_start,
-            function_request_id = %context.request_id,
-            function_arn = %context.invoked_function_arn,
-            correlation_id = correlation_id.unwrap_or(&context.request_id),
-            xray_trace_id = root,
-            album_id = Empty,
-            job_id = Empty,
-        );
-        if sampled {
-            span.in_scope(|| {
-                tracing::debug!(
-                    sample_rate = rate,
-                    "this invocation logs at DEBUG (sampled)"
-                )
-            });
-        }
+        let correlation_id = correlation_id.unwrap_or(&context.request_id);
+        let span = invocation_span(cold_start, context, correlation_id, root);
         let subsegment = header
             .as_deref()
             .filter(|_| PROCESS.get().is_some_and(|p| p.daemon.is_some()))
@@ -260,6 +277,7 @@ impl Invocation {
             span,
             ids: Mutex::new(Ids::default()),
             cold_start,
+            sampled,
             subsegment: Mutex::new(subsegment),
         })
     }
@@ -281,6 +299,12 @@ impl Invocation {
     /// daemon (one UDP datagram; a failed send loses the trace, never the
     /// answer), marked as a fault when the invocation `failed`.
     pub fn finish(&self, failed: bool) {
+        if self.sampled {
+            // Said at the end, when an HTTP invocation's line can carry
+            // its correlation id (known once the event is read).
+            self.span
+                .in_scope(|| tracing::debug!("this invocation was logged at DEBUG (sampled)"));
+        }
         let Some(mut sub) = self.subsegment.lock().ok().and_then(|mut s| s.take()) else {
             return;
         };
@@ -447,6 +471,91 @@ mod tests {
             let e = settings(&[("LOG_SAMPLE_RATE", bad)]).unwrap_err();
             assert!(e.contains("LOG_SAMPLE_RATE"), "{bad}: {e}");
         }
+    }
+
+    /// A writer into a buffer the test reads back.
+    #[derive(Clone, Default)]
+    struct Buffer(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Buffer {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn lines_carry_the_keys_at_the_top_level_and_sampling_lets_debug_through() {
+        let settings = LogSettings {
+            level: LevelFilter::WARN,
+            sample_rate: 0.5,
+            service: "svc".into(),
+            function_name: "GetAlbumFunction".into(),
+            function_memory_size: Some(256),
+        };
+        let buffer = Buffer::default();
+        let writer = buffer.clone();
+        let subscriber =
+            tracing_subscriber::registry().with(json_lines(&settings, move || writer.clone()));
+        let mut context = lambda_runtime::Context::default();
+        context.request_id = "req-1".into();
+        context.invoked_function_arn = "arn:aws:lambda:eu-west-1:1:function:f:live".into();
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::warn!("outside any invocation");
+            let span = invocation_span(true, &context, "apigw-1", Some("1-abc-def"));
+            span.in_scope(|| {
+                tracing::info!("below the level: dropped");
+                tracing::debug!("not sampled: dropped");
+                tracing::warn!(job = "j-1", "kept");
+            });
+            span.record("album_id", "alb-1");
+            DEBUG_SAMPLED.store(true, Ordering::Relaxed);
+            span.in_scope(|| tracing::debug!("sampled: kept"));
+            DEBUG_SAMPLED.store(false, Ordering::Relaxed);
+        });
+        let text = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+        let lines: Vec<Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        let messages: Vec<&str> = lines
+            .iter()
+            .map(|l| l["message"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            messages,
+            ["outside any invocation", "kept", "sampled: kept"],
+            "{text}"
+        );
+        for line in &lines {
+            assert_eq!(line["service"], "svc", "{line}");
+            assert_eq!(line["function_name"], "GetAlbumFunction", "{line}");
+            assert_eq!(line["function_memory_size"], 256, "{line}");
+            assert_eq!(line["sampling_rate"], 0.5, "{line}");
+            assert!(line["timestamp"].as_str().unwrap().ends_with('Z'), "{line}");
+        }
+        assert!(
+            lines[0].get("function_request_id").is_none(),
+            "{}",
+            lines[0]
+        );
+        let kept = &lines[1];
+        assert_eq!(kept["level"], "WARN");
+        assert_eq!(kept["cold_start"], true);
+        assert_eq!(kept["function_request_id"], "req-1");
+        assert_eq!(
+            kept["function_arn"],
+            "arn:aws:lambda:eu-west-1:1:function:f:live"
+        );
+        assert_eq!(kept["correlation_id"], "apigw-1");
+        assert_eq!(kept["xray_trace_id"], "1-abc-def");
+        assert_eq!(kept["job"], "j-1");
+        assert!(kept.get("album_id").is_none(), "{kept}");
+        assert_eq!(lines[2]["level"], "DEBUG");
+        assert_eq!(lines[2]["album_id"], "alb-1");
     }
 
     #[test]
