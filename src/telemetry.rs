@@ -77,7 +77,7 @@ impl LogSettings {
     pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
         let level = match var(LOG_LEVEL_VAR).filter(|v| !v.is_empty()) {
             Some(v) => parse_level(&v).ok_or_else(|| {
-                format!("{LOG_LEVEL_VAR}={v:?} is no log level (DEBUG, INFO, WARN, ERROR)")
+                format!("{LOG_LEVEL_VAR} is no log level (DEBUG, INFO, WARN, ERROR)")
             })?,
             None => var("AWS_LAMBDA_LOG_LEVEL")
                 .or_else(|| var("RUST_LOG"))
@@ -90,7 +90,7 @@ impl LogSettings {
                 .parse::<f64>()
                 .ok()
                 .filter(|r| (0.0..=1.0).contains(r))
-                .ok_or_else(|| format!("{SAMPLE_RATE_VAR}={v:?} is no fraction from 0 to 1"))?,
+                .ok_or_else(|| format!("{SAMPLE_RATE_VAR} is no fraction from 0 to 1"))?,
             None => 0.0,
         };
         Ok(Self {
