@@ -6,12 +6,14 @@
 # lines logged while handling an event carry the invocation's keys
 # (cold_start, function_request_id, function_arn, correlation_id: API
 # Gateway's request id or the Scheduler run's execution id; album_id where
-# the invocation read an album), LOG_LEVEL drops what it must and
-# LOG_SAMPLE_RATE=1 logs DEBUG anyway, and no secret or token ever
-# appears (the JWT secret, the Cloudinary secret, the caller's token, the
-# notification token, the webhook signature); then validates the metric
-# lines they wrote against the EMF specification (scripts/check-emf.py),
-# and the X-Ray subsegments of a traced duplicate (scripts/check-xray.py).
+# the invocation read an album, job_id where it ran a job), LOG_LEVEL
+# drops what it must and LOG_SAMPLE_RATE=1 logs DEBUG anyway, and no
+# secret or token ever appears (the JWT secret, the Cloudinary secret, the
+# caller's token, the notification token, the webhook signature); then
+# validates the metric lines they wrote against the EMF specification and
+# the ColdStart counts (scripts/check-emf.py), and the X-Ray subsegments
+# and annotations of a traced duplicate and scheduled run
+# (scripts/check-xray.py).
 # Run through scripts/with-dynalite.sh (make test does).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -100,10 +102,12 @@ def expected_album(event):
     return (event.get("pathParameters") or {}).get("id") or event.get("source_album_id")
 levels = {}  # log file -> the levels of its application lines
 albums = {}  # log file -> the album_id values of its lines
+jobs = {}  # log file -> the job_id values of its lines
 for path in sorted(glob.glob(".local/logs/*.log")):
     event = event_of(path)
     levels[path] = set()
     albums[path] = set()
+    jobs[path] = set()
     for line in open(path):
         line = line.rstrip("\n")
         for name, value in secrets.items():
@@ -131,6 +135,8 @@ for path in sorted(glob.glob(".local/logs/*.log")):
         levels[path].add(rec.get("level"))
         if "album_id" in rec:
             albums[path].add(rec["album_id"])
+        if "job_id" in rec:
+            jobs[path].add(rec["job_id"])
         if "function_request_id" in rec:
             lines_with_id += 1
             missing = [k for k in INVOCATION if k not in rec]
@@ -158,6 +164,11 @@ for path, seen in sorted(levels.items()):
         bad += 1
     if path.endswith("-DEBUG.log") and "DEBUG" not in seen:
         print(f"{path}: LOG_LEVEL=DEBUG logged no DEBUG line")
+        bad += 1
+# A scheduled run's lines name its job (one: the run's).
+for path in sorted(jobs):
+    if "ScheduledDuplicateFunction" in path and len(jobs[path]) != 1:
+        print(f"{path}: job_id {sorted(jobs[path])}, expected the run's job")
         bad += 1
 # The album an invocation read is on its lines, once it has read it.
 for path in sorted(albums):

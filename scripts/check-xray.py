@@ -16,7 +16,8 @@ and with the album the duplicate read (album_id), so a trace can be found
 by album; its log lines must carry the trace's id (xray_trace_id). Then the
 same invocation with Sampled=0 must send nothing, and a third, sampled
 again, is a warm start: ColdStart false in its annotation and its logs,
-and the process's ColdStart metric written once. Run through
+and the process's ColdStart metric written once. Last, a scheduled run's
+subsegment must carry its job_id and source album. Run through
 scripts/with-dynalite.sh (scripts/check-logs.sh does).
 """
 import json
@@ -35,6 +36,7 @@ from fresh_event import fresh_event
 FUNCTION = "DuplicateAlbumFunction"
 BINARY = "duplicate_album"
 EVENT = "events/duplicate-album.json"
+SCHEDULED_EVENT = "events/scheduled-duplicate.json"
 # The function's stdout (its JSON lines and EMF documents), outside
 # .local/logs/: those are one invocation per process, this is three.
 LOG = ".local/xray-function.log"
@@ -45,8 +47,9 @@ class RuntimeApi(ThreadingHTTPServer):
     events with the headers Lambda sends (request id, deadline, function
     ARN, the X-Ray trace header) and collects the answers."""
 
-    def __init__(self):
+    def __init__(self, function=FUNCTION):
         super().__init__(("127.0.0.1", 0), Handler)
+        self.function = function
         self.events = queue.Queue()
         self.answers = queue.Queue()
 
@@ -64,7 +67,7 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("Lambda-Runtime-Aws-Request-Id", request_id)
         self.send_header("Lambda-Runtime-Deadline-Ms", str(int(time.time() * 1000) + 29_000))
         self.send_header("Lambda-Runtime-Invoked-Function-Arn",
-                         f"arn:aws:lambda:us-east-1:123456789012:function:{FUNCTION}")
+                         f"arn:aws:lambda:us-east-1:123456789012:function:{self.server.function}")
         self.send_header("Lambda-Runtime-Trace-Id", trace)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
@@ -83,12 +86,12 @@ class Handler(BaseHTTPRequestHandler):
 def function_env(api, daemon_port):
     env = json.load(open("env.local.json"))
     merged = dict(env.get("Parameters", {}))
-    merged.update(env.get(FUNCTION, {}))
+    merged.update(env.get(api.function, {}))
     out = {k: v for k, v in os.environ.items() if k.startswith(("PATH", "HOME", "AWS_ENDPOINT_URL"))}
     out.update({k: str(v) for k, v in merged.items() if not (k == "AWS_ENDPOINT_URL_DYNAMODB" and k in out)})
     out.update({
         "AWS_LAMBDA_RUNTIME_API": f"127.0.0.1:{api.server_address[1]}",
-        "AWS_LAMBDA_FUNCTION_NAME": FUNCTION,
+        "AWS_LAMBDA_FUNCTION_NAME": api.function,
         "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "256",
         "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
         "AWS_XRAY_DAEMON_ADDRESS": f"127.0.0.1:{daemon_port}",
@@ -98,12 +101,12 @@ def function_env(api, daemon_port):
     return out
 
 
-def invoke(api, trace):
+def invoke(api, trace, event_path=EVENT):
     request_id = f"xray-{random.getrandbits(32):08x}"
     params = json.load(open("env.local.json"))["Parameters"]
     # The sample's token is valid until 2100, which the API refuses: sent
     # re-signed, as a client sends a fresh one.
-    event = fresh_event(json.load(open(EVENT)), params["JWT_SECRET"], params["CLOUDINARY_URL"])
+    event = fresh_event(json.load(open(event_path)), params["JWT_SECRET"], params["CLOUDINARY_URL"])
     api.events.put((request_id, trace, json.dumps(event).encode()))
     path, data = api.answers.get(timeout=60)
     if not path.endswith(f"/{request_id}/response"):
@@ -136,12 +139,42 @@ def main():
     fn = subprocess.Popen([f"target/debug/{BINARY}"], env=function_env(api, sock.getsockname()[1]),
                           stdout=log)
     try:
-        return check(api, sock)
+        failed = check(api, sock)
     finally:
         fn.kill()
         fn.wait()
         log.close()
         api.shutdown()
+    return check_job(sock) or failed
+
+
+def check_job(sock):
+    """A scheduled run's trace is found by its job and its source album:
+    the `## handler` subsegment of ScheduledDuplicateFunction carries both."""
+    api = RuntimeApi("ScheduledDuplicateFunction")
+    threading.Thread(target=api.serve_forever, daemon=True).start()
+    fn = subprocess.Popen(["target/debug/scheduled_duplicate"],
+                          env=function_env(api, sock.getsockname()[1]), stdout=subprocess.DEVNULL)
+    try:
+        root = f"1-{int(time.time()):08x}-{random.getrandbits(96):024x}"
+        parent = f"{random.getrandbits(64):016x}"
+        answer = invoke(api, f"Root={root};Parent={parent};Sampled=1", SCHEDULED_EVENT)
+        handlers = [d for d in receive(sock) if d.get("name") == "## handler"]
+    finally:
+        fn.kill()
+        fn.wait()
+        api.shutdown()
+    problems = handler_problems(handlers, root, parent, cold=True)
+    notes = handlers[0].get("annotations", {}) if handlers else {}
+    source = json.load(open(SCHEDULED_EVENT))["source_album_id"]
+    if notes.get("job_id") != answer.get("job_id") or notes.get("album_id") != source:
+        problems.append(f"the scheduled run's handler subsegment is not annotated with job_id "
+                        f"{answer.get('job_id')} and album_id {source}: {notes}")
+    for p in problems:
+        print(f"x-ray: {p}")
+    print(f"x-ray: a scheduled run's handler subsegment: {json.dumps(notes)}; "
+          + ("ok" if not problems else f"{len(problems)} problems"))
+    return 1 if problems else 0
 
 
 def handler_problems(handlers, root, parent, cold):

@@ -313,41 +313,10 @@ impl Invocation {
         };
         let service = PROCESS
             .get()
-            .map_or(DEFAULT_SERVICE.to_string(), |p| p.settings.service.clone());
+            .map_or(DEFAULT_SERVICE, |p| p.settings.service.as_str());
         let ids = self.ids.lock().map(|i| (i.albums.clone(), i.jobs.clone()));
         let (albums, jobs) = ids.unwrap_or_default();
-        let mut annotations = HashMap::from([
-            ("ColdStart".to_string(), Annotation::Bool(self.cold_start)),
-            ("Service".to_string(), Annotation::String(service)),
-        ]);
-        if let Some(a) = albums.first() {
-            annotations.insert("album_id".into(), Annotation::String(a.clone()));
-        }
-        if let Some(j) = jobs.first() {
-            annotations.insert("job_id".into(), Annotation::String(j.clone()));
-        }
-        sub.annotations = Some(annotations);
-        // A batch that names more than one job (or album): each other id
-        // annotates a subsegment of its own inside the handler's, so a
-        // search by any of them finds this trace.
-        let trace_id = sub.trace_id.clone();
-        for (key, id) in albums
-            .iter()
-            .skip(1)
-            .map(|a| ("album_id", a))
-            .chain(jobs.iter().skip(1).map(|j| ("job_id", j)))
-        {
-            if let Some(trace) = &trace_id {
-                let mut child = Subsegment::begin(trace.clone(), None, format!("## {key}"));
-                child.trace_id = None;
-                child.annotations = Some(HashMap::from([(
-                    key.to_string(),
-                    Annotation::String(id.clone()),
-                )]));
-                child.end();
-                sub.subsegments.push(child);
-            }
-        }
+        annotate(&mut sub, self.cold_start, service, &albums, &jobs);
         sub.fault = failed;
         sub.end();
         if let Err(e) = daemon.send(&sub) {
@@ -375,6 +344,54 @@ impl Invocation {
                 ids.jobs.push(j.to_string());
             }
         }
+    }
+}
+
+/// Annotates the handler's subsegment `sub` as Powertools' tracer does
+/// (`ColdStart`, `Service`) and with the first of `albums` and `jobs`;
+/// each other id (a worker's batch names several jobs) annotates a
+/// subsegment of its own nested in it, so a search by any of them finds
+/// the trace.
+fn annotate(
+    sub: &mut Subsegment,
+    cold_start: bool,
+    service: &str,
+    albums: &[String],
+    jobs: &[String],
+) {
+    let mut annotations = HashMap::from([
+        ("ColdStart".to_string(), Annotation::Bool(cold_start)),
+        (
+            "Service".to_string(),
+            Annotation::String(service.to_string()),
+        ),
+    ]);
+    if let Some(a) = albums.first() {
+        annotations.insert("album_id".into(), Annotation::String(a.clone()));
+    }
+    if let Some(j) = jobs.first() {
+        annotations.insert("job_id".into(), Annotation::String(j.clone()));
+    }
+    sub.annotations = Some(annotations);
+    let Some(trace) = sub.trace_id.clone() else {
+        return;
+    };
+    let others = albums
+        .iter()
+        .skip(1)
+        .map(|a| ("album_id", a))
+        .chain(jobs.iter().skip(1).map(|j| ("job_id", j)));
+    for (key, id) in others {
+        // Nested documents inherit the trace; only a subsegment sent on
+        // its own names it.
+        let mut child = Subsegment::begin(trace.clone(), None, format!("## {key}"));
+        child.trace_id = None;
+        child.annotations = Some(HashMap::from([(
+            key.to_string(),
+            Annotation::String(id.clone()),
+        )]));
+        child.end();
+        sub.subsegments.push(child);
     }
 }
 
@@ -556,6 +573,30 @@ mod tests {
         assert!(kept.get("album_id").is_none(), "{kept}");
         assert_eq!(lines[2]["level"], "DEBUG");
         assert_eq!(lines[2]["album_id"], "alb-1");
+    }
+
+    #[test]
+    fn a_batch_of_jobs_annotates_one_subsegment_per_job() {
+        let header = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1";
+        let mut sub = handler_subsegment(header).unwrap();
+        let jobs = ["j-1", "j-2", "j-3"].map(String::from);
+        annotate(&mut sub, false, "svc", &["a-1".into()], &jobs);
+        sub.end();
+        let doc = serde_json::to_value(&sub).unwrap();
+        assert_eq!(doc["annotations"]["ColdStart"], false, "{doc}");
+        assert_eq!(doc["annotations"]["Service"], "svc");
+        assert_eq!(doc["annotations"]["album_id"], "a-1");
+        assert_eq!(doc["annotations"]["job_id"], "j-1");
+        let nested: Vec<&Value> = doc["subsegments"].as_array().unwrap().iter().collect();
+        let ids: Vec<&Value> = nested.iter().map(|d| &d["annotations"]["job_id"]).collect();
+        assert_eq!(ids, ["j-2", "j-3"], "{doc}");
+        for d in nested {
+            assert_eq!(d["name"], "## job_id");
+            assert!(
+                d.get("trace_id").is_none() && d.get("end_time").is_some(),
+                "{d}"
+            );
+        }
     }
 
     #[test]
