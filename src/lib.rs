@@ -12,10 +12,11 @@
 //! DynamoDB); [`handlers`] adapt Lambda events (adding one:
 //! `docs/adding-a-route.md`), [`http`] and [`entry`] hold the HTTP glue,
 //! [`deadline`] the time budget of an invocation, [`metrics`] what the
-//! functions count, [`telemetry`] what they log and trace per invocation, [`config`] and [`secret`], [`secret_source`] the
-//! configuration read at init, and each `src/bin/*.rs` only wires a
-//! handler to the runtime. What runs beside the functions (the CLI, the
-//! dev server, seeding) is the `albumctl` package (decision 0007).
+//! functions count, [`telemetry`] what they log and trace per invocation,
+//! [`config`] and [`secret`], [`secret_source`] the configuration read at
+//! init, and each `src/bin/*.rs` only wires a handler to the runtime.
+//! What runs beside the functions (the CLI, the dev server, seeding) is
+//! the `albumctl` package (decision 0007).
 
 // Every public item says what it is: the library is read by the binaries,
 // albumctl and the tests, and rustdoc is where they learn it.
