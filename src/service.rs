@@ -211,6 +211,10 @@ pub async fn album_and_move_for(
     if !crate::album::is_valid_id(album_id) {
         return Err(not_found());
     }
+    // Every album a request reads passes here: the invocation's first is
+    // its `album_id` log key and trace annotation (once it is a valid id,
+    // so a hostile path cannot bloat either).
+    crate::telemetry::annotate_album(album_id);
     let (album, moving) = app
         .store
         .get_album_and_move(album_id)

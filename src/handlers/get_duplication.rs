@@ -21,6 +21,7 @@ async fn serve(app: &App, req: &Request) -> Result<Reply, ApiError> {
     let principal = &caller.principal;
     let not_found = || ApiError::NotFound("duplication not found".into());
     let id = path_item_id(req, "job_id", "duplications", "duplication")?;
+    crate::telemetry::annotate_job(&id);
     let job = app
         .store
         .get_job(&id)

@@ -120,6 +120,7 @@ pub async fn run_slice(
     deadline: SystemTime,
     owner: &str,
 ) -> Result<SliceOutcome, ApiError> {
+    crate::telemetry::annotate_job(job_id);
     let store = &app.store;
     let job = match lease::take(store, job_id, owner, deadline, stop_at(app, deadline)).await? {
         Lease::Acquired(job) => job,
