@@ -374,3 +374,42 @@ async fn a_rename_merge_or_duplicate_without_see_answers_only_id_and_count() {
         r.text
     );
 }
+
+#[tokio::test]
+async fn the_webhook_refuses_the_form_of_an_api_secret_revoked_since() {
+    let env = TestEnv::new("form-iss").await;
+    let store = env.direct_store().await;
+    seed_album(&store, "crm", ORG, 0).await;
+    let secret = crate::support::integrator::stored_secret(&store, ORG, false).await;
+    let t = now();
+    let claims = json!({"iss": secret.id, "user_id": "crm-user", "exp": t + 600, "iat": t});
+    let token = crate::support::security::sign_jwt(
+        &json!({"typ": "JWT", "alg": "HS256"}),
+        &claims,
+        secret.key.expose().as_bytes(),
+        jsonwebtoken::Algorithm::HS256,
+    );
+    let get = api_event(
+        Endpoint::GetAlbum,
+        Some(&bearer(&token)),
+        Some("crm"),
+        &[],
+        None,
+        Format::Http,
+    );
+    let r = call(&env.app, Endpoint::GetAlbum, &get).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let url = r.json["upload_form"]["params"]["notification_url"]
+        .as_str()
+        .expect("a form");
+    let note = url.split_once("token=").unwrap().1.to_string();
+    let (_, first) = upload_notification("crm", 0, t - 60);
+    let r = deliver(&env.app, &note, &first).await;
+    assert_eq!(r.status, 201, "while the secret is active: {}", r.text);
+    store
+        .revoke_api_secret(&secret.id, "2026-01-03T00:00:00.000Z")
+        .await
+        .unwrap();
+    let (_, second) = upload_notification("crm", 1, t - 30);
+    refused(&env, &note, &second, 401, "unauthorized", "revoked secret").await;
+}
