@@ -138,7 +138,9 @@ async fn issuer_still_there(app: &App, claims: &NotificationClaims) -> Result<()
     } else {
         Err(reject(
             WebhookRejection::BadToken,
-            ApiError::Unauthorized("the upload form's user no longer exists".into()),
+            ApiError::Unauthorized(
+                "the upload form's user (or API secret) no longer exists".into(),
+            ),
         ))
     }
 }
