@@ -983,7 +983,7 @@ class Bench:
         sm = boto3.client("secretsmanager", endpoint_url=endpoint, region_name="us-east-1",
                           aws_access_key_id="local", aws_secret_access_key="local")
         arns = {var: sm.create_secret(Name=f"bench-{var.lower()}", SecretString=str(params[var]))["ARN"]
-                for var in ("JWT_SECRET", "CLOUDINARY_URL")}
+                for var in ("JWT_SECRET", "CLOUDINARY_URL", "NOTIFICATION_SECRET")}
         out = {}
         for name, from_manager in (("duplicate_album_secrets_in_env", False),
                                    ("duplicate_album_secrets_from_secrets_manager", True)):
@@ -995,12 +995,12 @@ class Bench:
             if from_manager:
                 for var, arn in arns.items():
                     env.pop(var, None)
-                    env[f"{var}_ARN" if var == "JWT_SECRET" else "CLOUDINARY_URL_SECRET_ARN"] = arn
+                    env[{"CLOUDINARY_URL": "CLOUDINARY_URL_SECRET_ARN"}.get(var, f"{var}_ARN")] = arn
                 env.update(AWS_ENDPOINT_URL_SECRETS_MANAGER=endpoint, AWS_ACCESS_KEY_ID="local",
                            AWS_SECRET_ACCESS_KEY="local", AWS_REGION="us-east-1")
             samples = self.duplicate_cold_starts(env, name)
-            out[name] = {**summary(samples), "note": "GetSecretValue x2 at init (moto on loopback)" if from_manager
-                         else "JWT_SECRET and CLOUDINARY_URL in the environment"}
+            out[name] = {**summary(samples), "note": "GetSecretValue x3 at init (moto on loopback)" if from_manager
+                         else "JWT_SECRET, CLOUDINARY_URL and NOTIFICATION_SECRET in the environment"}
             log(f"cold start {name}: median {out[name]['median']:.2f} ms")
         self.procs.stop(moto)
         return out

@@ -78,6 +78,7 @@ import glob, json, os, re, sys
 env = json.load(open("env.local.json"))["Parameters"]
 secrets = {
     "JWT_SECRET": env["JWT_SECRET"],
+    "NOTIFICATION_SECRET": env["NOTIFICATION_SECRET"],
     "Cloudinary API secret": env["CLOUDINARY_URL"].split(":", 2)[2].rsplit("@", 1)[0],
 }
 for f in glob.glob("events/*.json") + glob.glob(".local/*.signed.json"):

@@ -26,9 +26,10 @@ result depends on the template and the env file alone. It asserts:
 2. `start-api` routes every HttpApi event of the template to its function.
 3. Every function's container gets, with the env file's value:
    TABLE_NAME, AWS_ENDPOINT_URL_DYNAMODB and PUBLIC_API_URL; JWT_SECRET
-   (at least 16 characters) when its binary needs tokens and
-   CLOUDINARY_URL when it needs Cloudinary (the `Needs` its `main` in
-   src/bin/ declares); JOB_TTL_DAYS when the function declares it.
+   (at least 32 bytes) when its binary needs user tokens, CLOUDINARY_URL
+   when it needs Cloudinary and NOTIFICATION_SECRET (at least 32 bytes)
+   when it signs or verifies notification tokens (the `Needs` its `main`
+   in src/bin/ declares); JOB_TTL_DAYS when the function declares it.
 
 Prints one line per function (variable names, never values); exits 1 on
 any failed assertion.
@@ -64,12 +65,14 @@ NEEDS = {
     "NONE": (),
     "JWT": ("JWT_SECRET",),
     "JWT_AND_CLOUDINARY": ("JWT_SECRET", "CLOUDINARY_URL"),
+    "ALBUMS": ("JWT_SECRET", "CLOUDINARY_URL", "NOTIFICATION_SECRET"),
+    "WEBHOOK": ("CLOUDINARY_URL", "NOTIFICATION_SECRET"),
 }
 # Every function reads these (src/config.rs, the SDK's endpoint).
 EVERY_FUNCTION = ("TABLE_NAME", "AWS_ENDPOINT_URL_DYNAMODB", "PUBLIC_API_URL")
 # SAM CLI sets these itself, from its own credentials and region.
 SET_BY_SAM = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION")
-SECRETS = ("JWT_SECRET", "CLOUDINARY_URL")
+SECRETS = ("JWT_SECRET", "CLOUDINARY_URL", "NOTIFICATION_SECRET")
 
 
 class Checks:
@@ -173,8 +176,8 @@ def main() -> int:
                 why = "missing: SAM CLI applies --env-vars only to a variable the template declares"
             elif value != str(local.get(name)):
                 why = "not the env file's value" if name not in SECRETS else "not the env file's value (values not shown)"
-            elif name == "JWT_SECRET" and len(value) < 16:
-                why = "shorter than 16 characters"
+            elif name in ("JWT_SECRET", "NOTIFICATION_SECRET") and len(value.encode()) < 32:
+                why = "shorter than 32 bytes"
             else:
                 why = ""
                 got.append(name)

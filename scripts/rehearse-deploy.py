@@ -162,9 +162,19 @@ ROUTE_THROTTLES = {
 }
 # Lambda keeps this many of an account's concurrent executions unreserved.
 UNRESERVED_MINIMUM = 100
-NEEDS_JWT = set(HTTP_FUNCTIONS)
+# The webhook holds no key that signs user tokens (decision 0016).
+NEEDS_JWT = set(HTTP_FUNCTIONS) - {"CloudinaryNotificationFunction"}
 # The functions that render no image (so build no Cloudinary URL) and sign no upload form.
-NEEDS_CLOUDINARY = NEEDS_JWT - {"DeleteImageFunction", "CreateTagFunction", "ListTagsFunction", "DeleteTagImageFunction"}
+NEEDS_CLOUDINARY = set(HTTP_FUNCTIONS) - {"DeleteImageFunction", "CreateTagFunction", "ListTagsFunction", "DeleteTagImageFunction"}
+# The functions that sign upload forms' notification tokens (album JSON) or verify them (the webhook).
+NEEDS_NOTIFICATION = {
+    "CreateAlbumFunction",
+    "DuplicateAlbumFunction",
+    "GetAlbumFunction",
+    "GetDuplicationFunction",
+    "UpdateAlbumFunction",
+    "CloudinaryNotificationFunction",
+}
 # Function names are <stack>-<binary>; the template allows stacks of up to 40 characters.
 LONGEST_STACK_NAME = 40
 SEARCH_QUERY_MAX = 1024  # CloudWatch's limit on a SEARCH expression's query
@@ -1242,9 +1252,11 @@ def assert_stack(stack: str, source: dict[str, Any], template: dict[str, Any], p
             expected_env["JWT_SECRET_ARN"] = jwt_arn
         if lid in NEEDS_CLOUDINARY:
             expected_env["CLOUDINARY_URL_SECRET_ARN"] = cld_arn
+        if lid in NEEDS_NOTIFICATION:
+            expected_env["NOTIFICATION_SECRET_ARN"] = ids.get("NotificationSigningSecret")
         got_env = {k: v for k, v in env.items() if k.endswith("_SECRET_ARN")}
         f.check(got_env == expected_env, f"{lid}: secret variables {got_env} != {expected_env}")
-        f.check(not {"JWT_SECRET", "CLOUDINARY_URL"} & set(env), f"{lid}: no secret value in the environment")
+        f.check(not {"JWT_SECRET", "CLOUDINARY_URL", "NOTIFICATION_SECRET"} & set(env), f"{lid}: no secret value in the environment")
         # Declared for sam local only (AWS::NoValue): the regional endpoint in AWS.
         f.check("AWS_ENDPOINT_URL_DYNAMODB" not in env, f"{lid}: no local DynamoDB endpoint in the environment")
         f.check(

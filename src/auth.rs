@@ -14,9 +14,10 @@
 //! Lifetimes are bounded ([`session`]): `exp` at most
 //! `TOKEN_MAX_LIFETIME_SECONDS` ahead, and `X-token` renewals stop at the
 //! end of the session. Notification tokens (embedded in upload forms for
-//! Cloudinary's webhook) carry an audience and are refused here, and API
-//! tokens are refused by the webhook: one secret, two non-interchangeable
-//! token kinds.
+//! Cloudinary's webhook) are signed with their own key, derived from
+//! `NOTIFICATION_SECRET` (decision 0016), and carry an audience: neither
+//! kind verifies as the other, and the webhook, which holds only the
+//! notification key, cannot mint user tokens.
 
 use std::collections::HashMap;
 
@@ -358,8 +359,14 @@ pub fn issue_user_token(
 /// Claims of a webhook-only token, embedded in an upload form's `notification_url`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NotificationClaims {
-    /// Who asked for the upload form.
+    /// Who asked for the upload form: a registered user, or for an
+    /// integrator token the user it named (or its secret's id).
     pub user_id: String,
+    /// For a form asked for with an integrator token, the API secret that
+    /// signed it: the webhook refuses the form's uploads once that secret
+    /// is revoked, as it refuses a deleted user's (decision 0016).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iss: Option<String>,
     /// Where uploads through that form land.
     pub album_id: String,
     /// The album's organization.
@@ -372,9 +379,24 @@ pub struct NotificationClaims {
     pub aud: String,
 }
 
-/// Issues the notification token of an upload form.
+/// Issues the notification token of an upload form made for a registered
+/// user, signed with the notification key (`Config::notification_key`).
 pub fn issue_notification_token(
     user_id: &str,
+    album_id: &str,
+    organization_id: &str,
+    secret: &Secret,
+    now: i64,
+    ttl: u64,
+) -> Result<String, ApiError> {
+    issue_notification_token_for(user_id, None, album_id, organization_id, secret, now, ttl)
+}
+
+/// [`issue_notification_token`] for a form asked for by a registered user
+/// (`iss` `None`) or through API secret `iss`.
+pub fn issue_notification_token_for(
+    user_id: &str,
+    iss: Option<&str>,
     album_id: &str,
     organization_id: &str,
     secret: &Secret,
@@ -384,6 +406,7 @@ pub fn issue_notification_token(
     sign(
         &NotificationClaims {
             user_id: user_id.into(),
+            iss: iss.map(str::to_string),
             album_id: album_id.into(),
             organization_id: organization_id.into(),
             exp: now + ttl as i64,
@@ -394,7 +417,8 @@ pub fn issue_notification_token(
     )
 }
 
-/// Verifies a notification token (the webhook accepts nothing else).
+/// Verifies a notification token (the webhook accepts nothing else)
+/// against the notification key.
 pub fn verify_notification_token(
     token: &str,
     secret: &Secret,

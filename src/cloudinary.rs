@@ -20,6 +20,19 @@ use crate::secret::Secret;
 pub const WEBHOOK_MAX_AGE_SECONDS: i64 = 2 * 60 * 60;
 /// How far in the future a webhook timestamp may be (clock skew).
 pub const WEBHOOK_MAX_SKEW_SECONDS: i64 = 5 * 60;
+/// The resource type an upload form allows: albums hold photos. The
+/// form's URL (`auto/upload`, the contract's) is not signed, so Cloudinary
+/// cannot hold an uploader to it; the webhook refuses any other type
+/// (decision 0016).
+pub const ALLOWED_RESOURCE_TYPE: &str = "image";
+/// The formats an upload form allows, signed as `allowed_formats`:
+/// Cloudinary refuses an upload in any other format (so a video or a
+/// raw file is refused before it is stored).
+pub const ALLOWED_FORMATS: &str = "jpg,jpeg,png,gif,webp,heic,heif,avif,tiff,bmp";
+/// The largest upload the webhook records (25 MiB). Cloudinary's upload
+/// API signs no size limit (only the account plan's maximum applies), so
+/// the size is checked here, on the notification's `bytes`.
+pub const MAX_UPLOAD_BYTES: u64 = 25 * 1024 * 1024;
 
 /// Credentials and cloud name from `CLOUDINARY_URL`.
 #[derive(Clone)]
@@ -185,9 +198,13 @@ pub struct UploadForm {
     pub test_url: String,
 }
 
-/// The parameters of an [`UploadForm`], in the seed's order.
+/// The parameters of an [`UploadForm`], in the seed's order (sorted by
+/// name, as they are signed), with `allowed_formats` first.
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
 pub struct UploadParams {
+    /// The formats Cloudinary accepts through this form
+    /// ([`ALLOWED_FORMATS`]); signed, so an uploader cannot widen it.
+    pub allowed_formats: String,
     /// Ask Cloudinary for the predominant colors.
     pub colors: u8,
     /// Ask Cloudinary for face coordinates.
@@ -220,6 +237,7 @@ pub fn upload_form(
     timestamp: i64,
 ) -> UploadForm {
     let to_sign = [
+        ("allowed_formats", ALLOWED_FORMATS.to_string()),
         ("colors", "1".to_string()),
         ("faces", "1".to_string()),
         ("image_metadata", "1".to_string()),
@@ -239,6 +257,7 @@ pub fn upload_form(
         name: album_id.to_string(),
         id: format!("{organization_id}-{album_id}"),
         params: UploadParams {
+            allowed_formats: ALLOWED_FORMATS.to_string(),
             colors: 1,
             faces: 1,
             image_metadata: 1,
@@ -326,17 +345,31 @@ mod tests {
 
     #[test]
     fn upload_form_signature_matches_the_python_sdk() {
-        let form = upload_form(
-            &cfg("s3cr3t"),
-            "org",
-            "new_id",
-            "https://api.example.com/api/v1/cloudinary?token=abc.def.ghi".into(),
-            1_555_349_926,
-        );
+        // The vector's parameters: the form's before `allowed_formats`.
+        let url = "https://api.example.com/api/v1/cloudinary?token=abc.def.ghi";
+        let vector = [
+            ("colors", "1".to_string()),
+            ("faces", "1".to_string()),
+            ("image_metadata", "1".to_string()),
+            ("notification_url", url.to_string()),
+            ("phash", "1".to_string()),
+            ("tags", "new_id".to_string()),
+            ("timestamp", "1555349926".to_string()),
+            ("type", "authenticated".to_string()),
+        ];
         assert_eq!(
-            form.params.signature,
+            sign_params(&vector, &Secret::new("s3cr3t")),
             "be53648200d6219af2324a7935bb76fd362b2acf"
         );
+        let form = upload_form(&cfg("s3cr3t"), "org", "new_id", url.into(), 1_555_349_926);
+        let mut signed = vector.to_vec();
+        signed.push(("allowed_formats", ALLOWED_FORMATS.to_string()));
+        assert_eq!(
+            form.params.signature,
+            sign_params(&signed, &Secret::new("s3cr3t")),
+            "the form signs its format limit with the rest"
+        );
+        assert_eq!(form.params.allowed_formats, ALLOWED_FORMATS);
         assert_eq!(form.expires_at, form.params.timestamp);
         assert_eq!(form.id, "org-new_id");
         assert_eq!(form.url, "https://api.cloudinary.com/v1_1/demo/auto/upload");

@@ -1,10 +1,11 @@
 //! Opaque pagination cursors.
 //!
-//! A cursor is DynamoDB's `LastEvaluatedKey` signed (HS256, the API's JWT
-//! secret, a `cursor` audience) and bound to what it pages through (an album
-//! or an organization). A client cannot forge or edit one to read another
-//! album's keys, and a tampered cursor is a 400, not a DynamoDB error. The
-//! `cursor` audience keeps cursors from ever passing as API tokens.
+//! A cursor is DynamoDB's `LastEvaluatedKey` signed (HS256 with the cursor
+//! key, derived from `JWT_SECRET` for this purpose alone, decision 0016;
+//! a `cursor` audience) and bound to what it pages through (an album or an
+//! organization). A client cannot forge or edit one to read another album's
+//! keys, and a tampered cursor is a 400, not a DynamoDB error. Its own key
+//! and the `cursor` audience keep cursors from ever passing as API tokens.
 
 use std::collections::HashMap;
 
@@ -111,5 +112,17 @@ mod tests {
         let s = Secret::new("cursor-secret-0123456789");
         let c = encode(&key(), "album:x", &s).unwrap();
         assert!(crate::auth::verify_api_token(&c, &s, 0).is_err());
+    }
+
+    #[test]
+    fn the_cursor_key_is_neither_the_user_nor_the_notification_key() {
+        use crate::secret::Purpose;
+        let root = Secret::new("jwt-secret-of-at-least-32-bytes-0123456789");
+        let cursor_key = root.derive(Purpose::Cursor);
+        let c = encode(&key(), "album:x", &cursor_key).unwrap();
+        assert_eq!(decode(&c, "album:x", &cursor_key).unwrap(), key());
+        for other in [root.clone(), root.derive(Purpose::NotificationToken)] {
+            assert!(decode(&c, "album:x", &other).is_err());
+        }
     }
 }

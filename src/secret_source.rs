@@ -1,11 +1,12 @@
 //! Where a function's secrets come from at init: its environment, or AWS Secrets Manager.
 //!
 //! A deployed function gets the ARN of each secret it needs
-//! (`JWT_SECRET_ARN`, `CLOUDINARY_URL_SECRET_ARN`) and reads the values
-//! once, at init, with one `GetSecretValue` call each (decision 0009); its
-//! role may read those secrets and no other. Local runs (`make dev`,
-//! `make invoke`, the tests) set the values themselves (`JWT_SECRET`,
-//! `CLOUDINARY_URL`), which win over an ARN. A function that needs no
+//! (`JWT_SECRET_ARN`, `CLOUDINARY_URL_SECRET_ARN`,
+//! `NOTIFICATION_SECRET_ARN`) and reads the values once, at init, with one
+//! `GetSecretValue` call each (decision 0009); its role may read those
+//! secrets and no other. Local runs (`make dev`, `make invoke`, the tests)
+//! set the values themselves (`JWT_SECRET`, `CLOUDINARY_URL`,
+//! `NOTIFICATION_SECRET`), which win over an ARN. A function that needs no
 //! secret ([`Needs::NONE`]: the worker, scheduled duplications) reads none,
 //! whatever its environment holds.
 

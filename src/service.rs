@@ -19,9 +19,13 @@ use crate::store::copy::CopyOptions;
 use crate::store::moves::MoveState;
 use crate::store::{Store, StoredImage, sdk_config_from_env};
 
-/// Extra life of a notification token beyond its upload form's, so that
-/// Cloudinary's delayed or retried notifications of a late upload still land.
-pub const NOTIFICATION_GRACE_SECONDS: u64 = 86_400;
+/// Extra life of a notification token beyond its upload form's `expires_at`
+/// (15 minutes): an upload begun just before the form expires still has
+/// its transfer and Cloudinary's notification (or a retry of it) land.
+/// Cloudinary itself accepts a signature up to an hour after its
+/// `timestamp`; an upload later than this grace is stored there but never
+/// recorded in an album (decision 0016).
+pub const NOTIFICATION_GRACE_SECONDS: u64 = 15 * 60;
 
 /// Everything a handler depends on, built once per Lambda instance.
 #[derive(Clone, Debug)]
@@ -248,11 +252,12 @@ pub fn upload_form_for(
         return Ok(None);
     }
     let cfg = &app.config;
-    let token = auth::issue_notification_token(
+    let token = auth::issue_notification_token_for(
         &principal.user_id,
+        principal.issuer.as_ref().map(|i| i.secret_id.as_str()),
         &album.id,
         &album.organization_id,
-        cfg.jwt_secret()?,
+        cfg.notification_key()?,
         now,
         cfg.upload_form_ttl_seconds + NOTIFICATION_GRACE_SECONDS,
     )?;

@@ -303,7 +303,7 @@ fn token(user: &str, ttl: u64, abilities: Option<String>) -> Result<(), String> 
 }
 
 async fn serve(addr: std::net::SocketAddr) -> Result<(), String> {
-    let app = album_api::App::from_env(album_api::Needs::JWT_AND_CLOUDINARY)
+    let app = album_api::App::from_env(album_api::Needs::ALBUMS)
         .await
         .map_err(|e| e.to_string())?;
     crate::dev::serve(app, addr)

@@ -8,7 +8,7 @@ use serde_json::json;
 const NOW: i64 = 1_700_000_000;
 
 fn secret() -> Secret {
-    Secret::new("test-secret-0123456789")
+    Secret::new("test-secret-of-32-bytes-0123456789")
 }
 
 /// `claims` signed with `key` under a header naming `alg` (HS256 whatever

@@ -14,10 +14,15 @@ use std::time::Duration;
 
 use crate::cloudinary::CloudinaryConfig;
 use crate::error::ApiError;
-use crate::secret::Secret;
+use crate::secret::{MIN_SECRET_BYTES, Purpose, Secret};
 
-/// Default lifetime of a signed upload form (one week), per PRODUCT.md.
-pub const DEFAULT_UPLOAD_FORM_TTL_SECONDS: u64 = 604_800;
+/// Default lifetime of a signed upload form (`UPLOAD_FORM_TTL_SECONDS`):
+/// an hour, long enough to pick and send a batch of photos, short enough
+/// that a leaked form is soon worthless, since forms cannot be revoked
+/// (decision 0016).
+pub const DEFAULT_UPLOAD_FORM_TTL_SECONDS: u64 = 3_600;
+/// The longest an upload form may live: a day.
+pub const MAX_UPLOAD_FORM_TTL_SECONDS: u64 = 86_400;
 /// Default lifetime of the refreshed `X-token` (four hours).
 pub const DEFAULT_TOKEN_TTL_SECONDS: u64 = 14_400;
 /// Default `TOKEN_MAX_LIFETIME_SECONDS` (24 h): the longest an API token
@@ -41,15 +46,24 @@ pub const DEFAULT_API_SECRET_CACHE: Duration = Duration::from_secs(30);
 pub struct Config {
     /// The single DynamoDB table holding organizations, users, albums and images.
     pub table_name: String,
-    /// HS256 key of user and notification tokens, when the function
-    /// declared it needs it ([`Needs`]); see [`Config::jwt_secret`].
+    /// HS256 key of user tokens (`JWT_SECRET` itself, as operators and
+    /// integrators sign them), when the function declared it needs it
+    /// ([`Needs`]); see [`Config::jwt_secret`].
     pub jwt: Option<Secret>,
+    /// HS256 key of pagination cursors, derived from `JWT_SECRET`
+    /// ([`Purpose::Cursor`]); see [`Config::cursor_key`].
+    pub cursor: Option<Secret>,
+    /// HS256 key of notification tokens, derived from
+    /// `NOTIFICATION_SECRET` ([`Purpose::NotificationToken`]); see
+    /// [`Config::notification_key`].
+    pub notification: Option<Secret>,
     /// Parsed `CLOUDINARY_URL`, when needed; see [`Config::cloudinary`].
     pub cloudinary_url: Option<CloudinaryConfig>,
     /// Public base URL of this API (no trailing slash); the webhook URL in
     /// upload forms is built from it.
     pub public_api_url: String,
-    /// Seconds an upload form stays valid.
+    /// Seconds an upload form stays valid (`UPLOAD_FORM_TTL_SECONDS`, a
+    /// minute to a day, default an hour).
     pub upload_form_ttl_seconds: u64,
     /// Seconds a refreshed `X-token` stays valid.
     pub token_ttl_seconds: u64,
@@ -84,13 +98,27 @@ impl Config {
     ) -> Result<Self, ConfigError> {
         let vars = Vars(&get);
         let (token_ttl_seconds, token_max_lifetime_seconds) = vars.token_lifetimes()?;
+        let jwt = needs
+            .jwt
+            .then(|| vars.signing_secret("JWT_SECRET"))
+            .transpose()?;
+        let notification = needs
+            .notification
+            .then(|| vars.signing_secret("NOTIFICATION_SECRET"))
+            .transpose()?;
         Ok(Self {
             table_name: vars.required("TABLE_NAME")?,
-            jwt: needs.jwt.then(|| vars.jwt_secret()).transpose()?,
+            cursor: jwt.as_ref().map(|s| s.derive(Purpose::Cursor)),
+            notification: notification.map(|s| s.derive(Purpose::NotificationToken)),
+            jwt,
             cloudinary_url: needs.cloudinary.then(|| vars.cloudinary()).transpose()?,
             public_api_url: vars.public_api_url()?,
-            upload_form_ttl_seconds: vars
-                .seconds("UPLOAD_FORM_TTL_SECONDS", DEFAULT_UPLOAD_FORM_TTL_SECONDS)?,
+            upload_form_ttl_seconds: vars.number(
+                "UPLOAD_FORM_TTL_SECONDS",
+                DEFAULT_UPLOAD_FORM_TTL_SECONDS,
+                60..=MAX_UPLOAD_FORM_TTL_SECONDS,
+                "a number of seconds between 60 and 86400",
+            )?,
             token_ttl_seconds,
             token_max_lifetime_seconds,
             api_secret_cache: Duration::from_secs(vars.number(
@@ -178,15 +206,17 @@ impl<F: Fn(&str) -> Option<String>> Vars<'_, F> {
         }
     }
 
-    fn jwt_secret(&self) -> Result<Secret, ConfigError> {
-        let jwt_secret = self.required("JWT_SECRET")?;
-        if jwt_secret.len() < 16 {
+    /// A signing secret of at least [`MIN_SECRET_BYTES`] bytes: a shorter
+    /// one caps the strength of every key derived from it.
+    fn signing_secret(&self, name: &'static str) -> Result<Secret, ConfigError> {
+        let value = self.required(name)?;
+        if value.len() < MIN_SECRET_BYTES {
             return Err(ConfigError::Invalid {
-                name: "JWT_SECRET",
-                reason: "must be at least 16 characters".into(),
+                name,
+                reason: format!("must be at least {MIN_SECRET_BYTES} bytes"),
             });
         }
-        Ok(Secret::new(jwt_secret))
+        Ok(Secret::new(value))
     }
 
     fn cloudinary(&self) -> Result<CloudinaryConfig, ConfigError> {
@@ -213,13 +243,27 @@ impl<F: Fn(&str) -> Option<String>> Vars<'_, F> {
 }
 
 impl Config {
-    /// The HS256 key of tokens. An internal error (500), never a panic,
-    /// when the function did not declare it: a wiring mistake the
+    /// The HS256 key of user tokens. An internal error (500), never a
+    /// panic, when the function did not declare it: a wiring mistake the
     /// handlers' tests would show.
     pub fn jwt_secret(&self) -> Result<&Secret, ApiError> {
         self.jwt
             .as_ref()
             .ok_or_else(|| ApiError::Internal("this function reads no JWT secret".into()))
+    }
+
+    /// The key of pagination cursors, under the same rule.
+    pub fn cursor_key(&self) -> Result<&Secret, ApiError> {
+        self.cursor
+            .as_ref()
+            .ok_or_else(|| ApiError::Internal("this function reads no JWT secret".into()))
+    }
+
+    /// The key of notification tokens, under the same rule.
+    pub fn notification_key(&self) -> Result<&Secret, ApiError> {
+        self.notification
+            .as_ref()
+            .ok_or_else(|| ApiError::Internal("this function reads no notification secret".into()))
     }
 
     /// Cloudinary's account and signing secret, under the same rule.
@@ -245,7 +289,11 @@ mod tests {
 
     const FULL: &[(&str, &str)] = &[
         ("TABLE_NAME", "albums"),
-        ("JWT_SECRET", "0123456789abcdef0123"),
+        ("JWT_SECRET", "0123456789abcdef0123456789abcdef"),
+        (
+            "NOTIFICATION_SECRET",
+            "notification-secret-0123456789abcdef",
+        ),
         ("CLOUDINARY_URL", "cloudinary://123:abc@demo"),
         ("PUBLIC_API_URL", "https://api.example.com/"),
     ];
@@ -254,7 +302,7 @@ mod tests {
     fn loads_defaults_and_trims_the_public_url() {
         let c = Config::from_lookup(Needs::JWT_AND_CLOUDINARY, env(FULL)).unwrap();
         assert_eq!(c.public_api_url, "https://api.example.com");
-        assert_eq!(c.upload_form_ttl_seconds, 604_800);
+        assert_eq!(c.upload_form_ttl_seconds, 3_600);
         assert_eq!(c.token_ttl_seconds, 14_400);
         assert_eq!(c.cloudinary().unwrap().cloud_name, "demo");
         assert_eq!(c.job_ttl, std::time::Duration::from_secs(30 * 86_400));
@@ -262,12 +310,12 @@ mod tests {
 
     #[test]
     fn reads_only_the_secrets_the_function_needs() {
-        let pairs = [FULL[0], FULL[3]];
+        let pairs = [FULL[0], FULL[4]];
         let c = Config::from_lookup(Needs::NONE, env(&pairs)).unwrap();
         assert!(c.jwt_secret().is_err() && c.cloudinary().is_err());
         let e = Config::from_lookup(Needs::JWT, env(&pairs)).unwrap_err();
         assert_eq!(e, ConfigError::Missing("JWT_SECRET"));
-        let c = Config::from_lookup(Needs::JWT, env(&FULL[..3])).map(|_| ());
+        let c = Config::from_lookup(Needs::JWT, env(&FULL[..4])).map(|_| ());
         assert_eq!(c.unwrap_err(), ConfigError::Missing("PUBLIC_API_URL"));
     }
 
@@ -348,7 +396,61 @@ mod tests {
         let c = Config::from_lookup(Needs::JWT_AND_CLOUDINARY, env(FULL)).unwrap();
         let shown = format!("{c:?}");
         assert!(!shown.contains("0123456789abcdef0123"), "{shown}");
+        assert!(!shown.contains("notification-secret"), "{shown}");
         assert!(!shown.contains("abc@"), "{shown}");
+    }
+
+    #[test]
+    fn a_short_signing_secret_is_refused_at_init() {
+        for name in ["JWT_SECRET", "NOTIFICATION_SECRET"] {
+            let mut pairs: Vec<_> = FULL.iter().filter(|(k, _)| *k != name).copied().collect();
+            // 31 bytes: one short.
+            pairs.push((name, "0123456789abcdef0123456789abcde"));
+            let e = Config::from_lookup(Needs::ALBUMS, env(&pairs)).unwrap_err();
+            assert_eq!(
+                e,
+                ConfigError::Invalid {
+                    name,
+                    reason: "must be at least 32 bytes".into()
+                }
+            );
+        }
+    }
+
+    #[test]
+    fn each_purpose_gets_its_own_key_and_the_webhook_no_user_key() {
+        let c = Config::from_lookup(Needs::ALBUMS, env(FULL)).unwrap();
+        let user = c.jwt_secret().unwrap();
+        let cursor = c.cursor_key().unwrap();
+        let note = c.notification_key().unwrap();
+        assert_eq!(user.expose(), "0123456789abcdef0123456789abcdef");
+        assert!(user != cursor && user != note && cursor != note);
+        let webhook = Config::from_lookup(Needs::WEBHOOK, env(FULL)).unwrap();
+        assert!(webhook.jwt_secret().is_err() && webhook.cursor_key().is_err());
+        assert_eq!(webhook.notification_key().unwrap(), note);
+    }
+
+    #[test]
+    fn upload_forms_live_from_a_minute_to_a_day() {
+        let mut pairs = FULL.to_vec();
+        pairs.push(("UPLOAD_FORM_TTL_SECONDS", "300"));
+        let c = Config::from_lookup(Needs::NONE, env(&pairs)).unwrap();
+        assert_eq!(c.upload_form_ttl_seconds, 300);
+        for bad in ["59", "604800", "an hour"] {
+            let mut pairs = FULL.to_vec();
+            pairs.push(("UPLOAD_FORM_TTL_SECONDS", bad));
+            let e = Config::from_lookup(Needs::NONE, env(&pairs)).unwrap_err();
+            assert!(
+                matches!(
+                    e,
+                    ConfigError::Invalid {
+                        name: "UPLOAD_FORM_TTL_SECONDS",
+                        ..
+                    }
+                ),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

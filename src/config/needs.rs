@@ -3,10 +3,14 @@
 /// A secret some function needs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SecretName {
-    /// HS256 key of user and notification tokens.
+    /// HS256 key of user tokens; cursors' key derives from it.
     JwtSecret,
     /// `cloudinary://<api_key>:<api_secret>@<cloud_name>`.
     CloudinaryUrl,
+    /// The secret notification tokens' key derives from: apart from
+    /// `JWT_SECRET` so the webhook, which must verify notification tokens,
+    /// holds no key that signs user tokens (decision 0016).
+    NotificationSecret,
 }
 
 impl SecretName {
@@ -15,6 +19,7 @@ impl SecretName {
         match self {
             Self::JwtSecret => "JWT_SECRET",
             Self::CloudinaryUrl => "CLOUDINARY_URL",
+            Self::NotificationSecret => "NOTIFICATION_SECRET",
         }
     }
 
@@ -23,6 +28,7 @@ impl SecretName {
         match self {
             Self::JwtSecret => "JWT_SECRET_ARN",
             Self::CloudinaryUrl => "CLOUDINARY_URL_SECRET_ARN",
+            Self::NotificationSecret => "NOTIFICATION_SECRET_ARN",
         }
     }
 }
@@ -31,10 +37,12 @@ impl SecretName {
 /// template grants it and nothing more.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Needs {
-    /// Verifies or signs tokens (every HTTP function).
+    /// Verifies or signs user tokens and cursors (every API function).
     pub jwt: bool,
     /// Signs upload forms and image URLs, or checks Cloudinary's signature.
     pub cloudinary: bool,
+    /// Signs (upload forms) or verifies (the webhook) notification tokens.
+    pub notification: bool,
 }
 
 impl Needs {
@@ -42,16 +50,33 @@ impl Needs {
     pub const NONE: Self = Self {
         jwt: false,
         cloudinary: false,
+        notification: false,
     };
     /// Tokens only (delete image).
     pub const JWT: Self = Self {
         jwt: true,
         cloudinary: false,
+        notification: false,
     };
-    /// Tokens and Cloudinary (the functions that answer with albums or images, the webhook).
+    /// Tokens and Cloudinary (the functions that answer with images).
     pub const JWT_AND_CLOUDINARY: Self = Self {
         jwt: true,
         cloudinary: true,
+        notification: false,
+    };
+    /// Tokens, Cloudinary and the notification secret: the functions that
+    /// answer album JSON, whose upload form carries a notification token.
+    pub const ALBUMS: Self = Self {
+        jwt: true,
+        cloudinary: true,
+        notification: true,
+    };
+    /// The webhook: Cloudinary's signature and notification tokens, and
+    /// no `JWT_SECRET`, so it cannot mint user tokens (decision 0016).
+    pub const WEBHOOK: Self = Self {
+        jwt: false,
+        cloudinary: true,
+        notification: true,
     };
 
     /// The secrets named, in a fixed order.
@@ -59,6 +84,7 @@ impl Needs {
         [
             (self.jwt, SecretName::JwtSecret),
             (self.cloudinary, SecretName::CloudinaryUrl),
+            (self.notification, SecretName::NotificationSecret),
         ]
         .into_iter()
         .filter_map(|(needed, name)| needed.then_some(name))

@@ -1,7 +1,14 @@
 //! `POST /api/v1/cloudinary?token=…`: Cloudinary's upload notification.
 //!
 //! Trusts nothing but the notification token in the URL (which names the
-//! album and organization) and Cloudinary's signature over the raw body.
+//! album and organization, signed with the notification key: this
+//! function holds no key that signs user tokens, decision 0016) and
+//! Cloudinary's signature over the raw body. Then it refuses, recording
+//! nothing, what the upload form did not allow (decision 0016): another
+//! resource type than `image`, a file over [`MAX_UPLOAD_BYTES`], a body
+//! whose signed `tags` do not name the token's album (a notification of
+//! another album replayed into this token), and a form whose user was
+//! deleted (or whose API secret was revoked) since it was made.
 //! Idempotent: the image id derives from the album and the asset, so a
 //! re-delivered notification finds its image already there.
 
@@ -9,7 +16,9 @@ use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::Value;
 
 use crate::auth::{NotificationClaims, verify_notification_token};
-use crate::cloudinary::{WebhookError, verify_notification};
+use crate::cloudinary::{
+    ALLOWED_RESOURCE_TYPE, MAX_UPLOAD_BYTES, WebhookError, verify_notification,
+};
 use crate::error::ApiError;
 use crate::http::{Reply, answer, body_bytes, header};
 use crate::image::from_upload;
@@ -72,8 +81,68 @@ fn verified_token(app: &App, req: &Request, now: i64) -> Result<NotificationClai
                 ApiError::Unauthorized("missing notification token".into()),
             )
         })?;
-    verify_notification_token(&token, app.config.jwt_secret()?, now)
+    verify_notification_token(&token, app.config.notification_key()?, now)
         .map_err(|e| reject(WebhookRejection::BadToken, e))
+}
+
+/// Refuses an upload the form did not allow: 422 for another resource
+/// type or a file too large (Cloudinary signs neither limit), and a
+/// `forbidden` (401, as every refusal of access, README) when the signed
+/// `tags` do not name the token's album (the form signed
+/// `tags=<album id>`, so only a body from another form can lack it).
+fn allowed_by_the_form(claims: &NotificationClaims, notification: &Value) -> Result<(), ApiError> {
+    let refuse = |e| Err(reject(WebhookRejection::BadRequest, e));
+    let kind = notification.get("resource_type").and_then(Value::as_str);
+    if kind.is_some_and(|k| k != ALLOWED_RESOURCE_TYPE) {
+        return refuse(ApiError::Unprocessable(format!(
+            "upload form allows resource type {ALLOWED_RESOURCE_TYPE} only"
+        )));
+    }
+    let bytes = notification.get("bytes").and_then(Value::as_u64);
+    if bytes.is_some_and(|b| b > MAX_UPLOAD_BYTES) {
+        return refuse(ApiError::Unprocessable(format!(
+            "upload larger than {MAX_UPLOAD_BYTES} bytes"
+        )));
+    }
+    let tagged = notification
+        .get("tags")
+        .and_then(Value::as_array)
+        .is_some_and(|tags| tags.iter().any(|t| t.as_str() == Some(&claims.album_id)));
+    if !tagged {
+        return Err(reject(
+            WebhookRejection::BadToken,
+            ApiError::Forbidden("the notification's tags do not name the token's album".into()),
+        ));
+    }
+    Ok(())
+}
+
+/// Refuses (401) the form of a user deleted since it was made, or of an
+/// API secret since revoked: one strongly consistent `GetItem` of the user
+/// (or secret) item per notification: ~1 ms and one read unit.
+async fn issuer_still_there(app: &App, claims: &NotificationClaims) -> Result<(), ApiError> {
+    let there = match &claims.iss {
+        None => app
+            .store
+            .user_organization(&claims.user_id)
+            .await?
+            .is_some_and(|org| org == claims.organization_id),
+        Some(iss) => app
+            .store
+            .api_secret(iss)
+            .await?
+            .is_some_and(|s| s.is_active() && s.organization_id == claims.organization_id),
+    };
+    if there {
+        Ok(())
+    } else {
+        Err(reject(
+            WebhookRejection::BadToken,
+            ApiError::Unauthorized(
+                "the upload form's user (or API secret) no longer exists".into(),
+            ),
+        ))
+    }
 }
 
 /// The notification, a JSON object, once Cloudinary's signature over the
@@ -110,7 +179,8 @@ fn verified_notification(app: &App, req: &Request, now: i64) -> Result<Value, Ap
 }
 
 /// Records the uploaded image in the token's album (or where that album's
-/// images are moving); nothing new when it is already there.
+/// images are moving), once the form allowed it and its user (or API
+/// secret) is still there; nothing new when it is already there.
 async fn record(
     app: &App,
     claims: &NotificationClaims,
@@ -134,6 +204,10 @@ async fn record(
                 ApiError::NotFound("the album of this upload no longer exists".into()),
             )
         })?;
+    // After the album: a token naming another organization's album stays
+    // a 404, like any album this token cannot reach.
+    allowed_by_the_form(claims, notification)?;
+    issuer_still_there(app, claims).await?;
     let image = StoredImage { id, record };
     let (album_id, created) = match app.store.add_image(&album, &image).await {
         Ok(created) => (album.id.clone(), created),

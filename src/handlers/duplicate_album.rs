@@ -45,7 +45,9 @@ async fn serve(app: &App, req: &Request) -> Result<Reply, ApiError> {
     )
     .await
     {
-        Ok(done) if done.report.finished => return caller.album_reply(200, &done.album).await,
+        Ok(done) if done.report.finished => {
+            return caller.moved_album_reply(200, &done.album).await;
+        }
         // Too large for one request: the rest runs as a job.
         Ok(done) => done.report,
         // Trouble part-way: what was copied is kept as a job when it can

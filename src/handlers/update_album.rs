@@ -53,14 +53,14 @@ async fn serve(app: &App, req: &Request) -> Result<Reply, ApiError> {
     let new_id = new_id(&params)?;
     let merge = params.flag("merge")?;
     let plan = match prepare(app, &caller.principal, &id, &new_id, merge).await {
-        Ok(MoveStart::Unchanged(album)) => return caller.album_reply(200, &album).await,
+        Ok(MoveStart::Unchanged(album)) => return caller.moved_album_reply(200, &album).await,
         Ok(MoveStart::Ready(plan)) => plan,
         Err(ApiError::NotFound(_)) => return caller.reply(200, String::new()),
         Err(e) => return Err(e),
     };
     let report = match run_move(app, &plan, Some(deadline::inline_copy_until(app.budgets()))).await
     {
-        Ok(MoveProgress::Done(album)) => return caller.album_reply(200, &album).await,
+        Ok(MoveProgress::Done(album)) => return caller.moved_album_reply(200, &album).await,
         Ok(MoveProgress::NotDone(report)) => report,
         // Trouble part-way: the move continues as a job when that can be
         // saved; else the 503, and re-sending the request finishes it.

@@ -64,6 +64,22 @@ impl<'a> Caller<'a> {
         self.reply(status, body)
     }
 
+    /// The answer of a rename, merge or duplicate that ended in `album`:
+    /// its album JSON when the caller may `see` it, else only what the
+    /// caller knows already, `{"id", "images_count"}`. Renaming, merging
+    /// or being a duplicate's destination needs no `see`, and the full
+    /// JSON would show that album's images (URLs, GPS) to a token that may
+    /// not read them (decision 0016; README, Differences from SharinPix).
+    pub async fn moved_album_reply(&self, status: u16, album: &Album) -> Result<Reply, ApiError> {
+        if self.principal.can(&album.id, Ability::See) {
+            return self.album_reply(status, album).await;
+        }
+        self.json(
+            status,
+            &serde_json::json!({"id": album.id, "images_count": album.images_count}),
+        )
+    }
+
     /// The 202 of a request that continues as `job`: the job JSON, where to
     /// follow it and when to look. Counted as a hand-off.
     pub fn accepted(&self, job: &Job) -> Result<Reply, ApiError> {

@@ -60,7 +60,7 @@ impl PageRequest {
     /// The page within the listing `scope` (what it pages through): the
     /// cursor, if any, must have been issued for that scope (else a 400).
     pub fn within(self, app: &App, scope: String) -> Result<Paging<'_>, ApiError> {
-        let secret = app.config.jwt_secret()?;
+        let secret = app.config.cursor_key()?;
         let start = self
             .cursor
             .map(|c| cursor::decode(&c, &scope, secret))

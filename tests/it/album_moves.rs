@@ -250,7 +250,7 @@ async fn the_renamed_albums_upload_form_is_null_unless_the_token_may_upload_to_t
     assert_eq!(r.json["images_count"], 2);
     let with_upload = env.token(
         USER,
-        Some(json!({"plain_b": access(&["rename"]), "plain_b2": access(&["image_upload"])})),
+        Some(json!({"plain_b": access(&["rename"]), "plain_b2": access(&["image_upload", "see"])})),
     );
     let r = call(
         &env.app,
@@ -263,7 +263,12 @@ async fn the_renamed_albums_upload_form_is_null_unless_the_token_may_upload_to_t
         ),
     )
     .await;
-    assert_success(&r, 200, USER, "rename with image_upload on the new id");
+    assert_success(
+        &r,
+        200,
+        USER,
+        "rename with image_upload and see on the new id",
+    );
     assert_eq!(r.json["upload_form"]["name"], "plain_b2", "{}", r.text);
     assert_album_exact(&store, "plain_a2", 2, "plain_a2").await;
     assert_album_exact(&store, "plain_b2", 2, "plain_b2").await;
@@ -1154,7 +1159,7 @@ async fn an_album_being_moved_sends_uploads_to_its_destination_and_refuses_dupli
         USER,
         "moving",
         ORG,
-        &crate::support::security::jwt_secret(),
+        &crate::support::security::notification_key(),
         album_api::service::now(),
         3600,
     )
@@ -1555,7 +1560,7 @@ async fn merging_a_into_b_while_b_merges_into_c_loses_strands_and_blocks_nothing
                 USER,
                 &a,
                 ORG,
-                &crate::support::security::jwt_secret(),
+                &crate::support::security::notification_key(),
                 album_api::service::now(),
                 3600,
             )

@@ -202,7 +202,6 @@ async fn uploads_and_deletes_racing_a_duplicate_leave_exact_counts() {
     let env = TestEnv::new("race-mixed").await;
     let store = env.direct_store().await;
     let token = env.token(USER, None);
-    let secret = jwt_secret();
     // Five rounds on dynalite; two on moto's slower server (each round
     // races the same mix, so more rounds only widen the search).
     let rounds = if crate::support::emulator_is_moto() {
@@ -215,10 +214,24 @@ async fn uploads_and_deletes_racing_a_duplicate_leave_exact_counts() {
         let dst = format!("dst_{round}");
         let source_images = seed_album(&store, &src, ORG, SOURCE_IMAGES).await;
         let own = seed_album(&store, &dst, ORG, OWN_IMAGES).await;
-        let dst_token =
-            auth::issue_notification_token(USER, &dst, ORG, &secret, now(), 3600).unwrap();
-        let src_token =
-            auth::issue_notification_token(USER, &src, ORG, &secret, now(), 3600).unwrap();
+        let dst_token = auth::issue_notification_token(
+            USER,
+            &dst,
+            ORG,
+            &crate::support::security::notification_key(),
+            now(),
+            3600,
+        )
+        .unwrap();
+        let src_token = auth::issue_notification_token(
+            USER,
+            &src,
+            ORG,
+            &crate::support::security::notification_key(),
+            now(),
+            3600,
+        )
+        .unwrap();
 
         let mut calls = Vec::new();
         // Two duplicates of the same source into the destination.

@@ -26,7 +26,6 @@ use album_api::App;
 use album_api::album::Album;
 use album_api::auth;
 use album_api::handlers::{duplicate_album, duplication_worker, scheduled_duplicate};
-use album_api::secret::Secret;
 use album_api::store::Store;
 use album_api::store::jobs::{Job, JobStatus};
 use lambda_runtime::LambdaEvent;
@@ -134,9 +133,15 @@ async fn fixture(tag: &str) -> Fixture {
         .unwrap();
     let token = bearer(&env.token(USER, None));
     let now = album_api::service::now();
-    let notification =
-        auth::issue_notification_token(USER, SCRATCH, ORG, &Secret::new(JWT_SECRET), now, 3600)
-            .unwrap();
+    let notification = auth::issue_notification_token(
+        USER,
+        SCRATCH,
+        ORG,
+        &crate::support::security::notification_key(),
+        now,
+        3600,
+    )
+    .unwrap();
     let (_, upload) = upload_notification(SCRATCH, 1, now);
     // A tag on the scratch album's third image (the one the tag-image delete removes).
     seed_album(&direct, RENAMED, ORG, RENAMED_IMAGES).await;

@@ -10,7 +10,7 @@ use std::time::Duration;
 use tokio::task::JoinHandle;
 
 use crate::support::fault_proxy::{FaultConfig, FaultProxy};
-use crate::support::security::{jwt_secret, signed_webhook_event, upload_notification};
+use crate::support::security::{signed_webhook_event, upload_notification};
 use crate::support::*;
 use album_api::auth;
 use album_api::handlers::{cloudinary_notification, duplicate_album};
@@ -119,8 +119,15 @@ async fn an_upload_into_the_new_destination_during_its_copy_makes_the_copy_recou
     // Once the copy writes, the album exists: an upload lands in it.
     let copy = copy_in_background(&env, &proxy, "raced_copy").await;
     let t = now();
-    let token =
-        auth::issue_notification_token(USER, "raced_copy", ORG, &jwt_secret(), t, 3600).unwrap();
+    let token = auth::issue_notification_token(
+        USER,
+        "raced_copy",
+        ORG,
+        &crate::support::security::notification_key(),
+        t,
+        3600,
+    )
+    .unwrap();
     let (_, body) = upload_notification("raced_copy", 1, t - 5);
     let ev = signed_webhook_event(Some(&token), &body);
     let (status, _, answer) = parts(

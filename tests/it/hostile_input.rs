@@ -723,12 +723,27 @@ impl Fixture {
         );
         tokens.insert(
             Tok::Notification,
-            auth::issue_notification_token(USER, SOURCE, ORG, &secret, t, 3600).unwrap(),
+            auth::issue_notification_token(
+                USER,
+                SOURCE,
+                ORG,
+                &crate::support::security::notification_key(),
+                t,
+                3600,
+            )
+            .unwrap(),
         );
         tokens.insert(
             Tok::NotificationOther,
-            auth::issue_notification_token(OTHER_USER, "theirs", OTHER_ORG, &secret, t, 3600)
-                .unwrap(),
+            auth::issue_notification_token(
+                OTHER_USER,
+                "theirs",
+                OTHER_ORG,
+                &crate::support::security::notification_key(),
+                t,
+                3600,
+            )
+            .unwrap(),
         );
         let mut e = Endpoint::ListImages.event(Some(&bearer(&tokens[&Tok::Admin])), Some(SOURCE));
         set_query(&mut e, &[("limit", "1")]);

@@ -451,8 +451,12 @@ async fn an_album_lives_through_uploads_listing_duplication_and_deletion_with_ex
         .find(|(k, _)| k == "token")
         .map(|(_, v)| v)
         .expect("a token parameter");
-    let claims = auth::verify_notification_token(&note_token, &Secret::new(JWT_SECRET), now())
-        .expect("a notification token");
+    let claims = auth::verify_notification_token(
+        &note_token,
+        &crate::support::security::notification_key(),
+        now(),
+    )
+    .expect("a notification token");
     assert_eq!(
         (claims.album_id.as_str(), claims.organization_id.as_str()),
         (album.as_str(), ORG)
@@ -638,7 +642,15 @@ async fn create_album_refuses_bad_tokens_restricted_tokens_and_unreadable_bodies
         auth::issue_user_token(USER, None, &Secret::new("not-the-jwt-secret-0123"), t, 600)
             .unwrap();
     let expired = auth::issue_user_token(USER, None, &secret, t - 7200, 60).unwrap();
-    let notification = auth::issue_notification_token(USER, "x", ORG, &secret, t, 600).unwrap();
+    let notification = auth::issue_notification_token(
+        USER,
+        "x",
+        ORG,
+        &crate::support::security::notification_key(),
+        t,
+        600,
+    )
+    .unwrap();
     let unknown_user = auth::issue_user_token("ghost", None, &secret, t, 600).unwrap();
     let before = snapshot(&env).await;
 
@@ -1324,10 +1336,17 @@ async fn the_webhook_refuses_unauthenticated_or_unsigned_deliveries_and_writes_n
 #[tokio::test]
 async fn the_webhook_answers_404_and_writes_nothing_for_an_album_that_does_not_exist() {
     let env = TestEnv::new("webhook404").await;
-    let secret = Secret::new(JWT_SECRET);
     let t = now();
     let ghost = "never_created_album";
-    let token = auth::issue_notification_token(USER, ghost, ORG, &secret, t, 3600).unwrap();
+    let token = auth::issue_notification_token(
+        USER,
+        ghost,
+        ORG,
+        &crate::support::security::notification_key(),
+        t,
+        3600,
+    )
+    .unwrap();
     let before = snapshot(&env).await;
     let r = deliver(&env, &token, &upload_notification(ghost, 0, t - 60).body).await;
     assert_error(&r, 404, "not_found", "album never created");
@@ -1340,8 +1359,15 @@ async fn the_webhook_answers_404_and_writes_nothing_for_an_album_that_does_not_e
     let existing = "existing_album";
     seed_album(&env, existing, ORG, 0).await;
     let before = snapshot(&env).await;
-    let token =
-        auth::issue_notification_token(USER, existing, OTHER_ORG, &secret, t, 3600).unwrap();
+    let token = auth::issue_notification_token(
+        USER,
+        existing,
+        OTHER_ORG,
+        &crate::support::security::notification_key(),
+        t,
+        3600,
+    )
+    .unwrap();
     let r = deliver(&env, &token, &upload_notification(existing, 0, t - 60).body).await;
     assert_error(&r, 404, "not_found", "album of another organization");
     assert_eq!(snapshot(&env).await, before, "nothing written");

@@ -27,4 +27,5 @@ mod shards;
 mod sharinpix_examples;
 mod tags;
 mod token_suite;
+mod upload_forms;
 mod worker;

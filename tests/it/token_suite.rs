@@ -369,7 +369,15 @@ fn forged_api_tokens(world: &World) -> Vec<(&'static str, String)> {
         ("another valid token's signature", format!("{vh}.{vc}.{os}")),
         (
             "a notification token (webhook only)",
-            auth::issue_notification_token(USER, SOURCE, ORG, &jwt_secret(), t, 3600).unwrap(),
+            auth::issue_notification_token(
+                USER,
+                SOURCE,
+                ORG,
+                &crate::support::security::notification_key(),
+                t,
+                3600,
+            )
+            .unwrap(),
         ),
         ("a pagination cursor", world.cursor.clone()),
         (
@@ -668,8 +676,11 @@ fn notification_claims() -> Value {
 async fn the_webhook_refuses_every_forged_delivery_and_writes_nothing() {
     let world = World::new("webhook").await;
     let t = now();
-    let secret = JWT_SECRET.as_bytes();
+    // Notification tokens are signed with their own key (decision 0016).
+    let note_key = crate::support::security::notification_key();
+    let secret = note_key.expose().as_bytes();
     let hs = |alg: &str| json!({"typ": "JWT", "alg": alg});
+    let hs256 = |claims: &Value| sign_jwt(&hs("HS256"), claims, secret, Algorithm::HS256);
     let good = hs256(&notification_claims());
     let (gh, _, gs) = jwt_parts(&good);
     let (_, body) = upload_notification(SOURCE, 1, t - 60);
@@ -690,6 +701,15 @@ async fn the_webhook_refuses_every_forged_delivery_and_writes_nothing() {
                 &hs("HS256"),
                 &notification_claims(),
                 b"not-the-secret-0123456789",
+                Algorithm::HS256,
+            )),
+        ),
+        (
+            "signed with JWT_SECRET, the key of user tokens",
+            Some(sign_jwt(
+                &hs("HS256"),
+                &notification_claims(),
+                JWT_SECRET.as_bytes(),
                 Algorithm::HS256,
             )),
         ),
@@ -902,8 +922,15 @@ async fn the_webhook_refuses_every_forged_delivery_and_writes_nothing() {
 #[tokio::test]
 async fn a_replayed_delivery_creates_nothing_twice() {
     let world = World::new("replay").await;
-    let token =
-        auth::issue_notification_token(USER, SOURCE, ORG, &jwt_secret(), now(), 3600).unwrap();
+    let token = auth::issue_notification_token(
+        USER,
+        SOURCE,
+        ORG,
+        &crate::support::security::notification_key(),
+        now(),
+        3600,
+    )
+    .unwrap();
     let (asset, body) = upload_notification(SOURCE, 7, now() - 30);
     let delivery = signed_webhook_event(Some(&token), &body);
     let (status, _, text) = world.send(Endpoint::Webhook, &delivery).await;

@@ -25,6 +25,8 @@ use aws_sdk_dynamodb::config::Credentials;
 use serde_json::Value;
 
 pub const JWT_SECRET: &str = "integration-test-jwt-secret-0123";
+/// The test `NOTIFICATION_SECRET` (at least 32 bytes, as init requires).
+pub const NOTIFICATION_SECRET: &str = "integration-test-notification-secret-0123";
 pub const CLOUDINARY_URL: &str = "cloudinary://123123123123:s3cr3t@sadaasdasd";
 pub const PUBLIC_API_URL: &str = "https://localhost:5001";
 /// The seed's organization, user and album.
@@ -131,13 +133,20 @@ pub fn unique_table(tag: &str) -> String {
 }
 
 pub fn config(table: &str) -> Config {
+    config_with(table, "3600")
+}
+
+/// [`config`] with upload forms living `upload_form_ttl` seconds.
+pub fn config_with(table: &str, upload_form_ttl: &str) -> Config {
     let vars = [
         ("TABLE_NAME", table),
         ("JWT_SECRET", JWT_SECRET),
+        ("NOTIFICATION_SECRET", NOTIFICATION_SECRET),
         ("CLOUDINARY_URL", CLOUDINARY_URL),
         ("PUBLIC_API_URL", PUBLIC_API_URL),
+        ("UPLOAD_FORM_TTL_SECONDS", upload_form_ttl),
     ];
-    Config::from_lookup(album_api::Needs::JWT_AND_CLOUDINARY, |k| {
+    Config::from_lookup(album_api::Needs::ALBUMS, |k| {
         vars.iter()
             .find(|(n, _)| *n == k)
             .map(|(_, v)| v.to_string())
@@ -240,6 +249,13 @@ pub fn duplicate_event(
     }
     e["body"] = body.map(Value::from).unwrap_or(Value::Null);
     e
+}
+
+/// Whether key `k` of the object at `path` is one of the upload form's
+/// signed limits (decision 0016): parameters the seed's form predates,
+/// signed and posted like the others; every seed key stays, in order.
+pub fn is_signed_limit(path: &str, k: &str) -> bool {
+    path.ends_with("upload_form.params") && k == "allowed_formats"
 }
 
 pub fn bearer(token: &str) -> String {

@@ -14,7 +14,9 @@ use hyper_util::client::legacy::Client as HyperClient;
 use hyper_util::rt::TokioExecutor;
 use serde_json::Value;
 
-use super::{CLOUDINARY_URL, JWT_SECRET, PUBLIC_API_URL, budget_env, emulator_endpoint};
+use super::{
+    CLOUDINARY_URL, JWT_SECRET, NOTIFICATION_SECRET, PUBLIC_API_URL, budget_env, emulator_endpoint,
+};
 
 /// The emulator binary: `.venv`'s aws-sam-cli copy, installed by
 /// `scripts/rie-path.sh` (which `make test`'s `deps` runs) when missing.
@@ -139,6 +141,7 @@ impl Function {
             // The function's environment, as `crate::support::config` configures the app.
             .env("TABLE_NAME", table)
             .env("JWT_SECRET", JWT_SECRET)
+            .env("NOTIFICATION_SECRET", NOTIFICATION_SECRET)
             .env("CLOUDINARY_URL", CLOUDINARY_URL)
             .env("PUBLIC_API_URL", PUBLIC_API_URL)
             .env("AWS_ENDPOINT_URL_DYNAMODB", emulator_endpoint())

@@ -320,6 +320,12 @@ pub fn jwt_secret() -> Secret {
     Secret::new(JWT_SECRET)
 }
 
+/// The key of notification tokens, derived from the test
+/// `NOTIFICATION_SECRET` as the functions derive it.
+pub fn notification_key() -> Secret {
+    Secret::new(super::NOTIFICATION_SECRET).derive(album_api::secret::Purpose::NotificationToken)
+}
+
 /// A JWT with exactly `header` and `claims`, signed with `key` by the HMAC
 /// algorithm `alg` (whatever the header says).
 pub fn sign_jwt(header: &Value, claims: &Value, key: &[u8], alg: Algorithm) -> String {
