@@ -132,12 +132,13 @@ HTTP_FUNCTIONS = [
     "ListTagImagesFunction",
     "DeleteTagImageFunction",
     "UpdateAlbumFunction",
+    "GetUsageFunction",
 ]
 FUNCTIONS = HTTP_FUNCTIONS + ["ScheduledDuplicateFunction", "DuplicationWorkerFunction"]
 JOB_FUNCTIONS = {"DuplicateAlbumFunction", "UpdateAlbumFunction", "ScheduledDuplicateFunction", "DuplicationWorkerFunction"}
 NEEDS_JWT = set(HTTP_FUNCTIONS)
 # The functions that render no image (so build no Cloudinary URL) and sign no upload form.
-NEEDS_CLOUDINARY = NEEDS_JWT - {"DeleteImageFunction", "CreateTagFunction", "ListTagsFunction", "DeleteTagImageFunction"}
+NEEDS_CLOUDINARY = NEEDS_JWT - {"DeleteImageFunction", "CreateTagFunction", "ListTagsFunction", "DeleteTagImageFunction", "GetUsageFunction"}
 # Function names are <stack>-<binary>; the template allows stacks of up to 40 characters.
 LONGEST_STACK_NAME = 40
 SEARCH_QUERY_MAX = 1024  # CloudWatch's limit on a SEARCH expression's query

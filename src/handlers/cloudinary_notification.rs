@@ -50,7 +50,12 @@ async fn serve(app: &App, req: &Request) -> Result<Reply, ApiError> {
             return Ok(accepted());
         }
     }
-    record(app, &claims, &notification).await?;
+    match record(app, &claims, &notification).await {
+        // Past the album's quota: a 2xx that records nothing, so that
+        // Cloudinary does not retry it for ever (decision 0015).
+        Err(ApiError::Quota(q)) => return Ok(crate::quota::upload_refused(q)),
+        recorded => recorded?,
+    }
     Ok(accepted())
 }
 
@@ -134,6 +139,7 @@ async fn record(
                 ApiError::NotFound("the album of this upload no longer exists".into()),
             )
         })?;
+    crate::quota::check_destination_grows(app, &album, 1).await?;
     let image = StoredImage { id, record };
     let (album_id, created) = match app.store.add_image(&album, &image).await {
         Ok(created) => (album.id.clone(), created),
