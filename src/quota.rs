@@ -1,5 +1,5 @@
 //! Quotas per organization: images per album, images copied per UTC day,
-//! copies running at once; their limits, and admitting and billing copies
+//! duplication jobs running at once; their limits, and admitting and billing copies
 //! against them (decision 0015).
 //!
 //! A duplicate is admitted before it writes anything, by one conditional
@@ -33,7 +33,7 @@ pub const DEFAULT_JOBS_AT_ONCE: u64 = 10;
 /// the table): how long an `albumctl quotas set` may take to apply on a
 /// warm function, and why a warm duplicate reads nothing to check them.
 pub const LIMITS_CACHE: Duration = Duration::from_secs(30);
-/// `Retry-After` of a refusal for copies running at once: about a slice.
+/// `Retry-After` of a refusal for jobs running at once: about a slice.
 pub const JOBS_RETRY_AFTER_SECONDS: u64 = 30;
 /// Most images one job step reserves at a time: a step's unused part is
 /// refunded after it, so this only bounds what a crash may leave billed.
@@ -246,7 +246,7 @@ pub struct Admission {
 
 /// Admits a duplicate of `source` into `destination` (`None`: a new album)
 /// before anything is written: the album's size (422), then the day's
-/// copies and the copies running (429), both taken in one conditional
+/// copies and the jobs running (429), both checked in one conditional
 /// write. A quota-stopped job of this pair (only an existing destination
 /// can have one) is resumed: the admission names it, and the size check
 /// counts only what it has left to copy.

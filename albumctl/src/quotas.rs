@@ -26,7 +26,7 @@ pub enum QuotasCommand {
         /// Most images copied per UTC day.
         #[arg(long)]
         images_copied_per_day: Option<u64>,
-        /// Most copies (inline or jobs) running at once.
+        /// Most duplication jobs running at once.
         #[arg(long)]
         jobs_at_once: Option<u64>,
     },

@@ -25,7 +25,7 @@ use crate::quota::{Limits, Overrides};
 pub const OVERRIDES_SK: &str = "QL";
 /// Sort key of an organization's usage.
 pub const USAGE_SK: &str = "QU";
-/// The usage item's set of copies running (inline or as jobs).
+/// The usage item's set of the duplication jobs running.
 pub const RUNNING: &str = "running";
 
 /// The attribute counting images copied on UTC day `day` (`YYYY-MM-DD`).
