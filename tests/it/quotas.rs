@@ -428,3 +428,69 @@ async fn the_usage_route_shows_the_organizations_limits_and_use() {
     assert_eq!(body["images_copied_today"], 0);
     assert_eq!(body["limits"]["jobs_at_once"], 5);
 }
+
+#[tokio::test]
+async fn two_copies_racing_for_the_last_job_slot_exactly_one_runs() {
+    let mut env = TestEnv::new("q-slot").await;
+    with_limits(
+        &mut env,
+        Limits {
+            jobs_at_once: 1,
+            ..TINY
+        },
+    );
+    // No inline copy: each duplicate turns into a job at once.
+    set_sync_copy_budget(&mut env.app, Duration::ZERO);
+    let store = env.direct_store().await;
+    seed_album(&store, SOURCE, ORG, 6).await;
+
+    let (a, b) = tokio::join!(
+        duplicate(&env, SOURCE, "one"),
+        duplicate(&env, SOURCE, "two")
+    );
+    let running: Vec<_> = [(&a, "one"), (&b, "two")]
+        .into_iter()
+        .filter(|(r, _)| r.0 == 202 && r.1["status"] == "running")
+        .collect();
+    assert_eq!(running.len(), 1, "exactly one runs: {} {}", a.1, b.1);
+    let (winner, _) = running[0];
+    let (loser, loser_dest) = if std::ptr::eq(winner, &a) {
+        (&b, "two")
+    } else {
+        (&a, "one")
+    };
+    // The loser met the quota: refused at admission (429, nothing written)
+    // or, past it, saved as a job stopped by the quota (202, failed).
+    match loser.0 {
+        429 => assert_quota(429, &loser.1, 429, "jobs_at_once"),
+        202 => {
+            assert_eq!(loser.1["status"], "failed", "{}", loser.1);
+            assert!(
+                loser.1["error"].to_string().contains("jobs_at_once"),
+                "{}",
+                loser.1
+            );
+        }
+        other => panic!("the loser answered {other}: {}", loser.1),
+    }
+    let winner_id = winner.1["job_id"].as_str().unwrap();
+    let usage = store.quota_usage(ORG).await.unwrap();
+    assert_eq!(
+        usage.running,
+        vec![winner_id.to_string()],
+        "exactly one slot taken"
+    );
+
+    // The winner ends and frees the slot; the loser's request, sent again,
+    // runs (resuming its stopped job when it has one).
+    run_job_to_done(&env.app, winner_id, 5).await;
+    let (status, body, _) = duplicate(&env, SOURCE, loser_dest).await;
+    assert_eq!(status, 202, "{body}");
+    if loser.0 == 202 {
+        assert_eq!(body["job_id"], loser.1["job_id"], "the same job resumes");
+    }
+    run_job_to_done(&env.app, body["job_id"].as_str().unwrap(), 5).await;
+    assert_album_exact(&store, "one", 6, "one").await;
+    assert_album_exact(&store, "two", 6, "two").await;
+    assert!(store.quota_usage(ORG).await.unwrap().running.is_empty());
+}
