@@ -151,6 +151,28 @@ mod tests {
     }
 
     #[test]
+    fn a_quota_names_itself_and_says_when_to_retry_a_rate() {
+        use crate::quota::{Exceeded, Quota};
+        let rate = ApiError::Quota(Exceeded {
+            quota: Quota::JobsAtOnce,
+            limit: 2,
+            message: "quota jobs_at_once exceeded".into(),
+            retry_after: Some(30),
+        });
+        assert_eq!((rate.status(), rate.retry_after()), (429, Some(30)));
+        assert_eq!(rate.body()["error"]["quota"], "jobs_at_once");
+        assert_eq!(rate.body()["error"]["limit"], 2);
+        let size = ApiError::Quota(Exceeded {
+            quota: Quota::ImagesPerAlbum,
+            limit: 20,
+            message: "quota images_per_album exceeded".into(),
+            retry_after: None,
+        });
+        assert_eq!((size.status(), size.retry_after()), (422, None));
+        assert_eq!(size.code(), "quota_exceeded");
+    }
+
+    #[test]
     fn client_errors_carry_their_message() {
         let e = ApiError::Unprocessable("destination_id is invalid".into());
         assert_eq!(e.status(), 422);

@@ -327,6 +327,29 @@ mod tests {
     }
 
     #[test]
+    fn quotas_default_or_from_one_to_a_billion() {
+        let c = Config::from_lookup(Needs::JWT, env(FULL)).unwrap();
+        assert_eq!(c.quotas, crate::quota::Limits::default());
+        let mut pairs = FULL.to_vec();
+        pairs.push(("QUOTA_JOBS_AT_ONCE", "3"));
+        let c = Config::from_lookup(Needs::JWT, env(&pairs)).unwrap();
+        assert_eq!(c.quotas.jobs_at_once, 3);
+        for (name, bad) in [
+            ("QUOTA_IMAGES_PER_ALBUM", "0"),
+            ("QUOTA_IMAGES_COPIED_PER_DAY", "1000000001"),
+            ("QUOTA_JOBS_AT_ONCE", "many"),
+        ] {
+            let mut pairs = FULL.to_vec();
+            pairs.push((name, bad));
+            let e = Config::from_lookup(Needs::JWT, env(&pairs)).unwrap_err();
+            assert!(
+                matches!(e, ConfigError::Invalid { name: n, .. } if n == name),
+                "{name}={bad}"
+            );
+        }
+    }
+
+    #[test]
     fn token_lifetime_and_secret_cache_rules() {
         let c = Config::from_lookup(Needs::JWT, env(FULL)).unwrap();
         assert_eq!(c.token_max_lifetime_seconds, 86_400);
