@@ -5,11 +5,12 @@
 //! source is resolved (404 before 401, so a token cannot probe other
 //! organizations' ids), then the destination (409 when another
 //! organization's), then the organization's quotas (422, 429; decision
-//! 0015), before anything is written. The destination is created in the source's organization
-//! when missing, merged into when present. The copy itself is idempotent
-//! (deterministic ids) and `images_count` is exact afterwards: recounted, or,
-//! for a destination this duplication created and nobody else touched,
-//! settled from the copy's own tally (decision 0003).
+//! 0015), before anything is written. The destination is created in the
+//! source's organization when missing, merged into when present. The copy
+//! itself is idempotent (deterministic ids) and `images_count` is exact
+//! afterwards: recounted, or, for a destination this duplication created
+//! and nobody else touched, settled from the copy's own tally (decision
+//! 0003).
 
 use std::time::Instant;
 

@@ -67,6 +67,15 @@ pub(super) async fn run(held: &Held<'_>) -> Result<SliceOutcome, ApiError> {
                     .stop_for_quota(&destination.id, resume, progress.copied, &q)
                     .await;
             }
+            // DynamoDB trouble: waited out like a copy step's (decision 0006).
+            Err(ApiError::Unavailable(why)) => {
+                troubles += 1;
+                tracing::warn!(job = %job.id, error = %why, troubles, "billing a step failed; waiting it out within the slice");
+                if !wait_out(troubles, stop_at).await {
+                    return held.hand_off(handing(job, &progress)).await;
+                }
+                continue;
+            }
             Err(e) => return Err(e),
         };
         let share = match (share, bill.cap) {
