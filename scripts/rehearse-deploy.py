@@ -143,6 +143,7 @@ HTTP_FUNCTIONS = [
     "ListTagImagesFunction",
     "DeleteTagImageFunction",
     "UpdateAlbumFunction",
+    "GetUsageFunction",
 ]
 FUNCTIONS = HTTP_FUNCTIONS + ["ScheduledDuplicateFunction", "DuplicationWorkerFunction"]
 JOB_FUNCTIONS = {"DuplicateAlbumFunction", "UpdateAlbumFunction", "ScheduledDuplicateFunction", "DuplicationWorkerFunction"}
@@ -165,7 +166,7 @@ UNRESERVED_MINIMUM = 100
 # The webhook holds no key that signs user tokens (decision 0016).
 NEEDS_JWT = set(HTTP_FUNCTIONS) - {"CloudinaryNotificationFunction"}
 # The functions that render no image (so build no Cloudinary URL) and sign no upload form.
-NEEDS_CLOUDINARY = set(HTTP_FUNCTIONS) - {"DeleteImageFunction", "CreateTagFunction", "ListTagsFunction", "DeleteTagImageFunction"}
+NEEDS_CLOUDINARY = set(HTTP_FUNCTIONS) - {"DeleteImageFunction", "CreateTagFunction", "ListTagsFunction", "DeleteTagImageFunction", "GetUsageFunction"}
 # The functions that sign upload forms' notification tokens (album JSON) or verify them (the webhook).
 NEEDS_NOTIFICATION = {
     "CreateAlbumFunction",

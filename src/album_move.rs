@@ -138,7 +138,8 @@ async fn check_destination(
             "album {new_id} is itself being moved"
         )));
     }
-    Ok(())
+    // Before the mark, the first write (decision 0015).
+    crate::quota::check_destination(app, source, Some(&dest)).await
 }
 
 /// The plan of the move `state` of the marked `source`: its destination

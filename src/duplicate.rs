@@ -4,17 +4,20 @@
 //! Order of checks: the destination id is validated first (422), then the
 //! source is resolved (404 before 401, so a token cannot probe other
 //! organizations' ids), then the destination (409 when another
-//! organization's). The destination is created in the source's organization
-//! when missing, merged into when present. The copy itself is idempotent
-//! (deterministic ids) and `images_count` is exact afterwards: recounted, or,
-//! for a destination this duplication created and nobody else touched,
-//! settled from the copy's own tally (decision 0003).
+//! organization's), then the organization's quotas (422, 429; decision
+//! 0015), before anything is written. The destination is created in the
+//! source's organization when missing, merged into when present. The copy
+//! itself is idempotent (deterministic ids) and `images_count` is exact
+//! afterwards: recounted, or, for a destination this duplication created
+//! and nobody else touched, settled from the copy's own tally (decision
+//! 0003).
 
 use std::time::Instant;
 
 use crate::album::{Album, is_valid_id};
 use crate::auth::{Ability, Principal};
 use crate::error::ApiError;
+use crate::quota::{self, Admission};
 use crate::service::{App, album_and_move_for, moving_conflict, now_rfc3339};
 use crate::store::copy::{CopyReport, copy_images};
 use crate::store::keys::shards_for;
@@ -56,13 +59,14 @@ pub fn destination_id(source_id: &str, requested: Option<&str>) -> Result<String
 }
 
 /// Checks and prepares a duplication for `principal`: returns the source and
-/// the (possibly just created) destination.
+/// the (possibly just created) destination, and the copy's admission
+/// against the organization's quotas, taken before anything is written.
 pub async fn prepare(
     app: &App,
     principal: &Principal,
     source_id: &str,
     requested_destination: Option<&str>,
-) -> Result<Plan, ApiError> {
+) -> Result<(Plan, Admission), ApiError> {
     let dest_id = destination_id(source_id, requested_destination)?;
     let (source, moving) = album_and_move_for(
         app,
@@ -80,27 +84,62 @@ pub async fn prepare(
             "this token may not add images to album {dest_id}"
         )));
     }
-    let (destination, created) =
-        ensure_destination(app, &source.organization_id, &dest_id, source.images_count).await?;
-    Ok(Plan {
+    let org = source.organization_id.clone();
+    let found = existing_destination(app, &org, &dest_id).await?;
+    // The quotas, before anything is written (decision 0015).
+    let admission = quota::admit_duplicate(app, &source, found.as_ref()).await?;
+    let ensured = ensure_destination(app, &org, &dest_id, source.images_count, found).await;
+    let (destination, created) = match ensured {
+        Ok(d) => d,
+        Err(e) => {
+            admission.settle(app, 0).await;
+            return Err(e);
+        }
+    };
+    let plan = Plan {
         source,
         destination,
         created,
         tags: false,
-    })
+    };
+    Ok((plan, admission))
 }
 
-/// The destination album, and whether this call created it: created in
-/// `organization_id` when missing, with as many image partitions as
-/// `expected_images` call for (decision 0012); a 409 when it exists in
-/// another organization.
+/// Album `dest_id` if it exists: a 409 when another organization's.
+async fn existing_destination(
+    app: &App,
+    organization_id: &str,
+    dest_id: &str,
+) -> Result<Option<Album>, ApiError> {
+    let found = app.store.get_album(dest_id).await?;
+    if found
+        .as_ref()
+        .is_some_and(|a| a.organization_id != organization_id)
+    {
+        return Err(taken(dest_id));
+    }
+    Ok(found)
+}
+
+/// The 409 of a destination id another organization holds.
+fn taken(dest_id: &str) -> ApiError {
+    ApiError::Conflict(format!(
+        "album {dest_id} already exists and belongs to another organization"
+    ))
+}
+
+/// The destination album, and whether this call created it: `found` (read
+/// by [`existing_destination`]), else created in `organization_id`, with as
+/// many image partitions as `expected_images` call for (decision 0012); a
+/// 409 when another organization created it meanwhile.
 pub async fn ensure_destination(
     app: &App,
     organization_id: &str,
     dest_id: &str,
     expected_images: u64,
+    found: Option<Album>,
 ) -> Result<(Album, bool), ApiError> {
-    let (existing, created) = match app.store.get_album(dest_id).await? {
+    let (existing, created) = match found {
         Some(album) => (album, false),
         None => {
             let fresh = Album {
@@ -112,9 +151,7 @@ pub async fn ensure_destination(
         }
     };
     if existing.organization_id != organization_id {
-        return Err(ApiError::Conflict(format!(
-            "album {dest_id} already exists and belongs to another organization"
-        )));
+        return Err(taken(dest_id));
     }
     Ok((existing, created))
 }
@@ -146,8 +183,11 @@ pub async fn prepare_for_organization(
     if let Some(m) = moving {
         return Err(moving_conflict(source_id, &m.to));
     }
+    let found = existing_destination(app, organization_id, &dest_id).await?;
+    // Its jobs bill each step against the day's copies (decision 0015).
+    quota::check_destination(app, &source, found.as_ref()).await?;
     let (destination, created) =
-        ensure_destination(app, organization_id, &dest_id, source.images_count).await?;
+        ensure_destination(app, organization_id, &dest_id, source.images_count, found).await?;
     Ok(Plan {
         source,
         destination,

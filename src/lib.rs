@@ -41,6 +41,7 @@ pub mod http;
 pub mod image;
 pub mod jobs;
 pub mod metrics;
+pub mod quota;
 pub mod schedule;
 pub mod secret;
 pub mod secret_source;

@@ -52,6 +52,8 @@ pub struct App {
     /// at most `Config::api_secret_cache` (≤ 60 s): the bound on how long a
     /// revoked secret keeps working here (`crate::api_secrets`).
     pub api_secrets: SecretCache,
+    /// The organizations' quota limits, read lately (decision 0015).
+    pub quotas: crate::quota::LimitBook,
 }
 
 impl App {
@@ -59,6 +61,7 @@ impl App {
     pub fn new(config: Config, store: Store) -> Self {
         Self {
             api_secrets: SecretCache::new(config.api_secret_cache),
+            quotas: crate::quota::LimitBook::new(config.quotas, crate::quota::LIMITS_CACHE),
             config,
             store,
             copy: CopyOptions::default(),

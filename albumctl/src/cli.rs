@@ -59,6 +59,12 @@ enum Command {
         #[command(subcommand)]
         command: crate::secrets::SecretsCommand,
     },
+    /// An organization's quotas (decision 0015): override them, show them
+    /// with its usage.
+    Quotas {
+        #[command(subcommand)]
+        command: crate::quotas::QuotasCommand,
+    },
     /// Create the album if needed and add N realistic images.
     Seed(SeedArgs),
     /// Spread an existing album's images over more partitions (decision
@@ -233,6 +239,11 @@ async fn run(cli: Cli) -> Result<(), String> {
         Command::Dlq { command } => dlq(command).await,
         Command::Secrets { command } => {
             crate::secrets::run(&store().await?, command, &mut std::io::stdout()).await
+        }
+        Command::Quotas { command } => {
+            let env = |k: &str| std::env::var(k).ok();
+            let defaults = album_api::config::quota_limits(env).map_err(|e| e.to_string())?;
+            crate::quotas::run(&store().await?, command, defaults, &mut std::io::stdout()).await
         }
         Command::Seed(args) => seed(args).await,
         Command::Reshard { album, shards } => reshard(&album, shards).await,

@@ -4,7 +4,7 @@
 //! administration CLI ([`cli`]), the local dev server ([`dev`]) over the
 //! template's routes ([`template`]), organizations' API secrets
 //! ([`secrets`]), the table definition read from
-//! `template.yaml` ([`schema`]), realistic sample images ([`seed`]), the
+//! `template.yaml` ([`schema`]), organizations' quotas ([`quotas`]), realistic sample images ([`seed`]), the
 //! dead-letter queue's listing and redrive ([`dlq`]), and DynamoDB's
 //! per-partition limits in front of an emulator ([`partition_sim`]), a
 //! layer on the reverse proxy ([`proxy`]) that the tests' fault injector
@@ -20,6 +20,7 @@ pub mod dev;
 pub mod dlq;
 pub mod partition_sim;
 pub mod proxy;
+pub mod quotas;
 pub mod schema;
 pub mod secrets;
 pub mod seed;

@@ -59,7 +59,12 @@ async fn serve(app: &App, req: &Request) -> Result<Reply, ApiError> {
             return Ok(accepted());
         }
     }
-    record(app, &claims, &notification).await?;
+    match record(app, &claims, &notification).await {
+        // Past the album's quota: a 2xx that records nothing, so that
+        // Cloudinary does not retry it for ever (decision 0015).
+        Err(ApiError::Quota(q)) => return Ok(crate::quota::upload_refused(q)),
+        recorded => recorded?,
+    }
     Ok(accepted())
 }
 
@@ -208,6 +213,7 @@ async fn record(
     // a 404, like any album this token cannot reach.
     allowed_by_the_form(claims, notification)?;
     issuer_still_there(app, claims).await?;
+    crate::quota::check_destination_grows(app, &album, 1).await?;
     let image = StoredImage { id, record };
     let (album_id, created) = match app.store.add_image(&album, &image).await {
         Ok(created) => (album.id.clone(), created),

@@ -57,7 +57,38 @@ pub(super) async fn run(held: &Held<'_>) -> Result<SliceOutcome, ApiError> {
         let share = app
             .slice_items
             .map(|most| most.saturating_sub(progress.items));
-        match copy_step(app, job, (&source, &destination), until, &progress, share).await {
+        // The step's images are billed before it writes (decision 0015).
+        let left = job.images_total.saturating_sub(progress.copied);
+        let bill = match crate::quota::bill_step(app, &job.organization_id, left).await {
+            Ok(bill) => bill,
+            Err(ApiError::Quota(q)) => {
+                let resume = progress.resume.as_ref();
+                return held
+                    .stop_for_quota(&destination.id, resume, progress.copied, &q)
+                    .await;
+            }
+            // DynamoDB trouble: waited out like a copy step's (decision 0006).
+            Err(ApiError::Unavailable(why)) => {
+                troubles += 1;
+                tracing::warn!(job = %job.id, error = %why, troubles, "billing a step failed; waiting it out within the slice");
+                if !wait_out(troubles, stop_at).await {
+                    return held.hand_off(handing(job, &progress)).await;
+                }
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        let share = match (share, bill.cap) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let stepped = copy_step(app, job, (&source, &destination), until, &progress, share).await;
+        let copied = match &stepped {
+            Ok(report) => report.images_completed,
+            Err(stopped) => stopped.report.images_completed,
+        };
+        bill.settle(app, copied).await;
+        match stepped {
             Ok(report) => {
                 troubles = 0;
                 progress.advance(&report);

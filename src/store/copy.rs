@@ -303,7 +303,12 @@ async fn queue_page(
         let mut chunk = Vec::with_capacity(BATCH_SIZE);
         let mut last_sk = None;
         let mut images = 0;
-        for item in items.by_ref().take(BATCH_SIZE) {
+        // Never past `max_items`: a job step's share is what its quota
+        // reservation allows (decision 0015), not a batch more.
+        let room = opts.max_items.map_or(BATCH_SIZE, |most| {
+            (most.saturating_sub(report.items_read) as usize).min(BATCH_SIZE)
+        });
+        for item in items.by_ref().take(room) {
             last_sk = item.get(SK).cloned();
             if is_image(&item) {
                 images += 1;

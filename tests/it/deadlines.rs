@@ -84,7 +84,8 @@ fn route_budget(app: &App, e: Endpoint) -> Duration {
         | Endpoint::ListImages
         | Endpoint::GetDuplication
         | Endpoint::ListTags
-        | Endpoint::ListTagImages => app.budgets().read,
+        | Endpoint::ListTagImages
+        | Endpoint::GetUsage => app.budgets().read,
     }
 }
 
@@ -189,6 +190,7 @@ async fn fixture(tag: &str) -> Fixture {
                     &tagging::move_body(&format!("renamed-{tag}"), None, false),
                     calls::Format::Http,
                 ),
+                Endpoint::GetUsage => e.event(Some(&token), None),
             };
             (e, ev)
         })

@@ -23,6 +23,7 @@ mod jobs;
 mod lifecycle;
 mod operations;
 mod partition_sim;
+mod quotas;
 mod shards;
 mod sharinpix_examples;
 mod tags;
