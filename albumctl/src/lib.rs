@@ -5,7 +5,8 @@
 //! template's routes ([`template`]), organizations' API secrets
 //! ([`secrets`]), the table definition read from
 //! `template.yaml` ([`schema`]), realistic sample images ([`seed`]), the
-//! dead-letter queue's listing and redrive ([`dlq`]), and DynamoDB's
+//! dead-letter queue's listing and redrive ([`dlq`]), the in-place move
+//! of albums to per-organization keys ([`migrate`]), and DynamoDB's
 //! per-partition limits in front of an emulator ([`partition_sim`]), a
 //! layer on the reverse proxy ([`proxy`]) that the tests' fault injector
 //! shares.
@@ -18,6 +19,7 @@
 pub mod cli;
 pub mod dev;
 pub mod dlq;
+pub mod migrate;
 pub mod partition_sim;
 pub mod proxy;
 pub mod schema;

@@ -167,11 +167,21 @@ async fn malformed_schedule_input_fails_clearly_and_writes_nothing() {
     }
     for album in ["x1", "x2", "x3", "x4"] {
         assert!(
-            store.get_album(album).await.unwrap().is_none(),
+            store
+                .get_album(&crate::support::key(album))
+                .await
+                .unwrap()
+                .is_none(),
             "{album} was created"
         );
     }
-    assert_eq!(store.count_images("theirs").await.unwrap(), 1);
+    assert_eq!(
+        store
+            .count_images(&crate::support::key("theirs"))
+            .await
+            .unwrap(),
+        1
+    );
     assert_eq!(job_items(&store).await, 0);
 }
 

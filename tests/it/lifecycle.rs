@@ -358,12 +358,18 @@ async fn snapshot(env: &TestEnv) -> BTreeMap<String, String> {
 async fn counts(env: &TestEnv, album: &str) -> (u64, u64) {
     let store = env.direct_store().await;
     let stored = store
-        .get_album(album)
+        .get_album(&crate::support::key(album))
         .await
         .expect("get album")
         .unwrap_or_else(|| panic!("album {album} exists"))
         .images_count;
-    (stored, store.count_images(album).await.expect("count"))
+    (
+        stored,
+        store
+            .count_images(&crate::support::key(album))
+            .await
+            .expect("count"),
+    )
 }
 
 /// Follows `x-next-cursor` through `list`, returning the pages' ids.
@@ -701,7 +707,12 @@ async fn create_album_refuses_bad_tokens_restricted_tokens_and_unreadable_bodies
     .await;
     assert_eq!(r.status, 200, "{}", r.text);
     let id = r.json["id"].as_str().unwrap();
-    let album = env.direct_store().await.get_album(id).await.unwrap();
+    let album = env
+        .direct_store()
+        .await
+        .get_album(&crate::support::key(id))
+        .await
+        .unwrap();
     assert_eq!(album.map(|a| a.organization_id), Some(ORG.to_string()));
 }
 
@@ -826,7 +837,7 @@ async fn list_albums_validates_its_parameters_and_pages_through_exactly_the_albu
     let images: Vec<StoredImage> = (0..6).map(|i| sample_image(&with_images, i)).collect();
     env.direct_store()
         .await
-        .put_images(&with_images, &images)
+        .put_images(&crate::support::key(&with_images), &images)
         .await
         .unwrap();
 
@@ -1333,8 +1344,20 @@ async fn the_webhook_answers_404_and_writes_nothing_for_an_album_that_does_not_e
     assert_error(&r, 404, "not_found", "album never created");
     assert_eq!(snapshot(&env).await, before, "nothing written");
     let store = env.direct_store().await;
-    assert!(store.get_album(ghost).await.unwrap().is_none());
-    assert_eq!(store.count_images(ghost).await.unwrap(), 0);
+    assert!(
+        store
+            .get_album(&crate::support::key(ghost))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(
+        store
+            .count_images(&crate::support::key(ghost))
+            .await
+            .unwrap(),
+        0
+    );
 
     // A token naming an existing album under another organization is no better.
     let existing = "existing_album";
@@ -1363,7 +1386,10 @@ async fn list_images_returns_every_image_when_a_page_outgrows_a_one_megabyte_que
         .collect();
     let store = env.direct_store().await;
     assert_eq!(
-        store.put_images(album, &images).await.unwrap(),
+        store
+            .put_images(&crate::support::key(album), &images)
+            .await
+            .unwrap(),
         images.len() as u64
     );
     let authz = bearer(&env.token(USER, None));

@@ -927,11 +927,18 @@ async fn a_replayed_delivery_creates_nothing_twice() {
         assert_eq!((status, text.as_str()), (201, ""));
         assert_eq!(keys(&world.snapshot().await), keys(&first));
     }
-    assert_eq!(world.store.count_images(SOURCE).await.unwrap(), 4);
     assert_eq!(
         world
             .store
-            .get_album(SOURCE)
+            .count_images(&crate::support::key(SOURCE))
+            .await
+            .unwrap(),
+        4
+    );
+    assert_eq!(
+        world
+            .store
+            .get_album(&crate::support::key(SOURCE))
             .await
             .unwrap()
             .unwrap()
