@@ -152,9 +152,9 @@ async fn malformed_schedule_input_fails_clearly_and_writes_nothing() {
         json!({"source_album_id": SOURCE, "destination_id": "x3/..", "organization_id": ORG}),
         json!("just a string"),
         json!({"detail-type": "Duplicate album", "detail": {"source_album_id": SOURCE}}),
-        // Authorization: the schedule's organization must own the source and destination.
+        // Authorization: the schedule's organization must own the source
+        // (a destination id is always its own: decision 0014).
         json!({"source_album_id": SOURCE, "destination_id": "x4", "organization_id": OTHER_ORG}),
-        json!({"source_album_id": SOURCE, "destination_id": "theirs", "organization_id": ORG}),
     ];
     for payload in cases {
         let err = scheduled_duplicate::handle(
@@ -177,7 +177,7 @@ async fn malformed_schedule_input_fails_clearly_and_writes_nothing() {
     }
     assert_eq!(
         store
-            .count_images(&crate::support::key("theirs"))
+            .count_images(&album_api::album::AlbumKey::new(OTHER_ORG, "theirs"))
             .await
             .unwrap(),
         1
