@@ -202,21 +202,33 @@ impl Store {
         org: &str,
         id: &str,
     ) -> Result<Vec<ItemKey>, StoreError> {
-        let out = retry::bounded("Query", self.budgets.read, {
-            self.index_query(BY_IMAGE_INDEX, "iid = :id")
-                .expression_attribute_values(":id", s(id))
-                .limit(8)
-                .send()
-        })
-        .await?;
+        // The organization's partitions only, filtered by the index (every
+        // page read, so that other organizations' items of this id cannot
+        // crowd the caller's out of a page).
+        let prefix = format!("A#{org}/");
         let mut keys = Vec::new();
-        for item in out.items() {
-            let pk = get_s(item, PK)?;
-            if album_of_shard_pk(pk).is_some_and(|(album, _)| album.org == org) {
-                keys.push(ItemKey::of(pk, get_s(item, SK)?)?);
+        let mut start: Option<Item> = None;
+        loop {
+            let out = retry::bounded("Query", self.budgets.read, {
+                self.index_query(BY_IMAGE_INDEX, "iid = :id")
+                    .filter_expression("begins_with(pk, :org)")
+                    .expression_attribute_values(":id", s(id))
+                    .expression_attribute_values(":org", s(&prefix))
+                    .set_exclusive_start_key(start.clone())
+                    .send()
+            })
+            .await?;
+            for item in out.items() {
+                let pk = get_s(item, PK)?;
+                if album_of_shard_pk(pk).is_some_and(|(album, _)| album.org == org) {
+                    keys.push(ItemKey::of(pk, get_s(item, SK)?)?);
+                }
+            }
+            match out.last_evaluated_key {
+                Some(k) if !k.is_empty() => start = Some(k),
+                _ => return Ok(keys),
             }
         }
-        Ok(keys)
     }
 
     /// A strongly consistent Query of the image items of partition `pk`
