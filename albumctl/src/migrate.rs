@@ -4,8 +4,9 @@
 //!
 //! Per album: its album item is copied to the new key (only if absent, so
 //! what the API wrote there since is kept), then each legacy partition is
-//! read page by page and each page written to the new partition of the
-//! same shard, then deleted from the legacy one (an item is never in
+//! read page by page and each page written to the new partitions (each
+//! item to its image's shard of the album now stored), then deleted from
+//! the legacy one (an item is never in
 //! neither place), then the album is recounted, and its legacy album item
 //! deleted last. An interrupted run leaves the legacy album item, so a
 //! re-run finds the album and finishes it: items already moved are no
@@ -24,7 +25,7 @@
 use album_api::album::{AlbumKey, is_valid_id};
 use album_api::store::keys::{
     ALBUM_CONTENT_END, ALBUM_SK, MAX_SHARDS, ORGANIZATION_ID, PK, SHARDS, SK, TAG_IMAGE_SK_PREFIX,
-    album_pk, shard_pk,
+    album_pk, image_id_of_sk, image_pk, tag_image_sk_parts,
 };
 use album_api::store::{Item, Store, batch};
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -205,15 +206,22 @@ async fn migrate_album(
     let mut album_item = legacy.clone();
     album_item.insert(PK.into(), AttributeValue::S(album_pk(key)));
     put_if_absent(store, album_item).await?;
-    let shards = legacy
+    // Items go where the album now stored reads them: its shard count is
+    // the legacy one, unless the API made the album under the new key
+    // first (then the legacy items merge into it).
+    let album = store
+        .get_album(key)
+        .await
+        .map_err(MigrateError::of)?
+        .ok_or_else(|| MigrateError(format!("album {key} vanished while migrated")))?;
+    let legacy_shards = legacy
         .get(SHARDS)
         .and_then(|v| v.as_n().ok())
         .and_then(|n| n.parse::<u32>().ok())
         .unwrap_or(1)
         .clamp(1, MAX_SHARDS);
-    for shard in 0..shards {
+    for shard in 0..legacy_shards {
         let from = legacy_shard_pk(&key.id, shard);
-        let to = shard_pk(key, shard);
         loop {
             // Always the first page: what was moved is gone from it.
             let out = store
@@ -249,13 +257,16 @@ async fn migrate_album(
                         .collect()
                 })
                 .collect();
-            let moved: Vec<Item> = page
-                .into_iter()
-                .map(|mut i| {
-                    i.insert(PK.into(), AttributeValue::S(to.clone()));
-                    i
-                })
-                .collect();
+            let mut moved = Vec::with_capacity(page.len());
+            for mut item in page {
+                let sk = text(&item, SK)?;
+                let image = image_id_of_sk(sk)
+                    .or_else(|| tag_image_sk_parts(sk).map(|(_, image, _)| image))
+                    .ok_or_else(|| MigrateError(format!("{from}: bad sort key {sk}")))?;
+                let to = image_pk(key, album.shards, image);
+                item.insert(PK.into(), AttributeValue::S(to));
+                moved.push(item);
+            }
             let n = moved.len() as u64;
             batch::write_all(store, moved)
                 .await

@@ -500,11 +500,14 @@ async fn a_legacy_table_migrates_to_per_organization_keys_and_reads_back_exactly
     let env = TestEnv::new("migrate").await;
     let store = env.direct_store().await;
     let (_, tagged) = legacy_table(&store).await;
-    // Before: nothing of the legacy layout is visible.
+    // Before: nothing of the legacy layout is visible, and an album made
+    // under the new key meanwhile (one shard, where the legacy one has 4)
+    // takes the legacy items in, each into a shard it reads.
     assert_eq!(
         count_seen(&env.app, &env.token(USER, None), "one").await.0,
         404
     );
+    seed_album(&store, "many", ORG, 0).await;
     let summary = migrate(&store, &MigrateArgs::default()).await.unwrap();
     assert!(summary.finished, "{summary}");
     assert_eq!(
