@@ -791,6 +791,8 @@ class Bench:
                 str(self.dynalite.pid),
                 "--source",
                 album_of(n),
+                "--org",
+                ORG,
                 "--items",
                 str(n),
                 "--concurrency",

@@ -2,19 +2,19 @@
 //! EventBridge schedule.
 //!
 //! Order of checks: the destination id is validated first (422), then the
-//! source is resolved (404 before 401, so a token cannot probe other
-//! organizations' ids), then the destination (409 when another
-//! organization's), then the organization's quotas (422, 429; decision
-//! 0015), before anything is written. The destination is created in the
-//! source's organization when missing, merged into when present. The copy
-//! itself is idempotent (deterministic ids) and `images_count` is exact
-//! afterwards: recounted, or, for a destination this duplication created
-//! and nobody else touched, settled from the copy's own tally (decision
-//! 0003).
+//! source is resolved (404 before 401), then the destination, then the
+//! organization's quotas (422, 429; decision 0015), before anything is
+//! written. Both ids are the caller's organization's (decision 0014): what
+//! other organizations hold changes no answer. The destination is created
+//! in the source's organization when missing, merged into when present.
+//! The copy itself is idempotent (deterministic ids) and `images_count` is
+//! exact afterwards: recounted, or, for a destination this duplication
+//! created and nobody else touched, settled from the copy's own tally
+//! (decision 0003).
 
 use std::time::Instant;
 
-use crate::album::{Album, is_valid_id};
+use crate::album::{Album, AlbumKey, is_valid_id};
 use crate::auth::{Ability, Principal};
 use crate::error::ApiError;
 use crate::quota::{self, Admission};
@@ -105,33 +105,21 @@ pub async fn prepare(
     Ok((plan, admission))
 }
 
-/// Album `dest_id` if it exists: a 409 when another organization's.
+/// Album `dest_id` of `organization_id`, if it exists (another
+/// organization's album of the same id is another album, decision 0014).
 async fn existing_destination(
     app: &App,
     organization_id: &str,
     dest_id: &str,
 ) -> Result<Option<Album>, ApiError> {
-    let found = app.store.get_album(dest_id).await?;
-    if found
-        .as_ref()
-        .is_some_and(|a| a.organization_id != organization_id)
-    {
-        return Err(taken(dest_id));
-    }
-    Ok(found)
+    let key = AlbumKey::new(organization_id, dest_id);
+    Ok(app.store.get_album(&key).await?)
 }
 
-/// The 409 of a destination id another organization holds.
-fn taken(dest_id: &str) -> ApiError {
-    ApiError::Conflict(format!(
-        "album {dest_id} already exists and belongs to another organization"
-    ))
-}
-
-/// The destination album, and whether this call created it: `found` (read
-/// by [`existing_destination`]), else created in `organization_id`, with as
-/// many image partitions as `expected_images` call for (decision 0012); a
-/// 409 when another organization created it meanwhile.
+/// The destination album of `organization_id`, and whether this call
+/// created it: `found` (read by [`existing_destination`]), else created,
+/// with as many image partitions as `expected_images` call for (decision
+/// 0012).
 pub async fn ensure_destination(
     app: &App,
     organization_id: &str,
@@ -150,9 +138,6 @@ pub async fn ensure_destination(
             app.store.create_or_get_album(&fresh).await?
         }
     };
-    if existing.organization_id != organization_id {
-        return Err(taken(dest_id));
-    }
     Ok((existing, created))
 }
 
@@ -169,12 +154,14 @@ pub async fn prepare_for_organization(
     if !is_valid_id(source_id) {
         return Err(ApiError::Unprocessable("source_album_id is invalid".into()));
     }
+    if !is_valid_id(organization_id) {
+        return Err(ApiError::Unprocessable("organization_id is invalid".into()));
+    }
     let dest_id = self::destination_id(source_id, Some(destination_id))?;
     let (source, moving) = app
         .store
-        .get_album_and_move(source_id)
+        .get_album_and_move(&AlbumKey::new(organization_id, source_id))
         .await?
-        .filter(|(a, _)| a.organization_id == organization_id)
         .ok_or_else(|| {
             ApiError::NotFound(format!(
                 "album {source_id} not found in organization {organization_id}"
@@ -246,7 +233,7 @@ pub async fn run_copy(
     })?;
     let mut album = destination.clone();
     if report.finished {
-        let count = settle_count(app, &destination.id, opts.fresh_destination, &report).await;
+        let count = settle_count(app, &destination.key(), opts.fresh_destination, &report).await;
         album.images_count = count.map_err(|error| Interrupted {
             report: report.clone(),
             error,
@@ -271,7 +258,7 @@ pub async fn run_copy(
 /// recounted otherwise (decision 0003).
 async fn settle_count(
     app: &App,
-    destination: &str,
+    destination: &AlbumKey,
     fresh: bool,
     report: &CopyReport,
 ) -> Result<u64, ApiError> {

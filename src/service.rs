@@ -194,8 +194,8 @@ async fn integrator_principal(
     })
 }
 
-/// An album the caller may reach: 404 when absent or in another
-/// organization (indistinguishable), 401 (`X-message: Access denied`) when the token lacks `ability`.
+/// An album the caller may reach: 404 when its organization holds none of
+/// that id (whatever other organizations hold), 401 (`X-message: Access denied`) when the token lacks `ability`.
 pub async fn album_for(
     app: &App,
     principal: &Principal,
@@ -215,7 +215,13 @@ pub async fn album_and_move_for(
     abilities: &[Ability],
 ) -> Result<(Album, Option<MoveState>), ApiError> {
     let not_found = || ApiError::NotFound(format!("album {album_id} not found"));
-    if !crate::album::is_valid_id(album_id) {
+    // Album ids are per organization (decision 0014): the caller's
+    // organization is half the key, so another's album of this id is
+    // never read. An organization id that could shift a key's parts names
+    // no album either.
+    if !crate::album::is_valid_id(album_id)
+        || !crate::album::is_valid_id(&principal.organization_id)
+    {
         return Err(not_found());
     }
     // Every album a request reads passes here: the invocation's first is
@@ -224,12 +230,9 @@ pub async fn album_and_move_for(
     crate::telemetry::annotate_album(album_id);
     let (album, moving) = app
         .store
-        .get_album_and_move(album_id)
+        .get_album_and_move(&principal.album_key(album_id))
         .await?
         .ok_or_else(not_found)?;
-    if album.organization_id != principal.organization_id {
-        return Err(not_found());
-    }
     if !abilities.iter().all(|a| principal.can(album_id, *a)) {
         return Err(ApiError::Forbidden(format!(
             "this token may not do that on album {album_id}"

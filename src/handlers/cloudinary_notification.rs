@@ -15,6 +15,7 @@
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::Value;
 
+use crate::album::{AlbumKey, is_valid_id};
 use crate::auth::{NotificationClaims, verify_notification_token};
 use crate::cloudinary::{
     ALLOWED_RESOURCE_TYPE, MAX_UPLOAD_BYTES, WebhookError, verify_notification,
@@ -198,19 +199,22 @@ async fn record(
                 ApiError::BadRequest(format!("upload notification: {e}")),
             )
         })?;
-    let album = app
-        .store
-        .get_album(&claims.album_id)
-        .await?
-        .filter(|a| a.organization_id == claims.organization_id)
-        .ok_or_else(|| {
-            reject(
-                WebhookRejection::NotFound,
-                ApiError::NotFound("the album of this upload no longer exists".into()),
-            )
-        })?;
-    // After the album: a token naming another organization's album stays
-    // a 404, like any album this token cannot reach.
+    // The token names the organization as well as the album: its `X`,
+    // not another organization's (decision 0014).
+    let key = AlbumKey::new(&claims.organization_id, &claims.album_id);
+    let valid = is_valid_id(&key.org) && is_valid_id(&key.id);
+    let found = match valid {
+        true => app.store.get_album(&key).await?,
+        false => None,
+    };
+    let album = found.ok_or_else(|| {
+        reject(
+            WebhookRejection::NotFound,
+            ApiError::NotFound("the album of this upload no longer exists".into()),
+        )
+    })?;
+    // After the album: a token naming an album its organization does not
+    // hold stays a 404, like any album this token cannot reach.
     allowed_by_the_form(claims, notification)?;
     issuer_still_there(app, claims).await?;
     crate::quota::check_destination_grows(app, &album, 1).await?;
@@ -220,11 +224,15 @@ async fn record(
         // The album is being renamed or merged: the upload goes where its
         // images go (decision 0011).
         Err(StoreError::Moving { to, .. }) => {
-            let destination = app.store.get_album(&to).await?.ok_or_else(|| {
-                ApiError::Unavailable(format!(
-                    "album {to}, where this upload goes, is not there yet"
-                ))
-            })?;
+            let destination = app
+                .store
+                .get_album(&key.sibling(&to))
+                .await?
+                .ok_or_else(|| {
+                    ApiError::Unavailable(format!(
+                        "album {to}, where this upload goes, is not there yet"
+                    ))
+                })?;
             let created = app.store.add_image(&destination, &image).await?;
             (to, created)
         }

@@ -34,7 +34,7 @@ async fn serve(app: &App, req: &Request) -> Result<Reply, ApiError> {
         ));
     }
     let album = match job.status {
-        JobStatus::Done => match app.store.get_album(&job.destination_id).await? {
+        JobStatus::Done => match app.store.get_album(&job.destination_key()).await? {
             Some(a) => Some(album_value(app, principal, &a, caller.now).await?),
             None => None,
         },

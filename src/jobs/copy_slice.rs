@@ -40,8 +40,8 @@ impl Progress {
 pub(super) async fn run(held: &Held<'_>) -> Result<SliceOutcome, ApiError> {
     let (app, job, stop_at) = (held.app, held.job, held.stop_at);
     let store = &app.store;
-    let source = store.get_album(&job.source_album_id).await?;
-    let destination = store.get_album(&job.destination_id).await?;
+    let source = store.get_album(&job.source_key()).await?;
+    let destination = store.get_album(&job.destination_key()).await?;
     let (Some(source), Some(destination)) = (source, destination) else {
         let why = "the source or destination album no longer exists";
         return held.fail(why).await;
@@ -93,7 +93,7 @@ pub(super) async fn run(held: &Held<'_>) -> Result<SliceOutcome, ApiError> {
                 troubles = 0;
                 progress.advance(&report);
                 if report.finished {
-                    let count = store.recount_images(&destination.id).await?;
+                    let count = store.recount_images(&destination.key()).await?;
                     return held.finish(progress.copied, destination, count).await;
                 }
                 let share_done = app.slice_items.is_some_and(|most| progress.items >= most);

@@ -253,7 +253,12 @@ impl Held<'_> {
         quota: &crate::quota::Exceeded,
     ) -> Result<SliceOutcome, ApiError> {
         let (app, job, owner) = (self.app, self.job, self.owner);
-        app.store.recount_images(destination).await?;
+        app.store
+            .recount_images(&crate::album::AlbumKey::new(
+                &job.organization_id,
+                destination,
+            ))
+            .await?;
         let why = crate::quota::stopped_because(quota);
         let (org, source) = (&job.organization_id, &job.source_album_id);
         let expiry = app.store.stopped_job_expiry();

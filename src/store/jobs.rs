@@ -6,6 +6,7 @@
 //! seconds: `crate::jobs`). Setting `handoff` when a slice runs out of time
 //! is what the DynamoDB Streams worker is triggered by (decision 0005).
 
+use crate::album::AlbumKey;
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
@@ -120,6 +121,16 @@ pub struct Holder {
 }
 
 impl Job {
+    /// Its source album's key (the job's organization's, decision 0014).
+    pub fn source_key(&self) -> AlbumKey {
+        AlbumKey::new(&self.organization_id, &self.source_album_id)
+    }
+
+    /// Its destination album's key (the job's organization's).
+    pub fn destination_key(&self) -> AlbumKey {
+        AlbumKey::new(&self.organization_id, &self.destination_id)
+    }
+
     /// A job about to start: running, nothing copied, no slice run yet.
     /// Callers set progress (`images_copied`, `resume`, `slices`) and
     /// `tags` with struct update syntax.

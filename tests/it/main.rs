@@ -22,6 +22,7 @@ mod integrator_tokens;
 mod jobs;
 mod lifecycle;
 mod operations;
+mod org_album_ids;
 mod partition_sim;
 mod quotas;
 mod shards;

@@ -139,7 +139,7 @@ async fn each_quota_is_answered_before_any_write() {
         before,
         "no refused request wrote anything"
     );
-    assert!(store.get_album("fresh").await.unwrap().is_none());
+    assert!(store.get_album(&key("fresh")).await.unwrap().is_none());
     assert_album_exact(&store, "holds10", 10, "refused merge").await;
     let usage = store.quota_usage(ORG).await.unwrap();
     assert_eq!(
@@ -180,7 +180,7 @@ async fn two_duplicates_racing_for_the_last_images_of_the_day_exactly_one_passes
     };
     assert_album_exact(&store, winner, 12, "the one that passed").await;
     assert!(
-        store.get_album(loser).await.unwrap().is_none(),
+        store.get_album(&key(loser)).await.unwrap().is_none(),
         "the refused one wrote nothing"
     );
     let usage = store.quota_usage(ORG).await.unwrap();
