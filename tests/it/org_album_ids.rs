@@ -6,7 +6,9 @@
 use std::time::Duration;
 
 use crate::support::calls::*;
-use crate::support::security::{Endpoint, jwt_secret, signed_webhook_event, upload_notification};
+use crate::support::security::{
+    Endpoint, notification_key, signed_webhook_event, upload_notification,
+};
 use crate::support::tagging::*;
 use crate::support::*;
 use album_api::album::{Album, AlbumKey};
@@ -152,7 +154,8 @@ async fn two_organizations_each_hold_album_x_and_every_route_reaches_only_its_ow
     let t = album_api::service::now();
     let (_, body) = upload_notification(X, 1, t - 5);
     for (user, org) in [(USER, ORG), (OTHER_USER, OTHER_ORG)] {
-        let token = auth::issue_notification_token(user, X, org, &jwt_secret(), t, 3600).unwrap();
+        let token =
+            auth::issue_notification_token(user, X, org, &notification_key(), t, 3600).unwrap();
         let r = call(
             app,
             Endpoint::Webhook,

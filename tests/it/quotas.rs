@@ -352,7 +352,7 @@ async fn a_merge_or_an_upload_past_the_album_quota_records_nothing() {
         USER,
         "full",
         ORG,
-        &album_api::secret::Secret::new(JWT_SECRET),
+        &crate::support::security::notification_key(),
         album_api::service::now(),
         3600,
     )
