@@ -38,6 +38,7 @@ pub mod entry;
 pub mod error;
 pub mod handlers;
 pub mod http;
+pub mod idempotency;
 pub mod image;
 pub mod jobs;
 pub mod metrics;

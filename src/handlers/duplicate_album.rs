@@ -6,6 +6,9 @@
 //! finishes the copy, `GET /api/v1/duplications/{job_id}` shows progress.
 //! A copy that DynamoDB trouble stops part-way is saved the same way when
 //! it can be, else the answer is a 503 with `Retry-After` (decision 0006).
+//! With an `Idempotency-Key`, a retry without `destination_id` copies into
+//! the album the first sending created, and a retry of a 202 answers its
+//! job (`crate::idempotency`).
 
 use std::time::Instant;
 
@@ -15,6 +18,7 @@ use crate::deadline;
 use crate::duplicate::{Plan, prepare, run_copy};
 use crate::error::ApiError;
 use crate::http::{Caller, Reply, answer, params, path_id};
+use crate::idempotency;
 use crate::quota::{self, Admission};
 use crate::service::{App, now_rfc3339};
 use crate::store::copy::CopyReport;
@@ -36,8 +40,30 @@ async fn serve(app: &App, req: &Request) -> Result<Reply, ApiError> {
     let params = params(req)?;
     let requested = params.str("destination_id")?;
     let tags = params.flag("tags")?;
+    let key = idempotency::key_of(req)?;
+    let claimed = match &key {
+        None => None,
+        Some(key) => {
+            // The album a first sending named (a fresh id, or its
+            // `destination_id`): a retry copies into it again, resuming.
+            let fresh = uuid::Uuid::new_v4().to_string();
+            let album_id = requested.unwrap_or(&fresh);
+            let route = format!("POST /api/v1/albums/{source_id}/duplicate");
+            Some(idempotency::claim(app, &caller, req, key, &route, album_id).await?)
+        }
+    };
+    // A first sending that answered 202: its job, as it stands now.
+    if let Some(job_id) = claimed.as_ref().and_then(|c| c.job_id.as_deref())
+        && let Some(job) = app.store.get_job(job_id).await?
+    {
+        return caller.accepted(&job);
+    }
+    let requested = claimed
+        .as_ref()
+        .map_or(requested, |c| Some(c.album_id.as_str()));
     let (mut plan, admission) = prepare(app, &caller.principal, &source_id, requested).await?;
     plan.tags = tags;
+    let key = key.as_deref();
     if admission.resume.is_some() {
         return resume_stopped(app, &caller, &plan, &admission).await;
     }
@@ -59,7 +85,7 @@ async fn serve(app: &App, req: &Request) -> Result<Reply, ApiError> {
         // be saved (the worker finishes it once DynamoDB recovers); else
         // the 503, and the client's retry completes the copy exactly.
         Err(stopped) if stopped.report.items_completed > 0 || stopped.report.finished => {
-            match continue_as_job(app, &caller, &plan, &admission, &stopped.report).await {
+            match continue_as_job(app, &caller, &plan, &admission, &stopped.report, key).await {
                 Ok(reply) => return Ok(reply),
                 Err(e) => {
                     tracing::warn!(error = %e, "could not save the interrupted copy as a job");
@@ -72,20 +98,22 @@ async fn serve(app: &App, req: &Request) -> Result<Reply, ApiError> {
             return Err(stopped.error);
         }
     };
-    continue_as_job(app, &caller, &plan, &admission, &report).await
+    continue_as_job(app, &caller, &plan, &admission, &report, key).await
 }
 
 /// Saves the copy's progress as a job the worker continues from `report`'s
 /// resume key, and answers 202 with it. The inline part is billed here;
 /// the job takes a running slot and bills its own steps. With every slot
 /// taken (jobs started since the admission), the job is saved already
-/// stopped by the quota, resumable like any (decision 0015).
+/// stopped by the quota, resumable like any (decision 0015). The job is
+/// recorded on the request's `Idempotency-Key`, for a retry to answer it.
 async fn continue_as_job(
     app: &App,
     caller: &Caller<'_>,
     plan: &Plan,
     admission: &Admission,
     report: &CopyReport,
+    key: Option<&str>,
 ) -> Result<Reply, ApiError> {
     admission.settle(app, report.images_completed).await;
     let (source, destination) = (&plan.source, &plan.destination);
@@ -128,6 +156,9 @@ async fn continue_as_job(
         }
     };
     tracing::info!(job = %job.id, copied = job.images_copied, total = job.images_total, status = job.status.as_str(), "copy continues as a job");
+    if let Some(key) = key {
+        idempotency::record_job(app, caller, key, &job.id).await;
+    }
     caller.accepted(&job)
 }
 

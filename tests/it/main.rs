@@ -18,6 +18,7 @@ mod fault_kinds;
 mod fault_proxy_selftest;
 mod fresh_destination_count;
 mod hostile_input;
+mod idempotent_duplicates;
 mod integrator_tokens;
 mod jobs;
 mod lifecycle;
