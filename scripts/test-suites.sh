@@ -26,10 +26,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p .local
 started=$SECONDS
-# CPU seconds (user + system) of this script's children that have ended.
+# CPU=the CPU seconds (user + system) of this script's children that have
+# ended. Called directly, not in $(...): a subshell's `times` starts at 0.
 cpu() {
   times >.local/.times
-  awk 'NR == 2 { s = 0; for (i = 1; i <= 2; i++) { split($i, t, "m"); s += t[1] * 60 + t[2] } printf "%.0f", s }' .local/.times
+  CPU=$(awk 'NR == 2 { s = 0; for (i = 1; i <= 2; i++) { split($i, t, "m"); s += t[1] * 60 + t[2] } printf "%.0f", s }' .local/.times)
 }
 
 checks() {
@@ -59,11 +60,11 @@ clippy_driver="$(rustc --print sysroot)/bin/clippy-driver"
 export RUSTC_WORKSPACE_WRAPPER="$clippy_driver" CLIPPY_ARGS=-Dwarnings
 cargo build --workspace --bins --examples --quiet
 cargo test --workspace --tests --no-run --quiet
-echo "[suites] test build, clippy -D warnings included: $((SECONDS - started)) s, $(cpu) s of CPU"
+cpu; echo "[suites] test build, clippy -D warnings included: $((SECONDS - started)) s, $CPU s of CPU"
 rc_checks=0; wait "$checks_pid" || rc_checks=$?
 echo "[suites] template and spec checks (exit $rc_checks, $((SECONDS - started)) s)"; cat .local/checks.log
 
-build_cpu=$(cpu)
+cpu; build_cpu=$CPU
 scripts/with-dynalite.sh cargo test --workspace --tests >.local/test-dynalite.log 2>&1 &
 dynalite=$!
 # Three test threads against moto: much of its run is waiting (budgets
@@ -77,5 +78,5 @@ rc_logs=0; scripts/with-dynalite.sh scripts/check-logs.sh >.local/check-logs.log
 echo "== the log check (exit $rc_logs, $((SECONDS - started)) s)"; cat .local/check-logs.log
 rc_moto=0; wait "$moto" || rc_moto=$?
 echo "== against moto (exit $rc_moto, $((SECONDS - started)) s)"; cat .local/test-moto.log
-echo "[suites] suites: $((SECONDS - started)) s since the build began, $(($(cpu) - build_cpu)) s of CPU (the emulators' included)"
+cpu; echo "[suites] suites: $((SECONDS - started)) s since the build began, $((CPU - build_cpu)) s of CPU (the emulators' included)"
 [ "$rc_checks" = 0 ] && [ "$rc_dynalite" = 0 ] && [ "$rc_logs" = 0 ] && [ "$rc_moto" = 0 ]
