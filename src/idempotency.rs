@@ -67,6 +67,51 @@ pub async fn claim(
     route: &str,
     album_id: &str,
 ) -> Result<Claimed, ApiError> {
+    Ok(
+        match claim_for(app, caller, req, key, route, Some(album_id)).await? {
+            Claim::Claimed {
+                album_id: Some(first),
+                job_id,
+                ..
+            } => Claimed {
+                album_id: first,
+                job_id,
+            },
+            // New, or (never, the route being in the fingerprint) claimed by
+            // a route that creates no album: the album asked for.
+            _ => Claimed {
+                album_id: album_id.to_string(),
+                job_id: None,
+            },
+        },
+    )
+}
+
+/// Claims the request's `Idempotency-Key`, if it has one, on a route whose
+/// retries are idempotent by their ids (tags, tag images): all it adds is
+/// the 422 of a key sent before with another request.
+pub async fn guard(
+    app: &App,
+    caller: &Caller<'_>,
+    req: &Request,
+    route: &str,
+) -> Result<(), ApiError> {
+    if let Some(key) = key_of(req)? {
+        claim_for(app, caller, req, &key, route, None).await?;
+    }
+    Ok(())
+}
+
+/// The claim of `key` for `album_id` (if the route creates one): what the
+/// store found, or a 422 when the first request was another.
+async fn claim_for(
+    app: &App,
+    caller: &Caller<'_>,
+    req: &Request,
+    key: &str,
+    route: &str,
+    album_id: Option<&str>,
+) -> Result<Claim, ApiError> {
     // The route is part of the fingerprint: one key names one request.
     // (`POST /albums` passes none: its keys' fingerprints, claimed before
     // duplicates took keys, stay those of the body alone.)
@@ -89,18 +134,12 @@ pub async fn claim(
         )
         .await?;
     match claim {
-        Claim::New => Ok(Claimed {
-            album_id: album_id.to_string(),
-            job_id: None,
-        }),
         Claim::Claimed {
             fingerprint: first, ..
         } if first != fingerprint => Err(ApiError::IdempotencyKeyReused(
             "this Idempotency-Key was sent before with another request".into(),
         )),
-        Claim::Claimed {
-            album_id, job_id, ..
-        } => Ok(Claimed { album_id, job_id }),
+        claim => Ok(claim),
     }
 }
 

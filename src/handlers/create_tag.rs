@@ -5,12 +5,14 @@
 //! organization's, not an album's (SharinPix's examples create them with
 //! album-restricted tokens). The name is slugged (`Super Tag` →
 //! `super-tag`, its `label` stays `Super Tag`); `public`, `listed`,
-//! `visible` and `allow_download` set its flags.
+//! `visible` and `allow_download` set its flags. An `Idempotency-Key`
+//! sent before with another request is a 422 (`crate::idempotency`).
 
 use lambda_http::{Body, Request, Response};
 
 use crate::error::ApiError;
 use crate::http::{Caller, Reply, answer, params};
+use crate::idempotency;
 use crate::service::{App, now_rfc3339};
 use crate::tags::{flags_of, slug, tag_json, valid_name};
 
@@ -27,6 +29,7 @@ async fn serve(app: &App, req: &Request) -> Result<Reply, ApiError> {
     let label = valid_name(params.str("name")?)?;
     let name = slug(&label)?;
     let flags = flags_of(&params)?;
+    idempotency::guard(app, &caller, req, "POST /api/v1/tags").await?;
     let org = &principal.organization_id;
     let (tag, _created) = app
         .store

@@ -1,10 +1,12 @@
 //! `POST /api/v1/tags/{tag_id}/tag_images`: tags images (`image_ids[]`);
-//! all or none ([`crate::tagging`]).
+//! all or none ([`crate::tagging`]). An `Idempotency-Key` sent before with
+//! another request is a 422 (`crate::idempotency`).
 
 use lambda_http::{Body, Request, Response};
 
 use crate::error::ApiError;
 use crate::http::{Caller, Reply, answer, params, path_id};
+use crate::idempotency;
 use crate::service::App;
 use crate::tagging::tag_images;
 use crate::tags::{MAX_IMAGES_PER_REQUEST, resolve, tag_image_json};
@@ -26,6 +28,8 @@ async fn serve(app: &App, req: &Request) -> Result<Reply, ApiError> {
             "image_ids must name 1 to {MAX_IMAGES_PER_REQUEST} images"
         )));
     }
+    let route = format!("POST /api/v1/tags/{tag_ref}/tag_images");
+    idempotency::guard(app, &caller, req, &route).await?;
     let tag = resolve(app, &caller.principal.organization_id, &tag_ref).await?;
     let tagged = tag_images(app, &caller.principal, &tag, &ids).await?;
     let cld = app.config.cloudinary()?;

@@ -1,7 +1,8 @@
 //! Idempotency keys of the album-creating routes: which album a caller's key created.
 //!
 //! One item per (user, key) in the user's partition: `pk = U#<user>`,
-//! `sk = K#<key>` (decision 0001), holding the album id the key created,
+//! `sk = K#<key>` (decision 0001), holding the album id the key created
+//! (none for the routes whose ids derive from what they create),
 //! the request's fingerprint and `expires_at` (and, for a duplicate that
 //! answered 202, its `job_id`). Claiming a key is one
 //! conditional `PutItem` that succeeds when no live claim exists, so two
@@ -15,6 +16,8 @@ use super::{Store, StoreError, retry};
 
 /// Sort-key prefix of idempotency-key items.
 pub const KEY_SK_PREFIX: &str = "K#";
+/// The attribute naming the album a key's request created.
+const ALBUM_ID: &str = "album_id";
 /// The attribute naming the job a key's request answered 202 with.
 const JOB_ID: &str = "job_id";
 
@@ -26,8 +29,8 @@ pub enum Claim {
     /// The key was claimed before, for `album_id` with a body whose
     /// fingerprint is `fingerprint`.
     Claimed {
-        /// The album the key names.
-        album_id: String,
+        /// The album the key names, if its route creates albums.
+        album_id: Option<String>,
         /// The fingerprint of the request that claimed it.
         fingerprint: String,
         /// The job that request answered 202 with, once recorded.
@@ -36,7 +39,7 @@ pub enum Claim {
 }
 
 impl Store {
-    /// Claims `key` of `user_id` for `album_id`, created from a request
+    /// Claims `key` of `user_id` for `album_id` (if any), created from a request
     /// whose body has `fingerprint`, for `ttl` from `now` (epoch seconds).
     /// A claim older than its `ttl` counts as free even before DynamoDB's
     /// TTL deletes it (which may take a day or two).
@@ -44,19 +47,21 @@ impl Store {
         &self,
         user_id: &str,
         key: &str,
-        album_id: &str,
+        album_id: Option<&str>,
         fingerprint: &str,
         now: u64,
         ttl: Duration,
     ) -> Result<Claim, StoreError> {
         let sk = format!("{KEY_SK_PREFIX}{key}");
-        let item = Item::from([
+        let mut item = Item::from([
             (PK.into(), s(user_pk(user_id))),
             (SK.into(), s(&sk)),
-            ("album_id".into(), s(album_id)),
             ("fingerprint".into(), s(fingerprint)),
             (EXPIRES_AT.into(), n(now + ttl.as_secs())),
         ]);
+        if let Some(album_id) = album_id {
+            item.insert(ALBUM_ID.into(), s(album_id));
+        }
         let claimed = retry::conditional("PutItem", self.budgets.write, {
             self.put_of(item.clone())
                 .condition_expression("attribute_not_exists(pk) OR #x <= :now")
@@ -73,7 +78,7 @@ impl Store {
             StoreError::Unavailable("the idempotency key changed while read".into())
         })?;
         Ok(Claim::Claimed {
-            album_id: get_s(&existing, "album_id")?.to_string(),
+            album_id: existing.get(ALBUM_ID).and_then(|v| v.as_s().ok()).cloned(),
             fingerprint: get_s(&existing, "fingerprint")?.to_string(),
             job_id: existing.get(JOB_ID).and_then(|v| v.as_s().ok()).cloned(),
         })

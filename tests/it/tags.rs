@@ -1596,3 +1596,52 @@ async fn the_sample_events_of_the_tag_functions_work_as_sent() {
         assert_ne!(left[0].id, named);
     }
 }
+
+#[tokio::test]
+async fn an_idempotency_key_on_the_tag_routes_replays_its_request_and_refuses_another() {
+    let env = TestEnv::new("tag-idem").await;
+    let store = env.direct_store().await;
+    let images = seed_album(&store, "keyed", ORG, 2).await;
+    let token = env.token(USER, None);
+    let auth = bearer(&token);
+    let keyed = |mut e: Value, key: &str| {
+        crate::support::security::set_header(&mut e, "idempotency-key", Some(key));
+        e
+    };
+    let create = |name: &str| {
+        keyed(
+            create_tag_event(Some(&auth), &Payload::form(&[("name", name)]), Format::Http),
+            "tag-key",
+        )
+    };
+    let first = call(&env.app, Endpoint::CreateTag, &create("Sea")).await;
+    assert_success(&first, 200, USER, "a keyed tag");
+    let again = call(&env.app, Endpoint::CreateTag, &create("Sea")).await;
+    assert_success(&again, 200, USER, "the keyed request again");
+    assert_eq!(again.json["id"], first.json["id"]);
+    let before = snapshot(&env).await;
+    let other = call(&env.app, Endpoint::CreateTag, &create("Sky")).await;
+    assert_eq!(other.status, 422, "{}", other.json);
+    assert_eq!(other.json["error"]["code"], "idempotency_key_reused");
+    let after = snapshot(&env).await;
+    assert_eq!(before, after, "{}", snapshot_diff(&before, &after));
+
+    // Tagging: the same key on another tag's route is another request.
+    let (a, b) = (&images[0].id, &images[1].id);
+    let sky = create_tag(&env.app, &token, "sky").await;
+    let tagging = |tag: &str| {
+        keyed(
+            tag_images_event(Some(&auth), tag, &image_ids_form(&[a, b]), Format::Http),
+            "tagging-key",
+        )
+    };
+    let tagged = call(&env.app, Endpoint::TagImages, &tagging(tag_id(&first.json))).await;
+    assert_success(&tagged, 200, USER, "keyed tagging");
+    let replay = call(&env.app, Endpoint::TagImages, &tagging(tag_id(&first.json))).await;
+    assert_eq!(replay.json, tagged.json, "the same associations");
+    let before = snapshot(&env).await;
+    let elsewhere = call(&env.app, Endpoint::TagImages, &tagging(tag_id(&sky))).await;
+    assert_eq!(elsewhere.status, 422, "{}", elsewhere.json);
+    let after = snapshot(&env).await;
+    assert_eq!(before, after, "{}", snapshot_diff(&before, &after));
+}
