@@ -13,7 +13,8 @@
 //! `docs/adding-a-route.md`), [`http`] and [`entry`] hold the HTTP glue,
 //! [`deadline`] the time budget of an invocation, [`metrics`] what the
 //! functions count, [`config`] and [`secret`], [`secret_source`] the
-//! configuration read at init, and each `src/bin/*.rs` only wires a
+//! configuration read at init ([`secret_refresh`] re-reads the signing
+//! secrets of a warm function), and each `src/bin/*.rs` only wires a
 //! handler to the runtime. What runs beside the functions (the CLI, the
 //! dev server, seeding) is the `albumctl` package (decision 0007).
 
@@ -42,6 +43,7 @@ pub mod jobs;
 pub mod metrics;
 pub mod schedule;
 pub mod secret;
+pub mod secret_refresh;
 pub mod secret_source;
 pub mod service;
 pub mod store;

@@ -23,6 +23,7 @@ mod jobs;
 mod lifecycle;
 mod operations;
 mod partition_sim;
+mod rotation;
 mod shards;
 mod sharinpix_examples;
 mod tags;

@@ -1,0 +1,120 @@
+//! The JWT key rotates without a cold start (decision 0018): a warm
+//! function re-reads its secret after the cache's TTL, accepts tokens of
+//! the previous version until the overlap ends, then refuses them (401).
+//! Secrets Manager is moto's (dynalite serves DynamoDB only), so this runs
+//! in the moto suite.
+
+use std::time::{Duration, Instant};
+
+use album_api::App;
+use album_api::auth;
+use album_api::secret::Secret;
+use album_api::secret_refresh::{LiveKeys, Rules};
+use album_api::secret_source::{self, Needs};
+use album_api::service::now;
+
+use crate::support::security::{Endpoint, raw_parts};
+use crate::support::{
+    CLOUDINARY_URL, NOTIFICATION_SECRET, ORG, SOURCE, TestEnv, USER, bearer, request,
+    secrets_manager, seed_album, unique_table,
+};
+
+const OLD_KEY: &str = "rotation-test-old-key-0123456789abcdef";
+const NEW_KEY: &str = "rotation-test-new-key-0123456789abcdef";
+
+/// `GET /api/v1/albums/{SOURCE}` with a token signed by `key`: the status.
+async fn status_with(app: &App, key: &str) -> u16 {
+    let token = auth::issue_user_token(USER, None, &Secret::new(key), now(), 600).unwrap();
+    let e = Endpoint::GetAlbum.event(Some(&bearer(&token)), Some(SOURCE));
+    raw_parts(Endpoint::GetAlbum.call(app, request(&e)).await.unwrap()).0
+}
+
+/// Sleeps until Unix second `t` has begun.
+async fn until(t: i64) {
+    let wait = (t - now()).max(0) as u64 * 1_000 + 50;
+    tokio::time::sleep(Duration::from_millis(wait)).await;
+}
+
+#[tokio::test]
+async fn a_warm_function_takes_a_rotated_jwt_key_and_refuses_the_previous_one_after_the_overlap() {
+    let Some((sdk, client)) = secrets_manager().await else {
+        return;
+    };
+    let started = Instant::now();
+    let env = TestEnv::new("rotation").await;
+    seed_album(&env.direct_store().await, SOURCE, ORG, 1).await;
+    let secret = client
+        .create_secret()
+        .name(unique_table("rotation-jwt"))
+        .secret_string(OLD_KEY)
+        .send()
+        .await
+        .expect("CreateSecret");
+    let arn = secret.arn.expect("an ARN");
+    // What a deployed function's init does (`App::from_env`), without
+    // touching this process's environment: the JWT key by its ARN, the
+    // other secrets as local values.
+    let lookup = |k: &str| match k {
+        "JWT_SECRET_ARN" => Some(arn.clone()),
+        "NOTIFICATION_SECRET" => Some(NOTIFICATION_SECRET.to_string()),
+        "CLOUDINARY_URL" => Some(CLOUDINARY_URL.to_string()),
+        _ => None,
+    };
+    let read = secret_source::resolve(Needs::ALBUMS, &lookup, &sdk)
+        .await
+        .unwrap();
+    let (ttl, overlap) = (Duration::from_secs(1), Duration::from_secs(3));
+    let mut app = env.app.clone();
+    app.config.keys = LiveKeys::refreshing(
+        read.client.clone().unwrap(),
+        &read.arns,
+        &read.values,
+        Rules { ttl, overlap },
+    )
+    .unwrap();
+    assert_eq!(status_with(&app, OLD_KEY).await, 200);
+
+    // Rotate: a new version becomes AWSCURRENT, the old one AWSPREVIOUS.
+    let put = client
+        .put_secret_value()
+        .secret_id(&arn)
+        .secret_string(NEW_KEY)
+        .send()
+        .await
+        .expect("PutSecretValue");
+    let described = client
+        .describe_secret()
+        .secret_id(&arn)
+        .send()
+        .await
+        .unwrap();
+    let new_version = put.version_id.expect("a version id");
+    let stages = described.version_ids_to_stages.unwrap_or_default();
+    assert_eq!(stages[&new_version], ["AWSCURRENT"]);
+    assert_eq!(
+        status_with(&app, NEW_KEY).await,
+        401,
+        "the cached key stays in use until the TTL passes"
+    );
+
+    // After the TTL, the same warm app has read both versions.
+    let rotated_at = now();
+    tokio::time::sleep(ttl + Duration::from_millis(100)).await;
+    assert_eq!(status_with(&app, NEW_KEY).await, 200, "the new key");
+    assert_eq!(
+        status_with(&app, OLD_KEY).await,
+        200,
+        "the previous key, in the overlap"
+    );
+
+    // The overlap runs from the new version's creation; then the previous
+    // key's tokens are refused, the new key's still taken.
+    until(rotated_at + overlap.as_secs() as i64 + 1).await;
+    assert_eq!(
+        status_with(&app, OLD_KEY).await,
+        401,
+        "the overlap has ended"
+    );
+    assert_eq!(status_with(&app, NEW_KEY).await, 200);
+    eprintln!("rotation test took {:?}", started.elapsed());
+}
