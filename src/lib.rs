@@ -44,6 +44,7 @@ pub mod metrics;
 pub mod schedule;
 pub mod secret;
 pub mod secret_refresh;
+pub mod secret_rotation;
 pub mod secret_source;
 pub mod service;
 pub mod store;

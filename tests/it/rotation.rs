@@ -1,7 +1,8 @@
 //! The JWT key rotates without a cold start (decision 0018): a warm
 //! function re-reads its secret after the cache's TTL, accepts tokens of
 //! the previous version until the overlap ends, then refuses them (401).
-//! Secrets Manager is moto's (dynalite serves DynamoDB only), so this runs
+//! The rotation function's four steps make a new random key current.
+//! Secrets Manager is moto's (dynalite serves DynamoDB only), so these run
 //! in the moto suite.
 
 use std::time::{Duration, Instant};
@@ -10,8 +11,10 @@ use album_api::App;
 use album_api::auth;
 use album_api::secret::Secret;
 use album_api::secret_refresh::{LiveKeys, Rules};
+use album_api::secret_rotation::{self, RotationEvent};
 use album_api::secret_source::{self, Needs};
 use album_api::service::now;
+use serde_json::json;
 
 use crate::support::security::{Endpoint, raw_parts};
 use crate::support::{
@@ -117,4 +120,66 @@ async fn a_warm_function_takes_a_rotated_jwt_key_and_refuses_the_previous_one_af
     );
     assert_eq!(status_with(&app, NEW_KEY).await, 200);
     eprintln!("rotation test took {:?}", started.elapsed());
+}
+
+#[tokio::test]
+async fn the_rotation_function_makes_a_new_random_key_current_and_the_old_one_previous() {
+    let Some((_, client)) = secrets_manager().await else {
+        return;
+    };
+    let arn = client
+        .create_secret()
+        .name(unique_table("rotation-steps"))
+        .secret_string(OLD_KEY)
+        .send()
+        .await
+        .expect("CreateSecret")
+        .arn
+        .expect("an ARN");
+    let token = uuid::Uuid::new_v4().to_string();
+    // Each step as Secrets Manager sends it; createSecret and finishSecret
+    // twice, as its retries may.
+    for step in [
+        "createSecret",
+        "createSecret",
+        "setSecret",
+        "testSecret",
+        "finishSecret",
+        "finishSecret",
+    ] {
+        let event: RotationEvent = serde_json::from_value(json!({
+            "Step": step, "SecretId": arn, "ClientRequestToken": token,
+            "RotationToken": "opaque",
+        }))
+        .unwrap();
+        secret_rotation::rotate(&client, &event)
+            .await
+            .unwrap_or_else(|e| panic!("{step}: {e}"));
+    }
+    let at = |stage: &'static str| {
+        let client = client.clone();
+        let arn = arn.clone();
+        async move {
+            let out = client
+                .get_secret_value()
+                .secret_id(arn)
+                .version_stage(stage)
+                .send()
+                .await
+                .unwrap();
+            (out.version_id.unwrap(), out.secret_string.unwrap())
+        }
+    };
+    let (current_version, current) = at("AWSCURRENT").await;
+    assert_eq!(current_version, token, "the rotation's version is current");
+    assert_eq!(current.len(), 64, "a generated 48-byte key");
+    assert_ne!(current, OLD_KEY);
+    assert_eq!(at("AWSPREVIOUS").await.1, OLD_KEY);
+
+    // A step for a version that is not pending is refused.
+    let stray: RotationEvent = serde_json::from_value(json!({
+        "Step": "testSecret", "SecretId": arn, "ClientRequestToken": "no-such-version",
+    }))
+    .unwrap();
+    assert!(secret_rotation::rotate(&client, &stray).await.is_err());
 }
