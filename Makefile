@@ -37,7 +37,8 @@ build-deps: deps ## The build tools too (cargo-lambda and zig, matplotlib): make
 demo: deps ## Seed a 5-image album and duplicate it through the Lambda runtime emulator
 	@scripts/with-dynalite.sh scripts/demo.sh
 
-test: lint ## make lint, then unit and integration tests against dynalite and, at the same time, against moto; the log check, the OpenAPI check, the deploy rehearsal and the sam local check while moto's run ends
+test: deps deny ## make lint's checks (clippy's in the test build, the template checks beside it), the OpenAPI check, the deploy rehearsal, the sam local check, then unit and integration tests against dynalite and, at the same time, against moto; the log check while moto's run ends
+	cargo fmt --all --check
 	scripts/test-suites.sh
 
 test-unit: ## Unit tests of both packages, no emulator needed
@@ -46,6 +47,7 @@ test-unit: ## Unit tests of both packages, no emulator needed
 test-moto: deps ## The integration suite against moto's server, a second DynamoDB implementation
 	scripts/with-moto.sh cargo test --test it
 
+# make test runs the same checks, clippy's within its build (scripts/test-suites.sh).
 lint: deps deny ## cargo deny, cargo fmt --check, clippy -D warnings, sam validate --lint, cfn-lint
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets --quiet -- -D warnings

@@ -791,6 +791,8 @@ class Bench:
                 str(self.dynalite.pid),
                 "--source",
                 album_of(n),
+                "--org",
+                ORG,
                 "--items",
                 str(n),
                 "--concurrency",
@@ -1074,6 +1076,21 @@ class Bench:
             "max_ms": max(samples),
         }
         log(f"warm p50 {percentile(samples, 50):.2f} ms, p99 {percentile(samples, 99):.2f} ms")
+
+    def phase_quota(self) -> None:
+        """The quota check's cost on a duplicate (decision 0015): warm
+        latency of the admission, one conditional UpdateItem of the
+        organization's usage item, beside a GetItem of the same item, timed
+        in a release probe (examples/bench_quota.rs) against this dynalite."""
+        exe = LAMBDA_DIR / "bench_quota" / "bootstrap"
+        env = base_env(self.endpoint)
+        r = subprocess.run([str(exe), "--org", ORG, "--repeats", "500"], env=env,
+                           capture_output=True, text=True, timeout=300)
+        if r.returncode != 0:
+            raise RuntimeError(f"bench_quota: {r.stderr.strip()[-500:]}")
+        self.results["quota_check"] = json.loads(r.stdout.strip().splitlines()[-1])
+        q = self.results["quota_check"]
+        log(f"quota check warm p50 {q['admit_p50_ms']:.2f} ms (p99 {q['admit_p99_ms']:.2f}); GetItem p50 {q['get_p50_ms']:.2f} ms")
 
     def phase_integrator(self) -> None:
         """What an integrator's token (`iss`: an organization API secret,
@@ -1940,8 +1957,8 @@ def main() -> int:
     ap.add_argument("--sim-selftest-warmup", type=float, default=1.0, help="load before the window (spends the burst)")
     ap.add_argument("--physics-job-timeout", type=float, default=1800.0, help="longest a 202's job may take to be done")
     ap.add_argument("--dynalite-heap-mb", type=int, default=6144)
-    ap.add_argument("--phases", default="sizes,cold,warm,brownout,integrator,copies,family,sensitivity,memory,physics",
-                    help="comma-separated subset of sizes,cold,warm,brownout,integrator,copies,family,sensitivity,memory,physics")
+    ap.add_argument("--phases", default="sizes,cold,warm,brownout,integrator,quota,copies,family,sensitivity,memory,physics",
+                    help="comma-separated subset of sizes,cold,warm,brownout,integrator,quota,copies,family,sensitivity,memory,physics")
     ap.add_argument("--results", type=Path, default=DEFAULT_RESULTS)
     ap.add_argument("--no-doc", action="store_true", help="leave BENCHMARKS.md's latest figures as they are")
     ap.add_argument("--plot", type=Path, default=ROOT / "bench" / "copy-time.png")
@@ -1949,7 +1966,8 @@ def main() -> int:
     phases = set(args.phases.split(","))
 
     extra = ["albumctl"] + (["hello_lambda"] if "cold" in phases else []) \
-        + (["bench_ceiling"] if phases & {"copies", "sensitivity"} else [])
+        + (["bench_ceiling"] if phases & {"copies", "sensitivity"} else []) \
+        + (["bench_quota"] if "quota" in phases else [])
     missing = [b for b in [f["binary"] for f in template_functions()] + extra
                if not (LAMBDA_DIR / b / "bootstrap").exists()]
     if missing:
@@ -1989,6 +2007,8 @@ def main() -> int:
                 bench.phase_brownout()
             if "integrator" in phases:
                 bench.phase_integrator()
+            if "quota" in phases:
+                bench.phase_quota()
         if "copies" in phases:
             bench.phase_copies()
         if "family" in phases:

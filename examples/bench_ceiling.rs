@@ -3,7 +3,7 @@
 //! client concurrencies.
 //!
 //! It reads the source album's image items once (not timed), builds every
-//! batch in memory (new partition `A#<uuid>`, new id in `sk` and `iid`, the
+//! batch in memory (new partition `A#bench/<uuid>`, new id in `sk` and `iid`, the
 //! `d` attribute as stored: the same item sizes a copy writes), then times
 //! only the writes. One line of JSON per run on stdout:
 //! `{"rep", "concurrency", "items", "seconds", "items_per_s", "client_cpu_s", "server_cpu_s", "retries"}`;
@@ -13,7 +13,7 @@
 //!
 //! ```sh
 //! TABLE_NAME=albums-local AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:8000 \
-//!   bench_ceiling --source <album> --items 5000 --concurrency 1,2,4,8,16 --repeats 3 [--server-pid <pid>]
+//!   bench_ceiling --source <album> --org <org> --items 5000 --concurrency 1,2,4,8,16 --repeats 3 [--server-pid <pid>]
 //! ```
 
 use std::sync::Arc;
@@ -21,6 +21,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use album_api::album::AlbumKey;
 use album_api::store::Item;
 use album_api::store::keys::{DATA, IMAGE_ID, IMAGE_SK_PREFIX, PK, SK, album_pk};
 use aws_sdk_dynamodb::Client;
@@ -34,6 +35,9 @@ struct Args {
     /// Album whose image items give the items' shape and sizes.
     #[arg(long)]
     source: String,
+    /// The source album's organization (album ids are per organization).
+    #[arg(long)]
+    org: String,
     /// Items written per run.
     #[arg(long, default_value_t = 5000)]
     items: usize,
@@ -66,7 +70,7 @@ fn cpu_seconds(pid: &str) -> f64 {
     (ticks(11) + ticks(12)) / 100.0
 }
 
-async fn source_items(client: &Client, table: &str, album: &str) -> Result<Vec<Item>, String> {
+async fn source_items(client: &Client, table: &str, album: &AlbumKey) -> Result<Vec<Item>, String> {
     let mut items = Vec::new();
     let mut start: Option<Item> = None;
     for _ in 0..10_000 {
@@ -91,7 +95,8 @@ async fn source_items(client: &Client, table: &str, album: &str) -> Result<Vec<I
 
 /// `n` items shaped like `source` (cycled), in a fresh partition.
 fn build_batches(source: &[Item], n: usize) -> Vec<Mutex<Option<Vec<WriteRequest>>>> {
-    let dest = AttributeValue::S(album_pk(&uuid::Uuid::new_v4().to_string()));
+    let fresh = AlbumKey::new("bench", &uuid::Uuid::new_v4().to_string());
+    let dest = AttributeValue::S(album_pk(&fresh));
     let requests: Vec<WriteRequest> = (0..n)
         .map(|i| {
             let src = &source[i % source.len()];
@@ -195,7 +200,8 @@ async fn main() -> Result<(), String> {
     let args = Args::parse();
     let client = album_api::store::client_from_env(&album_api::deadline::Budgets::default()).await;
     let table: Arc<str> = Arc::from(args.table.as_str());
-    let source = source_items(&client, &table, &args.source).await?;
+    let key = AlbumKey::new(&args.org, &args.source);
+    let source = source_items(&client, &table, &key).await?;
     if source.is_empty() {
         return Err(format!("album {} has no images", args.source));
     }

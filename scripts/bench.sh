@@ -29,7 +29,7 @@ cargo lambda build --quiet --release --x86-64 --lambda-dir target/bench-lambda $
 # albumctl (seeding) runs here, not in Lambda: a plain release build.
 cargo build --quiet --release -p albumctl >&2
 mkdir -p target/bench-lambda/albumctl && cp target/release/albumctl target/bench-lambda/albumctl/bootstrap
-cargo lambda build --quiet --release --x86-64 --lambda-dir target/bench-lambda --example hello_lambda --example bench_ceiling >&2
+cargo lambda build --quiet --release --x86-64 --lambda-dir target/bench-lambda --example hello_lambda --example bench_ceiling --example bench_quota >&2
 echo "[bench] built in $(($(date +%s) - start)) s" >&2
 
 exec .venv/bin/python bench/run.py "$@"

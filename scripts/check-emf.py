@@ -12,7 +12,10 @@ checks every line that carries "_aws":
     `function` (the function's name), the invocation's request id rides along;
 and that the metrics the alarms and the dashboard read were emitted
 (DuplicateDuration and ImagesCopied by the duplicate, Answers by every HTTP
-function, WebhookAccepted by the webhook, JobSlices by a scheduled run).
+function, WebhookAccepted by the webhook, JobSlices by a scheduled run),
+and ColdStart, dimensioned by function and service as Powertools' is,
+exactly once by each process (every log here is one process's first and
+only invocation).
 Before that it proves it can fail: broken documents must be refused.
 """
 import glob
@@ -84,8 +87,10 @@ def main():
     bad = 0
     docs = 0
     sample = None
+    cold_starts = {}  # log file -> ColdStart documents
     for path in sorted(glob.glob(".local/logs/*.log")):
         text = Path(path).read_text()
+        cold_starts[path] = 0
         request_ids = set(re.findall(r"START RequestId: ([0-9a-f-]+)", text))
         for line in text.splitlines():
             if '"_aws"' not in line:
@@ -113,6 +118,11 @@ def main():
                         seen[key] = seen.get(key, 0) + 1
                         if metric["Name"] == "DuplicateDuration" and sample is None:
                             sample = line
+                        if metric["Name"] == "ColdStart":
+                            cold_starts[path] += 1
+                            if doc["ColdStart"] != 1 or dict(extra) != {"service": "album-api"}:
+                                print(f"{path}: ColdStart is not 1 by function and service: {line[:200]}")
+                                bad += 1
     expected = [
         ("DuplicateAlbumFunction", "DuplicateDuration", frozenset()),
         ("DuplicateAlbumFunction", "ImagesCopied", frozenset()),
@@ -125,6 +135,13 @@ def main():
         ("ScheduledDuplicateFunction", "DuplicateDuration", frozenset()),
         ("ScheduledDuplicateFunction", "JobSlices", frozenset()),
     ]
+    for function in ["DuplicateAlbumFunction", "GetAlbumFunction", "ListImagesFunction",
+                     "CloudinaryNotificationFunction", "ScheduledDuplicateFunction"]:
+        expected.append((function, "ColdStart", frozenset({("service", "album-api")})))
+    for path, count in sorted(cold_starts.items()):
+        if count != 1:
+            print(f"{path}: {count} ColdStart datapoints from one process's only invocation, not 1")
+            bad += 1
     for key in expected:
         if key not in seen:
             print(f"missing: {key[1]} {dict(key[2]) or ''} from {key[0]}")

@@ -37,6 +37,16 @@ Usage: .venv/bin/python scripts/rehearse-deploy.py [--template F] [--verbose]
    the API's 5xx), and that the triggers invoke the alias (the API's
    integrations and permissions, the stream mapping, the schedule and its
    role, the asynchronous retries, the ScheduledDuplicateFunctionArn output).
+   And capacity (decision 0017): each copying function's reserved
+   concurrency (none elsewhere; staging rehearses 0 = none for the worker)
+   and that its route's throttle fits it, both stacks' reservations leaving
+   100 executions of the default limit unreserved, the per-route throttles
+   of the stage, and each capacity and dependency alarm (claimed account
+   concurrency, API latency without the copies, 5xx ratio, the table's and
+   every index's throttles, system errors of every DynamoDB operation a
+   policy allows, dead-letter delivery failures, Scheduler target errors
+   of the stack's schedule group, the oldest dead letter's age) with the
+   metrics and dimensions of this stack's resources, and its widget.
 
 moto's CloudFormation creates only the types it has a model for; any other
 resource is skipped: moto logs "No Moto CloudFormation support for <type>"
@@ -47,7 +57,8 @@ itself through moto's own service APIs, with the resource's properties
 passed as the API's parameters (botocore validates them against the
 service model): CloudWatch alarms, Secrets Manager secrets, SNS
 subscriptions, the HTTP API and its stage, Lambda aliases, the CodeDeploy
-application and deployment groups, Scheduler schedules. What moto's
+application and deployment groups, Scheduler schedules and schedule
+groups. What moto's
 services do not keep is checked as CloudFormation resolved it (the
 properties each bridged resource, permission and stream mapping was
 created with): the deployment groups' alarms, the permissions' and the
@@ -132,16 +143,33 @@ HTTP_FUNCTIONS = [
     "ListTagImagesFunction",
     "DeleteTagImageFunction",
     "UpdateAlbumFunction",
+    "GetUsageFunction",
 ]
 FUNCTIONS = HTTP_FUNCTIONS + ["ScheduledDuplicateFunction", "DuplicationWorkerFunction"]
 # Present only when the stack creates the JWT secret and rotates it
 # (decision 0018); checked by assert_rotation.
 ROTATION_FUNCTION = "JwtSecretRotationFunction"
 JOB_FUNCTIONS = {"DuplicateAlbumFunction", "UpdateAlbumFunction", "ScheduledDuplicateFunction", "DuplicationWorkerFunction"}
+# The copying functions and the parameter of each one's reserved
+# concurrency (decision 0017); every other function has none.
+RESERVED = {
+    "DuplicateAlbumFunction": "DuplicateReservedConcurrency",
+    "UpdateAlbumFunction": "UpdateAlbumReservedConcurrency",
+    "ScheduledDuplicateFunction": "ScheduledDuplicateReservedConcurrency",
+    "DuplicationWorkerFunction": "DuplicationWorkerReservedConcurrency",
+}
+# Routes with throttles of their own, and their parameters' prefix (<prefix>Rate, <prefix>Burst).
+ROUTE_THROTTLES = {
+    "POST /api/v1/albums/{id}/duplicate": "CopyRouteThrottle",
+    "PUT /api/v1/albums/{id}": "CopyRouteThrottle",
+    "POST /api/v1/cloudinary": "WebhookThrottle",
+}
+# Lambda keeps this many of an account's concurrent executions unreserved.
+UNRESERVED_MINIMUM = 100
 # The webhook holds no key that signs user tokens (decision 0016).
 NEEDS_JWT = set(HTTP_FUNCTIONS) - {"CloudinaryNotificationFunction"}
 # The functions that render no image (so build no Cloudinary URL) and sign no upload form.
-NEEDS_CLOUDINARY = set(HTTP_FUNCTIONS) - {"DeleteImageFunction", "CreateTagFunction", "ListTagsFunction", "DeleteTagImageFunction"}
+NEEDS_CLOUDINARY = set(HTTP_FUNCTIONS) - {"DeleteImageFunction", "CreateTagFunction", "ListTagsFunction", "DeleteTagImageFunction", "GetUsageFunction"}
 # The functions that sign upload forms' notification tokens (album JSON) or verify them (the webhook).
 NEEDS_NOTIFICATION = {
     "CreateAlbumFunction",
@@ -165,14 +193,15 @@ EXISTING_VALUES = {"JwtSecretArn": "x" * 64, "CloudinaryUrlSecretArn": DUMMY_CLO
 # the same account and region, as the deploy workflow does: each with its
 # stack name and parameter overrides from samconfig.toml, plus what the
 # operator gives its first deployment (the secrets; for staging also an
-# alarm e-mail, a log retention and CORS origins, so that those paths are
-# rehearsed too).
+# alarm e-mail, a log retention, CORS origins and no reserved concurrency
+# for the worker, so that those paths are rehearsed too).
 ENVIRONMENTS = [
     (
         "staging",
         "stack-created secrets, alarm e-mail",
         {"CloudinaryUrl": DUMMY_CLOUDINARY_URL, "AlarmEmail": "ops@example.com", "LogRetentionDays": "14",
-         "CorsAllowedOrigins": "https://app.example.com,https://crm.example.com"},
+         "CorsAllowedOrigins": "https://app.example.com,https://crm.example.com",
+         "DuplicationWorkerReservedConcurrency": "0"},
     ),
     (
         "prod",
@@ -614,6 +643,14 @@ def Schedule(name: str, props: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     return schedule_name, {"Arn": out["ScheduleArn"]}
 
 
+@bridge("AWS::Scheduler::ScheduleGroup", "Name")
+def ScheduleGroup(name: str, props: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    # CloudFormation's generated names fit the API's 64 characters.
+    group_name = props.get("Name") or (name if len(name) <= 64 else name[:51] + name[-13:])
+    out = client("scheduler").create_schedule_group(**api_params("scheduler", "CreateScheduleGroup", props, Name=group_name))
+    return group_name, {"Arn": out["ScheduleGroupArn"]}
+
+
 # Properties moto's CloudFormation ignores on a type it does create, applied
 # the way CloudFormation does, through the service's API.
 from moto.dynamodb.models.table import Table as _MotoTable  # noqa: E402
@@ -672,6 +709,26 @@ def _recording(model: Any) -> None:
 
 for _model in (_MotoPermission, _MotoMapping):
     _recording(_model)
+
+# CloudFormation hands a Number parameter to intrinsic functions as a
+# string ("0"), where moto gives it as a number (0), so that moto's
+# Fn::Equals [!Ref <Number>, "0"] would be false where CloudFormation's is
+# true. Numbers compared as CloudFormation compares them.
+_moto_parse_condition = cfn_parsing.parse_condition
+APPLIED_PROPERTIES.append("Fn::Equals on a Number parameter (compared as a string)")
+
+
+def _parse_condition(condition: Any, resources_map: Any, condition_map: dict[str, Any]) -> bool:
+    if isinstance(condition, dict) and list(condition) == ["Fn::Equals"]:
+        values = [condition_map[v["Condition"]] if isinstance(v, dict) and "Condition" in v
+                  else cfn_parsing.clean_json(v, resources_map) for v in condition["Fn::Equals"]]
+        if not any(isinstance(v, bool) for v in values):
+            a, b = (str(v) if isinstance(v, (int, float)) else v for v in values)
+            return a == b
+    return _moto_parse_condition(condition, resources_map, condition_map)
+
+
+cfn_parsing.parse_condition = _parse_condition
 
 for cached in (cfn_parsing.get_model_list, cfn_parsing.get_model_map, cfn_parsing.get_name_type_map):
     cached.cache_clear()
@@ -905,8 +962,11 @@ def assert_gradual(stack: str, source: dict[str, Any], template: dict[str, Any],
             continue
         f.check(r["Properties"]["Target"].get("Arn") == {"Ref": f"ScheduledDuplicateFunctionAlias{alias}"},
                 f"{lid}: the schedule's target is the scheduled function's alias (got {r['Properties']['Target'].get('Arn')})")
-        if ids.get(lid):
-            target = sched.get_schedule(Name=ids[lid])["Target"]
+        group = ids.get("DuplicationScheduleGroup")
+        f.check(bool(group) and Bridge.resolved.get(lid, {}).get("GroupName") == group,
+                f"{lid}: the schedule is in the stack's group {group}, which its alarms watch (got {Bridge.resolved.get(lid, {}).get('GroupName')})")
+        if ids.get(lid) and group:
+            target = sched.get_schedule(Name=ids[lid], GroupName=group)["Target"]
             f.check(target.get("Arn") == alias_ids["ScheduledDuplicateFunction"],
                     f"{lid}: the created schedule invokes {alias_ids['ScheduledDuplicateFunction']} (got {target.get('Arn')})")
             role = target.get("RoleArn", "").rsplit("/", 1)[-1]
@@ -962,9 +1022,132 @@ def assert_rotation(stack: str, template: dict[str, Any], params: dict[str, str]
     print(f"  rotation: every {days} days by {ids.get(ROTATION_FUNCTION)}:{alias} (the schedule itself is skipped by moto)")
 
 
+def assert_capacity(stack: str, template: dict[str, Any], params: dict[str, str], ids: dict[str, str],
+                    fn_names: dict[str, str | None], api_id: str, queue_name: str, alarms: list[dict[str, Any]],
+                    expect: Any, f: Failures) -> int:
+    """Concurrency, throttles and the capacity and dependency alarms
+    (decision 0017): each copying function's reserved concurrency, as Lambda
+    holds it; each alarm, as CloudWatch holds it, with the metrics (and
+    dimensions) of this stack's resources; their dashboard widgets. Returns
+    how many alarms it checked."""
+
+    def value(name: str) -> str:
+        return str(params.get(name, template["Parameters"][name].get("Default", "")))
+
+    # Reserved concurrency: the copying functions' parameter (0: none), no other function's.
+    lam = client("lambda")
+    for lid, name in fn_names.items():
+        if not name:
+            continue
+        got = lam.get_function_concurrency(FunctionName=name).get("ReservedConcurrentExecutions")
+        want = int(value(RESERVED[lid])) if lid in RESERVED and value(RESERVED[lid]) != "0" else None
+        f.check(got == want, f"{lid}: reserved concurrency {got} != {want}")
+    # A copying route's throttle fills at most rate x 25 s (a copy's
+    # longest hold) + burst executions: within its function's reservation.
+    hold = float(value("CopyRouteThrottleRate")) * 25 + float(value("CopyRouteThrottleBurst"))
+    for lid in ("DuplicateAlbumFunction", "UpdateAlbumFunction"):
+        reserved = int(value(RESERVED[lid]))
+        f.check(reserved == 0 or reserved >= hold,
+                f"{lid}: its route's throttle ({hold:.0f} executions at ~25 s a copy) fits its reservation ({reserved})")
+
+    by_name = {a["AlarmName"]: a for a in alarms}
+    topic = ids.get("AlarmTopic")
+
+    def stats(alarm: dict[str, Any]) -> set[tuple[str, str, frozenset, str]]:
+        return {(m["MetricStat"]["Metric"].get("Namespace", ""), m["MetricStat"]["Metric"].get("MetricName", ""),
+                 frozenset((d["Name"], d["Value"]) for d in m["MetricStat"]["Metric"].get("Dimensions", [])),
+                 m["MetricStat"].get("Stat", ""))
+                for m in alarm.get("Metrics", []) if "MetricStat" in m}
+
+    def math(suffix: str, want: set[tuple[str, str, frozenset, str]], threshold: float, expression_has: str = "") -> None:
+        label = f"{stack}-{suffix}"
+        alarm = by_name.get(label)
+        if not f.check(alarm is not None, f"alarm {label} exists"):
+            return
+        got = stats(alarm)
+        f.check(got == want, f"alarm {label}: its metrics {sorted(map(str, got - want))} extra, {sorted(map(str, want - got))} missing")
+        returned = [m for m in alarm.get("Metrics", []) if m.get("ReturnData")]
+        f.check(len(returned) == 1 and "Expression" in returned[0], f"alarm {label}: one expression is its value (got {returned})")
+        if returned and expression_has:
+            f.check(expression_has in returned[0].get("Expression", ""), f"alarm {label}: its expression uses {expression_has}")
+        f.check(alarm.get("Threshold") == threshold and alarm.get("ComparisonOperator") == "GreaterThanThreshold"
+                and alarm.get("TreatMissingData") == "notBreaching",
+                f"alarm {label}: fires above {threshold}, missing data not breaching (got {alarm.get('Threshold')}, {alarm.get('TreatMissingData')})")
+        f.check(alarm.get("AlarmActions") == [topic] and alarm.get("OKActions") == [topic], f"alarm {label} notifies the topic")
+
+    api = frozenset({("ApiId", api_id), ("Stage", "$default")})
+    fn = {lid: frozenset({("FunctionName", name or "")}) for lid, name in fn_names.items()}
+    table = ids.get("AlbumsTable", "")
+    group = frozenset({("ScheduleGroup", ids.get("DuplicationScheduleGroup", ""))})
+    math("Account-ClaimedConcurrency", {("AWS/Lambda", "ClaimedAccountConcurrency", frozenset(), "Maximum")}, 80.0,
+         f"/ {value('AccountConcurrencyLimit')}")
+    math("AlbumHttpApi-LatencyP99", {
+        ("AWS/ApiGateway", "Count", api, "Sum"),
+        ("AWS/ApiGateway", "Latency", api, f"PR(:{value('ApiLatencyP99AlarmMs')})"),
+        ("AWS/Lambda", "Invocations", fn["DuplicateAlbumFunction"], "Sum"),
+        ("AWS/Lambda", "Invocations", fn["UpdateAlbumFunction"], "Sum"),
+    }, 1.0)
+    math("AlbumHttpApi-5xxRatio", {("AWS/ApiGateway", "Count", api, "Sum"), ("AWS/ApiGateway", "5xx", api, "Sum")}, 1.0)
+    # Throttles: the table's and each index's, as DynamoDB holds the table.
+    indexes = [i["IndexName"] for i in client("dynamodb").describe_table(TableName=table)["Table"].get("GlobalSecondaryIndexes", [])] if table else []
+    throttles = {("AWS/DynamoDB", metric, frozenset({("TableName", table), *extra}), "Sum")
+                 for metric in ("ReadThrottleEvents", "WriteThrottleEvents")
+                 for extra in [()] + [(("GlobalSecondaryIndexName", i),) for i in indexes]}
+    math("AlbumsTable-Throttles", throttles, 300.0)
+    # System errors: every DynamoDB operation a function's policy allows.
+    allowed = {a.split(":", 1)[1] for r in template["Resources"].values() if r["Type"] == "AWS::IAM::Role"
+               for p in (r["Properties"].get("Policies") or [])
+               for st in (p.get("PolicyDocument", {}).get("Statement") or [])
+               for a in ([st.get("Action")] if isinstance(st.get("Action"), str) else st.get("Action") or [])
+               if isinstance(a, str) and a.startswith("dynamodb:") and not a.startswith("dynamodb:DescribeStream")
+               and a not in ("dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:ListStreams")}
+    math("AlbumsTable-SystemErrors", {("AWS/DynamoDB", "SystemErrors", frozenset({("TableName", table), ("Operation", op)}), "Sum")
+                                      for op in allowed}, 0.0)
+    math("DuplicationDeadLetterQueue-DeliveryFailures", {
+        ("AWS/Lambda", "DeadLetterErrors", fn["ScheduledDuplicateFunction"], "Sum"),
+        ("AWS/Lambda", "DestinationDeliveryFailures", fn["DuplicationWorkerFunction"], "Sum"),
+        ("AWS/Scheduler", "InvocationsFailedToBeSentToDeadLetterCount", group, "Sum"),
+    }, 0.0)
+    math("Schedules-TargetErrors", {("AWS/Scheduler", "TargetErrorCount", group, "Sum"),
+                                    ("AWS/Scheduler", "InvocationDroppedCount", group, "Sum")}, 0.0)
+    age = next((a for a in alarms if a.get("MetricName") == "ApproximateAgeOfOldestMessage"
+                and a.get("Dimensions") == [{"Name": "QueueName", "Value": queue_name}]), None)
+    expect("oldest dead letter", age, Namespace="AWS/SQS", Statistic="Maximum", Threshold=259200.0,
+           ComparisonOperator="GreaterThanThreshold", TreatMissingData="notBreaching")
+
+    # Their widgets: each names the same metrics of this stack's resources.
+    cw = client("cloudwatch")
+    names = [d["DashboardName"] for d in cw.list_dashboards(DashboardNamePrefix=stack)["DashboardEntries"]]
+    try:
+        widgets = {w["properties"]["title"]: json.dumps(w["properties"]["metrics"])
+                   for w in json.loads(cw.get_dashboard(DashboardName=names[0])["DashboardBody"])["widgets"]}
+    except (IndexError, KeyError, ValueError):
+        widgets = {}
+
+    def widget(title_start: str, *needles: str) -> None:
+        text = next((m for t, m in widgets.items() if t.startswith(title_start)), None)
+        if f.check(text is not None, f"the dashboard has a widget '{title_start}...'"):
+            missing = [n for n in needles if n not in (text or "")]
+            f.check(not missing, f"the widget '{title_start}...' shows {missing}")
+
+    widget("Account concurrency", '"ClaimedAccountConcurrency"', f"/ {value('AccountConcurrencyLimit')}",
+           *(f'"{fn_names[lid]}"' for lid in RESERVED))
+    widget("API: requests other than copies", '"Count"', f"PR(:{value('ApiLatencyP99AlarmMs')})", '"5xx"', f'"{api_id}"',
+           f'"{fn_names["DuplicateAlbumFunction"]}"', f'"{fn_names["UpdateAlbumFunction"]}"')
+    widget("DynamoDB", f'"{table}"', '"SystemErrors"', *(f'"{i}"' for i in indexes), *(f'"{op}"' for op in sorted(allowed)))
+    widget("Dead letters", f'"{queue_name}"', '"ApproximateAgeOfOldestMessage"', '"DeadLetterErrors"', '"DestinationDeliveryFailures"',
+           '"InvocationsFailedToBeSentToDeadLetterCount"', f'"{ids.get("DuplicationScheduleGroup")}"')
+    widget("Schedules", '"TargetErrorCount"', '"InvocationDroppedCount"', f'"{ids.get("DuplicationScheduleGroup")}"')
+    return 8
+
+
 def assert_stack(stack: str, source: dict[str, Any], template: dict[str, Any], params: dict[str, str], f: Failures) -> None:
     """`source` is the SAM template, `template` its translation."""
     ids = physical_ids(stack)
+
+    def value(name: str) -> str:
+        """A parameter's value in this deployment: given, or its default."""
+        return str(params.get(name, template["Parameters"][name].get("Default", "")))
     fn_names = {lid: ids.get(lid) for lid in FUNCTIONS}
     f.check(all(fn_names.values()), f"every function created: missing {[k for k, v in fn_names.items() if not v]}")
 
@@ -1064,6 +1247,18 @@ def assert_stack(stack: str, source: dict[str, Any], template: dict[str, Any], p
             and throttle.get("ThrottlingRateLimit") == float(template["Parameters"]["ApiThrottleRate"]["Default"]),
             f"default route throttling from the parameters (got {throttle})",
         )
+        # Per-route throttles (decision 0017): the copying routes lower, the
+        # webhook on its own budget, each key a route the API serves.
+        per_route = stage.get("RouteSettings") or {}
+        want_routes = {route: (int(value("%sBurst" % prefix)), float(value("%sRate" % prefix)))
+                       for route, prefix in ROUTE_THROTTLES.items()}
+        got_routes = {k: (v.get("ThrottlingBurstLimit"), v.get("ThrottlingRateLimit")) for k, v in per_route.items()}
+        f.check(got_routes == want_routes, f"per-route throttles from the parameters (got {got_routes}, want {want_routes})")
+        f.check(set(per_route) <= set(served), f"every per-route throttle names a route (not: {sorted(set(per_route) - set(served))})")
+        default_rate = float(value("ApiThrottleRate"))
+        for route, prefix in ROUTE_THROTTLES.items():
+            if prefix == "CopyRouteThrottle":
+                f.check(want_routes[route][1] < default_rate, f"the copying route {route} is throttled below the default route ({want_routes[route][1]} >= {default_rate})")
         cors = gw.get_api(ApiId=api_id).get("CorsConfiguration") or {}
         f.check(
             {"authorization", "content-type", "idempotency-key", "x-token"} <= set(cors.get("AllowHeaders", []))
@@ -1182,9 +1377,10 @@ def assert_stack(stack: str, source: dict[str, Any], template: dict[str, Any], p
            Threshold=float(template["Parameters"]["Api5xxAlarmThreshold"]["Default"]), ComparisonOperator="GreaterThanThreshold")
     expect("duplicate p99", find("AlbumApi", "DuplicateDuration", {"function": fn_names["DuplicateAlbumFunction"] or ""}),
            ExtendedStatistic="p99", Threshold=20000.0, Unit="Milliseconds", ComparisonOperator="GreaterThanThreshold")
-    # The five above, Errors and Throttles of each function, the two
-    # rollback alarms of each HTTP function (assert_gradual).
-    expected = 5 + 2 * len(FUNCTIONS) + 2 * len(HTTP_FUNCTIONS)
+    capacity = assert_capacity(stack, template, params, ids, fn_names, api_id or "", queue_name, alarms, expect, f)
+    # The five above, the capacity alarms, Errors and Throttles of each
+    # function, the two rollback alarms of each HTTP function (assert_gradual).
+    expected = 5 + capacity + 2 * len(FUNCTIONS) + 2 * len(HTTP_FUNCTIONS)
     f.check(len(alarms) == expected, f"{len(alarms)} alarms named {stack}-*, expected {expected}")
 
     # Dashboard: moto holds it; its body is JSON naming the custom metrics.
@@ -1331,6 +1527,15 @@ def main() -> int:
             print(f"\nEnvironments {first} and {second} in one account: {len(a)} and {len(b)} resources, "
                   f"{len(shared)} physical ids in common")
             failures.check(not shared, f"{second} shares no resource with {first}: {shared}")
+            # Both stacks' reservations in one account at its default limit:
+            # Lambda refuses any that would leave fewer than 100 unreserved.
+            lam = client("lambda")
+            reserved = sum(int(lam.get_function_concurrency(FunctionName=fn["FunctionName"]).get("ReservedConcurrentExecutions") or 0)
+                           for page in lam.get_paginator("list_functions").paginate() for fn in page["Functions"])
+            limit = int(source["Parameters"]["AccountConcurrencyLimit"]["Default"])
+            print(f"  reserved concurrency of both: {reserved} of the account's {limit}, {limit - reserved} unreserved")
+            failures.check(limit - reserved >= UNRESERVED_MINIMUM,
+                           f"both environments' reservations ({reserved}) leave {UNRESERVED_MINIMUM} of {limit} executions unreserved")
 
     not_native = sorted({r["Type"] for r in translated.get("Resources", {}).values()} - NATIVE_TYPES)
     print("\nResource types moto's CloudFormation cannot create by itself:")

@@ -39,7 +39,48 @@ pub struct Album {
     pub shards: u32,
 }
 
+/// Which album: its organization and its id, which name it together.
+///
+/// Album ids are per organization (decision 0014): two organizations may
+/// each hold an album `X`, so the store takes albums by this key, never by
+/// a bare id, and a caller cannot reach another organization's `X` by
+/// forgetting to check its owner.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct AlbumKey {
+    /// Owning organization.
+    pub org: String,
+    /// Album id within it.
+    pub id: String,
+}
+
+impl AlbumKey {
+    /// The key of album `id` of organization `org`.
+    pub fn new(org: &str, id: &str) -> Self {
+        Self {
+            org: org.to_string(),
+            id: id.to_string(),
+        }
+    }
+
+    /// Album `id` of the same organization (a move's destination, a
+    /// copy's): ids a request names are always within its organization.
+    pub fn sibling(&self, id: &str) -> Self {
+        Self::new(&self.org, id)
+    }
+}
+
+impl std::fmt::Display for AlbumKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.org, self.id)
+    }
+}
+
 impl Album {
+    /// Its key (organization and id).
+    pub fn key(&self) -> AlbumKey {
+        AlbumKey::new(&self.organization_id, &self.id)
+    }
+
     /// A new, empty album with one image partition.
     pub fn new(id: &str, organization_id: &str, created_at: &str) -> Self {
         Self {

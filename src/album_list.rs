@@ -5,7 +5,7 @@
 
 use tokio::task::JoinSet;
 
-use crate::album::{Album, THUMBNAILS, is_valid_id};
+use crate::album::{Album, AlbumKey, THUMBNAILS, is_valid_id};
 use crate::auth::{Abilities, Ability, Principal};
 use crate::error::ApiError;
 use crate::service::App;
@@ -67,8 +67,8 @@ pub async fn page(
 }
 
 /// The first `limit` of the albums `candidates` (sorted ids) that exist in
-/// `org`. Named albums that are absent or in another organization are
-/// skipped, so it reads ahead until the page is full and one more visible
+/// `org`. Named albums that `org` does not hold (other organizations'
+/// are other albums, decision 0014) are skipped, so it reads ahead until the page is full and one more visible
 /// album proves that another page follows: no page is short (or empty)
 /// while more albums remain.
 async fn named_page(
@@ -98,14 +98,15 @@ async fn named_page(
     Ok((found, next))
 }
 
-/// The albums `ids` that exist in `org`, each with its thumbnails, read
+/// The albums `ids` of `org` that exist (its own: decision 0014), each with its thumbnails, read
 /// concurrently and answered in the order of `ids`.
 async fn read_albums(app: &App, ids: Vec<String>, org: &str) -> Result<Vec<Listed>, ApiError> {
     let mut reads = JoinSet::new();
     for (i, id) in ids.into_iter().enumerate() {
         let store = app.store.clone();
+        let org = org.to_string();
         reads.spawn(async move {
-            let album = store.get_album(&id).await?;
+            let album = store.get_album(&AlbumKey::new(&org, &id)).await?;
             let thumbs = match &album {
                 Some(a) => store.newest_images(a, THUMBNAILS).await?,
                 None => Vec::new(),
@@ -116,7 +117,7 @@ async fn read_albums(app: &App, ids: Vec<String>, org: &str) -> Result<Vec<Liste
     let mut found: Vec<(usize, Album, Vec<StoredImage>)> = Vec::new();
     while let Some(done) = reads.join_next().await {
         let (i, album, thumbs) = done.map_err(|e| ApiError::Internal(e.to_string()))??;
-        if let Some(album) = album.filter(|a| a.organization_id == org) {
+        if let Some(album) = album {
             found.push((i, album, thumbs));
         }
     }

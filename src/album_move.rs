@@ -59,7 +59,8 @@ pub struct InterruptedMove {
 }
 
 /// Checks a rename (`new_id` free) or merge (`new_id` taken, `merge`) of
-/// `source_id` for `principal`, marks the source and makes sure the
+/// `source_id` for `principal` (both ids of its organization, decision
+/// 0014), marks the source and makes sure the
 /// destination exists. A source already moving to `new_id` resumes that
 /// move (whatever `merge` says now); moving to another id is a 409.
 pub async fn prepare(
@@ -87,7 +88,7 @@ pub async fn prepare(
             let job_id = uuid::Uuid::new_v4().to_string();
             match app
                 .store
-                .mark_moving(source_id, new_id, &job_id, merge)
+                .mark_moving(&source.key(), new_id, &job_id, merge)
                 .await?
             {
                 Mark::Marked(m) => m,
@@ -111,23 +112,21 @@ fn moving_elsewhere(source_id: &str, to: &str) -> ApiError {
 }
 
 /// Checks that `source` may move to `new_id` before it is marked: free,
-/// or (with `merge`) an album of the same organization that is not itself
-/// moving. As in SharinPix's examples, `rename` on the source is all a
-/// merge needs: the destination is an album of the same organization.
+/// or (with `merge`) an album that is not itself moving. As in SharinPix's
+/// examples, `rename` on the source is all a merge needs: the destination
+/// is an album of the same organization (the only one `new_id` can name).
 async fn check_destination(
     app: &App,
     source: &Album,
     new_id: &str,
     merge: bool,
 ) -> Result<(), ApiError> {
-    let Some((dest, dest_moving)) = app.store.get_album_and_move(new_id).await? else {
+    // Only the source's organization is looked in: another's album of
+    // this id is no obstacle, nor a thing to learn of (decision 0014).
+    let destination = source.key().sibling(new_id);
+    let Some((dest, dest_moving)) = app.store.get_album_and_move(&destination).await? else {
         return Ok(());
     };
-    if dest.organization_id != source.organization_id {
-        return Err(ApiError::Conflict(format!(
-            "album {new_id} already exists and belongs to another organization"
-        )));
-    }
     if !merge {
         return Err(ApiError::Conflict(format!(
             "album {new_id} already exists; send merge=true to move the images into it"
@@ -138,13 +137,14 @@ async fn check_destination(
             "album {new_id} is itself being moved"
         )));
     }
-    Ok(())
+    // Before the mark, the first write (decision 0015).
+    crate::quota::check_destination(app, source, Some(&dest)).await
 }
 
 /// The plan of the move `state` of the marked `source`: its destination
 /// created if absent (a rename's is the source's album under the new id),
-/// or the move given up when the destination turned out to be another
-/// organization's or on its way elsewhere.
+/// or the move given up when the destination turned out to be on its way
+/// elsewhere.
 async fn with_destination(
     app: &App,
     source: Album,
@@ -165,19 +165,10 @@ async fn with_destination(
         destination,
         state,
     };
-    if plan.destination.organization_id != plan.source.organization_id {
-        // Taken by another organization since the check.
-        return Err(abandon(
-            app,
-            &plan,
-            format!("album {new_id} already exists and belongs to another organization"),
-        )
-        .await);
-    }
     // The destination may have been marked since it was read (two albums
     // merged into each other, or a chain): a move into an album on its way
     // elsewhere is given up, so that no mark is left behind.
-    if let Some(m) = store.album_move(new_id).await? {
+    if let Some(m) = store.album_move(&plan.destination.key()).await? {
         return Err(abandon(
             app,
             &plan,
@@ -197,11 +188,12 @@ async fn abandon(app: &App, plan: &MovePlan, why: String) -> ApiError {
     let store = &app.store;
     let cleaned = async {
         store
-            .unmark_moving(&plan.source.id, &plan.destination.id, &plan.state.job_id)
+            .unmark_moving(&plan.source.key(), &plan.destination.id, &plan.state.job_id)
             .await?;
-        store.recount_images(&plan.source.id).await?;
-        if store.get_album(&plan.destination.id).await?.is_some() {
-            store.recount_images(&plan.destination.id).await?;
+        store.recount_images(&plan.source.key()).await?;
+        let destination = plan.destination.key();
+        if store.get_album(&destination).await?.is_some() {
+            store.recount_images(&destination).await?;
         }
         Ok::<_, crate::store::StoreError>(())
     }
@@ -291,13 +283,14 @@ pub async fn finish(
     source: &Album,
     destination: &Album,
 ) -> Result<Option<Album>, ApiError> {
-    let source_id = source.id.as_str();
     let store = &app.store;
     if store.has_content(source).await? {
         return Ok(None);
     }
-    let count = store.recount_images(&destination.id).await?;
-    store.delete_moved_album(source_id, &destination.id).await?;
+    let count = store.recount_images(&destination.key()).await?;
+    store
+        .delete_moved_album(&source.key(), &destination.id)
+        .await?;
     let mut album = destination.clone();
     album.images_count = count;
     Ok(Some(album))

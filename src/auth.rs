@@ -182,6 +182,12 @@ pub struct Principal {
 }
 
 impl Principal {
+    /// The key of album `id` of the caller's organization: every album id
+    /// a request names is within it (decision 0014).
+    pub fn album_key(&self, id: &str) -> crate::album::AlbumKey {
+        crate::album::AlbumKey::new(&self.organization_id, id)
+    }
+
     /// Whether the caller may exercise `ability` on `album_id` (an album of its organization).
     pub fn can(&self, album_id: &str, ability: Ability) -> bool {
         self.abilities.allows(album_id, ability)

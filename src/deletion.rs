@@ -3,7 +3,8 @@
 //! Mid-move an item has two copies (its old album's and its new one's, the
 //! same organization's): both go, or finishing the move would bring it
 //! back (decision 0011). An item the caller may not reach is as missing as
-//! one that does not exist.
+//! one that does not exist; another organization's is not even looked at
+//! (decision 0014).
 
 use crate::auth::{Ability, Principal};
 use crate::error::ApiError;
@@ -62,25 +63,26 @@ fn as_missing(what: &'static str) -> impl Fn(ApiError) -> ApiError {
 /// Deletes image `id` (every copy, and its tag images) for `principal`,
 /// who needs `image_delete` on its album; 404 when there was none.
 pub async fn delete_image(app: &App, principal: &Principal, id: &str) -> Result<(), ApiError> {
-    let copies = app.store.find_image_copies(id).await?;
+    let org = &principal.organization_id;
+    let copies = app.store.find_image_copies(org, id).await?;
     let first = copies.first().ok_or_else(|| not_found("image"))?;
     // The album check reads the first copy's move mark too.
-    let check = album_and_move_for(app, principal, &first.album_id, &[Ability::ImageDelete]);
+    let check = album_and_move_for(app, principal, &first.album.id, &[Ability::ImageDelete]);
     let (_, first_mark) = check.await.map_err(as_missing("image"))?;
     let mut deleted = false;
     for (i, key) in copies.iter().enumerate() {
         let mark = match i {
             0 => first_mark.clone(),
-            _ => app.store.album_move(&key.album_id).await?,
+            _ => app.store.album_move(&key.album).await?,
         };
         // An album being moved may already have sent this image's tag
         // associations ahead of the image (they sort first): they go too.
         if let Some(m) = mark
-            && let Some(destination) = app.store.get_album(&m.to).await?
+            && let Some(destination) = app.store.get_album(&key.album.sibling(&m.to)).await?
         {
             let ahead = ItemKey {
-                pk: image_pk(&destination.id, destination.shards, id),
-                album_id: destination.id,
+                pk: image_pk(&destination.key(), destination.shards, id),
+                album: destination.key(),
                 sk: key.sk.clone(),
             };
             app.store.delete_tag_images_of(&ahead).await?;
@@ -93,9 +95,12 @@ pub async fn delete_image(app: &App, principal: &Principal, id: &str) -> Result<
 /// Deletes tag image `id` (every copy) for `principal`, who needs to be
 /// able to tag on its image's album ([`Ability::Tag`]); 404 when there was none.
 pub async fn delete_tag_image(app: &App, principal: &Principal, id: &str) -> Result<(), ApiError> {
-    let copies = app.store.find_tag_image(id).await?;
+    let copies = app
+        .store
+        .find_tag_image(&principal.organization_id, id)
+        .await?;
     let first = copies.first().ok_or_else(|| not_found("tag image"))?;
-    let album = &first.album_id;
+    let album = &first.album.id;
     album_for(app, principal, album, &[Ability::Tag])
         .await
         .map_err(as_missing("tag image"))?;

@@ -2,19 +2,22 @@
 //! EventBridge schedule.
 //!
 //! Order of checks: the destination id is validated first (422), then the
-//! source is resolved (404 before 401, so a token cannot probe other
-//! organizations' ids), then the destination (409 when another
-//! organization's). The destination is created in the source's organization
-//! when missing, merged into when present. The copy itself is idempotent
-//! (deterministic ids) and `images_count` is exact afterwards: recounted, or,
-//! for a destination this duplication created and nobody else touched,
-//! settled from the copy's own tally (decision 0003).
+//! source is resolved (404 before 401), then the destination, then the
+//! organization's quotas (422, 429; decision 0015), before anything is
+//! written. Both ids are the caller's organization's (decision 0014): what
+//! other organizations hold changes no answer. The destination is created
+//! in the source's organization when missing, merged into when present.
+//! The copy itself is idempotent (deterministic ids) and `images_count` is
+//! exact afterwards: recounted, or, for a destination this duplication
+//! created and nobody else touched, settled from the copy's own tally
+//! (decision 0003).
 
 use std::time::Instant;
 
-use crate::album::{Album, is_valid_id};
+use crate::album::{Album, AlbumKey, is_valid_id};
 use crate::auth::{Ability, Principal};
 use crate::error::ApiError;
+use crate::quota::{self, Admission};
 use crate::service::{App, album_and_move_for, moving_conflict, now_rfc3339};
 use crate::store::copy::{CopyReport, copy_images};
 use crate::store::keys::shards_for;
@@ -56,13 +59,14 @@ pub fn destination_id(source_id: &str, requested: Option<&str>) -> Result<String
 }
 
 /// Checks and prepares a duplication for `principal`: returns the source and
-/// the (possibly just created) destination.
+/// the (possibly just created) destination, and the copy's admission
+/// against the organization's quotas, taken before anything is written.
 pub async fn prepare(
     app: &App,
     principal: &Principal,
     source_id: &str,
     requested_destination: Option<&str>,
-) -> Result<Plan, ApiError> {
+) -> Result<(Plan, Admission), ApiError> {
     let dest_id = destination_id(source_id, requested_destination)?;
     let (source, moving) = album_and_move_for(
         app,
@@ -80,27 +84,50 @@ pub async fn prepare(
             "this token may not add images to album {dest_id}"
         )));
     }
-    let (destination, created) =
-        ensure_destination(app, &source.organization_id, &dest_id, source.images_count).await?;
-    Ok(Plan {
+    let org = source.organization_id.clone();
+    let found = existing_destination(app, &org, &dest_id).await?;
+    // The quotas, before anything is written (decision 0015).
+    let admission = quota::admit_duplicate(app, &source, found.as_ref()).await?;
+    let ensured = ensure_destination(app, &org, &dest_id, source.images_count, found).await;
+    let (destination, created) = match ensured {
+        Ok(d) => d,
+        Err(e) => {
+            admission.settle(app, 0).await;
+            return Err(e);
+        }
+    };
+    let plan = Plan {
         source,
         destination,
         created,
         tags: false,
-    })
+    };
+    Ok((plan, admission))
 }
 
-/// The destination album, and whether this call created it: created in
-/// `organization_id` when missing, with as many image partitions as
-/// `expected_images` call for (decision 0012); a 409 when it exists in
-/// another organization.
+/// Album `dest_id` of `organization_id`, if it exists (another
+/// organization's album of the same id is another album, decision 0014).
+async fn existing_destination(
+    app: &App,
+    organization_id: &str,
+    dest_id: &str,
+) -> Result<Option<Album>, ApiError> {
+    let key = AlbumKey::new(organization_id, dest_id);
+    Ok(app.store.get_album(&key).await?)
+}
+
+/// The destination album of `organization_id`, and whether this call
+/// created it: `found` (read by [`existing_destination`]), else created,
+/// with as many image partitions as `expected_images` call for (decision
+/// 0012).
 pub async fn ensure_destination(
     app: &App,
     organization_id: &str,
     dest_id: &str,
     expected_images: u64,
+    found: Option<Album>,
 ) -> Result<(Album, bool), ApiError> {
-    let (existing, created) = match app.store.get_album(dest_id).await? {
+    let (existing, created) = match found {
         Some(album) => (album, false),
         None => {
             let fresh = Album {
@@ -111,11 +138,6 @@ pub async fn ensure_destination(
             app.store.create_or_get_album(&fresh).await?
         }
     };
-    if existing.organization_id != organization_id {
-        return Err(ApiError::Conflict(format!(
-            "album {dest_id} already exists and belongs to another organization"
-        )));
-    }
     Ok((existing, created))
 }
 
@@ -132,12 +154,14 @@ pub async fn prepare_for_organization(
     if !is_valid_id(source_id) {
         return Err(ApiError::Unprocessable("source_album_id is invalid".into()));
     }
+    if !is_valid_id(organization_id) {
+        return Err(ApiError::Unprocessable("organization_id is invalid".into()));
+    }
     let dest_id = self::destination_id(source_id, Some(destination_id))?;
     let (source, moving) = app
         .store
-        .get_album_and_move(source_id)
+        .get_album_and_move(&AlbumKey::new(organization_id, source_id))
         .await?
-        .filter(|(a, _)| a.organization_id == organization_id)
         .ok_or_else(|| {
             ApiError::NotFound(format!(
                 "album {source_id} not found in organization {organization_id}"
@@ -146,8 +170,11 @@ pub async fn prepare_for_organization(
     if let Some(m) = moving {
         return Err(moving_conflict(source_id, &m.to));
     }
+    let found = existing_destination(app, organization_id, &dest_id).await?;
+    // Its jobs bill each step against the day's copies (decision 0015).
+    quota::check_destination(app, &source, found.as_ref()).await?;
     let (destination, created) =
-        ensure_destination(app, organization_id, &dest_id, source.images_count).await?;
+        ensure_destination(app, organization_id, &dest_id, source.images_count, found).await?;
     Ok(Plan {
         source,
         destination,
@@ -206,7 +233,7 @@ pub async fn run_copy(
     })?;
     let mut album = destination.clone();
     if report.finished {
-        let count = settle_count(app, &destination.id, opts.fresh_destination, &report).await;
+        let count = settle_count(app, &destination.key(), opts.fresh_destination, &report).await;
         album.images_count = count.map_err(|error| Interrupted {
             report: report.clone(),
             error,
@@ -231,7 +258,7 @@ pub async fn run_copy(
 /// recounted otherwise (decision 0003).
 async fn settle_count(
     app: &App,
-    destination: &str,
+    destination: &AlbumKey,
     fresh: bool,
     report: &CopyReport,
 ) -> Result<u64, ApiError> {

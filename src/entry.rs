@@ -73,6 +73,9 @@ where
             )));
         }
     };
+    crate::telemetry::record_correlation_id(
+        correlation_id(&request).unwrap_or(&context.request_id),
+    );
     let request_id = context.request_id.clone();
     let mut adapter = Adapter::from(service_fn(handler));
     let call = catch_unwind(AssertUnwindSafe(|| {
@@ -88,6 +91,17 @@ where
                 "the event could not be read as an HTTP request (path, query string, headers or base64 body)",
             )))
         }
+    }
+}
+
+/// API Gateway's id of the request (`requestContext.requestId`, the id its
+/// access log and the caller's `apigw-requestid` header show): the
+/// correlation id of the invocation's log lines.
+fn correlation_id(request: &LambdaRequest) -> Option<&str> {
+    match request {
+        LambdaRequest::ApiGatewayV1(r) => r.request_context.request_id.as_deref(),
+        LambdaRequest::ApiGatewayV2(r) => r.request_context.request_id.as_deref(),
+        _ => None,
     }
 }
 

@@ -38,6 +38,10 @@ pub enum ApiError {
     /// 422: an `Idempotency-Key` sent again with another body.
     #[error("{0}")]
     IdempotencyKeyReused(String),
+    /// 422 (a size) or 429 (a rate, with `Retry-After`): a quota of the
+    /// caller's organization (decision 0015); the body names it.
+    #[error("{0}")]
+    Quota(crate::quota::Exceeded),
     /// 503: a dependency stayed unavailable after every retry, or the
     /// request's deadline came first; safe to retry (`Retry-After` says when).
     #[error("{0}")]
@@ -58,6 +62,7 @@ impl ApiError {
             Self::Conflict(_) => 409,
             Self::PayloadTooLarge(_) => 413,
             Self::Unprocessable(_) | Self::IdempotencyKeyReused(_) => 422,
+            Self::Quota(q) => q.status(),
             Self::Unavailable(_) => 503,
             Self::Internal(_) => 500,
         }
@@ -74,6 +79,7 @@ impl ApiError {
             Self::PayloadTooLarge(_) => "payload_too_large",
             Self::Unprocessable(_) => "unprocessable_entity",
             Self::IdempotencyKeyReused(_) => "idempotency_key_reused",
+            Self::Quota(_) => "quota_exceeded",
             Self::Unavailable(_) => "unavailable",
             Self::Internal(_) => "internal_error",
         }
@@ -95,9 +101,28 @@ impl ApiError {
         matches!(self, Self::Forbidden(_)).then_some(ACCESS_DENIED)
     }
 
-    /// `{"error":{"code":"…","message":"…"}}`.
+    /// Seconds after which a retry may pass: a 503's fixed pause, a rate
+    /// quota's own; `None` for the rest.
+    pub fn retry_after(&self) -> Option<u64> {
+        match self {
+            Self::Unavailable(_) => Some(crate::http::RETRY_AFTER_SECONDS),
+            Self::Quota(q) => q.retry_after,
+            _ => None,
+        }
+    }
+
+    /// `{"error":{"code":"…","message":"…"}}`, plus `quota` and `limit`
+    /// for a quota, so a client can tell which one it met.
     pub fn body(&self) -> serde_json::Value {
-        json!({"error": {"code": self.code(), "message": self.public_message()}})
+        match self {
+            Self::Quota(q) => json!({"error": {
+                "code": self.code(),
+                "message": self.public_message(),
+                "quota": q.quota.name(),
+                "limit": q.limit,
+            }}),
+            _ => json!({"error": {"code": self.code(), "message": self.public_message()}}),
+        }
     }
 }
 
@@ -123,6 +148,28 @@ mod tests {
             ApiError::Unauthorized("token expired".into()).x_message(),
             None
         );
+    }
+
+    #[test]
+    fn a_quota_names_itself_and_says_when_to_retry_a_rate() {
+        use crate::quota::{Exceeded, Quota};
+        let rate = ApiError::Quota(Exceeded {
+            quota: Quota::JobsAtOnce,
+            limit: 2,
+            message: "quota jobs_at_once exceeded".into(),
+            retry_after: Some(30),
+        });
+        assert_eq!((rate.status(), rate.retry_after()), (429, Some(30)));
+        assert_eq!(rate.body()["error"]["quota"], "jobs_at_once");
+        assert_eq!(rate.body()["error"]["limit"], 2);
+        let size = ApiError::Quota(Exceeded {
+            quota: Quota::ImagesPerAlbum,
+            limit: 20,
+            message: "quota images_per_album exceeded".into(),
+            retry_after: None,
+        });
+        assert_eq!((size.status(), size.retry_after()), (422, None));
+        assert_eq!(size.code(), "quota_exceeded");
     }
 
     #[test]

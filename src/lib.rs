@@ -12,11 +12,12 @@
 //! DynamoDB); [`handlers`] adapt Lambda events (adding one:
 //! `docs/adding-a-route.md`), [`http`] and [`entry`] hold the HTTP glue,
 //! [`deadline`] the time budget of an invocation, [`metrics`] what the
-//! functions count, [`config`] and [`secret`], [`secret_source`] the
-//! configuration read at init ([`secret_refresh`] re-reads the signing
-//! secrets of a warm function), and each `src/bin/*.rs` only wires a
-//! handler to the runtime. What runs beside the functions (the CLI, the
-//! dev server, seeding) is the `albumctl` package (decision 0007).
+//! functions count, [`telemetry`] what they log and trace per invocation,
+//! [`config`] and [`secret`], [`secret_source`] the configuration read at
+//! init ([`secret_refresh`] re-reads the signing secrets of a warm
+//! function), and each `src/bin/*.rs` only wires a handler to the runtime.
+//! What runs beside the functions (the CLI, the dev server, seeding) is
+//! the `albumctl` package (decision 0007).
 
 // Every public item says what it is: the library is read by the binaries,
 // albumctl and the tests, and rustdoc is where they learn it.
@@ -38,9 +39,11 @@ pub mod entry;
 pub mod error;
 pub mod handlers;
 pub mod http;
+pub mod idempotency;
 pub mod image;
 pub mod jobs;
 pub mod metrics;
+pub mod quota;
 pub mod schedule;
 pub mod secret;
 pub mod secret_refresh;
@@ -50,17 +53,19 @@ pub mod service;
 pub mod store;
 pub mod tagging;
 pub mod tags;
+pub mod telemetry;
 
 pub use config::Config;
 pub use config::Needs;
 pub use error::ApiError;
 pub use service::App;
 
-/// What every function does at init: tracing, panics logged as JSON,
+/// What every function does at init: the JSON logs (their level and
+/// sampling validated here: a bad one fails init), panics logged as JSON,
 /// metrics, then the configuration (with the secrets `needs` names) and
 /// the client, validated once.
 async fn init(needs: Needs) -> Result<std::sync::Arc<App>, lambda_runtime::Error> {
-    lambda_runtime::tracing::init_default_subscriber();
+    telemetry::install(telemetry::LogSettings::from_env()?);
     entry::log_panics();
     metrics::install();
     Ok(std::sync::Arc::new(App::from_env(needs).await?))
@@ -68,7 +73,8 @@ async fn init(needs: Needs) -> Result<std::sync::Arc<App>, lambda_runtime::Error
 
 /// Starts an HTTP function: tracing, metrics, configuration with the
 /// secrets `needs` names, client, then the runtime loop calling `handler`
-/// for every event and flushing its metrics. The common `main` of every
+/// for every event inside its [`telemetry::Invocation`] (log keys, trace
+/// annotations) and flushing its metrics. The common `main` of every
 /// binary.
 pub async fn run_http<F, Fut>(needs: Needs, handler: F) -> Result<(), lambda_http::Error>
 where
@@ -82,8 +88,13 @@ where
         move |event: lambda_runtime::LambdaEvent<_>| {
             let (app, handler) = (app.clone(), handler.clone());
             let request_id = event.context.request_id.clone();
+            // The correlation id (API Gateway's request id) is recorded
+            // once `serve` has read the event.
+            let invocation = telemetry::Invocation::start(&event.context, None);
             async move {
-                let answer = entry::serve(move |req| handler(app.clone(), req), event).await;
+                let serving = entry::serve(move |req| handler(app.clone(), req), event);
+                let answer = invocation.run(serving).await;
+                invocation.finish(answer.is_err());
                 metrics::flush(&request_id);
                 answer
             }
@@ -94,7 +105,7 @@ where
 
 /// Starts a non-HTTP function (EventBridge, DynamoDB Streams): tracing,
 /// metrics, configuration with the secrets `needs` names, client, then the
-/// runtime loop.
+/// runtime loop, each event inside its [`telemetry::Invocation`].
 pub async fn run_event<F, Fut>(needs: Needs, handler: F) -> Result<(), lambda_runtime::Error>
 where
     F: Fn(std::sync::Arc<App>, lambda_runtime::LambdaEvent<serde_json::Value>) -> Fut
@@ -108,8 +119,11 @@ where
         move |event: lambda_runtime::LambdaEvent<serde_json::Value>| {
             let (app, handler) = (app.clone(), handler.clone());
             let request_id = event.context.request_id.clone();
+            let correlation_id = telemetry::event_correlation_id(&event.payload);
+            let invocation = telemetry::Invocation::start(&event.context, correlation_id);
             async move {
-                let outcome = handler(app, event).await;
+                let outcome = invocation.run(handler(app, event)).await;
+                invocation.finish(outcome.is_err());
                 metrics::flush(&request_id);
                 outcome
             }

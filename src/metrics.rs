@@ -53,6 +53,14 @@ pub const WEBHOOK_ACCEPTED: &str = "WebhookAccepted";
 pub const WEBHOOK_REJECTED: &str = "WebhookRejected";
 /// HTTP answers, by the dimension `status_class` (`2xx` … `5xx`).
 pub const ANSWERS: &str = "Answers";
+/// Cold starts: 1 at the first invocation of a process (not one that
+/// provisioned concurrency started ahead), by the dimension [`SERVICE`]
+/// as Powertools' `ColdStart` is, so the count reads per function and
+/// per service.
+pub const COLD_START: &str = "ColdStart";
+/// The dimension of [`COLD_START`] besides [`FUNCTION`]: the service
+/// (`SERVICE_NAME`, see [`crate::telemetry`]).
+pub const SERVICE: &str = "service";
 
 static COLLECTOR: OnceLock<&'static Collector> = OnceLock::new();
 
@@ -117,6 +125,7 @@ fn describe() {
         "upload notifications refused"
     );
     describe_counter!(ANSWERS, Unit::Count, "HTTP answers by status class");
+    describe_counter!(COLD_START, Unit::Count, "cold starts");
 }
 
 /// Writes what this invocation counted as EMF lines on stdout, tagged with
@@ -131,6 +140,12 @@ pub fn flush(request_id: &str) {
     if collector.flush(&mut lines).is_ok() && !lines.is_empty() {
         let _ = std::io::stdout().lock().write_all(&lines);
     }
+}
+
+/// Counts the process's cold start (called once, by the first
+/// invocation: see [`crate::telemetry::Invocation::start`]).
+pub fn cold_start(service: &str) {
+    counter!(COLD_START, SERVICE => service.to_string()).increment(1);
 }
 
 /// Counts one HTTP answer by its status class.

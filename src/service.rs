@@ -53,6 +53,8 @@ pub struct App {
     /// at most `Config::api_secret_cache` (≤ 60 s): the bound on how long a
     /// revoked secret keeps working here (`crate::api_secrets`).
     pub api_secrets: SecretCache,
+    /// The organizations' quota limits, read lately (decision 0015).
+    pub quotas: crate::quota::LimitBook,
 }
 
 impl App {
@@ -60,6 +62,7 @@ impl App {
     pub fn new(config: Config, store: Store) -> Self {
         Self {
             api_secrets: SecretCache::new(config.api_secret_cache),
+            quotas: crate::quota::LimitBook::new(config.quotas, crate::quota::LIMITS_CACHE),
             config,
             store,
             copy: CopyOptions::default(),
@@ -201,8 +204,8 @@ async fn integrator_principal(
     })
 }
 
-/// An album the caller may reach: 404 when absent or in another
-/// organization (indistinguishable), 401 (`X-message: Access denied`) when the token lacks `ability`.
+/// An album the caller may reach: 404 when its organization holds none of
+/// that id (whatever other organizations hold), 401 (`X-message: Access denied`) when the token lacks `ability`.
 pub async fn album_for(
     app: &App,
     principal: &Principal,
@@ -222,17 +225,24 @@ pub async fn album_and_move_for(
     abilities: &[Ability],
 ) -> Result<(Album, Option<MoveState>), ApiError> {
     let not_found = || ApiError::NotFound(format!("album {album_id} not found"));
-    if !crate::album::is_valid_id(album_id) {
+    // Album ids are per organization (decision 0014): the caller's
+    // organization is half the key, so another's album of this id is
+    // never read. An organization id that could shift a key's parts names
+    // no album either.
+    if !crate::album::is_valid_id(album_id)
+        || !crate::album::is_valid_id(&principal.organization_id)
+    {
         return Err(not_found());
     }
+    // Every album a request reads passes here: the invocation's first is
+    // its `album_id` log key and trace annotation (once it is a valid id,
+    // so a hostile path cannot bloat either).
+    crate::telemetry::annotate_album(album_id);
     let (album, moving) = app
         .store
-        .get_album_and_move(album_id)
+        .get_album_and_move(&principal.album_key(album_id))
         .await?
         .ok_or_else(not_found)?;
-    if album.organization_id != principal.organization_id {
-        return Err(not_found());
-    }
     if !abilities.iter().all(|a| principal.can(album_id, *a)) {
         return Err(ApiError::Forbidden(format!(
             "this token may not do that on album {album_id}"

@@ -1,7 +1,8 @@
 //! Tagging images: every image located and checked before anything is
 //! written, then all tagged at once (decision 0011).
 //!
-//! One image missing, in another organization (404) or in an album the
+//! One image missing, or another organization's (404, as missing:
+//! decision 0014), or in an album the
 //! token may not tag in (401) refuses the whole request. Tagging an image
 //! twice writes nothing new.
 
@@ -31,7 +32,8 @@ pub async fn tag_images(
     tag: &Tag,
     ids: &[String],
 ) -> Result<Vec<(TagImage, StoredImage)>, ApiError> {
-    let located = futures_util::stream::iter(ids.iter().cloned().map(|id| locate(app, id)))
+    let org = principal.organization_id.as_str();
+    let located = futures_util::stream::iter(ids.iter().cloned().map(|id| locate(app, org, id)))
         .buffered(TAGGING_CONCURRENCY)
         .collect::<Vec<_>>()
         .await
@@ -57,13 +59,14 @@ pub async fn tag_images(
         .collect()
 }
 
-/// Where image `id` is; 404 when it is not (or the id cannot be one).
-async fn locate(app: &App, id: String) -> Result<ItemKey, ApiError> {
+/// Where image `id` of organization `org` is; 404 when it is not (or the
+/// id cannot be one), whatever other organizations hold (decision 0014).
+async fn locate(app: &App, org: &str, id: String) -> Result<ItemKey, ApiError> {
     let not_found = || ApiError::NotFound(format!("image {id} not found"));
     if !is_valid_id(&id) {
         return Err(not_found());
     }
-    app.store.find_image(&id).await?.ok_or_else(not_found)
+    app.store.find_image(org, &id).await?.ok_or_else(not_found)
 }
 
 /// Checks once per album that `principal` may tag the images `ids`
@@ -76,7 +79,7 @@ async fn check_albums(
     ids: &[String],
     located: &[ItemKey],
 ) -> Result<(), ApiError> {
-    let albums: BTreeSet<&str> = located.iter().map(|k| k.album_id.as_str()).collect();
+    let albums: BTreeSet<&str> = located.iter().map(|k| k.album.id.as_str()).collect();
     for album_id in albums {
         album_for(app, principal, album_id, &[Ability::Tag])
             .await
@@ -85,7 +88,7 @@ async fn check_albums(
                     "image {} not found",
                     ids[located
                         .iter()
-                        .position(|k| k.album_id == album_id)
+                        .position(|k| k.album.id == album_id)
                         .unwrap_or(0)]
                 )),
                 other => other,

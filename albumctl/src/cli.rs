@@ -7,7 +7,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 
 use crate::seed::sample_image;
-use album_api::album::{Album, is_valid_id};
+use album_api::album::{Album, AlbumKey, is_valid_id};
 use album_api::auth;
 use album_api::secret::Secret;
 use album_api::store::{Store, client_from_env};
@@ -59,6 +59,12 @@ enum Command {
         #[command(subcommand)]
         command: crate::secrets::SecretsCommand,
     },
+    /// An organization's quotas (decision 0015): override them, show them
+    /// with its usage.
+    Quotas {
+        #[command(subcommand)]
+        command: crate::quotas::QuotasCommand,
+    },
     /// Create the album if needed and add N realistic images.
     Seed(SeedArgs),
     /// Spread an existing album's images over more partitions (decision
@@ -68,6 +74,9 @@ enum Command {
     Reshard {
         #[arg(long)]
         album: String,
+        /// The album's organization (album ids are per organization).
+        #[arg(long)]
+        org: String,
         /// The new shard count (more than the album has, at most 16).
         #[arg(long)]
         shards: u32,
@@ -101,6 +110,10 @@ enum Command {
     /// written to N partition keys by batch writes as fast as they go;
     /// prints what one window of it wrote, as JSON.
     PartitionSimLoad(LoadArgs),
+    /// Move every album stored under the keys from before album ids were
+    /// per organization (`A#<album>`) to `A#<org>/<album>` (decision
+    /// 0014). Resumable: re-run it until it reports nothing left.
+    MigrateAlbumKeys(crate::migrate::MigrateArgs),
     /// Failed duplications in the dead-letter queue (DuplicationDeadLetterQueue).
     Dlq {
         #[command(subcommand)]
@@ -234,8 +247,16 @@ async fn run(cli: Cli) -> Result<(), String> {
         Command::Secrets { command } => {
             crate::secrets::run(&store().await?, command, &mut std::io::stdout()).await
         }
+        Command::Quotas { command } => {
+            let env = |k: &str| std::env::var(k).ok();
+            let defaults = album_api::config::quota_limits(env).map_err(|e| e.to_string())?;
+            crate::quotas::run(&store().await?, command, defaults, &mut std::io::stdout()).await
+        }
         Command::Seed(args) => seed(args).await,
-        Command::Reshard { album, shards } => reshard(&album, shards).await,
+        Command::Reshard { album, org, shards } => {
+            reshard(&AlbumKey::new(&org, &album), shards).await
+        }
+        Command::MigrateAlbumKeys(args) => crate::migrate::run(&store().await?, args).await,
     }
 }
 
@@ -354,6 +375,9 @@ async fn seed(args: SeedArgs) -> Result<(), String> {
     if !is_valid_id(&album) {
         return Err("--album must be 1-128 characters of A-Za-z0-9_-".into());
     }
+    if !is_valid_id(&org) {
+        return Err("--org must be 1-128 characters of A-Za-z0-9_-".into());
+    }
     if !(1..=album_api::store::keys::MAX_SHARDS).contains(&shards) {
         return Err("--shards must be from 1 to 16".into());
     }
@@ -369,15 +393,12 @@ async fn seed(args: SeedArgs) -> Result<(), String> {
         eprintln!("album {album} exists; left as it is");
         return Ok(());
     }
-    if existing.organization_id != org {
-        return Err(format!("album {album} belongs to another organization"));
-    }
     let start = existing.images_count;
     let batch: Vec<_> = (start..start + images)
         .map(|n| sample_image(&album, n))
         .collect();
     let count = store
-        .put_images(&album, &batch)
+        .put_images(&existing.key(), &batch)
         .await
         .map_err(|e| e.to_string())?;
     let mut tagged = 0;
@@ -397,13 +418,14 @@ async fn seed(args: SeedArgs) -> Result<(), String> {
     Ok(())
 }
 
-async fn reshard(album: &str, shards: u32) -> Result<(), String> {
+async fn reshard(album: &AlbumKey, shards: u32) -> Result<(), String> {
     let store = store().await?;
     let moved = store
         .reshard(album, shards)
         .await
         .map_err(|e| e.to_string())?;
     let count = store.count_images(album).await.map_err(|e| e.to_string())?;
+    let album = &album.id;
     eprintln!("album {album}: {shards} shards, {moved} items moved, {count} images");
     Ok(())
 }

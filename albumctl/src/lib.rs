@@ -4,8 +4,10 @@
 //! administration CLI ([`cli`]), the local dev server ([`dev`]) over the
 //! template's routes ([`template`]), organizations' API secrets
 //! ([`secrets`]), the table definition read from
-//! `template.yaml` ([`schema`]), realistic sample images ([`seed`]), the
-//! dead-letter queue's listing and redrive ([`dlq`]), and DynamoDB's
+//! `template.yaml` ([`schema`]), organizations' quotas ([`quotas`]),
+//! realistic sample images ([`seed`]), the dead-letter queue's listing and
+//! redrive ([`dlq`]), the in-place move of albums to per-organization keys
+//! ([`migrate`]), and DynamoDB's
 //! per-partition limits in front of an emulator ([`partition_sim`]), a
 //! layer on the reverse proxy ([`proxy`]) that the tests' fault injector
 //! shares.
@@ -18,8 +20,10 @@
 pub mod cli;
 pub mod dev;
 pub mod dlq;
+pub mod migrate;
 pub mod partition_sim;
 pub mod proxy;
+pub mod quotas;
 pub mod schema;
 pub mod secrets;
 pub mod seed;

@@ -142,6 +142,7 @@ mod tests {
             "tag_images",
             "list_tag_images",
             "delete_tag_image",
+            "get_usage",
         ] {
             assert!(binaries.contains(&b), "{b} has no route");
         }

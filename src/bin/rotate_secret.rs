@@ -1,3 +1,4 @@
+#![recursion_limit = "256"]
 //! Lambda function `JwtSecretRotationFunction`: Secrets Manager's rotation steps for the JWT key.
 
 use album_api::handlers::rotate_secret::handle;

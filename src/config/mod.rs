@@ -90,6 +90,11 @@ pub struct Config {
     /// How long a finished (done or failed) job item is kept before
     /// DynamoDB's TTL deletes it (`JOB_TTL_DAYS`, default 30).
     pub job_ttl: Duration,
+    /// The deployment's quotas of every organization
+    /// (`QUOTA_IMAGES_PER_ALBUM`, `QUOTA_IMAGES_COPIED_PER_DAY`,
+    /// `QUOTA_JOBS_AT_ONCE`; an organization's overrides in the table
+    /// replace them, decision 0015).
+    pub quotas: crate::quota::Limits,
 }
 
 impl Config {
@@ -151,8 +156,17 @@ impl Config {
                 "a number of seconds between 0 and 60",
             )?),
             job_ttl: Duration::from_secs(vars.days("JOB_TTL_DAYS")? * 86_400),
+            quotas: vars.quotas()?,
         })
     }
+}
+
+/// The deployment's quotas from any key lookup (`QUOTA_*`; defaults when
+/// absent): what `albumctl quotas show` reports beside the overrides.
+pub fn quota_limits(
+    get: impl Fn(&str) -> Option<String>,
+) -> Result<crate::quota::Limits, ConfigError> {
+    Vars(&get).quotas()
 }
 
 /// The variables of one lookup, each read and validated by its kind.
@@ -208,6 +222,24 @@ impl<F: Fn(&str) -> Option<String>> Vars<'_, F> {
             });
         }
         Ok((ttl, max))
+    }
+
+    /// The deployment's quotas, each from 1 to a billion.
+    fn quotas(&self) -> Result<crate::quota::Limits, ConfigError> {
+        let d = crate::quota::Limits::default();
+        let quota = |name, default| {
+            self.number(
+                name,
+                default,
+                1..=1_000_000_000,
+                "a number between 1 and 1000000000",
+            )
+        };
+        Ok(crate::quota::Limits {
+            images_per_album: quota("QUOTA_IMAGES_PER_ALBUM", d.images_per_album)?,
+            images_copied_per_day: quota("QUOTA_IMAGES_COPIED_PER_DAY", d.images_copied_per_day)?,
+            jobs_at_once: quota("QUOTA_JOBS_AT_ONCE", d.jobs_at_once)?,
+        })
     }
 
     fn number(
@@ -368,6 +400,29 @@ mod tests {
                     }
                 ),
                 "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn quotas_default_or_from_one_to_a_billion() {
+        let c = Config::from_lookup(Needs::JWT, env(FULL)).unwrap();
+        assert_eq!(c.quotas, crate::quota::Limits::default());
+        let mut pairs = FULL.to_vec();
+        pairs.push(("QUOTA_JOBS_AT_ONCE", "3"));
+        let c = Config::from_lookup(Needs::JWT, env(&pairs)).unwrap();
+        assert_eq!(c.quotas.jobs_at_once, 3);
+        for (name, bad) in [
+            ("QUOTA_IMAGES_PER_ALBUM", "0"),
+            ("QUOTA_IMAGES_COPIED_PER_DAY", "1000000001"),
+            ("QUOTA_JOBS_AT_ONCE", "many"),
+        ] {
+            let mut pairs = FULL.to_vec();
+            pairs.push((name, bad));
+            let e = Config::from_lookup(Needs::JWT, env(&pairs)).unwrap_err();
+            assert!(
+                matches!(e, ConfigError::Invalid { name: n, .. } if n == name),
+                "{name}={bad}"
             );
         }
     }

@@ -15,6 +15,7 @@
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::Value;
 
+use crate::album::{AlbumKey, is_valid_id};
 use crate::auth::{NotificationClaims, verify_notification_token};
 use crate::cloudinary::{
     ALLOWED_RESOURCE_TYPE, MAX_UPLOAD_BYTES, WebhookError, verify_notification,
@@ -60,7 +61,12 @@ async fn serve(app: &App, req: &Request) -> Result<Reply, ApiError> {
             return Ok(accepted());
         }
     }
-    record(app, &claims, &notification).await?;
+    match record(app, &claims, &notification).await {
+        // Past the album's quota: a 2xx that records nothing, so that
+        // Cloudinary does not retry it for ever (decision 0015).
+        Err(ApiError::Quota(q)) => return Ok(crate::quota::upload_refused(q)),
+        recorded => recorded?,
+    }
     Ok(accepted())
 }
 
@@ -141,7 +147,9 @@ async fn issuer_still_there(app: &App, claims: &NotificationClaims) -> Result<()
     } else {
         Err(reject(
             WebhookRejection::BadToken,
-            ApiError::Unauthorized("the upload form's user no longer exists".into()),
+            ApiError::Unauthorized(
+                "the upload form's user (or API secret) no longer exists".into(),
+            ),
         ))
     }
 }
@@ -194,32 +202,40 @@ async fn record(
                 ApiError::BadRequest(format!("upload notification: {e}")),
             )
         })?;
-    let album = app
-        .store
-        .get_album(&claims.album_id)
-        .await?
-        .filter(|a| a.organization_id == claims.organization_id)
-        .ok_or_else(|| {
-            reject(
-                WebhookRejection::NotFound,
-                ApiError::NotFound("the album of this upload no longer exists".into()),
-            )
-        })?;
-    // After the album: a token naming another organization's album stays
-    // a 404, like any album this token cannot reach.
+    // The token names the organization as well as the album: its `X`,
+    // not another organization's (decision 0014).
+    let key = AlbumKey::new(&claims.organization_id, &claims.album_id);
+    let valid = is_valid_id(&key.org) && is_valid_id(&key.id);
+    let found = match valid {
+        true => app.store.get_album(&key).await?,
+        false => None,
+    };
+    let album = found.ok_or_else(|| {
+        reject(
+            WebhookRejection::NotFound,
+            ApiError::NotFound("the album of this upload no longer exists".into()),
+        )
+    })?;
+    // After the album: a token naming an album its organization does not
+    // hold stays a 404, like any album this token cannot reach.
     allowed_by_the_form(claims, notification)?;
     issuer_still_there(app, claims).await?;
+    crate::quota::check_destination_grows(app, &album, 1).await?;
     let image = StoredImage { id, record };
     let (album_id, created) = match app.store.add_image(&album, &image).await {
         Ok(created) => (album.id.clone(), created),
         // The album is being renamed or merged: the upload goes where its
         // images go (decision 0011).
         Err(StoreError::Moving { to, .. }) => {
-            let destination = app.store.get_album(&to).await?.ok_or_else(|| {
-                ApiError::Unavailable(format!(
-                    "album {to}, where this upload goes, is not there yet"
-                ))
-            })?;
+            let destination = app
+                .store
+                .get_album(&key.sibling(&to))
+                .await?
+                .ok_or_else(|| {
+                    ApiError::Unavailable(format!(
+                        "album {to}, where this upload goes, is not there yet"
+                    ))
+                })?;
             let created = app.store.add_image(&destination, &image).await?;
             (to, created)
         }

@@ -21,6 +21,7 @@ async fn serve(app: &App, req: &Request) -> Result<Reply, ApiError> {
     let principal = &caller.principal;
     let not_found = || ApiError::NotFound("duplication not found".into());
     let id = path_item_id(req, "job_id", "duplications", "duplication")?;
+    crate::telemetry::annotate_job(&id);
     let job = app
         .store
         .get_job(&id)
@@ -33,7 +34,7 @@ async fn serve(app: &App, req: &Request) -> Result<Reply, ApiError> {
         ));
     }
     let album = match job.status {
-        JobStatus::Done => match app.store.get_album(&job.destination_id).await? {
+        JobStatus::Done => match app.store.get_album(&job.destination_key()).await? {
             Some(a) => Some(album_value(app, principal, &a, caller.now).await?),
             None => None,
         },

@@ -32,8 +32,8 @@ async fn serve(app: &App, req: &Request) -> Result<Reply, ApiError> {
     let keys: Vec<_> = keys
         .into_iter()
         .filter(|k| {
-            principal.can(&k.album_id, Ability::ImageList)
-                || principal.can(&k.album_id, Ability::Tag)
+            principal.can(&k.album.id, Ability::ImageList)
+                || principal.can(&k.album.id, Ability::Tag)
         })
         .collect();
     let found = app.store.tag_images_with_images(&keys).await?;

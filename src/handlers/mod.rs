@@ -11,6 +11,7 @@ pub mod duplicate_album;
 pub mod duplication_worker;
 pub mod get_album;
 pub mod get_duplication;
+pub mod get_usage;
 pub mod list_albums;
 pub mod list_images;
 pub mod list_tag_images;

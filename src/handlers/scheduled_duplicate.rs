@@ -48,6 +48,7 @@ pub async fn run(
         tracing::error!(error = %e, "refusing scheduled duplication input");
         Error::from(e)
     })?;
+    crate::telemetry::annotate_album(&run.source_album_id);
     let plan =
         prepare_for_organization(app, &run.organization_id, &run.source_album_id, &run.destination_id)
             .await

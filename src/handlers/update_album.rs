@@ -6,8 +6,8 @@
 //! answers 202 with a move job the worker finishes, as duplicates do.
 //! Re-sending the same request finishes a move that crashed or stopped.
 //!
-//! Renaming an album that does not exist (or that another organization
-//! holds) answers 200 with an empty body, as SharinPix's recorded example
+//! Renaming an album the caller's organization does not hold (whatever
+//! others hold, decision 0014) answers 200 with an empty body, as SharinPix's recorded example
 //! `do_not_create_an_album` does: nothing is created.
 
 use lambda_http::{Body, Request, Response};

@@ -84,6 +84,7 @@ impl<'a> Caller<'a> {
     /// follow it and when to look. Counted as a hand-off.
     pub fn accepted(&self, job: &Job) -> Result<Reply, ApiError> {
         crate::metrics::handed_off();
+        crate::telemetry::annotate_job(&job.id);
         Ok(self
             .json(202, &JobJson::of(job, None))?
             .header("location", format!("/api/v1/duplications/{}", job.id))

@@ -171,9 +171,9 @@ pub fn respond_error(ctx: &RequestCtx, err: &ApiError) -> Response<Body> {
         tracing::info!(request_id = %ctx.request_id, status = err.status(), error = %err, "request refused");
     }
     let mut resp = respond(ctx, err.status(), err.body().to_string(), None);
-    if err.status() == 503 {
+    if let Some(seconds) = err.retry_after() {
         resp.headers_mut()
-            .insert("retry-after", HeaderValue::from(RETRY_AFTER_SECONDS));
+            .insert("retry-after", HeaderValue::from(seconds));
     }
     if let Some(m) = err.x_message() {
         resp.headers_mut()

@@ -40,8 +40,8 @@ impl Progress {
 pub(super) async fn run(held: &Held<'_>) -> Result<SliceOutcome, ApiError> {
     let (app, job, stop_at) = (held.app, held.job, held.stop_at);
     let store = &app.store;
-    let source = store.get_album(&job.source_album_id).await?;
-    let destination = store.get_album(&job.destination_id).await?;
+    let source = store.get_album(&job.source_key()).await?;
+    let destination = store.get_album(&job.destination_key()).await?;
     let (Some(source), Some(destination)) = (source, destination) else {
         let why = "the source or destination album no longer exists";
         return held.fail(why).await;
@@ -57,12 +57,43 @@ pub(super) async fn run(held: &Held<'_>) -> Result<SliceOutcome, ApiError> {
         let share = app
             .slice_items
             .map(|most| most.saturating_sub(progress.items));
-        match copy_step(app, job, (&source, &destination), until, &progress, share).await {
+        // The step's images are billed before it writes (decision 0015).
+        let left = job.images_total.saturating_sub(progress.copied);
+        let bill = match crate::quota::bill_step(app, &job.organization_id, left).await {
+            Ok(bill) => bill,
+            Err(ApiError::Quota(q)) => {
+                let resume = progress.resume.as_ref();
+                return held
+                    .stop_for_quota(&destination.id, resume, progress.copied, &q)
+                    .await;
+            }
+            // DynamoDB trouble: waited out like a copy step's (decision 0006).
+            Err(ApiError::Unavailable(why)) => {
+                troubles += 1;
+                tracing::warn!(job = %job.id, error = %why, troubles, "billing a step failed; waiting it out within the slice");
+                if !wait_out(troubles, stop_at).await {
+                    return held.hand_off(handing(job, &progress)).await;
+                }
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        let share = match (share, bill.cap) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let stepped = copy_step(app, job, (&source, &destination), until, &progress, share).await;
+        let copied = match &stepped {
+            Ok(report) => report.images_completed,
+            Err(stopped) => stopped.report.images_completed,
+        };
+        bill.settle(app, copied).await;
+        match stepped {
             Ok(report) => {
                 troubles = 0;
                 progress.advance(&report);
                 if report.finished {
-                    let count = store.recount_images(&destination.id).await?;
+                    let count = store.recount_images(&destination.key()).await?;
                     return held.finish(progress.copied, destination, count).await;
                 }
                 let share_done = app.slice_items.is_some_and(|most| progress.items >= most);

@@ -120,6 +120,7 @@ pub async fn run_slice(
     deadline: SystemTime,
     owner: &str,
 ) -> Result<SliceOutcome, ApiError> {
+    crate::telemetry::annotate_job(job_id);
     let store = &app.store;
     let job = match lease::take(store, job_id, owner, deadline, stop_at(app, deadline)).await? {
         Lease::Acquired(job) => job,
@@ -227,8 +228,61 @@ impl Held<'_> {
         app.store
             .finish_job(&job.id, owner, copied, &now_rfc3339())
             .await?;
+        self.free_slot().await;
         destination.images_count = count;
         Ok(SliceOutcome::Done(destination))
+    }
+
+    /// Frees a duplicate job's running slot once it ends (decision 0015).
+    async fn free_slot(&self) {
+        if self.job.kind == JobKind::Duplicate {
+            crate::quota::release_job(self.app, &self.job.organization_id, &self.job.id).await;
+        }
+    }
+
+    /// Stops a held duplicate job that `quota` stopped before its next
+    /// step wrote anything: the destination recounted (exact), the job
+    /// `failed` with the quota named and its resume key kept, a pointer
+    /// by which repeating the request resumes it, its slot freed
+    /// (decision 0015).
+    async fn stop_for_quota(
+        &self,
+        destination: &str,
+        resume: Option<&crate::store::PageKey>,
+        copied: u64,
+        quota: &crate::quota::Exceeded,
+    ) -> Result<SliceOutcome, ApiError> {
+        let (app, job, owner) = (self.app, self.job, self.owner);
+        app.store
+            .recount_images(&crate::album::AlbumKey::new(
+                &job.organization_id,
+                destination,
+            ))
+            .await?;
+        let why = crate::quota::stopped_because(quota);
+        let (org, source) = (&job.organization_id, &job.source_album_id);
+        let expiry = app.store.stopped_job_expiry();
+        app.store
+            .put_stopped_job(org, destination, source, &job.id, expiry)
+            .await?;
+        if !app
+            .store
+            .stop_job(&job.id, owner, resume, copied, &why, &now_rfc3339())
+            .await?
+        {
+            return Err(ApiError::Unavailable(format!(
+                "lost the lease of job {}",
+                job.id
+            )));
+        }
+        self.free_slot().await;
+        tracing::warn!(job = %job.id, quota = quota.quota.name(), copied, "a quota stopped the job");
+        let mut stopped = job.clone();
+        stopped.status = JobStatus::Failed;
+        stopped.error = Some(why);
+        stopped.images_copied = copied;
+        stopped.holder = None;
+        Ok(SliceOutcome::Failed(stopped))
     }
 
     /// Ends a held job as failed, for `why`.
@@ -237,6 +291,7 @@ impl Held<'_> {
         app.store
             .fail_job(&job.id, owner, why, &now_rfc3339())
             .await?;
+        self.free_slot().await;
         let mut failed = job.clone();
         failed.status = JobStatus::Failed;
         failed.error = Some(why.into());

@@ -77,17 +77,17 @@ async fn plan(held: &Held<'_>) -> Result<Option<Planned>, ApiError> {
     let (app, job) = (held.app, held.job);
     let store = &app.store;
     // The source and its move mark in one read.
-    let (source, moving_here) = match store.get_album_and_move(&job.source_album_id).await? {
+    let (source, moving_here) = match store.get_album_and_move(&job.source_key()).await? {
         Some((album, mark)) => (
             Some(album),
             mark.is_some_and(|m| m.to == job.destination_id),
         ),
         None => (None, false),
     };
-    let destination = store.get_album(&job.destination_id).await?;
+    let destination = store.get_album(&job.destination_key()).await?;
     match (source, destination) {
         (None, Some(destination)) => {
-            let count = store.recount_images(&destination.id).await?;
+            let count = store.recount_images(&destination.key()).await?;
             let done = held.finish(job.images_copied, destination, count).await?;
             Ok(Some(Planned::Finished(done)))
         }

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use crate::album::Album;
+use crate::album::{Album, AlbumKey};
 
 use super::item::{PageKey, get_n, get_s, n, s};
 use super::keys::*;
@@ -17,22 +17,24 @@ pub(super) fn shards_of(item: &super::Item) -> Result<u32, StoreError> {
 
 impl Store {
     /// Reads an album (strongly consistent).
-    pub async fn get_album(&self, id: &str) -> Result<Option<Album>, StoreError> {
-        Ok(self.get_album_and_move(id).await?.map(|(album, _)| album))
+    pub async fn get_album(&self, key: &AlbumKey) -> Result<Option<Album>, StoreError> {
+        Ok(self.get_album_and_move(key).await?.map(|(album, _)| album))
     }
 
     /// Reads an album and the move it is in, if any (decision 0011), in
     /// one read.
     pub async fn get_album_and_move(
         &self,
-        id: &str,
+        key: &AlbumKey,
     ) -> Result<Option<(Album, Option<MoveState>)>, StoreError> {
-        match self.get_item(album_pk(id), ALBUM_SK).await? {
+        match self.get_item(album_pk(key), ALBUM_SK).await? {
             None => Ok(None),
             Some(item) => Ok(Some((
                 Album {
-                    id: id.to_string(),
-                    organization_id: get_s(&item, ORGANIZATION_ID)?.to_string(),
+                    id: key.id.clone(),
+                    // The key names it (decision 0014); the attribute is
+                    // what `by_organization` lists by.
+                    organization_id: key.org.clone(),
                     images_count: get_n(&item, "images_count")?,
                     views_count: get_n(&item, "views_count")?,
                     created_at: get_s(&item, "created_at").unwrap_or_default().to_string(),
@@ -43,8 +45,8 @@ impl Store {
         }
     }
 
-    /// Creates `album` unless an album with its id exists; either way returns
-    /// the album now stored (the caller checks its organization). Conditional,
+    /// Creates `album` unless its organization holds an album with its id;
+    /// either way returns the album now stored. Conditional,
     /// so two concurrent creators cannot overwrite each other.
     pub async fn create_album_if_absent(&self, album: &Album) -> Result<Album, StoreError> {
         Ok(self.create_or_get_album(album).await?.0)
@@ -56,7 +58,7 @@ impl Store {
         if self.create_album(album).await? {
             return Ok((album.clone(), true));
         }
-        let found = self.get_album(&album.id).await?.ok_or_else(|| {
+        let found = self.get_album(&album.key()).await?.ok_or_else(|| {
             StoreError::Corrupt("album vanished after a conditional failure".into())
         })?;
         Ok((found, false))
@@ -68,7 +70,7 @@ impl Store {
     /// without reading the copy back ([`Store::settle_fresh_count`]).
     pub(super) async fn create_album(&self, album: &Album) -> Result<bool, StoreError> {
         let item = HashMap::from([
-            (PK.into(), s(album_pk(&album.id))),
+            (PK.into(), s(album_pk(&album.key()))),
             (SK.into(), s(ALBUM_SK)),
             (ORGANIZATION_ID.into(), s(&album.organization_id)),
             ("images_count".into(), n(album.images_count)),
@@ -106,7 +108,11 @@ impl Store {
                     return Ok((ids, next));
                 }
                 let pk = get_s(item, PK)?;
-                ids.push(pk.trim_start_matches("A#").to_string());
+                // A partition of the layout before decision 0014 (not yet
+                // migrated) is skipped: it cannot be read by its key.
+                if let Some((key, 0)) = album_of_shard_pk(pk) {
+                    ids.push(key.id);
+                }
                 // Continue after it: the table's key and the index's.
                 next = Some(PageKey::from_fields([
                     (PK, pk),

@@ -125,7 +125,7 @@ fn copy_request(destination: &Album, mut item: Item) -> Result<WriteRequest, Sto
         .remove(DATA)
         .ok_or_else(|| StoreError::Corrupt(format!("image {source_id} has no data")))?;
     let new_id = copy_id(destination_id, source_id);
-    let dest_pk = image_pk(destination_id, destination.shards, &new_id);
+    let dest_pk = image_pk(&destination.key(), destination.shards, &new_id);
     let new_item = Item::from([
         (PK.to_string(), AttributeValue::S(dest_pk)),
         (
@@ -157,7 +157,11 @@ fn tag_copy_request(
     // With its image's copy, in the same shard.
     item.insert(
         PK.to_string(),
-        AttributeValue::S(image_pk(destination_id, destination.shards, &copy_image)),
+        AttributeValue::S(image_pk(
+            &destination.key(),
+            destination.shards,
+            &copy_image,
+        )),
     );
     item.insert(
         SK.to_string(),
@@ -203,7 +207,7 @@ pub async fn copy_images(
     if !opts.fresh_destination {
         // Announce the writes before making them (decision 0003); refused
         // while the destination is being moved away (decision 0011).
-        if let Err(error) = store.bump_seq_to_add(&destination.id).await {
+        if let Err(error) = store.bump_seq_to_add(&destination.key()).await {
             return Err(CopyFailure { report, error });
         }
     }
@@ -243,15 +247,27 @@ async fn queue_pages(
     // The source's shards are read one after the other, each in key order:
     // one ordered pass, so the resume key (a shard's partition and a sort
     // key) says where to go on, as for an album of one partition.
+    // The start key's partition names the shard; the source's own key is
+    // put back around its sort key, so a resume key saved before album
+    // keys named the organization (decision 0014) resumes in place.
     let first_shard = opts
         .start_key
         .as_ref()
         .and_then(|k| k.field(PK))
-        .and_then(album_of_shard_pk)
-        .map_or(0, |(_, shard)| shard);
-    let mut start = opts.start_key.as_ref().map(PageKey::to_item);
+        .map_or(0, shard_number);
+    let source_key = source.key();
+    let mut start = opts.start_key.as_ref().and_then(|k| {
+        let sk = k.field(SK)?;
+        Some(Item::from([
+            (
+                PK.to_string(),
+                AttributeValue::S(shard_pk(&source_key, first_shard)),
+            ),
+            (SK.to_string(), AttributeValue::S(sk.to_string())),
+        ]))
+    });
     for shard in first_shard..source.shards.max(1) {
-        let source_pk = shard_pk(&source.id, shard);
+        let source_pk = shard_pk(&source_key, shard);
         loop {
             if opts.enough(report.items_read) {
                 return Ok(false);
@@ -303,7 +319,12 @@ async fn queue_page(
         let mut chunk = Vec::with_capacity(BATCH_SIZE);
         let mut last_sk = None;
         let mut images = 0;
-        for item in items.by_ref().take(BATCH_SIZE) {
+        // Never past `max_items`: a job step's share is what its quota
+        // reservation allows (decision 0015), not a batch more.
+        let room = opts.max_items.map_or(BATCH_SIZE, |most| {
+            (most.saturating_sub(report.items_read) as usize).min(BATCH_SIZE)
+        });
+        for item in items.by_ref().take(room) {
             last_sk = item.get(SK).cloned();
             if is_image(&item) {
                 images += 1;
@@ -370,7 +391,7 @@ mod tests {
     #[test]
     fn copy_request_rewrites_keys_and_keeps_data() {
         let item = Item::from([
-            (PK.to_string(), AttributeValue::S("A#src".into())),
+            (PK.to_string(), AttributeValue::S("A#org/src".into())),
             (
                 SK.to_string(),
                 AttributeValue::S("I#0001554745126797#img-1".into()),
@@ -380,7 +401,7 @@ mod tests {
         let req = copy_request(&Album::new("dst", "org", "2019-04-08T17:38:46Z"), item).unwrap();
         let put = req.put_request().unwrap().item();
         let id = copy_id("dst", "img-1");
-        assert_eq!(put[PK], AttributeValue::S("A#dst".into()));
+        assert_eq!(put[PK], AttributeValue::S("A#org/dst".into()));
         assert_eq!(
             put[SK],
             AttributeValue::S(format!("I#0001554745126797#{id}"))

@@ -5,6 +5,8 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, Select};
 
+use crate::album::AlbumKey;
+
 use super::item::{Item, get_n, n};
 use super::keys::*;
 use super::{Store, StoreError, retry};
@@ -12,18 +14,18 @@ use super::{Store, StoreError, retry};
 impl Store {
     /// Counts an album's image items (strongly consistent, every page of
     /// every shard); 0 for a missing album.
-    pub async fn count_images(&self, album_id: &str) -> Result<u64, StoreError> {
-        let shards = match self.get_item(album_pk(album_id), ALBUM_SK).await? {
+    pub async fn count_images(&self, album: &AlbumKey) -> Result<u64, StoreError> {
+        let shards = match self.get_item(album_pk(album), ALBUM_SK).await? {
             Some(item) => super::albums::shards_of(&item)?,
             None => 1,
         };
-        self.count_in_shards(album_id, shards).await
+        self.count_in_shards(album, shards).await
     }
 
-    /// Counts the image items of `shards` shards of `album_id`, the shards
+    /// Counts the image items of `shards` shards of `album`, the shards
     /// at once.
-    async fn count_in_shards(&self, album_id: &str, shards: u32) -> Result<u64, StoreError> {
-        let counts = (0..shards.max(1)).map(|shard| self.count_shard(shard_pk(album_id, shard)));
+    async fn count_in_shards(&self, album: &AlbumKey, shards: u32) -> Result<u64, StoreError> {
+        let counts = (0..shards.max(1)).map(|shard| self.count_shard(shard_pk(album, shard)));
         Ok(futures_util::future::try_join_all(counts)
             .await?
             .into_iter()
@@ -58,16 +60,16 @@ impl Store {
     /// single-image writer again with its ±1), so a count that raced a write
     /// is refused and taken again, and the last writer to finish always
     /// stores a count that includes every write.
-    pub async fn recount_images(&self, album_id: &str) -> Result<u64, StoreError> {
+    pub async fn recount_images(&self, album: &AlbumKey) -> Result<u64, StoreError> {
         for round in 1..=50 {
             let (seq, shards) = self
-                .bump_seq_if(album_id, "attribute_exists(pk)")
+                .bump_seq_if(album, "attribute_exists(pk)")
                 .await?
-                .ok_or_else(|| StoreError::AlbumMissing(album_id.to_string()))?;
-            let count = self.count_in_shards(album_id, shards).await?;
+                .ok_or_else(|| StoreError::AlbumMissing(album.id.clone()))?;
+            let count = self.count_in_shards(album, shards).await?;
             let stored = self
                 .update_album_if(
-                    album_id,
+                    album,
                     "SET images_count = :c, counted_seq = :seq",
                     "seq = :seq",
                     &[(":c", n(count)), (":seq", n(seq))],
@@ -84,14 +86,15 @@ impl Store {
             // we answer for (`counted_seq`). The pause never runs past the
             // invocation's deadline (decision 0006).
             retry::pause_within_deadline("recount", self.policy.backoff(round)).await?;
-            if let Some(item) = self.get_item(album_pk(album_id), ALBUM_SK).await?
+            if let Some(item) = self.get_item(album_pk(album), ALBUM_SK).await?
                 && get_n(&item, "counted_seq")? >= seq
             {
                 return get_n(&item, "images_count");
             }
         }
         Err(StoreError::Unavailable(format!(
-            "album {album_id} kept changing while being counted"
+            "album {} kept changing while being counted",
+            album.id
         )))
     }
 
@@ -103,9 +106,13 @@ impl Store {
     /// untouched `seq` means the album holds exactly the `count` images the
     /// copy wrote, and the recount's full read of them can be skipped
     /// (decision 0003). `false`: someone else wrote; recount.
-    pub async fn settle_fresh_count(&self, album_id: &str, count: u64) -> Result<bool, StoreError> {
+    pub async fn settle_fresh_count(
+        &self,
+        album: &AlbumKey,
+        count: u64,
+    ) -> Result<bool, StoreError> {
         self.update_album_if(
-            album_id,
+            album,
             "SET images_count = :c, seq = :one, counted_seq = :one",
             "seq = :zero",
             &[(":c", n(count)), (":one", n(1)), (":zero", n(0))],
@@ -117,7 +124,7 @@ impl Store {
     /// when it did not. The counting protocol's guarded steps (decision 0003).
     pub(super) async fn update_album_if(
         &self,
-        album_id: &str,
+        album: &AlbumKey,
         update: &str,
         condition: &str,
         values: &[(&str, AttributeValue)],
@@ -127,7 +134,7 @@ impl Store {
             .map(|(k, v)| (k.to_string(), v.clone()))
             .collect();
         let res = retry::conditional("UpdateItem", self.budgets.write, {
-            self.update_at(album_pk(album_id), ALBUM_SK)
+            self.update_at(album_pk(album), ALBUM_SK)
                 .update_expression(update)
                 .condition_expression(condition)
                 .set_expression_attribute_values(Some(values.clone()))
@@ -139,28 +146,28 @@ impl Store {
 
     /// Increments the album's `seq` and returns the new value: the first
     /// step of every counted write (decision 0003).
-    pub async fn bump_seq(&self, album_id: &str) -> Result<u64, StoreError> {
-        self.bump_seq_if(album_id, "attribute_exists(pk)")
+    pub async fn bump_seq(&self, album: &AlbumKey) -> Result<u64, StoreError> {
+        self.bump_seq_if(album, "attribute_exists(pk)")
             .await?
             .map(|(seq, _)| seq)
-            .ok_or_else(|| StoreError::AlbumMissing(album_id.to_string()))
+            .ok_or_else(|| StoreError::AlbumMissing(album.id.clone()))
     }
 
     /// [`Store::bump_seq`] for a writer about to add images: refused with
     /// [`StoreError::Moving`] while the album is being renamed or merged
     /// away (its images would be left behind), so such writers go to the
     /// destination or answer 409 (decision 0011).
-    pub async fn bump_seq_to_add(&self, album_id: &str) -> Result<u64, StoreError> {
+    pub async fn bump_seq_to_add(&self, album: &AlbumKey) -> Result<u64, StoreError> {
         let condition = "attribute_exists(pk) AND attribute_not_exists(moving_to)";
-        if let Some((seq, _)) = self.bump_seq_if(album_id, condition).await? {
+        if let Some((seq, _)) = self.bump_seq_if(album, condition).await? {
             return Ok(seq);
         }
-        match self.album_move(album_id).await? {
+        match self.album_move(album).await? {
             Some(m) => Err(StoreError::Moving {
-                album: album_id.to_string(),
+                album: album.id.clone(),
                 to: m.to,
             }),
-            None => Err(StoreError::AlbumMissing(album_id.to_string())),
+            None => Err(StoreError::AlbumMissing(album.id.clone())),
         }
     }
 
@@ -168,11 +175,11 @@ impl Store {
     /// album's shard count, or `None`.
     async fn bump_seq_if(
         &self,
-        album_id: &str,
+        album: &AlbumKey,
         condition: &str,
     ) -> Result<Option<(u64, u32)>, StoreError> {
         let bumped = retry::conditional("UpdateItem", self.budgets.write, {
-            self.update_at(album_pk(album_id), ALBUM_SK)
+            self.update_at(album_pk(album), ALBUM_SK)
                 .update_expression("ADD seq :one")
                 .condition_expression(condition)
                 .expression_attribute_values(":one", n(1))
@@ -192,12 +199,12 @@ impl Store {
     /// still `seq`; `false` when another writer or a recount came between.
     pub(super) async fn add_count_if_seq(
         &self,
-        album_id: &str,
+        album: &AlbumKey,
         delta: i64,
         seq: u64,
     ) -> Result<bool, StoreError> {
         self.update_album_if(
-            album_id,
+            album,
             "ADD images_count :d, seq :one",
             "seq = :seq",
             &[(":d", n(delta)), (":one", n(1)), (":seq", n(seq))],
@@ -209,12 +216,12 @@ impl Store {
     /// or a full recount when another writer came between (decision 0003).
     pub(super) async fn settle_count(
         &self,
-        album_id: &str,
+        album: &AlbumKey,
         delta: i64,
         seq: u64,
     ) -> Result<(), StoreError> {
-        if !self.add_count_if_seq(album_id, delta, seq).await? {
-            self.recount_images(album_id).await?;
+        if !self.add_count_if_seq(album, delta, seq).await? {
+            self.recount_images(album).await?;
         }
         Ok(())
     }

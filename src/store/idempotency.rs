@@ -1,8 +1,9 @@
-//! Idempotency keys of `POST /api/v1/albums`: which album a caller's key created.
+//! Idempotency keys of the album-creating routes: which album a caller's key created.
 //!
 //! One item per (user, key) in the user's partition: `pk = U#<user>`,
 //! `sk = K#<key>` (decision 0001), holding the album id the key created,
-//! the request body's fingerprint and `expires_at`. Claiming a key is one
+//! the request's fingerprint and `expires_at` (and, for a duplicate that
+//! answered 202, its `job_id`). Claiming a key is one
 //! conditional `PutItem` that succeeds when no live claim exists, so two
 //! requests with the same key, however close, agree on one album.
 
@@ -14,6 +15,8 @@ use super::{Store, StoreError, retry};
 
 /// Sort-key prefix of idempotency-key items.
 pub const KEY_SK_PREFIX: &str = "K#";
+/// The attribute naming the job a key's request answered 202 with.
+const JOB_ID: &str = "job_id";
 
 /// What a claim found.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -27,6 +30,8 @@ pub enum Claim {
         album_id: String,
         /// The fingerprint of the request that claimed it.
         fingerprint: String,
+        /// The job that request answered 202 with, once recorded.
+        job_id: Option<String>,
     },
 }
 
@@ -70,6 +75,29 @@ impl Store {
         Ok(Claim::Claimed {
             album_id: get_s(&existing, "album_id")?.to_string(),
             fingerprint: get_s(&existing, "fingerprint")?.to_string(),
+            job_id: existing.get(JOB_ID).and_then(|v| v.as_s().ok()).cloned(),
         })
+    }
+
+    /// Records on `user_id`'s claimed `key` the job its request answered
+    /// 202 with (a duplicate's), for a retry to answer it too. Only a key
+    /// still claimed is written: a lapsed one is left to TTL.
+    pub async fn record_idempotent_job(
+        &self,
+        user_id: &str,
+        key: &str,
+        job_id: &str,
+    ) -> Result<(), StoreError> {
+        let sk = format!("{KEY_SK_PREFIX}{key}");
+        retry::conditional("UpdateItem", self.budgets.write, {
+            self.update_at(user_pk(user_id), &sk)
+                .update_expression("SET #j = :job")
+                .condition_expression("attribute_exists(pk)")
+                .expression_attribute_names("#j", JOB_ID)
+                .expression_attribute_values(":job", s(job_id))
+                .send()
+        })
+        .await?;
+        Ok(())
     }
 }

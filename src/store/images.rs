@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
-use crate::album::Album;
+use crate::album::{Album, AlbumKey};
 use crate::image::{ImageRecord, sort_millis};
 
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder as Query;
@@ -26,9 +26,9 @@ pub struct StoredImage {
 /// (the album's shard) and its sort key.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct ItemKey {
-    /// Album id.
-    pub album_id: String,
-    /// Partition key (`A#<album>` or `A#<album>#<shard>`).
+    /// Its album (organization and id).
+    pub album: AlbumKey,
+    /// Partition key (`A#<org>/<album>` or `A#<org>/<album>#<shard>`).
     pub pk: String,
     /// Sort key.
     pub sk: String,
@@ -41,7 +41,7 @@ impl ItemKey {
             StoreError::Corrupt(format!("expected an album partition, found {pk}"))
         })?;
         Ok(Self {
-            album_id: album.to_string(),
+            album,
             pk: pk.to_string(),
             sk: sk.to_string(),
         })
@@ -60,19 +60,19 @@ impl Store {
     /// afterwards.
     pub async fn put_images(
         &self,
-        album_id: &str,
+        key: &AlbumKey,
         images: &[StoredImage],
     ) -> Result<u64, StoreError> {
         let album = self
-            .get_album(album_id)
+            .get_album(key)
             .await?
-            .ok_or_else(|| StoreError::AlbumMissing(album_id.to_string()))?;
+            .ok_or_else(|| StoreError::AlbumMissing(key.id.clone()))?;
         let mut requests = Vec::with_capacity(images.len());
         for img in images {
             requests.push(self.image_item(&album, &img.id, &img.record)?);
         }
         batch::write_all(self, requests).await?;
-        self.recount_images(album_id).await
+        self.recount_images(key).await
     }
 
     /// The item of an image of `album` (in the shard its id falls in).
@@ -87,7 +87,7 @@ impl Store {
         })?;
         let data = serde_json::to_string(record).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         Ok(HashMap::from([
-            (PK.into(), s(image_pk(&album.id, album.shards, image_id))),
+            (PK.into(), s(image_pk(&album.key(), album.shards, image_id))),
             (SK.into(), s(image_sk(millis, image_id))),
             (IMAGE_ID.into(), s(image_id)),
             (DATA.into(), s(data)),
@@ -122,12 +122,13 @@ impl Store {
     /// count left short by a crash between the write and the increment.
     pub async fn add_image(&self, album: &Album, image: &StoredImage) -> Result<bool, StoreError> {
         let item = self.image_item(album, &image.id, &image.record)?;
-        let seq = self.bump_seq_to_add(&album.id).await?;
+        let key = album.key();
+        let seq = self.bump_seq_to_add(&key).await?;
         if self.put_if_absent(&item).await? {
-            self.settle_count(&album.id, 1, seq).await?;
+            self.settle_count(&key, 1, seq).await?;
             Ok(true)
         } else {
-            self.recount_images(&album.id).await?;
+            self.recount_images(&key).await?;
             Ok(false)
         }
     }
@@ -138,13 +139,13 @@ impl Store {
     /// recounts and says no).
     pub async fn remove_image(&self, key: &ItemKey) -> Result<bool, StoreError> {
         self.delete_tag_images_of(key).await?;
-        let album_id = &key.album_id;
-        let seq = self.bump_seq(album_id).await?;
+        let album = &key.album;
+        let seq = self.bump_seq(album).await?;
         if self.delete_existing(key).await? {
-            self.settle_count(album_id, -1, seq).await?;
+            self.settle_count(album, -1, seq).await?;
             Ok(true)
         } else {
-            self.recount_images(album_id).await?;
+            self.recount_images(album).await?;
             Ok(false)
         }
     }
@@ -161,44 +162,73 @@ impl Store {
         Ok(res.is_some())
     }
 
-    /// Where image `image_id` is (through the `by_image` index, which is
-    /// eventually consistent).
-    pub async fn find_image(&self, image_id: &str) -> Result<Option<ItemKey>, StoreError> {
+    /// Where image `image_id` of organization `org` is (through the
+    /// `by_image` index, which is eventually consistent). Another
+    /// organization's image of that id is not found (decision 0014).
+    pub async fn find_image(
+        &self,
+        org: &str,
+        image_id: &str,
+    ) -> Result<Option<ItemKey>, StoreError> {
         Ok(self
-            .find_by_item_id(image_id)
+            .find_image_copies(org, image_id)
             .await?
-            .filter(|k| k.sk.starts_with(IMAGE_SK_PREFIX)))
+            .into_iter()
+            .next())
     }
 
     /// Every copy of image `image_id`: one, or two while a move or a
     /// re-shard has written it to its new partition and not yet deleted it
     /// from the old one (decisions 0011, 0012). A delete takes them all, so
-    /// that finishing the move cannot bring the image back.
-    pub async fn find_image_copies(&self, image_id: &str) -> Result<Vec<ItemKey>, StoreError> {
-        let mut keys = self.find_all_by_item_id(image_id).await?;
+    /// that finishing the move cannot bring the image back. Only
+    /// organization `org`'s (decision 0014).
+    pub async fn find_image_copies(
+        &self,
+        org: &str,
+        image_id: &str,
+    ) -> Result<Vec<ItemKey>, StoreError> {
+        let mut keys = self.find_all_by_item_id(org, image_id).await?;
         keys.retain(|k| k.sk.starts_with(IMAGE_SK_PREFIX));
         Ok(keys)
     }
 
-    /// Where the item whose `iid` is `id` is (an image or a tag
-    /// association), through the `by_image` index.
-    pub(super) async fn find_by_item_id(&self, id: &str) -> Result<Option<ItemKey>, StoreError> {
-        Ok(self.find_all_by_item_id(id).await?.into_iter().next())
-    }
-
-    /// Every item whose `iid` is `id` (more than one only mid-move).
-    pub(super) async fn find_all_by_item_id(&self, id: &str) -> Result<Vec<ItemKey>, StoreError> {
-        let out = retry::bounded("Query", self.budgets.read, {
-            self.index_query(BY_IMAGE_INDEX, "iid = :id")
-                .expression_attribute_values(":id", s(id))
-                .limit(8)
-                .send()
-        })
-        .await?;
-        out.items()
-            .iter()
-            .map(|item| ItemKey::of(get_s(item, PK)?, get_s(item, SK)?))
-            .collect()
+    /// Every item of organization `org` whose `iid` is `id` (more than
+    /// one only mid-move). Ids are derived, not drawn, so another
+    /// organization may hold an item of the same id: it is left out, as
+    /// if it did not exist (decision 0014), and so are items of the layout
+    /// before it (not yet migrated).
+    pub(super) async fn find_all_by_item_id(
+        &self,
+        org: &str,
+        id: &str,
+    ) -> Result<Vec<ItemKey>, StoreError> {
+        // The organization's partitions only, filtered by the index (every
+        // page read, so that other organizations' items of this id cannot
+        // crowd the caller's out of a page).
+        let prefix = format!("A#{org}/");
+        let mut keys = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let out = retry::bounded("Query", self.budgets.read, {
+                self.index_query(BY_IMAGE_INDEX, "iid = :id")
+                    .filter_expression("begins_with(pk, :org)")
+                    .expression_attribute_values(":id", s(id))
+                    .expression_attribute_values(":org", s(&prefix))
+                    .set_exclusive_start_key(start.clone())
+                    .send()
+            })
+            .await?;
+            for item in out.items() {
+                let pk = get_s(item, PK)?;
+                if album_of_shard_pk(pk).is_some_and(|(album, _)| album.org == org) {
+                    keys.push(ItemKey::of(pk, get_s(item, SK)?)?);
+                }
+            }
+            match out.last_evaluated_key {
+                Some(k) if !k.is_empty() => start = Some(k),
+                _ => return Ok(keys),
+            }
+        }
     }
 
     /// A strongly consistent Query of the image items of partition `pk`
@@ -224,7 +254,7 @@ impl Store {
     pub async fn has_content(&self, album: &Album) -> Result<bool, StoreError> {
         for shard in 0..album.shards {
             let out = retry::bounded("Query", self.budgets.read, {
-                self.content_query(&shard_pk(&album.id, shard))
+                self.content_query(&shard_pk(&album.key(), shard))
                     .projection_expression("sk")
                     .limit(1)
                     .send()
@@ -258,9 +288,10 @@ impl Store {
         }
         let share = ((limit as f64 / f64::from(shards)) * SHARE_SLACK).ceil() as i32 + 1;
         let positions = start.map(|k| k.fields().clone()).unwrap_or_default();
+        let key = album.key();
         let mut streams: Vec<ShardStream> = (0..shards)
             .map(|shard| ShardStream {
-                pk: shard_pk(&album.id, shard),
+                pk: shard_pk(&key, shard),
                 after: positions.get(&shard_field(shard)).cloned(),
                 buffered: VecDeque::new(),
                 exhausted: false,
@@ -332,13 +363,20 @@ impl Store {
         limit: usize,
         start: Option<PageKey>,
     ) -> Result<(Vec<StoredImage>, Option<PageKey>), StoreError> {
-        let pk = shard_pk(&album.id, 0);
+        let pk = shard_pk(&album.key(), 0);
+        // Continue at the cursor's sort key in this album's partition: a
+        // cursor names no partition the caller could pick (nor one of the
+        // layout before decision 0014).
+        let start = start
+            .as_ref()
+            .and_then(|k| k.fields().get(SK).cloned())
+            .map(|sk| Item::from([(PK.to_string(), s(&pk)), (SK.to_string(), s(sk))]));
         let out = retry::bounded("Query", self.budgets.read, {
             self.images_query(&pk)
                 .projection_expression("sk, d")
                 .scan_index_forward(false)
                 .limit(limit as i32 + 1)
-                .set_exclusive_start_key(start.as_ref().map(PageKey::to_item))
+                .set_exclusive_start_key(start.clone())
                 .send()
         })
         .await?;

@@ -6,6 +6,7 @@
 //! seconds: `crate::jobs`). Setting `handoff` when a slice runs out of time
 //! is what the DynamoDB Streams worker is triggered by (decision 0005).
 
+use crate::album::AlbumKey;
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
@@ -120,6 +121,16 @@ pub struct Holder {
 }
 
 impl Job {
+    /// Its source album's key (the job's organization's, decision 0014).
+    pub fn source_key(&self) -> AlbumKey {
+        AlbumKey::new(&self.organization_id, &self.source_album_id)
+    }
+
+    /// Its destination album's key (the job's organization's).
+    pub fn destination_key(&self) -> AlbumKey {
+        AlbumKey::new(&self.organization_id, &self.destination_id)
+    }
+
     /// A job about to start: running, nothing copied, no slice run yet.
     /// Callers set progress (`images_copied`, `resume`, `slices`) and
     /// `tags` with struct update syntax.
@@ -176,7 +187,7 @@ pub enum Lease {
     Missing,
 }
 
-fn encode_key(key: &PageKey) -> String {
+pub(super) fn encode_key(key: &PageKey) -> String {
     serde_json::to_string(key.fields()).unwrap_or_default()
 }
 
@@ -186,7 +197,7 @@ fn decode_key(text: &str) -> Result<PageKey, StoreError> {
     Ok(PageKey::from_fields(map))
 }
 
-fn job_from(item: &Item) -> Result<Job, StoreError> {
+pub(super) fn job_from(item: &Item) -> Result<Job, StoreError> {
     let pk = get_s(item, PK)?;
     Ok(Job {
         id: pk.trim_start_matches("J#").to_string(),
@@ -231,7 +242,7 @@ impl Store {
     /// When a job finishing now expires (epoch seconds): DynamoDB's TTL
     /// deletes the item some time after that (decision 0005). Running jobs
     /// never carry it, so TTL cannot delete work in progress.
-    fn job_expiry(&self) -> u64 {
+    pub(super) fn job_expiry(&self) -> u64 {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap_or_default();
@@ -267,6 +278,9 @@ impl Store {
         }
         if job.tags {
             item.insert("tags".into(), AttributeValue::Bool(true));
+        }
+        if let Some(e) = &job.error {
+            item.insert("error".into(), s(e));
         }
         if handoff {
             item.insert("handoff".into(), n(job.slices));
@@ -328,7 +342,7 @@ impl Store {
         }
     }
 
-    async fn update_held_job(
+    pub(super) async fn update_held_job(
         &self,
         id: &str,
         owner: &str,

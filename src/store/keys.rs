@@ -4,8 +4,8 @@
 //! |---------------|---------------|-------------------------------|
 //! | organization  | `O#<org>`     | `O`                           |
 //! | user          | `U#<user>`    | `U`                           |
-//! | album         | `A#<album>`   | `A`                           |
-//! | image         | `A#<album>` or `A#<album>#<shard>` | `I#<created ms, 13 digits>#<image id>` |
+//! | album         | `A#<org>/<album>` | `A`                       |
+//! | image         | `A#<org>/<album>` or `A#<org>/<album>#<shard>` | `I#<created ms, 13 digits>#<image id>` |
 //! | job           | `J#<job>`     | `J`                           |
 //! | idempotency key | `U#<user>`  | `K#<key>`                     |
 //! | tag           | `O#<org>`     | `T#<name>`                    |
@@ -17,6 +17,13 @@
 //! shards' partitions, decision 0012), sorted by creation time, so "newest
 //! first" and "every image" are single Queries per shard; the album item
 //! sorts before its images and is excluded by `begins_with(sk, "I#")`.
+//!
+//! Album partitions name the organization (decision 0014): album ids are
+//! per organization, and an organization's `X` is no other's. Organization
+//! and album ids are both `[A-Za-z0-9_-]{1,128}`, so neither `/` nor `#`
+//! can shift a key's parts.
+
+use crate::album::AlbumKey;
 
 /// Partition key attribute.
 pub const PK: &str = "pk";
@@ -78,38 +85,51 @@ pub fn user_pk(id: &str) -> String {
 pub fn api_secret_pk(id: &str) -> String {
     format!("S#{id}")
 }
-/// `A#<album>`: the partition of the album item, and of its images when
-/// it has one shard (every album made before shards, decision 0012).
-pub fn album_pk(id: &str) -> String {
-    format!("A#{id}")
+/// `A#<org>/<album>`: the partition of the album item, and of its images
+/// when it has one shard (every album made before shards, decision 0012).
+/// The organization is part of it so that two organizations' albums of
+/// the same id are two albums (decision 0014).
+pub fn album_pk(album: &AlbumKey) -> String {
+    format!("A#{}/{}", album.org, album.id)
 }
 
 /// Most image partitions an album may have.
 pub const MAX_SHARDS: u32 = 16;
 
-/// The partition of shard `shard` of album `id`'s images: shard 0 is the
-/// album's own partition (`A#<album>`), shard k ≥ 1 is `A#<album>#<k>`
-/// (album ids cannot contain `#`, so no album's partition is another's
-/// shard) (decision 0012).
-pub fn shard_pk(id: &str, shard: u32) -> String {
+/// The partition of shard `shard` of `album`'s images: shard 0 is the
+/// album's own partition (`A#<org>/<album>`), shard k ≥ 1 is
+/// `A#<org>/<album>#<k>` (ids cannot contain `#`, so no album's partition
+/// is another's shard) (decision 0012).
+pub fn shard_pk(album: &AlbumKey, shard: u32) -> String {
     if shard == 0 {
-        album_pk(id)
+        album_pk(album)
     } else {
-        format!("A#{id}#{shard}")
+        format!("{}#{shard}", album_pk(album))
     }
 }
 
-/// The album and shard of an image partition key.
-pub fn album_of_shard_pk(pk: &str) -> Option<(&str, u32)> {
+/// The album and shard of an image partition key. A partition of the
+/// layout before decision 0014 (`A#<album>`, no organization) is none:
+/// only the migration reads those.
+pub fn album_of_shard_pk(pk: &str) -> Option<(AlbumKey, u32)> {
     let rest = pk.strip_prefix("A#")?;
-    match rest.split_once('#') {
-        None => Some((rest, 0)),
-        Some((album, shard)) => shard
-            .parse()
-            .ok()
-            .filter(|s: &u32| *s > 0 && !album.is_empty())
-            .map(|s| (album, s)),
-    }
+    let (album, shard) = match rest.split_once('#') {
+        None => (rest, 0),
+        Some((album, shard)) => (album, shard.parse().ok().filter(|s: &u32| *s > 0)?),
+    };
+    let (org, id) = album.split_once('/')?;
+    (!org.is_empty() && !id.is_empty() && !id.contains('/'))
+        .then(|| (AlbumKey::new(org, id), shard))
+}
+
+/// The shard number of an album partition key (0 for the album's own),
+/// whatever the layout: a resume key saved before decision 0014 named
+/// `A#<album>#<k>`.
+pub fn shard_number(pk: &str) -> u32 {
+    pk.strip_prefix("A#")
+        .and_then(|rest| rest.split_once('#'))
+        .and_then(|(_, shard)| shard.parse().ok())
+        .unwrap_or(0)
 }
 
 /// The shard of image `image_id` in an album of `shards` shards: FNV-1a
@@ -127,9 +147,9 @@ pub fn shard_of(image_id: &str, shards: u32) -> u32 {
     (h % u64::from(shards)) as u32
 }
 
-/// The partition of image `image_id` of album `id` with `shards` shards.
-pub fn image_pk(id: &str, shards: u32, image_id: &str) -> String {
-    shard_pk(id, shard_of(image_id, shards))
+/// The partition of image `image_id` of `album` with `shards` shards.
+pub fn image_pk(album: &AlbumKey, shards: u32, image_id: &str) -> String {
+    shard_pk(album, shard_of(image_id, shards))
 }
 
 /// How many image partitions an album made to hold `images` images gets:
@@ -202,13 +222,22 @@ mod tests {
 
     #[test]
     fn shard_keys_round_trip_and_spread_images() {
-        assert_eq!(shard_pk("alb", 0), "A#alb");
-        assert_eq!(shard_pk("alb", 7), "A#alb#7");
-        assert_eq!(album_of_shard_pk("A#alb"), Some(("alb", 0)));
-        assert_eq!(album_of_shard_pk("A#alb#7"), Some(("alb", 7)));
-        assert_eq!(album_of_shard_pk("A#alb#0"), None);
-        assert_eq!(album_of_shard_pk("A#alb#x"), None);
+        let alb = AlbumKey::new("org", "alb");
+        assert_eq!(shard_pk(&alb, 0), "A#org/alb");
+        assert_eq!(shard_pk(&alb, 7), "A#org/alb#7");
+        assert_eq!(album_of_shard_pk("A#org/alb"), Some((alb.clone(), 0)));
+        assert_eq!(album_of_shard_pk("A#org/alb#7"), Some((alb, 7)));
+        assert_eq!(album_of_shard_pk("A#org/alb#0"), None);
+        assert_eq!(album_of_shard_pk("A#org/alb#x"), None);
         assert_eq!(album_of_shard_pk("J#job"), None);
+        // The layout before decision 0014 names no organization: no album.
+        assert_eq!(album_of_shard_pk("A#alb"), None);
+        assert_eq!(album_of_shard_pk("A#alb#7"), None);
+        assert_eq!(album_of_shard_pk("A#/alb"), None);
+        assert_eq!(album_of_shard_pk("A#org/"), None);
+        assert_eq!(shard_number("A#org/alb#7"), 7);
+        assert_eq!(shard_number("A#alb#7"), 7);
+        assert_eq!(shard_number("A#org/alb"), 0);
         assert_eq!(shard_of("anything", 1), 0);
         // Pinned: the placement of existing images depends on it.
         assert_eq!(shard_of("858f43ca-265e-5aed-8541-ff97ca3ddc40", 16), 6);

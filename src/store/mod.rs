@@ -2,7 +2,7 @@
 //! module per aggregate or protocol.
 //!
 //! Aggregates: [`accounts`], [`albums`], [`images`], [`tags`], [`jobs`],
-//! [`idempotency`] keys. Protocols: the exact count ([`counting`]), the
+//! [`idempotency`] keys, [`quotas`]. Protocols: the exact count ([`counting`]), the
 //! bulk writes ([`batch`]) that album copies ([`copy`]) and moves
 //! ([`moves`]) stream through. Plumbing: keys ([`keys`], [`item`]), errors,
 //! retries, the client and its X-Ray interceptor.
@@ -25,6 +25,7 @@ pub mod item;
 pub mod jobs;
 pub mod keys;
 pub mod moves;
+pub mod quotas;
 mod requests;
 pub mod retry;
 pub mod tags;

@@ -134,9 +134,9 @@ fn tag_from(item: &Item) -> Result<Tag, StoreError> {
     })
 }
 
-fn album_of_pk(pk: &str) -> Result<&str, StoreError> {
+fn album_of_pk(pk: &str) -> Result<String, StoreError> {
     album_of_shard_pk(pk)
-        .map(|(album, _)| album)
+        .map(|(album, _)| album.id)
         .ok_or_else(|| StoreError::Corrupt(format!("expected an album partition, found {pk}")))
 }
 
@@ -147,7 +147,7 @@ pub fn tag_image_from(item: &Item) -> Result<TagImage, StoreError> {
         .ok_or_else(|| StoreError::Corrupt(format!("bad tag association key {sk}")))?;
     Ok(TagImage {
         id: get_s(item, IMAGE_ID)?.to_string(),
-        album_id: album_of_pk(get_s(item, PK)?)?.to_string(),
+        album_id: album_of_pk(get_s(item, PK)?)?,
         image_id: image_id.to_string(),
         image_sk: image_sk_of_tag_image(sk).unwrap_or_default(),
         tag_id: tag.to_string(),
@@ -340,7 +340,7 @@ impl Store {
         let items = images
             .iter()
             .map(|i| {
-                let pk = image_pk(&album.id, album.shards, &i.id);
+                let pk = image_pk(&album.key(), album.shards, &i.id);
                 self.tag_image_item(&pk, i, tag, user_id, now)
             })
             .collect::<Result<Vec<_>, _>>()?;
@@ -357,9 +357,14 @@ impl Store {
     }
 
     /// Where the association with id `id` is (through `by_image`): one
-    /// place, or two mid-move (see [`Store::find_image_copies`]).
-    pub async fn find_tag_image(&self, id: &str) -> Result<Vec<TagImageKey>, StoreError> {
-        let mut keys = self.find_all_by_item_id(id).await?;
+    /// place, or two mid-move (see [`Store::find_image_copies`]); only
+    /// organization `org`'s (decision 0014).
+    pub async fn find_tag_image(
+        &self,
+        org: &str,
+        id: &str,
+    ) -> Result<Vec<TagImageKey>, StoreError> {
+        let mut keys = self.find_all_by_item_id(org, id).await?;
         keys.retain(|k| k.sk.starts_with(TAG_IMAGE_SK_PREFIX));
         Ok(keys)
     }
@@ -422,7 +427,11 @@ impl Store {
         let items = out.items();
         let mut keys = Vec::with_capacity(items.len());
         for item in items {
-            keys.push(ItemKey::of(get_s(item, PK)?, get_s(item, SK)?)?);
+            let pk = get_s(item, PK)?;
+            // Not yet migrated to the keys of decision 0014: not listed.
+            if album_of_shard_pk(pk).is_some() {
+                keys.push(ItemKey::of(pk, get_s(item, SK)?)?);
+            }
         }
         let cut_short = out
             .last_evaluated_key

@@ -72,7 +72,11 @@ async fn assert_moved(
     what: &str,
 ) {
     assert!(
-        store.get_album(source).await.unwrap().is_none(),
+        store
+            .get_album(&crate::support::key(source))
+            .await
+            .unwrap()
+            .is_none(),
         "{what}: {source} still exists"
     );
     let left = partition_sort_keys(store, source, "").await;
@@ -372,29 +376,6 @@ async fn merging_moves_every_image_and_association_into_the_destination_and_dele
 }
 
 #[tokio::test]
-async fn a_move_onto_another_organizations_album_is_409_with_or_without_merge() {
-    let env = TestEnv::new("move-foreign-409").await;
-    let store = env.direct_store().await;
-    seed_album(&store, "ours", ORG, 3).await;
-    seed_album(&store, "theirs", OTHER_ORG, 2).await;
-    let token = env.token(USER, None);
-    let before = snapshot(&env).await;
-    for merge in [None, Some("true")] {
-        for format in Format::BOTH {
-            let r = call(
-                &env.app,
-                Endpoint::UpdateAlbum,
-                &put(&token, "ours", &move_body("theirs", merge, false), format),
-            )
-            .await;
-            assert_error(&r, 409, "conflict", &format!("merge {merge:?} {format:?}"));
-        }
-    }
-    let after = snapshot(&env).await;
-    assert_eq!(before, after, "{}", snapshot_diff(&before, &after));
-}
-
-#[tokio::test]
 async fn renaming_a_missing_or_foreign_album_answers_200_empty_and_writes_nothing() {
     let env = TestEnv::new("move-404").await;
     let store = env.direct_store().await;
@@ -435,7 +416,13 @@ async fn renaming_a_missing_or_foreign_album_answers_200_empty_and_writes_nothin
     }
     let after = snapshot(&env).await;
     assert_eq!(before, after, "{}", snapshot_diff(&before, &after));
-    assert!(store.get_album("somewhere_new").await.unwrap().is_none());
+    assert!(
+        store
+            .get_album(&crate::support::key("somewhere_new"))
+            .await
+            .unwrap()
+            .is_none()
+    );
 }
 
 #[tokio::test]
@@ -744,7 +731,13 @@ async fn a_move_too_large_for_one_request_answers_202_and_its_job_runs_to_done_e
                 &format!("{src}: moved elsewhere meanwhile"),
             );
         }
-        assert!(store.get_album("not_there_yet").await.unwrap().is_none());
+        assert!(
+            store
+                .get_album(&crate::support::key("not_there_yet"))
+                .await
+                .unwrap()
+                .is_none()
+        );
         let again = call(&env.app, Endpoint::UpdateAlbum, &ev).await;
         assert_success(&again, 202, USER, "the same request again");
         assert_eq!(again.json["job_id"], job.as_str(), "the same job");
@@ -889,7 +882,12 @@ async fn a_move_killed_mid_way_is_exact_once_the_same_request_is_sent_again() {
         let kill_point = if by_count {
             let target = already + rng.random_range(50..n * 8 / 10);
             let waiting = Instant::now();
-            while direct.count_images(&dst).await.unwrap() < target {
+            while direct
+                .count_images(&crate::support::key(&dst))
+                .await
+                .unwrap()
+                < target
+            {
                 assert!(
                     !call.is_finished(),
                     "trial {trial}: the request ended before {target} items"
@@ -912,8 +910,15 @@ async fn a_move_killed_mid_way_is_exact_once_the_same_request_is_sent_again() {
         call.abort();
         let _ = call.await;
 
-        let src_exists = direct.get_album(&src).await.unwrap().is_some();
-        let in_dst = direct.count_images(&dst).await.unwrap();
+        let src_exists = direct
+            .get_album(&crate::support::key(&src))
+            .await
+            .unwrap()
+            .is_some();
+        let in_dst = direct
+            .count_images(&crate::support::key(&dst))
+            .await
+            .unwrap();
         let when = if answered || !function_ran {
             "after the answer"
         } else if !src_exists {
@@ -937,10 +942,14 @@ async fn a_move_killed_mid_way_is_exact_once_the_same_request_is_sent_again() {
 
         let (status, body, took) = send_to_completion(&env, &rie, &log, &event, &what).await;
         match status {
+            // The move had finished before the kill: the album is gone, and
+            // a rename of a missing album answers 200 with an empty body, as
+            // SharinPix's does.
+            200 if body.is_null() => {
+                assert!(!src_exists, "{what}: an empty 200 while {src} existed")
+            }
             200 => assert_eq!(body["images_count"], images.len(), "{what}: {body}"),
             202 => {}
-            // The move had finished before the kill: the album is gone.
-            404 => assert!(!src_exists, "{what}: 404 while {src} existed: {body}"),
             other => panic!("{what}: the same request again answered {other}: {body}"),
         }
         if status == 200 {
@@ -1117,7 +1126,11 @@ async fn a_move_whose_writes_keep_failing_fails_clearly_and_the_same_request_the
             r.status
         );
         assert!(
-            store.get_album(&src).await.unwrap().is_some(),
+            store
+                .get_album(&crate::support::key(&src))
+                .await
+                .unwrap()
+                .is_some(),
             "{kind}: the source is kept until everything moved"
         );
 
@@ -1189,7 +1202,13 @@ async fn an_album_being_moved_sends_uploads_to_its_destination_and_refuses_dupli
         .await;
         assert_error(&r, 409, "conflict", what);
     }
-    assert!(store.get_album("copy_of_moving").await.unwrap().is_none());
+    assert!(
+        store
+            .get_album(&crate::support::key("copy_of_moving"))
+            .await
+            .unwrap()
+            .is_none()
+    );
 
     run_job_to_done(&env.app, &job, 50).await;
     assert_moved(&store, "moving", "moved", &images, &pairs, "after the move").await;
@@ -1430,7 +1449,14 @@ async fn five_albums_merged_at_once_into_one_destination_end_exact() {
     }
     assert_eq!(images.len(), 160);
     for src in &sources {
-        assert!(store.get_album(src).await.unwrap().is_none(), "{src}");
+        assert!(
+            store
+                .get_album(&crate::support::key(src))
+                .await
+                .unwrap()
+                .is_none(),
+            "{src}"
+        );
         assert!(
             partition_sort_keys(&store, src, "").await.is_empty(),
             "{src}"
@@ -1487,7 +1513,11 @@ async fn five_renames_of_one_album_at_once_leave_it_under_exactly_one_new_id() {
         .await;
         for t in targets.iter().filter(|t| *t != winner) {
             assert!(
-                store.get_album(t).await.unwrap().is_none(),
+                store
+                    .get_album(&crate::support::key(t))
+                    .await
+                    .unwrap()
+                    .is_none(),
                 "round {round}: {t} was created"
             );
             assert!(partition_sort_keys(&store, t, "").await.is_empty(), "{t}");
@@ -1530,7 +1560,9 @@ async fn merging_a_into_b_while_b_merges_into_c_loses_strands_and_blocks_nothing
                 call_retrying_503(&slow, Endpoint::UpdateAlbum, &a_into_b, 5).await
             });
             let waiting = Instant::now();
-            while store.count_images(&b).await.unwrap() <= b_images && !first.is_finished() {
+            while store.count_images(&crate::support::key(&b)).await.unwrap() <= b_images
+                && !first.is_finished()
+            {
                 assert!(
                     waiting.elapsed() < Duration::from_secs(60),
                     "round {round}: A's images never reached B"
@@ -1551,7 +1583,12 @@ async fn merging_a_into_b_while_b_merges_into_c_loses_strands_and_blocks_nothing
         eprintln!("round {round}: A into B, B into C answered {statuses:?}");
         // An album still there takes uploads (Cloudinary's notification is
         // recorded, 201), whatever was refused.
-        if store.get_album(&a).await.unwrap().is_some() {
+        if store
+            .get_album(&crate::support::key(&a))
+            .await
+            .unwrap()
+            .is_some()
+        {
             let note = album_api::auth::issue_notification_token(
                 USER,
                 &a,
@@ -1583,7 +1620,7 @@ async fn merging_a_into_b_while_b_merges_into_c_loses_strands_and_blocks_nothing
         for (r, album) in answers.iter().zip([&a, &b]) {
             if r.status == 409 {
                 assert_eq!(
-                    store.album_move(album).await.unwrap(),
+                    store.album_move(&crate::support::key(album)).await.unwrap(),
                     None,
                     "round {round}: {album}'s move answered 409 ({}) yet left it marked",
                     r.text
@@ -1597,7 +1634,11 @@ async fn merging_a_into_b_while_b_merges_into_c_loses_strands_and_blocks_nothing
         for album in [&a, &b, &c] {
             let ids = album_image_ids(&store, album).await;
             let keys = partition_sort_keys(&store, album, "").await;
-            let exists = store.get_album(album).await.unwrap().is_some();
+            let exists = store
+                .get_album(&crate::support::key(album))
+                .await
+                .unwrap()
+                .is_some();
             assert!(
                 exists || keys.is_empty(),
                 "round {round} ({statuses:?}): {} items stranded in deleted album {album}",
@@ -1621,7 +1662,11 @@ async fn merging_a_into_b_while_b_merges_into_c_loses_strands_and_blocks_nothing
         }
         assert_eq!(stored_pairs, pairs, "round {round}: associations");
         assert!(
-            store.get_album(&c).await.unwrap().is_some(),
+            store
+                .get_album(&crate::support::key(&c))
+                .await
+                .unwrap()
+                .is_some(),
             "round {round}: C exists"
         );
     }
@@ -1664,8 +1709,8 @@ async fn merging_two_albums_into_each_other_at_once_loses_and_strands_nothing() 
         // as their clients would; the first must then merge.
         if statuses.iter().all(|s| *s == 409) {
             let marks = (
-                store.album_move(&a).await.unwrap(),
-                store.album_move(&b).await.unwrap(),
+                store.album_move(&crate::support::key(&a)).await.unwrap(),
+                store.album_move(&crate::support::key(&b)).await.unwrap(),
             );
             for (src, dst) in [(&a, &b), (&b, &a)] {
                 let r = call(
@@ -1683,7 +1728,12 @@ async fn merging_two_albums_into_each_other_at_once_loses_and_strands_nothing() 
         let left: Vec<&String> = {
             let mut v = Vec::new();
             for album in [&a, &b] {
-                if store.get_album(album).await.unwrap().is_some() {
+                if store
+                    .get_album(&crate::support::key(album))
+                    .await
+                    .unwrap()
+                    .is_some()
+                {
                     v.push(album);
                 }
             }

@@ -32,7 +32,12 @@ async fn image_ids(store: &Store, album: &str) -> BTreeSet<String> {
             .query()
             .table_name(store.table())
             .key_condition_expression("pk = :pk AND begins_with(sk, :i)")
-            .expression_attribute_values(":pk", AttributeValue::S(format!("A#{album}")))
+            .expression_attribute_values(
+                ":pk",
+                AttributeValue::S(album_api::store::keys::album_pk(&crate::support::key(
+                    album,
+                ))),
+            )
             .expression_attribute_values(":i", AttributeValue::S("I#".into()))
             .projection_expression("sk")
             .consistent_read(true)

@@ -53,10 +53,16 @@ async fn a_3000_image_copy_ends_exact_through_unprocessed_items_and_throttling()
     assert!(stats.throttled > 5, "{stats:?}");
 
     let direct = env.direct_store().await;
-    assert_eq!(direct.count_images("faulty").await.unwrap(), 3000);
     assert_eq!(
         direct
-            .get_album("faulty")
+            .count_images(&crate::support::key("faulty"))
+            .await
+            .unwrap(),
+        3000
+    );
+    assert_eq!(
+        direct
+            .get_album(&crate::support::key("faulty"))
             .await
             .unwrap()
             .unwrap()
@@ -91,12 +97,21 @@ async fn exhausted_retries_fail_clearly_and_the_next_run_completes_exactly() {
     assert_eq!(status, 503, "never a silent partial success: {body}");
     assert_eq!(body["error"]["code"], "unavailable");
     let direct = env.direct_store().await;
-    let partial = direct.count_images("partial").await.unwrap();
+    let partial = direct
+        .count_images(&crate::support::key("partial"))
+        .await
+        .unwrap();
     assert!(partial < 500, "the failed run was partial ({partial})");
 
     proxy.set_config(FaultConfig::none());
     let (status, _, body) = parts(handle(&env.app, request(&ev)).await.unwrap());
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["images_count"], 500);
-    assert_eq!(direct.count_images("partial").await.unwrap(), 500);
+    assert_eq!(
+        direct
+            .count_images(&crate::support::key("partial"))
+            .await
+            .unwrap(),
+        500
+    );
 }

@@ -129,7 +129,12 @@ async fn a_duplicate_killed_mid_copy_is_exact_after_a_retry() {
             // while a count is taken.
             let target = rng.random_range(100..images * 8 / 10);
             let waiting = Instant::now();
-            while direct.count_images(&destination).await.unwrap() < target {
+            while direct
+                .count_images(&crate::support::key(&destination))
+                .await
+                .unwrap()
+                < target
+            {
                 assert!(
                     !call.is_finished(),
                     "trial {trial}: the request ended before {target} items"
@@ -146,9 +151,12 @@ async fn a_duplicate_killed_mid_copy_is_exact_after_a_retry() {
         let function_ran = f.kill();
         call.abort();
         let _ = call.await;
-        let left = direct.count_images(&destination).await.unwrap();
+        let left = direct
+            .count_images(&crate::support::key(&destination))
+            .await
+            .unwrap();
         let count_left = direct
-            .get_album(&destination)
+            .get_album(&crate::support::key(&destination))
             .await
             .unwrap()
             .map(|a| a.images_count);

@@ -84,7 +84,8 @@ fn route_budget(app: &App, e: Endpoint) -> Duration {
         | Endpoint::ListImages
         | Endpoint::GetDuplication
         | Endpoint::ListTags
-        | Endpoint::ListTagImages => app.budgets().read,
+        | Endpoint::ListTagImages
+        | Endpoint::GetUsage => app.budgets().read,
     }
 }
 
@@ -189,6 +190,7 @@ async fn fixture(tag: &str) -> Fixture {
                     &tagging::move_body(&format!("renamed-{tag}"), None, false),
                     calls::Format::Http,
                 ),
+                Endpoint::GetUsage => e.event(Some(&token), None),
             };
             (e, ev)
         })
@@ -203,8 +205,16 @@ async fn fixture(tag: &str) -> Fixture {
 
 /// Asserts an album's `images_count` equals its image items, and returns it.
 async fn exact_count(direct: &Store, album: &str) -> u64 {
-    let items = direct.count_images(album).await.unwrap();
-    let count = direct.get_album(album).await.unwrap().unwrap().images_count;
+    let items = direct
+        .count_images(&crate::support::key(album))
+        .await
+        .unwrap();
+    let count = direct
+        .get_album(&crate::support::key(album))
+        .await
+        .unwrap()
+        .unwrap()
+        .images_count;
     assert_eq!(count, items, "images_count of {album} against its items");
     items
 }
@@ -290,8 +300,20 @@ async fn every_function_under(trouble: Trouble) {
         exact_count(&fx.direct, &format!("renamed-{tag}")).await,
         RENAMED_IMAGES
     );
-    assert!(fx.direct.get_album(RENAMED).await.unwrap().is_none());
-    assert_eq!(fx.direct.count_images(RENAMED).await.unwrap(), 0);
+    assert!(
+        fx.direct
+            .get_album(&crate::support::key(RENAMED))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(
+        fx.direct
+            .count_images(&crate::support::key(RENAMED))
+            .await
+            .unwrap(),
+        0
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -399,7 +421,11 @@ async fn a_duplicate_stopped_part_way_with_no_job_saved_answers_503_and_the_retr
             took <= app.budgets().duplicate() + Duration::from_secs(1),
             "{took:?}"
         );
-        let partial = fx.direct.count_images("partial-503").await.unwrap();
+        let partial = fx
+            .direct
+            .count_images(&crate::support::key("partial-503"))
+            .await
+            .unwrap();
         eprintln!(
             "trouble={:<10} function=duplicate (all calls fail after 3 batches) status=503 partial={partial} seconds={:.2}",
             trouble.name(),

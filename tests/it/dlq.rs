@@ -45,7 +45,11 @@ fn string(v: &str) -> MessageAttributeValue {
 
 /// The image records of `album`, by asset, and their ids.
 async fn images(store: &Store, album: &str) -> (Vec<String>, HashSet<String>) {
-    let album = store.get_album(album).await.unwrap().expect("the album");
+    let album = store
+        .get_album(&crate::support::key(album))
+        .await
+        .unwrap()
+        .expect("the album");
     let (page, next) = store.images_page(&album, 1000, None).await.unwrap();
     assert!(next.is_none());
     let mut records: Vec<String> = page

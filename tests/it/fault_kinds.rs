@@ -257,7 +257,10 @@ async fn exercise(kind: Kind) {
             }
             503 => {
                 assert_eq!(body["error"]["code"], "unavailable", "{what}: {body}");
-                let partial = direct.count_images(&destination).await.unwrap_or(0);
+                let partial = direct
+                    .count_images(&crate::support::key(&destination))
+                    .await
+                    .unwrap_or(0);
                 eprintln!(
                     "{what}: 503 after {:?} with {partial} of {total} items copied ({}); \
                      re-running with faults off",

@@ -36,8 +36,19 @@ async fn duplicate(env: &TestEnv, destination: &str) -> (u16, serde_json::Value)
 /// The album's stored count and the image items it really holds.
 async fn stored(env: &TestEnv, album: &str) -> (u64, u64) {
     let direct = env.direct_store().await;
-    let count = direct.get_album(album).await.unwrap().unwrap().images_count;
-    (count, direct.count_images(album).await.unwrap())
+    let count = direct
+        .get_album(&crate::support::key(album))
+        .await
+        .unwrap()
+        .unwrap()
+        .images_count;
+    (
+        count,
+        direct
+            .count_images(&crate::support::key(album))
+            .await
+            .unwrap(),
+    )
 }
 
 /// A proxy that holds every BatchWriteItem for 40 ms: a 1,000-image copy

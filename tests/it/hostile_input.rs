@@ -1193,6 +1193,11 @@ fn update_album_survives_hostile_input() {
 }
 
 #[test]
+fn get_usage_survives_hostile_input() {
+    run_endpoint(Endpoint::GetUsage);
+}
+
+#[test]
 fn ten_megabyte_bodies_are_refused_or_ignored_in_both_formats() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {

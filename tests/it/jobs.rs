@@ -152,9 +152,9 @@ async fn malformed_schedule_input_fails_clearly_and_writes_nothing() {
         json!({"source_album_id": SOURCE, "destination_id": "x3/..", "organization_id": ORG}),
         json!("just a string"),
         json!({"detail-type": "Duplicate album", "detail": {"source_album_id": SOURCE}}),
-        // Authorization: the schedule's organization must own the source and destination.
+        // Authorization: the schedule's organization must own the source
+        // (a destination id is always its own: decision 0014).
         json!({"source_album_id": SOURCE, "destination_id": "x4", "organization_id": OTHER_ORG}),
-        json!({"source_album_id": SOURCE, "destination_id": "theirs", "organization_id": ORG}),
     ];
     for payload in cases {
         let err = scheduled_duplicate::handle(
@@ -167,11 +167,21 @@ async fn malformed_schedule_input_fails_clearly_and_writes_nothing() {
     }
     for album in ["x1", "x2", "x3", "x4"] {
         assert!(
-            store.get_album(album).await.unwrap().is_none(),
+            store
+                .get_album(&crate::support::key(album))
+                .await
+                .unwrap()
+                .is_none(),
             "{album} was created"
         );
     }
-    assert_eq!(store.count_images("theirs").await.unwrap(), 1);
+    assert_eq!(
+        store
+            .count_images(&album_api::album::AlbumKey::new(OTHER_ORG, "theirs"))
+            .await
+            .unwrap(),
+        1
+    );
     assert_eq!(job_items(&store).await, 0);
 }
 

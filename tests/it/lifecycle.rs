@@ -356,14 +356,20 @@ async fn snapshot(env: &TestEnv) -> BTreeMap<String, String> {
 
 /// The stored `images_count` and the number of image items of an album.
 async fn counts(env: &TestEnv, album: &str) -> (u64, u64) {
+    counts_in(env, ORG, album).await
+}
+
+/// [`counts`] of album `album` of organization `org`.
+async fn counts_in(env: &TestEnv, org: &str, album: &str) -> (u64, u64) {
+    let key = album_api::album::AlbumKey::new(org, album);
     let store = env.direct_store().await;
     let stored = store
-        .get_album(album)
+        .get_album(&key)
         .await
         .expect("get album")
         .unwrap_or_else(|| panic!("album {album} exists"))
         .images_count;
-    (stored, store.count_images(album).await.expect("count"))
+    (stored, store.count_images(&key).await.expect("count"))
 }
 
 /// Follows `x-next-cursor` through `list`, returning the pages' ids.
@@ -713,7 +719,12 @@ async fn create_album_refuses_bad_tokens_restricted_tokens_and_unreadable_bodies
     .await;
     assert_eq!(r.status, 200, "{}", r.text);
     let id = r.json["id"].as_str().unwrap();
-    let album = env.direct_store().await.get_album(id).await.unwrap();
+    let album = env
+        .direct_store()
+        .await
+        .get_album(&crate::support::key(id))
+        .await
+        .unwrap();
     assert_eq!(album.map(|a| a.organization_id), Some(ORG.to_string()));
 }
 
@@ -838,7 +849,7 @@ async fn list_albums_validates_its_parameters_and_pages_through_exactly_the_albu
     let images: Vec<StoredImage> = (0..6).map(|i| sample_image(&with_images, i)).collect();
     env.direct_store()
         .await
-        .put_images(&with_images, &images)
+        .put_images(&crate::support::key(&with_images), &images)
         .await
         .unwrap();
 
@@ -1211,7 +1222,10 @@ async fn delete_image_is_404_for_unknown_and_foreign_images_403_without_image_de
         "refused deletes wrote nothing"
     );
     let n_foreign = foreign_images.len() as u64;
-    assert_eq!(counts(&env, foreign).await, (n_foreign, n_foreign));
+    assert_eq!(
+        counts_in(&env, OTHER_ORG, foreign).await,
+        (n_foreign, n_foreign)
+    );
 
     // The owners can delete: the refusals were about who asked.
     let r = call(
@@ -1221,7 +1235,10 @@ async fn delete_image_is_404_for_unknown_and_foreign_images_403_without_image_de
     )
     .await;
     assert_eq!(r.status, 204, "{}", r.text);
-    assert_eq!(counts(&env, foreign).await, (n_foreign - 1, n_foreign - 1));
+    assert_eq!(
+        counts_in(&env, OTHER_ORG, foreign).await,
+        (n_foreign - 1, n_foreign - 1)
+    );
     let only_delete = env.token(USER, Some(json!({ own: access(&["image_delete"]) })));
     let r = call(
         &env,
@@ -1352,8 +1369,20 @@ async fn the_webhook_answers_404_and_writes_nothing_for_an_album_that_does_not_e
     assert_error(&r, 404, "not_found", "album never created");
     assert_eq!(snapshot(&env).await, before, "nothing written");
     let store = env.direct_store().await;
-    assert!(store.get_album(ghost).await.unwrap().is_none());
-    assert_eq!(store.count_images(ghost).await.unwrap(), 0);
+    assert!(
+        store
+            .get_album(&crate::support::key(ghost))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(
+        store
+            .count_images(&crate::support::key(ghost))
+            .await
+            .unwrap(),
+        0
+    );
 
     // A token naming an existing album under another organization is no better.
     let existing = "existing_album";
@@ -1389,7 +1418,10 @@ async fn list_images_returns_every_image_when_a_page_outgrows_a_one_megabyte_que
         .collect();
     let store = env.direct_store().await;
     assert_eq!(
-        store.put_images(album, &images).await.unwrap(),
+        store
+            .put_images(&crate::support::key(album), &images)
+            .await
+            .unwrap(),
         images.len() as u64
     );
     let authz = bearer(&env.token(USER, None));

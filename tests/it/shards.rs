@@ -39,7 +39,10 @@ async fn per_shard(store: &Store, album: &str, shards: u32) -> Vec<usize> {
             .key_condition_expression("pk = :pk AND begins_with(sk, :i)")
             .expression_attribute_values(
                 ":pk",
-                aws_sdk_dynamodb::types::AttributeValue::S(shard_pk(album, shard)),
+                aws_sdk_dynamodb::types::AttributeValue::S(shard_pk(
+                    &crate::support::key(album),
+                    shard,
+                )),
             )
             .expression_attribute_values(
                 ":i",
@@ -127,7 +130,11 @@ async fn a_sharded_album_lists_newest_first_across_its_shards_with_stable_cursor
     assert_eq!(ids, newest_first(&images), "newest first, each image once");
     assert_eq!(pages, vec![50, 50, 50, 50, 30]);
     // Thumbnails are the 4 newest, and the count is exact.
-    let album = direct.get_album("spread").await.unwrap().unwrap();
+    let album = direct
+        .get_album(&crate::support::key("spread"))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(album.images_count, 230);
     let thumbs = direct.newest_images(&album, 4).await.unwrap();
     let thumb_ids: Vec<_> = thumbs.iter().map(|i| i.id.clone()).collect();
@@ -230,7 +237,11 @@ async fn uploads_deletes_and_tags_in_a_sharded_album_keep_every_guarantee() {
     let env = TestEnv::new("shard-ops").await;
     let direct = env.direct_store().await;
     let images = sharded_album(&direct, "ops", 4, 40).await;
-    let album = direct.get_album("ops").await.unwrap().unwrap();
+    let album = direct
+        .get_album(&crate::support::key("ops"))
+        .await
+        .unwrap()
+        .unwrap();
     // An upload lands in its shard; a repeat adds nothing.
     let extra = albumctl::seed::sample_image("ops", 1000);
     assert!(direct.add_image(&album, &extra).await.unwrap());
@@ -242,10 +253,10 @@ async fn uploads_deletes_and_tags_in_a_sharded_album_keep_every_guarantee() {
         .await
         .unwrap();
     for img in &images[..2] {
-        let key = direct.find_image(&img.id).await.unwrap().unwrap();
+        let key = direct.find_image(ORG, &img.id).await.unwrap().unwrap();
         assert_eq!(
             key.pk,
-            album_api::store::keys::image_pk("ops", 4, &img.id),
+            album_api::store::keys::image_pk(&crate::support::key("ops"), 4, &img.id),
             "found in its shard"
         );
         direct
@@ -255,7 +266,11 @@ async fn uploads_deletes_and_tags_in_a_sharded_album_keep_every_guarantee() {
     }
     let (keys, _) = direct.tag_images_page(&tag.id, 10, None).await.unwrap();
     assert_eq!(direct.tag_images_with_images(&keys).await.unwrap().len(), 2);
-    let key = direct.find_image(&images[0].id).await.unwrap().unwrap();
+    let key = direct
+        .find_image(ORG, &images[0].id)
+        .await
+        .unwrap()
+        .unwrap();
     assert!(direct.remove_image(&key).await.unwrap());
     assert!(!direct.remove_image(&key).await.unwrap());
     assert_album_exact(&direct, "ops", 40, "after the delete").await;
@@ -293,8 +308,8 @@ async fn uploads_deletes_and_tags_in_a_sharded_album_keep_every_guarantee() {
         .iter()
         .find(|(a, _)| a.album_id == "opscopy")
         .unwrap();
-    let copy_key = direct.find_image(&copy.1.id).await.unwrap().unwrap();
-    assert_eq!(copy_key.album_id, "opscopy");
+    let copy_key = direct.find_image(ORG, &copy.1.id).await.unwrap().unwrap();
+    assert_eq!(copy_key.album.id, "opscopy");
 }
 
 #[tokio::test]
@@ -327,7 +342,13 @@ async fn moves_between_sharded_and_unsharded_albums_keep_every_image_once() {
     );
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["images_count"], 150);
-    assert!(direct.get_album("movea").await.unwrap().is_none());
+    assert!(
+        direct
+            .get_album(&crate::support::key("movea"))
+            .await
+            .unwrap()
+            .is_none()
+    );
     assert_eq!(per_shard(&direct, "movea", 4).await, vec![0, 0, 0, 0]);
     assert_album_exact(&direct, "moveb", 150, "merged").await;
     let (ids, _) = list_all(&env, "moveb", 100).await;
@@ -363,9 +384,16 @@ async fn resharding_an_existing_album_spreads_it_without_losing_or_doubling() {
     let env = TestEnv::new("reshard").await;
     let direct = env.direct_store().await;
     let images = seed_album(&direct, "grow", ORG, 200).await;
-    let album = direct.get_album("grow").await.unwrap().unwrap();
+    let album = direct
+        .get_album(&crate::support::key("grow"))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(album.shards, 1, "albums start with one partition");
-    let moved = direct.reshard("grow", 4).await.unwrap();
+    let moved = direct
+        .reshard(&crate::support::key("grow"), 4)
+        .await
+        .unwrap();
     assert!(moved > 100, "most images change partition: {moved}");
     let spread = per_shard(&direct, "grow", 4).await;
     assert!(spread.iter().all(|&n| n > 20), "{spread:?}");
@@ -373,8 +401,19 @@ async fn resharding_an_existing_album_spreads_it_without_losing_or_doubling() {
     let (ids, _) = list_all(&env, "grow", 64).await;
     assert_eq!(ids, newest_first(&images));
     // A re-run moves nothing; shrinking is refused.
-    assert_eq!(direct.reshard("grow", 4).await.unwrap(), 0);
-    assert!(direct.reshard("grow", 2).await.is_err());
+    assert_eq!(
+        direct
+            .reshard(&crate::support::key("grow"), 4)
+            .await
+            .unwrap(),
+        0
+    );
+    assert!(
+        direct
+            .reshard(&crate::support::key("grow"), 2)
+            .await
+            .is_err()
+    );
     assert_album_exact(&direct, "grow", 200, "after the re-run").await;
 }
 

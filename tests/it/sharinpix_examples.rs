@@ -120,7 +120,11 @@ async fn album_do_not_create_an_album() {
     ex.replay(&env, Endpoint::UpdateAlbum, &e).await;
     let store = env.direct_store().await;
     assert!(
-        store.get_album("new_id").await.unwrap().is_none(),
+        store
+            .get_album(&crate::support::key("new_id"))
+            .await
+            .unwrap()
+            .is_none(),
         "nothing created"
     );
 }
@@ -268,7 +272,12 @@ async fn notification(name: &str, tag: &str) -> TestEnv {
 
 async fn album_count(env: &TestEnv, id: &str) -> u64 {
     let store = env.direct_store().await;
-    store.get_album(id).await.unwrap().unwrap().images_count
+    store
+        .get_album(&crate::support::key(id))
+        .await
+        .unwrap()
+        .unwrap()
+        .images_count
 }
 
 /// SharinPix records the documented body, which has no `tags`; ours

@@ -40,6 +40,7 @@ pub(super) fn http_handler(binary: &str) -> Option<HttpHandler> {
         "tag_images" => h!(tag_images),
         "list_tag_images" => h!(list_tag_images),
         "delete_tag_image" => h!(delete_tag_image),
+        "get_usage" => h!(get_usage),
         _ => None,
     }
 }

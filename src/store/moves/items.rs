@@ -58,7 +58,7 @@ pub async fn move_items(
 ) -> Result<MoveReport, MoveFailure> {
     let mut report = MoveReport::default();
     if source.id != destination.id
-        && let Err(error) = store.bump_seq_to_add(&destination.id).await
+        && let Err(error) = store.bump_seq_to_add(&destination.key()).await
     {
         return Err(MoveFailure { report, error });
     }
@@ -92,7 +92,7 @@ async fn queue_moves(
     let stop_at = crate::deadline::stop_queueing_at();
     let past_deadline = || stop_at.is_some_and(|d| Instant::now() >= d);
     for shard in 0..source.shards.max(1) {
-        let source_pk = shard_pk(&source.id, shard);
+        let source_pk = shard_pk(&source.key(), shard);
         let mut start: Option<Item> = None;
         loop {
             if past_deadline() {
@@ -150,5 +150,5 @@ fn target_pk(album: &Album, item: &Item) -> Result<String, StoreError> {
     let image_id = image_id_of_sk(sk)
         .or_else(|| tag_image_sk_parts(sk).map(|(_, image, _)| image))
         .ok_or_else(|| StoreError::Corrupt(format!("bad key {sk}")))?;
-    Ok(image_pk(&album.id, album.shards, image_id))
+    Ok(image_pk(&album.key(), album.shards, image_id))
 }

@@ -10,6 +10,7 @@
 
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 
+use crate::album::AlbumKey;
 use crate::store::item::{Item, get_s, n, s};
 use crate::store::keys::*;
 use crate::store::{Store, StoreError, retry};
@@ -17,7 +18,7 @@ use crate::store::{Store, StoreError, retry};
 /// A move in progress, as marked on its source album.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MoveState {
-    /// The destination album id.
+    /// The destination album id (in the source's organization).
     pub to: String,
     /// The move's job id.
     pub job_id: String,
@@ -46,8 +47,8 @@ pub enum Mark {
 }
 
 impl Store {
-    /// The move the album `id` is in, if any (`None` too when the album is missing).
-    pub async fn album_move(&self, id: &str) -> Result<Option<MoveState>, StoreError> {
+    /// The move album `id` is in, if any (`None` too when the album is missing).
+    pub async fn album_move(&self, id: &AlbumKey) -> Result<Option<MoveState>, StoreError> {
         Ok(self
             .get_item(album_pk(id), ALBUM_SK)
             .await?
@@ -61,7 +62,7 @@ impl Store {
     /// themselves before see their guarded count refused and recount.
     pub async fn mark_moving(
         &self,
-        id: &str,
+        id: &AlbumKey,
         to: &str,
         job_id: &str,
         merge: bool,
@@ -95,7 +96,8 @@ impl Store {
                 Some(m) if m.to == to => Ok(Mark::Marked(m)),
                 Some(m) => Ok(Mark::MovingElsewhere(m)),
                 None => Err(StoreError::Unavailable(format!(
-                    "album {id} changed while being marked for a move"
+                    "album {} changed while being marked for a move",
+                    id.id
                 ))),
             },
         }
@@ -105,7 +107,7 @@ impl Store {
     /// `job_id` to `to` (a move given up: decision 0011).
     pub async fn unmark_moving(
         &self,
-        id: &str,
+        id: &AlbumKey,
         to: &str,
         job_id: &str,
     ) -> Result<bool, StoreError> {
@@ -120,7 +122,7 @@ impl Store {
 
     /// Deletes the album item of a moved album, if it is still marked as
     /// moving to `to` (the last step of a move: its items are gone).
-    pub async fn delete_moved_album(&self, id: &str, to: &str) -> Result<bool, StoreError> {
+    pub async fn delete_moved_album(&self, id: &AlbumKey, to: &str) -> Result<bool, StoreError> {
         let res = retry::conditional("DeleteItem", self.budgets.write, {
             self.delete_at(album_pk(id), ALBUM_SK)
                 .condition_expression("moving_to = :to")

@@ -2,7 +2,7 @@
 //! (decision 0012).
 
 use super::items::move_items;
-use crate::album::Album;
+use crate::album::{Album, AlbumKey};
 use crate::store::item::n;
 use crate::store::keys::MAX_SHARDS;
 use crate::store::{Store, StoreError};
@@ -15,21 +15,21 @@ impl Store {
     /// partition the new count changes (written before deleted, as a move
     /// does), then recounts. Only growing is allowed. Re-running finishes
     /// an interrupted re-shard. Returns the items moved.
-    pub async fn reshard(&self, id: &str, shards: u32) -> Result<u64, StoreError> {
+    pub async fn reshard(&self, id: &AlbumKey, shards: u32) -> Result<u64, StoreError> {
         let (album, moving) = self
             .get_album_and_move(id)
             .await?
-            .ok_or_else(|| StoreError::AlbumMissing(id.to_string()))?;
+            .ok_or_else(|| StoreError::AlbumMissing(id.id.clone()))?;
         if let Some(m) = moving {
             return Err(StoreError::Moving {
-                album: id.to_string(),
+                album: id.id.clone(),
                 to: m.to,
             });
         }
         if !(album.shards..=MAX_SHARDS).contains(&shards) {
             return Err(StoreError::Dynamo(format!(
-                "album {id} has {} shards; it can grow to {shards} only if that is from {} to {MAX_SHARDS}",
-                album.shards, album.shards
+                "album {} has {} shards; it can grow to {shards} only if that is from {} to {MAX_SHARDS}",
+                id.id, album.shards, album.shards
             )));
         }
         if shards > album.shards
@@ -43,7 +43,8 @@ impl Store {
                 .await?
         {
             return Err(StoreError::Unavailable(format!(
-                "album {id} changed while being re-sharded"
+                "album {} changed while being re-sharded",
+                id.id
             )));
         }
         let spread = Album { shards, ..album };

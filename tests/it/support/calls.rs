@@ -7,6 +7,7 @@
 use std::collections::BTreeSet;
 
 use album_api::App;
+use album_api::album::AlbumKey;
 use album_api::auth;
 use album_api::secret::Secret;
 use album_api::service::now;
@@ -284,17 +285,22 @@ pub async fn partition_sort_keys(store: &Store, album: &str, prefix: &str) -> Ve
         .collect()
 }
 
-/// The partitions album `album` may hold items in: its own and its image
+/// The partitions album `album` (of [`crate::support::ORG`]) may hold items in: its own and its image
 /// shards' (decision 0012), as many as its album item says, or every one an
 /// album may have when there is no album item (a moved album must have left
 /// nothing in any of them).
 pub async fn album_partitions(store: &Store, album: &str) -> Vec<String> {
-    let shards = match store.get_album(album).await.expect("GetItem") {
+    album_partitions_of(store, &crate::support::key(album)).await
+}
+
+/// [`album_partitions`] of the album at `key` (any organization's).
+pub async fn album_partitions_of(store: &Store, key: &AlbumKey) -> Vec<String> {
+    let shards = match store.get_album(key).await.expect("GetItem") {
         Some(a) => a.shards.max(1),
         None => album_api::store::keys::MAX_SHARDS,
     };
     (0..shards)
-        .map(|k| album_api::store::keys::shard_pk(album, k))
+        .map(|k| album_api::store::keys::shard_pk(key, k))
         .collect()
 }
 

@@ -330,7 +330,10 @@ pub async fn seed_album(
         .map(|i| albumctl::seed::sample_image(id, i))
         .collect();
     if n > 0 {
-        let count = store.put_images(id, &images).await.expect("images put");
+        let count = store
+            .put_images(&album_api::album::AlbumKey::new(org, id), &images)
+            .await
+            .expect("images put");
         assert_eq!(count, n, "album {id} holds exactly its seeded images");
     }
     images
@@ -371,12 +374,20 @@ pub async fn run_job_to_done(app: &App, job_id: &str, max_slices: u32) {
 /// in its `images_count`.
 pub async fn assert_album_exact(store: &Store, album: &str, expected: u64, what: &str) {
     assert_eq!(
-        store.count_images(album).await.unwrap(),
+        store
+            .count_images(&crate::support::key(album))
+            .await
+            .unwrap(),
         expected,
         "{what}: items of {album}"
     );
     assert_eq!(
-        store.get_album(album).await.unwrap().unwrap().images_count,
+        store
+            .get_album(&crate::support::key(album))
+            .await
+            .unwrap()
+            .unwrap()
+            .images_count,
         expected,
         "{what}: images_count of {album}"
     );
@@ -405,4 +416,10 @@ pub async fn job_items(store: &Store) -> usize {
         .expect("Scan")
         .items()
         .len()
+}
+
+/// The key of album `id` of the tests' main organization ([`ORG`]): album
+/// ids are per organization (decision 0014).
+pub fn key(id: &str) -> album_api::album::AlbumKey {
+    album_api::album::AlbumKey::new(ORG, id)
 }

@@ -53,11 +53,13 @@ pub enum Endpoint {
     DeleteTagImage,
     /// `PUT /api/v1/albums/{id}` (rename, merge)
     UpdateAlbum,
+    /// `GET /api/v1/usage`
+    GetUsage,
 }
 
 impl Endpoint {
     /// Every HTTP endpoint.
-    pub const ALL: [Endpoint; 14] = [
+    pub const ALL: [Endpoint; 15] = [
         Endpoint::Duplicate,
         Endpoint::CreateAlbum,
         Endpoint::GetAlbum,
@@ -72,9 +74,10 @@ impl Endpoint {
         Endpoint::ListTagImages,
         Endpoint::DeleteTagImage,
         Endpoint::UpdateAlbum,
+        Endpoint::GetUsage,
     ];
     /// The endpoints authenticated by an `Authorization` header (all but the webhook).
-    pub const API: [Endpoint; 13] = [
+    pub const API: [Endpoint; 14] = [
         Endpoint::Duplicate,
         Endpoint::CreateAlbum,
         Endpoint::GetAlbum,
@@ -88,6 +91,7 @@ impl Endpoint {
         Endpoint::ListTagImages,
         Endpoint::DeleteTagImage,
         Endpoint::UpdateAlbum,
+        Endpoint::GetUsage,
     ];
 
     /// The sample event of the endpoint in `events/` (HTTP API 2.0).
@@ -107,6 +111,7 @@ impl Endpoint {
             Endpoint::ListTagImages => "list-tag-images.json",
             Endpoint::DeleteTagImage => "delete-tag-image.json",
             Endpoint::UpdateAlbum => "update-album.json",
+            Endpoint::GetUsage => "get-usage.json",
         }
     }
 
@@ -127,6 +132,7 @@ impl Endpoint {
             }
             Endpoint::DeleteTagImage => ("/api/v1/tag_images/{id}", Some("id")),
             Endpoint::UpdateAlbum => ("/api/v1/albums/{id}", Some("id")),
+            Endpoint::GetUsage => ("/api/v1/usage", None),
         }
     }
 
@@ -164,6 +170,7 @@ impl Endpoint {
             Endpoint::ListTagImages => handlers::list_tag_images::handle(app, req).await,
             Endpoint::DeleteTagImage => handlers::delete_tag_image::handle(app, req).await,
             Endpoint::UpdateAlbum => handlers::update_album::handle(app, req).await,
+            Endpoint::GetUsage => handlers::get_usage::handle(app, req).await,
         }
     }
 

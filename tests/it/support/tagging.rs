@@ -1,6 +1,6 @@
 //! Tags, tag associations and album moves through their handlers (real API
 //! Gateway events), and the association items as the table holds them:
-//! `pk = A#<album>`, `sk = G#<image created ms>#<image id>#<tag id>`,
+//! `pk = A#<org>/<album>` (or a shard), `sk = G#<image created ms>#<image id>#<tag id>`,
 //! `iid` = the association's id, `tg` = the tag's id.
 
 use std::collections::{BTreeMap, BTreeSet};
