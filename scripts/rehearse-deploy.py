@@ -146,6 +146,9 @@ HTTP_FUNCTIONS = [
     "GetUsageFunction",
 ]
 FUNCTIONS = HTTP_FUNCTIONS + ["ScheduledDuplicateFunction", "DuplicationWorkerFunction"]
+# Present only when the stack creates the JWT secret and rotates it
+# (decision 0018); checked by assert_rotation.
+ROTATION_FUNCTION = "JwtSecretRotationFunction"
 JOB_FUNCTIONS = {"DuplicateAlbumFunction", "UpdateAlbumFunction", "ScheduledDuplicateFunction", "DuplicationWorkerFunction"}
 # The copying functions and the parameter of each one's reserved
 # concurrency (decision 0017); every other function has none.
@@ -299,19 +302,20 @@ def check_versions_published(source: dict[str, Any], params: dict[str, str], f: 
     a parameter's value alone does not (docs/operations.md, Deploying
     gradually, says so and what to do)."""
     before = version_ids(translate(source, params))
+    functions = FUNCTIONS + [ROTATION_FUNCTION]
     edited = copy.deepcopy(source)
-    for lid in FUNCTIONS:
+    for lid in functions:
         props = edited["Resources"][lid]["Properties"]
         props["Timeout"] = int(props.get("Timeout", source["Globals"]["Function"].get("Timeout", 3))) - 1
     after = version_ids(translate(edited, params))
-    same = sorted(lid for lid in FUNCTIONS if before.get(lid) == after.get(lid))
-    f.check(len(before) == len(FUNCTIONS) and not same,
+    same = sorted(lid for lid in functions if before.get(lid) == after.get(lid))
+    f.check(len(before) == len(functions) and not same,
             f"a Timeout change in the template publishes a new version of every function (not of {same})")
     token = str(int(source["Parameters"]["TokenTtlSeconds"]["Default"]) + 60)
     moved = sorted(lid for lid, v in version_ids(translate(source, {**params, "TokenTtlSeconds": token})).items() if before.get(lid) != v)
     f.check(not moved, f"a parameter's value alone still publishes no version, as docs/operations.md says (it did for {moved}: update the docs)")
-    print(f"  versions: a template change to a function publishes one ({len(FUNCTIONS) - len(same)} of {len(FUNCTIONS)}); "
-          f"a parameter's value alone does not ({len(moved)} of {len(FUNCTIONS)})")
+    print(f"  versions: a template change to a function publishes one ({len(functions) - len(same)} of {len(functions)}); "
+          f"a parameter's value alone does not ({len(moved)} of {len(functions)})")
 
 
 # ----------------------------------------------------------------- the Rules
@@ -932,13 +936,14 @@ def assert_gradual(stack: str, source: dict[str, Any], template: dict[str, Any],
     # asynchronous invocations' retries, the scheduled function's output.
     alias_ids = {lid: ids.get(f"{lid}Alias{alias}") for lid in FUNCTIONS}
     for lid, r in res.items():
-        if r["Type"] == "AWS::Lambda::Permission":
+        if r["Type"] == "AWS::Lambda::Permission" and r["Properties"].get("Principal") != "secretsmanager.amazonaws.com":
             target = r["Properties"].get("FunctionName")
             fn = next((fn for fn in HTTP_FUNCTIONS if target == {"Ref": f"{fn}Alias{alias}"}), None)
             f.check(fn is not None, f"{lid}: the API may invoke an HTTP function's alias, not the function (got {target})")
             resolved = Bridge.resolved.get(lid, {}).get("FunctionName")
             f.check(fn is None or resolved == alias_ids[fn], f"{lid}: resolved to the alias's ARN {alias_ids.get(fn or '')} (got {resolved})")
-    permissions = sum(1 for r in res.values() if r["Type"] == "AWS::Lambda::Permission")
+    permissions = sum(1 for r in res.values() if r["Type"] == "AWS::Lambda::Permission"
+                      and r["Properties"].get("Principal") != "secretsmanager.amazonaws.com")
     routes = sum(1 for r in source["Resources"].values() if r.get("Type") == "AWS::Serverless::Function"
                  for e in (r.get("Properties", {}).get("Events") or {}).values() if e.get("Type") == "HttpApi")
     f.check(permissions == routes, f"one invoke permission per route ({permissions} for {routes})")
@@ -977,6 +982,44 @@ def assert_gradual(stack: str, source: dict[str, Any], template: dict[str, Any],
                for o in client("cloudformation").describe_stacks(StackName=stack)["Stacks"][0].get("Outputs", [])}
     f.check(outputs.get("ScheduledDuplicateFunctionArn") == alias_ids["ScheduledDuplicateFunction"],
             f"the output ScheduledDuplicateFunctionArn is the alias, what schedules should target (got {outputs.get('ScheduledDuplicateFunctionArn')})")
+
+
+def assert_rotation(stack: str, template: dict[str, Any], params: dict[str, str], f: Failures) -> None:
+    """The JWT key's rotation (decision 0018): present exactly when the
+    stack creates the key and JwtRotationDays is not 0; Secrets Manager may
+    invoke the rotation function's alias, from this account only; the
+    function may rotate that secret and nothing else; the schedule (which
+    moto's CloudFormation skips, so checked as CloudFormation resolves it)
+    names the alias and the secret, and does not rotate at creation."""
+    res, ids, alias = template["Resources"], physical_ids(stack), alias_name(template) or "live"
+    days = str(params.get("JwtRotationDays", template["Parameters"]["JwtRotationDays"]["Default"]))
+    rotating = bool(ids.get(ROTATION_FUNCTION))
+    f.check(rotating == (not params.get("JwtSecretArn") and days != "0"),
+            f"the stack rotates the JWT key exactly when it creates it (rotation function created: {rotating})")
+    if not rotating:
+        print("  rotation: none (the JWT secret is the operator's, or JwtRotationDays is 0)")
+        return
+    alias_ref = {"Ref": f"{ROTATION_FUNCTION}Alias{alias}"}
+    perm = res["JwtSecretRotationPermission"]["Properties"]
+    f.check((perm.get("Principal"), perm.get("FunctionName"), perm.get("Action")) == ("secretsmanager.amazonaws.com", alias_ref, "lambda:InvokeFunction")
+            and perm.get("SourceAccount") == {"Ref": "AWS::AccountId"},
+            f"Secrets Manager may invoke the rotation function's alias, from this account (got {perm})")
+    sched = res["JwtSecretRotationSchedule"]
+    props = sched["Properties"]
+    f.check(props.get("RotationLambdaARN") == alias_ref and props.get("SecretId") == {"Ref": "JwtSigningSecret"}
+            and props.get("RotateImmediatelyOnUpdate") is False
+            and (props.get("RotationRules") or {}).get("AutomaticallyAfterDays") == {"Ref": "JwtRotationDays"}
+            and "JwtSecretRotationPermission" in ([sched.get("DependsOn")] if isinstance(sched.get("DependsOn"), str) else sched.get("DependsOn") or []),
+            f"the rotation schedule invokes the alias for the JWT secret every JwtRotationDays, after the permission exists (got {sched})")
+    role_lid = res[ROTATION_FUNCTION]["Properties"]["Role"]["Fn::GetAtt"][0]
+    statements = role_policy_statements(client("iam"), ids.get(role_lid, ""))
+    granted = {(a, json.dumps(st.get("Resource"))) for st in statements
+               for a in ([st["Action"]] if isinstance(st.get("Action"), str) else st.get("Action", []))
+               if not a.startswith(("logs:", "xray:"))}
+    want = {(a, json.dumps(ids.get("JwtSigningSecret"))) for a in
+            ("secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue", "secretsmanager:UpdateSecretVersionStage")}
+    f.check(granted == want, f"the rotation function may rotate the JWT secret and do nothing else (got {sorted(granted)})")
+    print(f"  rotation: every {days} days by {ids.get(ROTATION_FUNCTION)}:{alias} (the schedule itself is skipped by moto)")
 
 
 def assert_capacity(stack: str, template: dict[str, Any], params: dict[str, str], ids: dict[str, str],
@@ -1158,6 +1201,7 @@ def assert_stack(stack: str, source: dict[str, Any], template: dict[str, Any], p
                 f"{lid}: no fixed {prop} (got {name!r}): a second stack in the account would collide")
 
     assert_gradual(stack, source, template, params, f)
+    assert_rotation(stack, template, params, f)
 
     # The HTTP API: stage with throttling and access logs into their group.
     gw = client("apigatewayv2")

@@ -14,7 +14,8 @@
 //! [`deadline`] the time budget of an invocation, [`metrics`] what the
 //! functions count, [`telemetry`] what they log and trace per invocation,
 //! [`config`] and [`secret`], [`secret_source`] the configuration read at
-//! init, and each `src/bin/*.rs` only wires a handler to the runtime.
+//! init ([`secret_refresh`] re-reads the signing secrets of a warm
+//! function), and each `src/bin/*.rs` only wires a handler to the runtime.
 //! What runs beside the functions (the CLI, the dev server, seeding) is
 //! the `albumctl` package (decision 0007).
 
@@ -45,6 +46,8 @@ pub mod metrics;
 pub mod quota;
 pub mod schedule;
 pub mod secret;
+pub mod secret_refresh;
+pub mod secret_rotation;
 pub mod secret_source;
 pub mod service;
 pub mod store;

@@ -6,6 +6,10 @@
 //! verifier accept another kind if a claim check is ever missed. Each
 //! purpose therefore gets its own key, derived with HKDF-SHA256 from the
 //! secret it belongs to ([`Secret::derive`], decision 0016).
+//!
+//! A rotating secret has two versions during a rotation: [`Keys`] holds
+//! the current one and, until the overlap ends, the previous one, so
+//! tokens signed before a rotation keep verifying (decision 0018).
 
 use std::fmt;
 
@@ -69,6 +73,99 @@ impl Secret {
     }
 }
 
+/// The versions of one signing key a function holds: the current one and,
+/// during a rotation's overlap, the previous one (decision 0018).
+///
+/// Verification tries the current version, then the previous one while
+/// `now` is before the overlap's end (the current version's creation plus
+/// `SECRET_OVERLAP_SECONDS`), so a token signed before a rotation keeps
+/// working until then and is refused after. Signing uses the current
+/// version once it has been current for the secret cache's TTL, and the
+/// previous one before that: by then every warm function has re-read the
+/// secret, so no function refuses a token another one just signed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Keys {
+    current: Secret,
+    previous: Option<Secret>,
+    /// Unix seconds from which the current version signs.
+    signs_from: i64,
+    /// Unix seconds from which the previous version no longer verifies.
+    previous_until: i64,
+}
+
+impl Keys {
+    /// A key with one version (a local run, or a secret never rotated).
+    pub fn single(current: Secret) -> Self {
+        Self {
+            current,
+            previous: None,
+            signs_from: i64::MIN,
+            previous_until: i64::MIN,
+        }
+    }
+
+    /// A key whose current version was created at `created` (Unix
+    /// seconds), with its `previous` version accepted for `overlap`
+    /// seconds after that and used for signing during the first
+    /// `sign_delay` of them.
+    pub fn rotating(
+        current: Secret,
+        previous: Option<Secret>,
+        created: i64,
+        overlap: u64,
+        sign_delay: u64,
+    ) -> Self {
+        let after = |secs: u64| created.saturating_add(i64::try_from(secs).unwrap_or(i64::MAX));
+        Self {
+            signs_from: if previous.is_some() {
+                after(sign_delay)
+            } else {
+                i64::MIN
+            },
+            previous_until: after(overlap),
+            current,
+            previous,
+        }
+    }
+
+    /// The current version.
+    pub fn current(&self) -> &Secret {
+        &self.current
+    }
+
+    /// The previous version while it still verifies at `now`.
+    pub fn previous(&self, now: i64) -> Option<&Secret> {
+        self.previous.as_ref().filter(|_| now < self.previous_until)
+    }
+
+    /// The version that signs at `now` (see the type's rule).
+    pub fn signing(&self, now: i64) -> &Secret {
+        match self.previous(now) {
+            Some(previous) if now < self.signs_from => previous,
+            _ => &self.current,
+        }
+    }
+
+    /// `check` with the current version, then with the previous one while
+    /// it verifies; the current version's error when neither passes (a
+    /// bad token costs at most two HMACs).
+    pub fn verify<T, E>(&self, now: i64, check: impl Fn(&Secret) -> Result<T, E>) -> Result<T, E> {
+        match (check(&self.current), self.previous(now)) {
+            (Err(e), Some(previous)) => check(previous).map_err(|_| e),
+            (outcome, _) => outcome,
+        }
+    }
+
+    /// The same versions, each replaced by its key of `purpose`.
+    pub fn derive(&self, purpose: Purpose) -> Keys {
+        Keys {
+            current: self.current.derive(purpose),
+            previous: self.previous.as_ref().map(|p| p.derive(purpose)),
+            ..*self
+        }
+    }
+}
+
 impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Secret(<redacted>)")
@@ -95,6 +192,26 @@ mod tests {
             hex::encode(okm),
             "8da4e775a563c18f715f802a063c5a31b8a11f5c5ee1879ec3454e5f3c738d2d"
         );
+    }
+
+    #[test]
+    fn the_previous_version_verifies_until_the_overlap_ends_and_signs_first() {
+        let (old, new) = (Secret::new("old"), Secret::new("new"));
+        let keys = Keys::rotating(new.clone(), Some(old.clone()), 1_000, 100, 10);
+        let accepts = |key: &Secret, now| keys.verify(now, |k| (k == key).then_some(()).ok_or(()));
+        assert!(accepts(&new, 1_000).is_ok() && accepts(&old, 1_099).is_ok());
+        assert!(accepts(&old, 1_100).is_err(), "the overlap has ended");
+        assert!(accepts(&Secret::new("other"), 1_000).is_err());
+        assert_eq!(keys.signing(1_009), &old, "before every cache has read it");
+        assert_eq!(keys.signing(1_010), &new);
+        assert_eq!(
+            Keys::rotating(new.clone(), None, 1_000, 100, 10).signing(0),
+            &new
+        );
+        let derived = keys.derive(Purpose::Cursor);
+        assert_eq!(derived.previous(1_099), Some(&old.derive(Purpose::Cursor)));
+        assert_eq!(derived.previous(1_100), None);
+        assert_eq!(Keys::single(new.clone()).previous(i64::MIN), None);
     }
 
     #[test]

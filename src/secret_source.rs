@@ -2,9 +2,11 @@
 //!
 //! A deployed function gets the ARN of each secret it needs
 //! (`JWT_SECRET_ARN`, `CLOUDINARY_URL_SECRET_ARN`,
-//! `NOTIFICATION_SECRET_ARN`) and reads the values once, at init, with one
-//! `GetSecretValue` call each (decision 0009); its role may read those
-//! secrets and no other. Local runs (`make dev`, `make invoke`, the tests)
+//! `NOTIFICATION_SECRET_ARN`) and reads the values at init with
+//! `GetSecretValue` (decision 0009); its role may read those secrets and
+//! no other. A signing secret is read with its `AWSPREVIOUS` version too,
+//! and re-read after the secret cache's TTL (`crate::secret_refresh`,
+//! decision 0018). Local runs (`make dev`, `make invoke`, the tests)
 //! set the values themselves (`JWT_SECRET`, `CLOUDINARY_URL`,
 //! `NOTIFICATION_SECRET`), which win over an ARN. A function that needs no
 //! secret ([`Needs::NONE`]: the worker, scheduled duplications) reads none,
@@ -47,59 +49,156 @@ pub fn plan(
         .collect()
 }
 
+/// What was read of one secret.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Fetched {
+    /// The current value.
+    pub value: String,
+    /// The current version, when read from Secrets Manager: its id and
+    /// creation (Unix seconds).
+    pub version: Option<(String, i64)>,
+    /// The `AWSPREVIOUS` value of a signing secret, when there is one.
+    pub previous: Option<String>,
+}
+
+impl std::fmt::Debug for Fetched {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Fetched")
+            .field("version", &self.version)
+            .field("previous", &self.previous.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
 /// Reads the secrets `needs` names: from the environment, or from Secrets
-/// Manager with `sdk` (both reads at once). Returns the values by their
-/// value variable (`JWT_SECRET`, `CLOUDINARY_URL`), to be validated by
-/// [`crate::Config`]. Errors name the secret, never a value.
+/// Manager with `sdk` (all reads at once). Returns them by their value
+/// variable (`JWT_SECRET`, `CLOUDINARY_URL`), to be validated by
+/// [`crate::Config`], and the Secrets Manager client and ARNs a refresh
+/// re-reads ([`crate::secret_refresh`]). Errors name the secret, never a
+/// value.
 pub async fn resolve(
     needs: Needs,
     get: &impl Fn(&str) -> Option<String>,
     sdk: &aws_config::SdkConfig,
-) -> Result<HashMap<&'static str, String>, ConfigError> {
+) -> Result<Resolved, ConfigError> {
     let plan = plan(needs, get)?;
-    let mut values = HashMap::new();
+    let mut resolved = Resolved::default();
     let mut reads = Vec::new();
-    // Built only when some secret is read from Secrets Manager.
-    let mut client: Option<Client> = None;
     for (name, source) in plan {
         match source {
             Source::Env => {
                 if let Some(v) = get(name.var()) {
-                    values.insert(name.var(), v);
+                    let fetched = Fetched {
+                        value: v,
+                        version: None,
+                        previous: None,
+                    };
+                    resolved.values.insert(name.var(), fetched);
                 }
             }
             Source::SecretsManager(arn) => {
-                let client = client.get_or_insert_with(|| Client::new(sdk)).clone();
-                reads.push(async move { (name, read(&client, &arn).await) });
+                // Built only when some secret is read from Secrets Manager.
+                let client = resolved
+                    .client
+                    .get_or_insert_with(|| Client::new(sdk))
+                    .clone();
+                resolved.arns.push((name, arn.clone()));
+                reads.push(async move { (name, fetch(&client, &arn, name, None).await) });
             }
         }
     }
-    for (name, value) in futures_util::future::join_all(reads).await {
-        let value = value.map_err(|reason| ConfigError::Invalid {
+    for (name, fetched) in futures_util::future::join_all(reads).await {
+        let fetched = fetched.map_err(|reason| ConfigError::Invalid {
             name: name.arn_var(),
             reason,
         })?;
-        values.insert(name.var(), value);
+        resolved.values.insert(name.var(), fetched);
     }
-    Ok(values)
+    Ok(resolved)
 }
 
-/// One `GetSecretValue`: the secret's current string.
-async fn read(client: &Client, arn: &str) -> Result<String, String> {
-    let out = client
+/// The secrets a function read at init.
+#[derive(Debug, Default)]
+pub struct Resolved {
+    /// Each secret by its value variable.
+    pub values: HashMap<&'static str, Fetched>,
+    /// The secrets read from Secrets Manager, by ARN.
+    pub arns: Vec<(SecretName, String)>,
+    /// The client that read them (none when all came from the environment).
+    pub client: Option<Client>,
+}
+
+impl Resolved {
+    /// The current value of `var`, if read.
+    pub fn value(&self, var: &str) -> Option<String> {
+        self.values.get(var).map(|f| f.value.clone())
+    }
+}
+
+/// Reads secret `arn`'s current version; for a signing secret also its
+/// `AWSPREVIOUS` one, unless `known` already holds the same current
+/// version (then its previous is kept: a rotation changes the current
+/// version id, so a refresh between rotations costs one call).
+pub async fn fetch(
+    client: &Client,
+    arn: &str,
+    name: SecretName,
+    known: Option<&Fetched>,
+) -> Result<Fetched, String> {
+    let (value, version) = read(client, arn, "AWSCURRENT")
+        .await?
+        .ok_or_else(|| "the secret has no AWSCURRENT version".to_string())?;
+    let previous = if !name.signs() {
+        None
+    } else if let Some(k) = known.filter(|k| k.version == version) {
+        k.previous.clone()
+    } else {
+        read(client, arn, "AWSPREVIOUS").await?.map(|(v, _)| v)
+    };
+    Ok(Fetched {
+        value,
+        version,
+        previous,
+    })
+}
+
+/// One `GetSecretValue` of version `stage`: its string, version id and
+/// creation; `None` when no version has the stage.
+async fn read(
+    client: &Client,
+    arn: &str,
+    stage: &str,
+) -> Result<Option<(String, Option<(String, i64)>)>, String> {
+    let out = match client
         .get_secret_value()
         .secret_id(arn)
+        .version_stage(stage)
         .send()
         .await
-        .map_err(|e| {
-            format!(
-                "GetSecretValue failed: {}",
+    {
+        Ok(out) => out,
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|e| e.is_resource_not_found_exception())
+                && stage != "AWSCURRENT" =>
+        {
+            return Ok(None);
+        }
+        Err(e) => {
+            return Err(format!(
+                "GetSecretValue ({stage}) failed: {}",
                 aws_sdk_secretsmanager::error::DisplayErrorContext(&e)
-            )
-        })?;
-    out.secret_string
+            ));
+        }
+    };
+    let version = out
+        .version_id
+        .map(|id| (id, out.created_date.map_or(0, |d| d.secs())));
+    let value = out
+        .secret_string
         .filter(|s| !s.trim().is_empty())
-        .ok_or_else(|| "the secret holds no string value".to_string())
+        .ok_or_else(|| format!("the secret's {stage} version holds no string value"))?;
+    Ok(Some((value, version)))
 }
 
 #[cfg(test)]

@@ -14,6 +14,7 @@ use crate::config::Config;
 use crate::config::Needs;
 use crate::deadline::Budgets;
 use crate::error::ApiError;
+use crate::secret_refresh::LiveKeys;
 use crate::secret_source;
 use crate::store::copy::CopyOptions;
 use crate::store::moves::MoveState;
@@ -95,7 +96,11 @@ impl App {
         let budgets = Budgets::from_env()?;
         let sdk = sdk_config_from_env(&budgets).await;
         let secrets = secret_source::resolve(needs, &env, &sdk).await?;
-        let config = Config::from_lookup(needs, |k| secrets.get(k).cloned().or_else(|| env(k)))?;
+        let mut config = Config::from_lookup(needs, |k| secrets.value(k).or_else(|| env(k)))?;
+        if let Some(client) = secrets.client.clone() {
+            config.keys =
+                LiveKeys::refreshing(client, &secrets.arns, &secrets.values, config.secret_rules)?;
+        }
         let store = Store::connect(&sdk, config.table_name.clone())
             .with_budgets(budgets)
             .with_job_ttl(config.job_ttl);
@@ -117,8 +122,10 @@ pub fn now() -> i64 {
 
 /// Verifies the caller's token and finds the organization it acts for.
 ///
-/// A token without `iss` is a user token: verified with `JWT_SECRET`, its
-/// user's organization read from the table; a token for a user that no
+/// A token without `iss` is a user token: verified with `JWT_SECRET`
+/// (its current version, or its previous one during a rotation's overlap,
+/// decision 0018; the keys are re-read first when their cache TTL has
+/// passed), its user's organization read from the table; a token for a user that no
 /// longer exists is refused (401). A token whose `iss` names an active
 /// organization API secret is verified with that secret and acts for its
 /// organization (decision 0013); an unknown or revoked `iss` is a 401. The
@@ -136,6 +143,7 @@ pub async fn authenticate(
     let token = auth::token_from_header(header)
         .ok_or_else(|| ApiError::Unauthorized("malformed Authorization header".into()))?;
     let rules = TokenRules::new(app.config.token_max_lifetime_seconds);
+    app.config.keys.refresh_if_due().await?;
     match auth::integrator::issuer_of(token)? {
         None => user_principal(app, token, now, &rules).await,
         Some(secret_id) => integrator_principal(app, token, &secret_id, now, &rules).await,
@@ -148,7 +156,9 @@ async fn user_principal(
     now: i64,
     rules: &TokenRules,
 ) -> Result<Principal, ApiError> {
-    let verified = auth::verify_api_token_with(token, app.config.jwt_secret()?, now, rules)?;
+    let verified = app.config.jwt_keys()?.verify(now, |key| {
+        auth::verify_api_token_with(token, key, now, rules)
+    })?;
     let organization_id = app
         .store
         .user_organization(&verified.user_id)
@@ -263,7 +273,7 @@ pub fn upload_form_for(
         principal.issuer.as_ref().map(|i| i.secret_id.as_str()),
         &album.id,
         &album.organization_id,
-        cfg.notification_key()?,
+        cfg.notification_keys()?.signing(now),
         now,
         cfg.upload_form_ttl_seconds + NOTIFICATION_GRACE_SECONDS,
     )?;
@@ -331,15 +341,16 @@ async fn with_album_json<R>(
 }
 
 /// The caller's refreshed token, sent as `X-token` on every success:
-/// re-signed with the key that signed it (`JWT_SECRET`, or the
-/// integrator's API secret), never past the end of its session
-/// (`auth::session`).
+/// re-signed with the integrator's API secret that signed it, or with
+/// `JWT_SECRET`'s signing version (so a token of the previous version
+/// comes back signed with the current one once every cache has it,
+/// decision 0018), never past the end of its session (`auth::session`).
 pub fn x_token(app: &App, principal: &Principal, now: i64) -> Result<String, ApiError> {
-    let key = match &principal.issuer {
-        Some(issuer) => &issuer.key,
-        None => app.config.jwt_secret()?,
-    };
-    auth::refreshed_token(principal, key, now, app.config.token_ttl_seconds)
+    let ttl = app.config.token_ttl_seconds;
+    match &principal.issuer {
+        Some(issuer) => auth::refreshed_token(principal, &issuer.key, now, ttl),
+        None => auth::refreshed_token(principal, app.config.jwt_keys()?.signing(now), now, ttl),
+    }
 }
 
 /// Current time as RFC 3339 (UTC, milliseconds).

@@ -14,7 +14,8 @@ use std::time::Duration;
 
 use crate::cloudinary::CloudinaryConfig;
 use crate::error::ApiError;
-use crate::secret::{MIN_SECRET_BYTES, Purpose, Secret};
+use crate::secret::{Keys, MIN_SECRET_BYTES, Secret};
+use crate::secret_refresh::{LiveKeys, Rules, SigningKeys};
 
 /// Default lifetime of a signed upload form (`UPLOAD_FORM_TTL_SECONDS`):
 /// an hour, long enough to pick and send a batch of photos, short enough
@@ -40,23 +41,32 @@ pub const DEFAULT_JOB_TTL_DAYS: u64 = 30;
 pub const MAX_API_SECRET_CACHE: Duration = Duration::from_secs(60);
 /// How long a looked-up API secret stays cached when nobody says.
 pub const DEFAULT_API_SECRET_CACHE: Duration = Duration::from_secs(30);
+/// How long a warm function uses the signing secrets it read before it
+/// reads them again (`SECRET_CACHE_SECONDS`) when nobody says: five
+/// minutes, so a rotation reaches every warm function within that and a
+/// function makes one `GetSecretValue` per secret per 5 minutes
+/// (decision 0018).
+pub const DEFAULT_SECRET_CACHE: Duration = Duration::from_secs(300);
+/// The longest `SECRET_CACHE_SECONDS`: an hour.
+pub const MAX_SECRET_CACHE: Duration = Duration::from_secs(3_600);
 
 /// Everything a function needs from its environment.
 #[derive(Clone, Debug)]
 pub struct Config {
     /// The single DynamoDB table holding organizations, users, albums and images.
     pub table_name: String,
-    /// HS256 key of user tokens (`JWT_SECRET` itself, as operators and
-    /// integrators sign them), when the function declared it needs it
-    /// ([`Needs`]); see [`Config::jwt_secret`].
-    pub jwt: Option<Secret>,
-    /// HS256 key of pagination cursors, derived from `JWT_SECRET`
-    /// ([`Purpose::Cursor`]); see [`Config::cursor_key`].
-    pub cursor: Option<Secret>,
-    /// HS256 key of notification tokens, derived from
-    /// `NOTIFICATION_SECRET` ([`Purpose::NotificationToken`]); see
-    /// [`Config::notification_key`].
-    pub notification: Option<Secret>,
+    /// The HS256 keys of user tokens (`JWT_SECRET` itself, as operators
+    /// and integrators sign them), of cursors (derived from it) and of
+    /// notification tokens (derived from `NOTIFICATION_SECRET`), those the
+    /// function declared it needs ([`Needs`]); re-read after
+    /// `secret_rules.ttl` when they come from Secrets Manager (decision
+    /// 0018). See [`Config::jwt_keys`].
+    pub keys: LiveKeys,
+    /// `SECRET_CACHE_SECONDS` (1 to 3600, default 300) and
+    /// `SECRET_OVERLAP_SECONDS` (0 to a year, default
+    /// `TOKEN_MAX_LIFETIME_SECONDS`, so no token valid at a rotation is
+    /// refused for it).
+    pub secret_rules: Rules,
     /// Parsed `CLOUDINARY_URL`, when needed; see [`Config::cloudinary`].
     pub cloudinary_url: Option<CloudinaryConfig>,
     /// Public base URL of this API (no trailing slash); the webhook URL in
@@ -111,11 +121,24 @@ impl Config {
             .notification
             .then(|| vars.signing_secret("NOTIFICATION_SECRET"))
             .transpose()?;
+        let secret_rules = Rules {
+            ttl: Duration::from_secs(vars.number(
+                "SECRET_CACHE_SECONDS",
+                DEFAULT_SECRET_CACHE.as_secs(),
+                1..=MAX_SECRET_CACHE.as_secs(),
+                "a number of seconds between 1 and 3600",
+            )?),
+            overlap: Duration::from_secs(vars.number(
+                "SECRET_OVERLAP_SECONDS",
+                token_max_lifetime_seconds,
+                0..=31_536_000,
+                "a number of seconds between 0 and 31536000",
+            )?),
+        };
         Ok(Self {
             table_name: vars.required("TABLE_NAME")?,
-            cursor: jwt.as_ref().map(|s| s.derive(Purpose::Cursor)),
-            notification: notification.map(|s| s.derive(Purpose::NotificationToken)),
-            jwt,
+            keys: LiveKeys::fixed(SigningKeys::single(jwt, notification)),
+            secret_rules,
             cloudinary_url: needs.cloudinary.then(|| vars.cloudinary()).transpose()?,
             public_api_url: vars.public_api_url()?,
             upload_form_ttl_seconds: vars.number(
@@ -275,26 +298,33 @@ impl<F: Fn(&str) -> Option<String>> Vars<'_, F> {
 }
 
 impl Config {
-    /// The HS256 key of user tokens. An internal error (500), never a
-    /// panic, when the function did not declare it: a wiring mistake the
-    /// handlers' tests would show.
-    pub fn jwt_secret(&self) -> Result<&Secret, ApiError> {
-        self.jwt
-            .as_ref()
+    /// The HS256 keys of user tokens held now (current and previous
+    /// version). An internal error (500), never a panic, when the function
+    /// did not declare them: a wiring mistake the handlers' tests would
+    /// show.
+    pub fn jwt_keys(&self) -> Result<Keys, ApiError> {
+        self.keys
+            .snapshot()
+            .jwt
+            .clone()
             .ok_or_else(|| ApiError::Internal("this function reads no JWT secret".into()))
     }
 
-    /// The key of pagination cursors, under the same rule.
-    pub fn cursor_key(&self) -> Result<&Secret, ApiError> {
-        self.cursor
-            .as_ref()
+    /// The keys of pagination cursors, under the same rule.
+    pub fn cursor_keys(&self) -> Result<Keys, ApiError> {
+        self.keys
+            .snapshot()
+            .cursor
+            .clone()
             .ok_or_else(|| ApiError::Internal("this function reads no JWT secret".into()))
     }
 
-    /// The key of notification tokens, under the same rule.
-    pub fn notification_key(&self) -> Result<&Secret, ApiError> {
-        self.notification
-            .as_ref()
+    /// The keys of notification tokens, under the same rule.
+    pub fn notification_keys(&self) -> Result<Keys, ApiError> {
+        self.keys
+            .snapshot()
+            .notification
+            .clone()
             .ok_or_else(|| ApiError::Internal("this function reads no notification secret".into()))
     }
 
@@ -344,7 +374,7 @@ mod tests {
     fn reads_only_the_secrets_the_function_needs() {
         let pairs = [FULL[0], FULL[4]];
         let c = Config::from_lookup(Needs::NONE, env(&pairs)).unwrap();
-        assert!(c.jwt_secret().is_err() && c.cloudinary().is_err());
+        assert!(c.jwt_keys().is_err() && c.cloudinary().is_err());
         let e = Config::from_lookup(Needs::JWT, env(&pairs)).unwrap_err();
         assert_eq!(e, ConfigError::Missing("JWT_SECRET"));
         let c = Config::from_lookup(Needs::JWT, env(&FULL[..4])).map(|_| ());
@@ -402,6 +432,8 @@ mod tests {
         let c = Config::from_lookup(Needs::JWT, env(FULL)).unwrap();
         assert_eq!(c.token_max_lifetime_seconds, 86_400);
         assert_eq!(c.api_secret_cache, Duration::from_secs(30));
+        assert_eq!(c.secret_rules.ttl, Duration::from_secs(300));
+        assert_eq!(c.secret_rules.overlap, Duration::from_secs(86_400));
         let mut pairs = FULL.to_vec();
         pairs.extend([
             ("TOKEN_MAX_LIFETIME_SECONDS", "3600"),
@@ -411,7 +443,15 @@ mod tests {
         let c = Config::from_lookup(Needs::JWT, env(&pairs)).unwrap();
         assert_eq!(c.token_max_lifetime_seconds, 3_600);
         assert_eq!(c.api_secret_cache, Duration::ZERO);
+        assert_eq!(
+            c.secret_rules.overlap,
+            Duration::from_secs(3_600),
+            "the overlap outlives every token valid at a rotation"
+        );
         for (name, bad) in [
+            ("SECRET_CACHE_SECONDS", "0"),
+            ("SECRET_CACHE_SECONDS", "3601"),
+            ("SECRET_OVERLAP_SECONDS", "-1"),
             ("API_SECRET_CACHE_SECONDS", "61"),
             ("TOKEN_MAX_LIFETIME_SECONDS", "59"),
             ("TOKEN_MAX_LIFETIME_SECONDS", "a day"),
@@ -475,14 +515,14 @@ mod tests {
     #[test]
     fn each_purpose_gets_its_own_key_and_the_webhook_no_user_key() {
         let c = Config::from_lookup(Needs::ALBUMS, env(FULL)).unwrap();
-        let user = c.jwt_secret().unwrap();
-        let cursor = c.cursor_key().unwrap();
-        let note = c.notification_key().unwrap();
-        assert_eq!(user.expose(), "0123456789abcdef0123456789abcdef");
+        let user = c.jwt_keys().unwrap();
+        let cursor = c.cursor_keys().unwrap();
+        let note = c.notification_keys().unwrap();
+        assert_eq!(user.current().expose(), "0123456789abcdef0123456789abcdef");
         assert!(user != cursor && user != note && cursor != note);
         let webhook = Config::from_lookup(Needs::WEBHOOK, env(FULL)).unwrap();
-        assert!(webhook.jwt_secret().is_err() && webhook.cursor_key().is_err());
-        assert_eq!(webhook.notification_key().unwrap(), note);
+        assert!(webhook.jwt_keys().is_err() && webhook.cursor_keys().is_err());
+        assert_eq!(webhook.notification_keys().unwrap(), note);
     }
 
     #[test]

@@ -23,6 +23,12 @@ impl SecretName {
         }
     }
 
+    /// Whether the secret signs tokens, so its previous version verifies
+    /// during a rotation's overlap (decision 0018).
+    pub fn signs(self) -> bool {
+        matches!(self, Self::JwtSecret | Self::NotificationSecret)
+    }
+
     /// The variable holding the ARN of the Secrets Manager secret (a stack).
     pub fn arn_var(self) -> &'static str {
         match self {

@@ -41,6 +41,7 @@ fn reject(reason: WebhookRejection, error: ApiError) -> ApiError {
 
 async fn serve(app: &App, req: &Request) -> Result<Reply, ApiError> {
     let now = now();
+    app.config.keys.refresh_if_due().await?;
     let claims = verified_token(app, req, now)?;
     let notification = verified_notification(app, req, now)?;
     match notification
@@ -87,7 +88,9 @@ fn verified_token(app: &App, req: &Request, now: i64) -> Result<NotificationClai
                 ApiError::Unauthorized("missing notification token".into()),
             )
         })?;
-    verify_notification_token(&token, app.config.notification_key()?, now)
+    app.config
+        .notification_keys()?
+        .verify(now, |key| verify_notification_token(&token, key, now))
         .map_err(|e| reject(WebhookRejection::BadToken, e))
 }
 

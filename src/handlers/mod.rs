@@ -16,6 +16,7 @@ pub mod list_albums;
 pub mod list_images;
 pub mod list_tag_images;
 pub mod list_tags;
+pub mod rotate_secret;
 pub mod scheduled_duplicate;
 pub mod tag_images;
 pub mod update_album;

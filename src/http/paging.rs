@@ -59,39 +59,42 @@ impl PageRequest {
 
     /// The page within the listing `scope` (what it pages through): the
     /// cursor, if any, must have been issued for that scope (else a 400).
-    pub fn within(self, app: &App, scope: String) -> Result<Paging<'_>, ApiError> {
-        let secret = app.config.cursor_key()?;
+    pub fn within(self, app: &App, scope: String) -> Result<Paging, ApiError> {
+        // Cursors issued before a rotation keep paging during its overlap
+        // (decision 0018); new ones are signed with the signing version.
+        let keys = app.config.cursor_keys()?;
+        let now = crate::service::now();
         let start = self
             .cursor
-            .map(|c| cursor::decode(&c, &scope, secret))
+            .map(|c| keys.verify(now, |key| cursor::decode(&c, &scope, key)))
             .transpose()?;
         Ok(Paging {
             limit: self.limit,
             start,
             scope,
-            secret,
+            secret: keys.signing(now).clone(),
         })
     }
 }
 
 /// One page of a listing: where it starts, and how the reply names the next.
 #[derive(Debug)]
-pub struct Paging<'a> {
+pub struct Paging {
     /// Items per page.
     pub limit: usize,
     /// Where the page starts (`None`: at the beginning).
     pub start: Option<PageKey>,
     scope: String,
-    secret: &'a Secret,
+    secret: Secret,
 }
 
-impl Paging<'_> {
+impl Paging {
     /// `reply` with `X-Next-Cursor` when another page follows (`next`).
     pub fn reply(&self, reply: Reply, next: Option<&PageKey>) -> Result<Reply, ApiError> {
         Ok(match next {
             Some(next) => reply.header(
                 "x-next-cursor",
-                cursor::encode(next, &self.scope, self.secret)?,
+                cursor::encode(next, &self.scope, &self.secret)?,
             ),
             None => reply,
         })

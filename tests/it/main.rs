@@ -26,6 +26,7 @@ mod operations;
 mod org_album_ids;
 mod partition_sim;
 mod quotas;
+mod rotation;
 mod shards;
 mod sharinpix_examples;
 mod tags;

@@ -259,21 +259,6 @@ async fn a_finished_job_expires_after_the_job_ttl_and_a_running_one_never() {
     assert!(at.abs_diff(epoch_now() + ttl.as_secs()) <= 60);
 }
 
-/// Secrets Manager on moto's server (dynalite serves DynamoDB only).
-async fn secrets_manager() -> Option<(aws_config::SdkConfig, aws_sdk_secretsmanager::Client)> {
-    if !emulator_is_moto() {
-        eprintln!("Secrets Manager is served by moto only: this test runs in the moto suite");
-        return None;
-    }
-    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region("us-east-1")
-        .endpoint_url(emulator_endpoint())
-        .load()
-        .await;
-    let client = aws_sdk_secretsmanager::Client::new(&sdk);
-    Some((sdk, client))
-}
-
 #[tokio::test]
 async fn a_deployed_function_reads_the_secrets_it_needs_from_secrets_manager() {
     let Some((sdk, client)) = secrets_manager().await else {
@@ -300,16 +285,20 @@ async fn a_deployed_function_reads_the_secrets_it_needs_from_secrets_manager() {
     let values = secret_source::resolve(Needs::JWT_AND_CLOUDINARY, &env, &sdk)
         .await
         .expect("both secrets read");
-    assert_eq!(values["JWT_SECRET"], JWT_SECRET);
-    assert_eq!(values["CLOUDINARY_URL"], CLOUDINARY_URL);
+    assert_eq!(values.value("JWT_SECRET").unwrap(), JWT_SECRET);
+    assert_eq!(values.value("CLOUDINARY_URL").unwrap(), CLOUDINARY_URL);
     let jwt_only = secret_source::resolve(Needs::JWT, &env, &sdk)
         .await
         .unwrap();
-    assert_eq!(jwt_only.keys().copied().collect::<Vec<_>>(), ["JWT_SECRET"]);
+    assert_eq!(
+        jwt_only.values.keys().copied().collect::<Vec<_>>(),
+        ["JWT_SECRET"]
+    );
     assert!(
         secret_source::resolve(Needs::NONE, &env, &sdk)
             .await
             .unwrap()
+            .values
             .is_empty()
     );
 

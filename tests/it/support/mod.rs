@@ -284,6 +284,21 @@ pub fn parts(
 /// Helpers of the security and race tests (hostile input, tokens, concurrency).
 pub mod security;
 
+/// Secrets Manager on moto's server (dynalite serves DynamoDB only).
+pub async fn secrets_manager() -> Option<(aws_config::SdkConfig, aws_sdk_secretsmanager::Client)> {
+    if !emulator_is_moto() {
+        eprintln!("Secrets Manager is served by moto only: this test runs in the moto suite");
+        return None;
+    }
+    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region("us-east-1")
+        .endpoint_url(emulator_endpoint())
+        .load()
+        .await;
+    let client = aws_sdk_secretsmanager::Client::new(&sdk);
+    Some((sdk, client))
+}
+
 /// Whether the tests run against moto's server (`scripts/with-moto.sh` sets
 /// `DYNAMODB_EMULATOR=moto`) rather than dynalite: moto is several times
 /// slower, so time-bound tests scale their budgets or sizes with it.
