@@ -1377,10 +1377,16 @@ def assert_stack(stack: str, source: dict[str, Any], template: dict[str, Any], p
            Threshold=float(template["Parameters"]["Api5xxAlarmThreshold"]["Default"]), ComparisonOperator="GreaterThanThreshold")
     expect("duplicate p99", find("AlbumApi", "DuplicateDuration", {"function": fn_names["DuplicateAlbumFunction"] or ""}),
            ExtendedStatistic="p99", Threshold=20000.0, Unit="Milliseconds", ComparisonOperator="GreaterThanThreshold")
+    # The rotation function, where the stack has one: its failed steps.
+    rotation = ids.get(ROTATION_FUNCTION)
+    if rotation:
+        expect("rotation Errors", find("AWS/Lambda", "Errors", {"FunctionName": rotation}),
+               Statistic="Sum", Threshold=0.0, ComparisonOperator="GreaterThanThreshold", TreatMissingData="notBreaching")
     capacity = assert_capacity(stack, template, params, ids, fn_names, api_id or "", queue_name, alarms, expect, f)
     # The five above, the capacity alarms, Errors and Throttles of each
-    # function, the two rollback alarms of each HTTP function (assert_gradual).
-    expected = 5 + capacity + 2 * len(FUNCTIONS) + 2 * len(HTTP_FUNCTIONS)
+    # function, the two rollback alarms of each HTTP function (assert_gradual),
+    # the rotation's errors.
+    expected = 5 + capacity + 2 * len(FUNCTIONS) + 2 * len(HTTP_FUNCTIONS) + (1 if rotation else 0)
     f.check(len(alarms) == expected, f"{len(alarms)} alarms named {stack}-*, expected {expected}")
 
     # Dashboard: moto holds it; its body is JSON naming the custom metrics.
