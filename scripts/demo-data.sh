@@ -16,7 +16,10 @@ for k, v in json.load(open("env.local.json"))["Parameters"].items():
         print(f"export {k}={shlex.quote(v)}")')"
 ORG=a89b5b70-d820-4911-8c6d-25ab6181e9be
 USER_ID=9ed26283-3299-4a05-b9d6-e34278fbd416
-cargo build --quiet -p albumctl
+# The workspace's build, not `-p albumctl` alone: cargo unifies features
+# per build, so albumctl's own would compile its dependencies a second
+# time (in `make test`'s log check: a minute of CPU beside moto's run).
+cargo build --quiet --workspace --bins --examples
 ctl=target/debug/albumctl
 $ctl create-table
 $ctl create-org --id "$ORG" --name "Demo organization"

@@ -9,6 +9,7 @@
 use crate::auth::{Ability, Principal};
 use crate::error::ApiError;
 use crate::service::{App, album_and_move_for, album_for};
+use crate::store::StoreError;
 use crate::store::images::ItemKey;
 use crate::store::keys::image_pk;
 
@@ -61,14 +62,25 @@ fn as_missing(what: &'static str) -> impl Fn(ApiError) -> ApiError {
 }
 
 /// Deletes image `id` (every copy, and its tag images) for `principal`,
-/// who needs `image_delete` on its album; 404 when there was none.
+/// who needs `image_delete` on its album; 404 when there was none. The
+/// albums it counts down are recorded first (`store::delete_intents`), so
+/// that a retry of a delete cut off after the image went (a 503) still
+/// settles their counts, though it answers 404.
 pub async fn delete_image(app: &App, principal: &Principal, id: &str) -> Result<(), ApiError> {
     let org = &principal.organization_id;
     let copies = app.store.find_image_copies(org, id).await?;
-    let first = copies.first().ok_or_else(|| not_found("image"))?;
+    let Some(first) = copies.first() else {
+        settle_cut_off_delete(app, org, id).await?;
+        return Err(not_found("image"));
+    };
     // The album check reads the first copy's move mark too.
     let check = album_and_move_for(app, principal, &first.album.id, &[Ability::ImageDelete]);
     let (_, first_mark) = check.await.map_err(as_missing("image"))?;
+    let albums = copies.iter().map(|k| k.album.id.clone()).collect();
+    let now = crate::service::now().max(0) as u64;
+    app.store
+        .record_delete_intent(org, id, &albums, now)
+        .await?;
     let mut deleted = false;
     for (i, key) in copies.iter().enumerate() {
         let mark = match i {
@@ -89,7 +101,31 @@ pub async fn delete_image(app: &App, principal: &Principal, id: &str) -> Result<
         }
         deleted |= app.store.remove_image(key).await?;
     }
+    app.store.clear_delete_intent(org, id).await?;
     found(deleted, "image")
+}
+
+/// Recounts the albums a delete of image `id` left unsettled, if one did
+/// (its intent is still there), then forgets the intent. An album deleted
+/// since has nothing to settle.
+async fn settle_cut_off_delete(app: &App, org: &str, id: &str) -> Result<(), ApiError> {
+    let albums = app.store.delete_intent_albums(org, id).await?;
+    if albums.is_empty() {
+        return Ok(());
+    }
+    for album in &albums {
+        match app.store.recount_images(album).await {
+            Ok(_) | Err(StoreError::AlbumMissing(_)) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    tracing::info!(
+        image = id,
+        albums = albums.len(),
+        "recounted after a delete cut off"
+    );
+    app.store.clear_delete_intent(org, id).await?;
+    Ok(())
 }
 
 /// Deletes tag image `id` (every copy) for `principal`, who needs to be

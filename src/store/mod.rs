@@ -2,7 +2,8 @@
 //! module per aggregate or protocol.
 //!
 //! Aggregates: [`accounts`], [`albums`], [`images`], [`tags`], [`jobs`],
-//! [`idempotency`] keys, [`quotas`]. Protocols: the exact count ([`counting`]), the
+//! [`idempotency`] keys, [`quotas`]. Protocols: the exact count ([`counting`],
+//! and the [`delete_intents`] that keep it through a cut-off delete), the
 //! bulk writes ([`batch`]) that album copies ([`copy`]) and moves
 //! ([`moves`]) stream through. Plumbing: keys ([`keys`], [`item`]), errors,
 //! retries, the client and its X-Ray interceptor.
@@ -18,6 +19,7 @@ pub mod batch;
 pub mod client;
 pub mod copy;
 pub mod counting;
+pub mod delete_intents;
 pub mod error;
 pub mod idempotency;
 pub mod images;

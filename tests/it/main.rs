@@ -10,6 +10,7 @@ mod album_moves;
 mod concurrency;
 mod copy_faults;
 mod crash_recovery;
+mod cut_off_deletes;
 mod deadlines;
 mod dev_server;
 mod dlq;

@@ -77,6 +77,10 @@ pub struct FaultConfig {
     /// its destination before deleting it from its source, then lands its writes and is stopped
     /// at its first delete: its items are left in both albums, as after a crash.
     pub deletes_only: bool,
+    /// Fault nothing until a call of this operation has been seen (e.g.
+    /// `"DeleteItem"`): a write sequence then lands its first steps and is
+    /// stopped after that one, as DynamoDB failing at that moment would.
+    pub armed_after: Option<String>,
 }
 
 impl FaultConfig {
@@ -320,9 +324,16 @@ impl Layer for Faults {
     async fn call(&self, call: Call, upstream: &Upstream) -> Outcome {
         let cfg = lock(&self.cfg).clone();
         self.count_call(&call);
-        let targeted = call.op().filter(|op| cfg.targets(op)).filter(|op| {
-            !cfg.deletes_only || (*op == "BatchWriteItem" && deletes_items(&call.body))
-        });
+        let armed = cfg
+            .armed_after
+            .as_deref()
+            .is_none_or(|after| self.stats().calls(after) > 0);
+        let targeted = call
+            .op()
+            .filter(|op| armed && cfg.targets(op))
+            .filter(|op| {
+                !cfg.deletes_only || (*op == "BatchWriteItem" && deletes_items(&call.body))
+            });
         let Some(op) = targeted.map(str::to_string) else {
             // Not a DynamoDB call, or not one faults apply to: pass through untouched.
             return Outcome::Respond(self.forward(upstream, &call, call.body.clone(), None).await);
