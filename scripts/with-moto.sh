@@ -13,13 +13,29 @@ cd "$(dirname "$0")/.."
 [ -x .venv/bin/moto_server ] || { echo "moto_server missing from .venv (see requirements-dev.txt)" >&2; exit 1; }
 mkdir -p .local
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-# moto_server's own entry point, without werkzeug's line per request: at
-# tens of thousands of requests a suite, writing them (under a lock every
-# request thread takes) was a tenth of the server's CPU, and the server is
-# the critical path of make test. Errors are still logged.
-.venv/bin/python -c 'import logging, sys
+# moto_server's own entry point, with two changes:
+# - without werkzeug's line per request: at tens of thousands of requests a
+#   suite, writing them (under a lock every request thread takes) was a
+#   tenth of the server's CPU, and the server is the critical path of make
+#   test. Errors are still logged.
+# - one DynamoDB request at a time. moto serves each request on a thread of
+#   its own and takes no lock between a conditional write's check and its
+#   write, so two conditional updates of one item could both pass (seen:
+#   two of five concurrent renames of one album answered 200, two
+#   duplicates racing for the day's last images both passed). DynamoDB
+#   serializes the writes to an item; a lock around each request gives moto
+#   the same guarantee (the requests are CPU-bound Python under one GIL, so
+#   it costs little).
+.venv/bin/python -c 'import logging, sys, threading
 from moto.server import main
+from moto.dynamodb.responses import DynamoHandler
 logging.getLogger("werkzeug").setLevel(logging.WARNING)
+one_at_a_time = threading.Lock()
+call_action = DynamoHandler.call_action
+def serialized(self):
+    with one_at_a_time:
+        return call_action(self)
+DynamoHandler.call_action = serialized
 sys.exit(main())' -H 127.0.0.1 -p "$port" >.local/moto-test.log 2>&1 &
 pid=$!
 trap 'kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true' EXIT
