@@ -58,7 +58,9 @@ async fn slow_writes() -> FaultProxy {
         &emulator_endpoint(),
         FaultConfig {
             delay_rate: 1.0,
-            delay: Duration::from_millis(40),
+            // Long enough (at least 5 rounds of it for 1,000 images) that
+            // another request's few calls end first on a loaded emulator.
+            delay: Duration::from_millis(200),
             operations: vec!["BatchWriteItem".into()],
             ..FaultConfig::default()
         },

@@ -38,7 +38,7 @@ async fn organization_albums(env: &TestEnv) -> BTreeSet<String> {
 
 #[tokio::test]
 async fn a_duplicate_cut_off_mid_copy_and_retried_with_its_key_completes_one_album_exactly() {
-    const IMAGES: u64 = 3000;
+    const IMAGES: u64 = 1200;
     let env = TestEnv::new("idem-dup").await;
     let store = env.direct_store().await;
     seed_album(&store, SOURCE, ORG, IMAGES).await;
