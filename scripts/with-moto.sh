@@ -13,6 +13,8 @@ cd "$(dirname "$0")/.."
 [ -x .venv/bin/moto_server ] || { echo "moto_server missing from .venv (see requirements-dev.txt)" >&2; exit 1; }
 mkdir -p .local
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+# A log per server: make test runs two at once.
+server_log=.local/moto-test-$port.log
 # moto_server's own entry point, with two changes:
 # - without werkzeug's line per request: at tens of thousands of requests a
 #   suite, writing them (under a lock every request thread takes) was a
@@ -36,16 +38,16 @@ def serialized(self):
     with one_at_a_time:
         return call_action(self)
 DynamoHandler.call_action = serialized
-sys.exit(main())' -H 127.0.0.1 -p "$port" >.local/moto-test.log 2>&1 &
+sys.exit(main())' -H 127.0.0.1 -p "$port" >"$server_log" 2>&1 &
 pid=$!
 trap 'kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true' EXIT
 ready=
 for _ in $(seq 1 300); do
   if curl -s -o /dev/null "http://127.0.0.1:$port/moto-api/"; then ready=1; break; fi
-  kill -0 "$pid" 2>/dev/null || { cat .local/moto-test.log >&2; exit 1; }
+  kill -0 "$pid" 2>/dev/null || { cat "$server_log" >&2; exit 1; }
   sleep 0.1
 done
-[ -n "$ready" ] || { echo "moto_server did not start on port $port" >&2; cat .local/moto-test.log >&2; exit 1; }
+[ -n "$ready" ] || { echo "moto_server did not start on port $port" >&2; cat "$server_log" >&2; exit 1; }
 export AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$port"
 export AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local AWS_REGION=us-east-1
 export AWS_EC2_METADATA_DISABLED=true

@@ -119,7 +119,10 @@ async fn a_duplicate_killed_mid_copy_is_exact_after_a_retry() {
             let event = event.clone();
             async move { Function::invoke(port, &event).await }
         });
-        let kill_point = if trial % 2 == 0 {
+        // Against moto, every kill waits for the copy's first writes: its
+        // slower, load-bound runs made a kill timed from the baseline land
+        // before the copy or after the answer too often to prove anything.
+        let kill_point = if trial % 2 == 0 && !emulator_is_moto() {
             let share = rng.random_range(0.2..0.8);
             let at = baseline.mul_f64(share);
             tokio::time::sleep(at).await;
