@@ -2,7 +2,6 @@
 //! duplicate without `destination_id` continues into the album its first
 //! sending created, and a retry of a 202 answers the same job.
 
-use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use crate::support::security::set_header;
@@ -23,17 +22,6 @@ async fn send(env: &TestEnv, event: &Value) -> (u16, Value) {
             .expect("an HTTP response"),
     );
     (status, body)
-}
-
-async fn organization_albums(env: &TestEnv) -> BTreeSet<String> {
-    let (ids, next) = env
-        .app
-        .store
-        .organization_albums_page(ORG, 100, None)
-        .await
-        .expect("albums");
-    assert!(next.is_none(), "fewer than 100 albums in a test table");
-    ids.into_iter().collect()
 }
 
 #[tokio::test]

@@ -37,17 +37,6 @@ async fn create(env: &TestEnv, event: &Value) -> (u16, Value) {
     (status, body)
 }
 
-async fn organization_albums(env: &TestEnv) -> BTreeSet<String> {
-    let (ids, next) = env
-        .app
-        .store
-        .organization_albums_page(ORG, 100, None)
-        .await
-        .expect("albums");
-    assert!(next.is_none(), "fewer than 100 albums in a test table");
-    ids.into_iter().collect()
-}
-
 #[tokio::test]
 async fn an_idempotency_key_sent_again_returns_the_first_album_and_creates_nothing() {
     let env = TestEnv::new("idem").await;

@@ -43,6 +43,19 @@ async fn until(t: i64) {
     tokio::time::sleep(Duration::from_millis(wait)).await;
 }
 
+/// A new secret of moto's Secrets Manager holding [`OLD_KEY`]: its ARN.
+async fn old_key_secret(client: &aws_sdk_secretsmanager::Client, tag: &str) -> String {
+    client
+        .create_secret()
+        .name(unique_table(tag))
+        .secret_string(OLD_KEY)
+        .send()
+        .await
+        .expect("CreateSecret")
+        .arn
+        .expect("an ARN")
+}
+
 /// A warm app of a table with the seed's album whose JWT key is read
 /// from a new secret of moto's Secrets Manager holding [`OLD_KEY`], as a
 /// deployed function's init (`App::from_env`) reads it, without touching
@@ -55,15 +68,7 @@ async fn warm_app(
 ) -> (TestEnv, App, String) {
     let env = TestEnv::new("rotation").await;
     seed_album(&env.direct_store().await, SOURCE, ORG, 1).await;
-    let arn = client
-        .create_secret()
-        .name(unique_table("rotation-jwt"))
-        .secret_string(OLD_KEY)
-        .send()
-        .await
-        .expect("CreateSecret")
-        .arn
-        .expect("an ARN");
+    let arn = old_key_secret(client, "rotation-jwt").await;
     let lookup = |k: &str| match k {
         "JWT_SECRET_ARN" => Some(arn.clone()),
         "NOTIFICATION_SECRET" => Some(NOTIFICATION_SECRET.to_string()),
@@ -237,15 +242,7 @@ async fn the_rotation_function_makes_a_new_random_key_current_and_the_old_one_pr
     let Some((_, client)) = secrets_manager().await else {
         return;
     };
-    let arn = client
-        .create_secret()
-        .name(unique_table("rotation-steps"))
-        .secret_string(OLD_KEY)
-        .send()
-        .await
-        .expect("CreateSecret")
-        .arn
-        .expect("an ARN");
+    let arn = old_key_secret(&client, "rotation-steps").await;
     let token = uuid::Uuid::new_v4().to_string();
     // Each step as Secrets Manager sends it; createSecret and finishSecret
     // twice, as its retries may.

@@ -423,3 +423,16 @@ pub async fn job_items(store: &Store) -> usize {
 pub fn key(id: &str) -> album_api::album::AlbumKey {
     album_api::album::AlbumKey::new(ORG, id)
 }
+
+/// The ids of organization [`ORG`]'s albums in `env`'s table (fewer than
+/// 100 in any test table).
+pub async fn organization_albums(env: &TestEnv) -> std::collections::BTreeSet<String> {
+    let (ids, next) = env
+        .app
+        .store
+        .organization_albums_page(ORG, 100, None)
+        .await
+        .expect("albums");
+    assert!(next.is_none(), "fewer than 100 albums in a test table");
+    ids.into_iter().collect()
+}
