@@ -20,14 +20,15 @@ server_log=.local/moto-test-$port.log
 #   suite, writing them (under a lock every request thread takes) was a
 #   tenth of the server's CPU, and the server is the critical path of make
 #   test. Errors are still logged.
-# - one DynamoDB request at a time. moto serves each request on a thread of
-#   its own and takes no lock between a conditional write's check and its
-#   write, so two conditional updates of one item could both pass (seen:
-#   two of five concurrent renames of one album answered 200, two
+# - one single-item write at a time. moto serves each request on a thread
+#   of its own and takes no lock between a conditional write's check and
+#   its write, so two conditional updates of one item could both pass
+#   (seen: two of five concurrent renames of one album answered 200, two
 #   duplicates racing for the day's last images both passed). DynamoDB
-#   serializes the writes to an item; a lock around each request gives moto
-#   the same guarantee (the requests are CPU-bound Python under one GIL, so
-#   it costs little).
+#   serializes the writes to an item; a lock around PutItem, UpdateItem and
+#   DeleteItem (the conditional ones) gives moto the same guarantee. Reads
+#   and batch writes stay outside it: locking every request made the small
+#   ones wait behind large Queries, and racing callers ran out of time.
 .venv/bin/python -c 'import logging, sys, threading
 from moto.server import main
 from moto.dynamodb.responses import DynamoHandler
@@ -35,6 +36,8 @@ logging.getLogger("werkzeug").setLevel(logging.WARNING)
 one_at_a_time = threading.Lock()
 call_action = DynamoHandler.call_action
 def serialized(self):
+    if self._get_action() not in ("PutItem", "UpdateItem", "DeleteItem"):
+        return call_action(self)
     with one_at_a_time:
         return call_action(self)
 DynamoHandler.call_action = serialized
