@@ -111,9 +111,13 @@ async fn race(env: &TestEnv, calls: Vec<(Endpoint, Value, Option<String>)>) -> V
                     .await
                     .expect("an HTTP response");
                 let (status, _, body) = parts(resp);
-                // Up to 10 sendings: on a loaded emulator several in a
-                // row can run out of time behind the racing recounts.
+                // Up to 10 sendings, each after a pause that grows as a
+                // client's backoff does (0.25 s, 0.5 s, … 11 s in all): on a
+                // loaded emulator several in a row can run out of time
+                // behind the racing recounts, and sending again at once
+                // only meets the same queue.
                 if status == 503 && attempts < 10 {
+                    tokio::time::sleep(std::time::Duration::from_millis(250 * attempts)).await;
                     continue;
                 }
                 break (status, body);
