@@ -59,6 +59,13 @@ pub struct Access {
     /// May share the album: tag and untag its images, as SharinPix's
     /// share widget does.
     pub share: bool,
+    /// May set an image's title and description.
+    pub image_caption: bool,
+    /// May rotate an image.
+    pub image_rotate: bool,
+    /// May crop an image (and set its rotation in the same request, as
+    /// SharinPix's crop example does).
+    pub image_crop: bool,
 }
 
 /// Top-level keys of `abilities` that SharinPix's tokens carry and that
@@ -81,6 +88,12 @@ pub enum Ability {
     Rename,
     /// Tagging and untagging: `see` and `image_tag`, or `share`.
     Tag,
+    /// `image_caption`.
+    ImageCaption,
+    /// `image_rotate`, or `image_crop` (a crop sets the rotation too).
+    ImageRotate,
+    /// `image_crop`.
+    ImageCrop,
 }
 
 /// What a token may reach inside its user's organization.
@@ -132,6 +145,9 @@ impl Abilities {
                 Ability::ImageDelete => a.image_delete,
                 Ability::Rename => a.rename,
                 Ability::Tag => (a.see && a.image_tag) || a.share,
+                Ability::ImageCaption => a.image_caption,
+                Ability::ImageRotate => a.image_rotate || a.image_crop,
+                Ability::ImageCrop => a.image_crop,
             }),
         }
     }

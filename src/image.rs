@@ -245,7 +245,7 @@ impl ImageRecord {
     ) -> ImageJson<'a> {
         let asset = self.asset();
         let url = |t: &str| signed_url(cld, t, &asset);
-        let (external_urls, thumbnails) = derived_urls(&url);
+        let (external_urls, thumbnails) = derived_urls(&url, &self.edits());
         ImageJson {
             id,
             public_id: id,
@@ -287,30 +287,101 @@ impl ImageRecord {
 }
 
 /// The image's derived URLs, each `url` of its transformation: the
-/// contract's `external_urls` and `thumbnails` (which share three).
-fn derived_urls(url: &dyn Fn(&str) -> String) -> (ExternalUrls, Thumbnails) {
-    let full = url(&format!("c_fit,h_1920,w_1920/fl_attachment/{AUTO}"));
+/// contract's `external_urls` and `thumbnails` (which share three). The
+/// image's crop and rotation ([`Edits`]) are in every one of them but the
+/// original and `full_no_sharinpix`, where SharinPix's recorded examples
+/// (`image_api/rotate_an_image`, `crop_an_image`) put them.
+fn derived_urls(url: &dyn Fn(&str) -> String, edits: &Edits) -> (ExternalUrls, Thumbnails) {
+    let Edits { crop, rotation } = edits;
+    let full = url(&format!("{crop}{FIT_1920}/{rotation}fl_attachment/{AUTO}"));
     let large = url(&format!(
-        "c_fit,h_1920,w_1920/c_fill,h_200,w_200/fl_attachment/{AUTO}"
+        "{crop}{FIT_1920}/{rotation}c_fill,h_200,w_200/fl_attachment/{AUTO}"
     ));
     let mini = url(&format!(
-        "c_fit,h_1920,w_1920/c_fill,h_100,w_100/fl_attachment/{AUTO}"
+        "{crop}{FIT_1920}/{rotation}c_fill,h_100,w_100/fl_attachment/{AUTO}"
     ));
     let external = ExternalUrls {
-        fill100: url("c_fit,w_300"),
-        fit2000: url("c_fit,h_2000,w_2000"),
+        fill100: url(&format!("{crop}{rotation}c_fit,w_300")),
+        fit2000: url(&format!("{crop}{rotation}c_fit,h_2000,w_2000")),
         mini: mini.clone(),
         large: large.clone(),
         full: full.clone(),
     };
     let thumbnails = Thumbnails {
         original: url(&format!("fl_attachment/{AUTO}")),
-        full_no_sharinpix: full.clone(),
+        // The same URL as `full` unless edited: one signature saved per image.
+        full_no_sharinpix: if crop.is_empty() && rotation.is_empty() {
+            full.clone()
+        } else {
+            url(&format!("{FIT_1920}/fl_attachment/{AUTO}"))
+        },
         full,
         large,
         mini,
     };
     (external, thumbnails)
+}
+
+const FIT_1920: &str = "c_fit,h_1920,w_1920";
+
+/// An image's crop and rotation as Cloudinary transformation steps, each
+/// with its trailing `/`, or empty. The crop comes first: its box is in
+/// the original's pixels (it is bounded by `original_width` and
+/// `original_height`), which holds only before the image is rotated.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Edits {
+    /// `c_crop,h_…,w_…,x_…,y_…/`, or empty.
+    pub crop: String,
+    /// `a_…/`, or empty.
+    pub rotation: String,
+}
+
+/// A crop coordinate as Cloudinary reads it: whole pixels without a
+/// fraction (`3`, not `3.0`), as SharinPix's URLs show them.
+fn pixels(v: f64) -> String {
+    if v.fract() == 0.0 && v.abs() < 1e15 {
+        format!("{}", v as i64)
+    } else {
+        format!("{v}")
+    }
+}
+
+impl ImageRecord {
+    /// The image's crop and rotation as transformation steps.
+    pub fn edits(&self) -> Edits {
+        let cropped = self.crop_w > 0.0 && self.crop_h > 0.0;
+        Edits {
+            crop: if cropped {
+                format!(
+                    "c_crop,h_{},w_{},x_{},y_{}/",
+                    pixels(self.crop_h),
+                    pixels(self.crop_w),
+                    pixels(self.crop_x),
+                    pixels(self.crop_y)
+                )
+            } else {
+                String::new()
+            },
+            rotation: if self.rotation != 0 {
+                format!("a_{}/", self.rotation)
+            } else {
+                String::new()
+            },
+        }
+    }
+
+    /// The chain of the image as an embeddable URL shows it (SharinPix's
+    /// `/images/{id}`: the full-size fit with the image's crop and
+    /// rotation), followed by `extra` steps when not empty.
+    pub fn embed_transformation(&self, extra: &str) -> String {
+        let Edits { crop, rotation } = self.edits();
+        let mut t = format!("{crop}{FIT_1920}/{rotation}fl_attachment/{AUTO}");
+        if !extra.is_empty() {
+            t.push('/');
+            t.push_str(extra);
+        }
+        t
+    }
 }
 
 /// Namespace of the ids of uploaded images (UUIDv5 of album and asset):

@@ -41,6 +41,8 @@ pub mod handlers;
 pub mod http;
 pub mod idempotency;
 pub mod image;
+pub mod image_access;
+pub mod image_edit;
 pub mod jobs;
 pub mod metrics;
 pub mod quota;

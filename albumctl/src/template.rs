@@ -143,6 +143,8 @@ mod tests {
             "list_tag_images",
             "delete_tag_image",
             "get_usage",
+            "get_image",
+            "update_image",
         ] {
             assert!(binaries.contains(&b), "{b} has no route");
         }

@@ -150,6 +150,35 @@ impl Store {
         }
     }
 
+    /// The image at `key` (a strongly consistent read), if it is there.
+    pub async fn image_at(&self, key: &ItemKey) -> Result<Option<StoredImage>, StoreError> {
+        match self.get_item(key.pk.clone(), &key.sk).await? {
+            Some(item) => Self::decode_image(&item).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Replaces the record of the image at `key` if it is still there:
+    /// `false` when it was not (deleted or moved away meanwhile), and
+    /// nothing is written. The count does not change.
+    pub async fn replace_image_record(
+        &self,
+        key: &ItemKey,
+        record: &ImageRecord,
+    ) -> Result<bool, StoreError> {
+        let data = serde_json::to_string(record).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let res = retry::conditional("UpdateItem", self.budgets.write, {
+            self.update_at(&key.pk, &key.sk)
+                .condition_expression("attribute_exists(pk)")
+                .update_expression("SET #d = :d")
+                .expression_attribute_names("#d", DATA)
+                .expression_attribute_values(":d", s(&data))
+                .send()
+        })
+        .await?;
+        Ok(res.is_some())
+    }
+
     /// Deletes the item at `key` if it exists: `true` when this call
     /// deleted it, `false` when it was not there.
     pub(super) async fn delete_existing(&self, key: &ItemKey) -> Result<bool, StoreError> {

@@ -78,14 +78,16 @@ fn route_budget(app: &App, e: Endpoint) -> Duration {
         | Endpoint::Webhook
         | Endpoint::CreateTag
         | Endpoint::TagImages
-        | Endpoint::DeleteTagImage => app.budgets().write,
+        | Endpoint::DeleteTagImage
+        | Endpoint::UpdateImage => app.budgets().write,
         Endpoint::GetAlbum
         | Endpoint::ListAlbums
         | Endpoint::ListImages
         | Endpoint::GetDuplication
         | Endpoint::ListTags
         | Endpoint::ListTagImages
-        | Endpoint::GetUsage => app.budgets().read,
+        | Endpoint::GetUsage
+        | Endpoint::GetImage => app.budgets().read,
     }
 }
 
@@ -191,6 +193,15 @@ async fn fixture(tag: &str) -> Fixture {
                     calls::Format::Http,
                 ),
                 Endpoint::GetUsage => e.event(Some(&token), None),
+                Endpoint::GetImage => e.event(Some(&token), Some(&scratch[1].id)),
+                Endpoint::UpdateImage => calls::api_event(
+                    e,
+                    Some(&token),
+                    Some(&scratch[1].id),
+                    &[],
+                    Some(&calls::Payload::form(&[("title", "A title")])),
+                    calls::Format::Http,
+                ),
             };
             (e, ev)
         })

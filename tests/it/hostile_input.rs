@@ -826,7 +826,9 @@ impl Fixture {
             PathCase::Natural | PathCase::Id(_) => {
                 let id = match (&case.path, ep) {
                     (PathCase::Id(t), _) => self.resolve(t),
-                    (_, Endpoint::DeleteImage) => self.our_image.clone(),
+                    (_, Endpoint::DeleteImage | Endpoint::GetImage | Endpoint::UpdateImage) => {
+                        self.our_image.clone()
+                    }
                     (_, Endpoint::TagImages | Endpoint::ListTagImages) => self.our_tag.clone(),
                     (_, Endpoint::DeleteTagImage) => self.our_tag_image.clone(),
                     (_, Endpoint::GetDuplication) => "job-ours".into(),
@@ -1209,6 +1211,16 @@ fn get_usage_survives_hostile_input() {
 }
 
 #[test]
+fn get_image_survives_hostile_input() {
+    run_endpoint(Endpoint::GetImage);
+}
+
+#[test]
+fn update_image_survives_hostile_input() {
+    run_endpoint(Endpoint::UpdateImage);
+}
+
+#[test]
 fn ten_megabyte_bodies_are_refused_or_ignored_in_both_formats() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
@@ -1227,7 +1239,9 @@ fn ten_megabyte_bodies_are_refused_or_ignored_in_both_formats() {
                 // Each endpoint gets both formats; the encodings alternate.
                 let base64 = rest == (i % 2 == 0);
                 let id = match ep {
-                    Endpoint::DeleteImage => "no_such_image",
+                    Endpoint::DeleteImage | Endpoint::GetImage | Endpoint::UpdateImage => {
+                        "no_such_image"
+                    }
                     Endpoint::GetDuplication => "job-ours",
                     Endpoint::TagImages | Endpoint::ListTagImages => fx.our_tag.as_str(),
                     Endpoint::DeleteTagImage => "no_such_tag_image",

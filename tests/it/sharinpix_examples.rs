@@ -222,6 +222,106 @@ async fn image_api_delete_an_image() {
     ex.replay(&env, Endpoint::DeleteImage, &e).await;
 }
 
+#[tokio::test]
+async fn image_api_retrieve_an_image() {
+    let ex = Example::load("image_api/retrieve_an_image");
+    let env = ex.env("sp-get-image").await;
+    let ids = seed(&env, "00100000123BB156", 1).await;
+    let e = ex.event(Endpoint::GetImage, Some(&ids[0]), &[]);
+    let r = ex.replay(&env, Endpoint::GetImage, &e).await;
+    assert_eq!(r.json["id"], ids[0].as_str());
+    assert_eq!(r.json["album_id"], "00100000123BB156");
+}
+
+/// `PUT /api/v1/images/{id}` as example `name` records it, on a one-image
+/// album `album`: the updated image JSON, also what a read answers next.
+async fn update_image(name: &str, album: &str, tag: &str) -> Resp {
+    let ex = Example::load(name);
+    let env = ex.env(tag).await;
+    let ids = seed(&env, album, 1).await;
+    let e = ex.event(Endpoint::UpdateImage, Some(&ids[0]), &[]);
+    let r = ex.replay(&env, Endpoint::UpdateImage, &e).await;
+    for key in [
+        "title",
+        "description",
+        "rotation",
+        "crop_x",
+        "crop_y",
+        "crop_w",
+        "crop_h",
+        "width",
+        "height",
+    ] {
+        assert_eq!(r.json[key], ex.json[key], "{name}: {key}");
+    }
+    let admin = env.token(ex.user(), None);
+    let read = call(
+        &env.app,
+        Endpoint::GetImage,
+        &Endpoint::GetImage.event(Some(&crate::support::bearer(&admin)), Some(&ids[0])),
+    )
+    .await;
+    assert_eq!(read.status, 200, "{}", read.text);
+    assert_eq!(
+        read.json["external_urls"], r.json["external_urls"],
+        "{name}"
+    );
+    assert_eq!(read.json["title"], r.json["title"], "{name}");
+    r
+}
+
+/// The transformation steps of a signed delivery URL (between the
+/// signature and the version).
+fn steps(url: &Value) -> String {
+    let url = url.as_str().expect("a URL");
+    let after_sig = url.split_once("--/").expect("a signed URL").1;
+    after_sig
+        .rsplit_once("/v")
+        .expect("a versioned URL")
+        .0
+        .to_string()
+}
+
+#[tokio::test]
+async fn image_api_set_image_caption() {
+    let name = "image_api/set_image_caption";
+    let r = update_image(name, "00100000123BB132", "sp-caption").await;
+    assert_eq!(r.json["title"], "A title!");
+    assert_eq!(steps(&r.json["external_urls"]["fill100"]), "c_fit,w_300");
+}
+
+#[tokio::test]
+async fn image_api_rotate_an_image() {
+    let r = update_image("image_api/rotate_an_image", "00100000123BB162", "sp-rotate").await;
+    // Where SharinPix's example puts the rotation in each URL.
+    assert_eq!(
+        steps(&r.json["external_urls"]["fill100"]),
+        "a_90/c_fit,w_300"
+    );
+    assert_eq!(
+        steps(&r.json["thumbnails"]["mini"]),
+        "c_fit,h_1920,w_1920/a_90/c_fill,h_100,w_100/fl_attachment/dpr_auto,q_auto,f_auto"
+    );
+    assert_eq!(
+        steps(&r.json["thumbnails"]["full_no_sharinpix"]),
+        "c_fit,h_1920,w_1920/fl_attachment/dpr_auto,q_auto,f_auto"
+    );
+}
+
+#[tokio::test]
+async fn image_api_crop_an_image() {
+    let r = update_image("image_api/crop_an_image", "00100000123BB136", "sp-crop").await;
+    assert_eq!(r.json["original_width"], 48);
+    assert_eq!(
+        steps(&r.json["external_urls"]["fit2000"]),
+        "c_crop,h_11,w_10,x_3,y_2/c_fit,h_2000,w_2000"
+    );
+    assert_eq!(
+        steps(&r.json["thumbnails"]["large"]),
+        "c_crop,h_11,w_10,x_3,y_2/c_fit,h_1920,w_1920/c_fill,h_200,w_200/fl_attachment/dpr_auto,q_auto,f_auto"
+    );
+}
+
 /// A listing of album `album` seeded with as many images as documented.
 async fn listing(name: &str, album: &str, tag: &str) {
     let ex = Example::load(name);

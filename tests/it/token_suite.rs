@@ -104,7 +104,9 @@ impl World {
     /// A request to `ep` naming the seed organization's resources.
     fn event(&self, ep: Endpoint, authorization: Option<&str>, rest: bool) -> Value {
         let id = match ep {
-            Endpoint::DeleteImage => Some(self.image.as_str()),
+            Endpoint::DeleteImage | Endpoint::GetImage | Endpoint::UpdateImage => {
+                Some(self.image.as_str())
+            }
             Endpoint::GetDuplication => Some(JOB),
             Endpoint::TagImages | Endpoint::ListTagImages => Some(self.tag_id.as_str()),
             Endpoint::DeleteTagImage => Some(self.tag_image.as_str()),
@@ -116,6 +118,7 @@ impl World {
                 set_body(&mut e, Some(b"destination_id=forged_dest"), false);
             }
             Endpoint::CreateTag => set_body(&mut e, Some(b"name=forged_tag"), false),
+            Endpoint::UpdateImage => set_body(&mut e, Some(b"title=forged&rotation=90"), false),
             Endpoint::TagImages => set_body(
                 &mut e,
                 Some(format!("image_ids[]={}", self.image).as_bytes()),
@@ -507,6 +510,8 @@ async fn another_organizations_user_cannot_reach_our_album() {
                 Endpoint::GetAlbum,
                 Endpoint::ListImages,
                 Endpoint::DeleteImage,
+                Endpoint::GetImage,
+                Endpoint::UpdateImage,
                 Endpoint::GetDuplication,
                 Endpoint::TagImages,
                 Endpoint::ListTagImages,
@@ -570,6 +575,8 @@ async fn a_token_restricted_to_other_albums_is_401_and_writes_nothing() {
             Endpoint::GetAlbum,
             Endpoint::ListImages,
             Endpoint::DeleteImage,
+            Endpoint::GetImage,
+            Endpoint::UpdateImage,
             Endpoint::GetDuplication,
             Endpoint::TagImages,
             Endpoint::DeleteTagImage,

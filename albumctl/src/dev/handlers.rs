@@ -41,6 +41,8 @@ pub(super) fn http_handler(binary: &str) -> Option<HttpHandler> {
         "list_tag_images" => h!(list_tag_images),
         "delete_tag_image" => h!(delete_tag_image),
         "get_usage" => h!(get_usage),
+        "get_image" => h!(get_image),
+        "update_image" => h!(update_image),
         _ => None,
     }
 }

@@ -55,11 +55,15 @@ pub enum Endpoint {
     UpdateAlbum,
     /// `GET /api/v1/usage`
     GetUsage,
+    /// `GET /api/v1/images/{id}`
+    GetImage,
+    /// `PUT /api/v1/images/{id}`
+    UpdateImage,
 }
 
 impl Endpoint {
     /// Every HTTP endpoint.
-    pub const ALL: [Endpoint; 15] = [
+    pub const ALL: [Endpoint; 17] = [
         Endpoint::Duplicate,
         Endpoint::CreateAlbum,
         Endpoint::GetAlbum,
@@ -75,9 +79,11 @@ impl Endpoint {
         Endpoint::DeleteTagImage,
         Endpoint::UpdateAlbum,
         Endpoint::GetUsage,
+        Endpoint::GetImage,
+        Endpoint::UpdateImage,
     ];
     /// The endpoints authenticated by an `Authorization` header (all but the webhook).
-    pub const API: [Endpoint; 14] = [
+    pub const API: [Endpoint; 16] = [
         Endpoint::Duplicate,
         Endpoint::CreateAlbum,
         Endpoint::GetAlbum,
@@ -92,6 +98,8 @@ impl Endpoint {
         Endpoint::DeleteTagImage,
         Endpoint::UpdateAlbum,
         Endpoint::GetUsage,
+        Endpoint::GetImage,
+        Endpoint::UpdateImage,
     ];
 
     /// The sample event of the endpoint in `events/` (HTTP API 2.0).
@@ -112,6 +120,8 @@ impl Endpoint {
             Endpoint::DeleteTagImage => "delete-tag-image.json",
             Endpoint::UpdateAlbum => "update-album.json",
             Endpoint::GetUsage => "get-usage.json",
+            Endpoint::GetImage => "get-image.json",
+            Endpoint::UpdateImage => "update-image.json",
         }
     }
 
@@ -123,7 +133,9 @@ impl Endpoint {
             Endpoint::GetAlbum => ("/api/v1/albums/{id}", Some("id")),
             Endpoint::ListAlbums => ("/api/v1/albums", None),
             Endpoint::ListImages => ("/api/v1/albums/{id}/images", Some("id")),
-            Endpoint::DeleteImage => ("/api/v1/images/{id}", Some("id")),
+            Endpoint::DeleteImage | Endpoint::GetImage | Endpoint::UpdateImage => {
+                ("/api/v1/images/{id}", Some("id"))
+            }
             Endpoint::Webhook => ("/api/v1/cloudinary", None),
             Endpoint::GetDuplication => ("/api/v1/duplications/{job_id}", Some("job_id")),
             Endpoint::CreateTag | Endpoint::ListTags => ("/api/v1/tags", None),
@@ -150,6 +162,7 @@ impl Endpoint {
                 | Endpoint::TagImages
                 | Endpoint::ListTagImages
                 | Endpoint::UpdateAlbum
+                | Endpoint::UpdateImage
         )
     }
 
@@ -171,6 +184,8 @@ impl Endpoint {
             Endpoint::DeleteTagImage => handlers::delete_tag_image::handle(app, req).await,
             Endpoint::UpdateAlbum => handlers::update_album::handle(app, req).await,
             Endpoint::GetUsage => handlers::get_usage::handle(app, req).await,
+            Endpoint::GetImage => handlers::get_image::handle(app, req).await,
+            Endpoint::UpdateImage => handlers::update_image::handle(app, req).await,
         }
     }
 
