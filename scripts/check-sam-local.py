@@ -29,7 +29,7 @@ result depends on the template and the env file alone. It asserts:
    (at least 32 bytes) when its binary needs user tokens, CLOUDINARY_URL
    when it needs Cloudinary and NOTIFICATION_SECRET (at least 32 bytes)
    when it signs or verifies notification tokens (the `Needs` its `main`
-   in src/bin/ declares); JOB_TTL_DAYS when the function declares it.
+   in src/bin/ declares); JOB_TTL_DAYS and TRASH_RETENTION_DAYS when the function declares them.
 
 Prints one line per function (variable names, never values); exits 1 on
 any failed assertion.
@@ -168,7 +168,7 @@ def main() -> int:
         with mock.patch.dict(os.environ, clear=True):  # no shell value may stand in for the file's
             env = runner._make_env_vars(f).resolve()
         declared = set((f.environment or {}).get("Variables", {}))
-        wanted = list(EVERY_FUNCTION) + list(NEEDS[needs]) + (["JOB_TTL_DAYS"] if "JOB_TTL_DAYS" in declared else [])
+        wanted = list(EVERY_FUNCTION) + list(NEEDS[needs]) + [n for n in ("JOB_TTL_DAYS", "TRASH_RETENTION_DAYS") if n in declared]
         got = []
         for name in wanted:
             value = env.get(name, None)

@@ -66,6 +66,8 @@ pub struct Access {
     /// May crop an image (and set its rotation in the same request, as
     /// SharinPix's crop example does).
     pub image_crop: bool,
+    /// May list the album's deleted images and restore them.
+    pub trash: bool,
 }
 
 /// Top-level keys of `abilities` that SharinPix's tokens carry and that
@@ -94,6 +96,8 @@ pub enum Ability {
     ImageRotate,
     /// `image_crop`.
     ImageCrop,
+    /// `trash`: list and restore deleted images (`crate::trash`).
+    Trash,
 }
 
 /// What a token may reach inside its user's organization.
@@ -148,6 +152,7 @@ impl Abilities {
                 Ability::ImageCaption => a.image_caption,
                 Ability::ImageRotate => a.image_rotate || a.image_crop,
                 Ability::ImageCrop => a.image_crop,
+                Ability::Trash => a.trash,
             }),
         }
     }

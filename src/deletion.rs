@@ -63,9 +63,10 @@ fn as_missing(what: &'static str) -> impl Fn(ApiError) -> ApiError {
 
 /// Deletes image `id` (every copy, and its tag images) for `principal`,
 /// who needs `image_delete` on its album; 404 when there was none. The
-/// albums it counts down are recorded first (`store::delete_intents`), so
-/// that a retry of a delete cut off after the image went (a 503) still
-/// settles their counts, though it answers 404.
+/// image goes to the trash first (`crate::trash`), then the albums it
+/// counts down are recorded (`store::delete_intents`), so that a retry of
+/// a delete cut off after the image went (a 503) still settles their
+/// counts, though it answers 404.
 pub async fn delete_image(app: &App, principal: &Principal, id: &str) -> Result<(), ApiError> {
     let org = &principal.organization_id;
     let copies = app.store.find_image_copies(org, id).await?;
@@ -78,6 +79,7 @@ pub async fn delete_image(app: &App, principal: &Principal, id: &str) -> Result<
     let (_, first_mark) = check.await.map_err(as_missing("image"))?;
     let albums = copies.iter().map(|k| k.album.id.clone()).collect();
     let now = crate::service::now().max(0) as u64;
+    crate::trash::keep(app, org, first, now).await?;
     app.store
         .record_delete_intent(org, id, &albums, now)
         .await?;
@@ -103,6 +105,87 @@ pub async fn delete_image(app: &App, principal: &Principal, id: &str) -> Result<
     }
     app.store.clear_delete_intent(org, id).await?;
     found(deleted, "image")
+}
+
+/// The most images one bulk delete names (SharinPix documents none; a
+/// request's work must stay inside its deadline: each image is a dozen
+/// DynamoDB calls).
+pub const MAX_BULK_DELETE: usize = 100;
+
+/// How many images of a bulk delete are deleted at once.
+const BULK_PARALLELISM: usize = 8;
+
+/// Deletes images `ids` for `principal` (`DELETE /api/v1/images`): every
+/// album they are in is checked first, and if the token may not delete
+/// from one of them (401) nothing is deleted. Ids of no image (or of
+/// another organization's) are skipped. The ids deleted, in the request's
+/// order, each once. A bulk delete cut off (a 503) and sent again deletes
+/// the rest; what the first sending deleted answers as missing, and its
+/// counts are settled by the delete intents ([`delete_image`]).
+pub async fn delete_images(
+    app: &App,
+    principal: &Principal,
+    ids: &[String],
+) -> Result<Vec<String>, ApiError> {
+    use futures_util::StreamExt as _;
+    if ids.is_empty() || ids.len() > MAX_BULK_DELETE {
+        return Err(ApiError::Unprocessable(format!(
+            "image_ids must name 1 to {MAX_BULK_DELETE} images"
+        )));
+    }
+    let mut unique: Vec<String> = Vec::with_capacity(ids.len());
+    for id in ids {
+        if !unique.contains(id) {
+            unique.push(id.clone());
+        }
+    }
+    // First every album, before anything is deleted.
+    let org = &principal.organization_id;
+    let valid: Vec<String> = unique
+        .iter()
+        .filter(|id| crate::album::is_valid_id(id))
+        .cloned()
+        .collect();
+    let found: Vec<Result<Vec<ItemKey>, crate::store::StoreError>> =
+        futures_util::stream::iter(valid)
+            .map(|id| async move { app.store.find_image_copies(org, &id).await })
+            .buffer_unordered(BULK_PARALLELISM)
+            .collect()
+            .await;
+    let mut albums: Vec<String> = Vec::new();
+    for copies in found {
+        for key in copies? {
+            if !albums.contains(&key.album.id) {
+                albums.push(key.album.id);
+            }
+        }
+    }
+    for album in &albums {
+        match album_for(app, principal, album, &[Ability::ImageDelete]).await {
+            Ok(_) | Err(ApiError::NotFound(_)) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    let outcomes: Vec<(usize, Result<(), ApiError>)> =
+        futures_util::stream::iter(unique.clone().into_iter().enumerate())
+            .map(|(i, id)| async move { (i, delete_image(app, principal, &id).await) })
+            .buffer_unordered(BULK_PARALLELISM)
+            .collect()
+            .await;
+    let mut deleted = vec![false; unique.len()];
+    for (i, outcome) in outcomes {
+        match outcome {
+            Ok(()) => deleted[i] = true,
+            Err(ApiError::NotFound(_)) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(unique
+        .into_iter()
+        .zip(deleted)
+        .filter(|(_, d)| *d)
+        .map(|(id, _)| id)
+        .collect())
 }
 
 /// Recounts the albums a delete of image `id` left unsettled, if one did

@@ -370,6 +370,17 @@ impl ImageRecord {
         }
     }
 
+    /// The signed URL of the image's 200×200 thumbnail (`thumbnails.large`
+    /// of its JSON), alone: what a trash listing shows of each image.
+    pub fn thumbnail_url(&self, cld: &CloudinaryConfig) -> String {
+        let Edits { crop, rotation } = self.edits();
+        signed_url(
+            cld,
+            &format!("{crop}{FIT_1920}/{rotation}c_fill,h_200,w_200/fl_attachment/{AUTO}"),
+            &self.asset(),
+        )
+    }
+
     /// The chain of the image as an embeddable URL shows it (SharinPix's
     /// `/images/{id}`: the full-size fit with the image's crop and
     /// rotation), followed by `extra` steps when not empty.

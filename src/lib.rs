@@ -56,6 +56,7 @@ pub mod store;
 pub mod tagging;
 pub mod tags;
 pub mod telemetry;
+pub mod trash;
 
 pub use config::Config;
 pub use config::Needs;

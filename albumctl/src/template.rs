@@ -145,6 +145,9 @@ mod tests {
             "get_usage",
             "get_image",
             "update_image",
+            "delete_images",
+            "list_trashed_images",
+            "restore_trashed_image",
         ] {
             assert!(binaries.contains(&b), "{b} has no route");
         }

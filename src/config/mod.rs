@@ -35,6 +35,8 @@ pub const DEFAULT_TOKEN_MAX_LIFETIME_SECONDS: u64 = 86_400;
 /// than any re-delivery of the event that started it (6 h at most), so a
 /// late re-delivery still finds its job done instead of copying again.
 pub const DEFAULT_JOB_TTL_DAYS: u64 = 30;
+/// Default days a deleted image stays in the trash (`TRASH_RETENTION_DAYS`).
+pub const DEFAULT_TRASH_RETENTION_DAYS: u64 = 30;
 /// The longest a looked-up organization API secret may stay cached
 /// (`API_SECRET_CACHE_SECONDS`): the bound on how long a revoked secret
 /// keeps working on a warm function (decision 0013).
@@ -90,6 +92,9 @@ pub struct Config {
     /// How long a finished (done or failed) job item is kept before
     /// DynamoDB's TTL deletes it (`JOB_TTL_DAYS`, default 30).
     pub job_ttl: Duration,
+    /// How long a deleted image stays in the trash, restorable, before
+    /// DynamoDB's TTL deletes it (`TRASH_RETENTION_DAYS`, default 30).
+    pub trash_retention: Duration,
     /// The deployment's quotas of every organization
     /// (`QUOTA_IMAGES_PER_ALBUM`, `QUOTA_IMAGES_COPIED_PER_DAY`,
     /// `QUOTA_JOBS_AT_ONCE`; an organization's overrides in the table
@@ -155,7 +160,10 @@ impl Config {
                 0..=MAX_API_SECRET_CACHE.as_secs(),
                 "a number of seconds between 0 and 60",
             )?),
-            job_ttl: Duration::from_secs(vars.days("JOB_TTL_DAYS")? * 86_400),
+            job_ttl: Duration::from_secs(vars.days("JOB_TTL_DAYS", DEFAULT_JOB_TTL_DAYS)? * 86_400),
+            trash_retention: Duration::from_secs(
+                vars.days("TRASH_RETENTION_DAYS", DEFAULT_TRASH_RETENTION_DAYS)? * 86_400,
+            ),
             quotas: vars.quotas()?,
         })
     }
@@ -194,11 +202,11 @@ impl<F: Fn(&str) -> Option<String>> Vars<'_, F> {
         )
     }
 
-    /// Days from 1 to ten years; [`DEFAULT_JOB_TTL_DAYS`] when absent or blank.
-    fn days(&self, name: &'static str) -> Result<u64, ConfigError> {
+    /// Days from 1 to ten years; `default` when absent or blank.
+    fn days(&self, name: &'static str, default: u64) -> Result<u64, ConfigError> {
         self.number(
             name,
-            DEFAULT_JOB_TTL_DAYS,
+            default,
             1..=3650,
             "a number of days between 1 and 3650",
         )

@@ -31,6 +31,7 @@ pub mod quotas;
 mod requests;
 pub mod retry;
 pub mod tags;
+pub mod trash;
 pub mod xray;
 
 use aws_sdk_dynamodb::Client;

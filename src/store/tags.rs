@@ -377,34 +377,80 @@ impl Store {
     /// Deletes every association of the image at `image` (the image itself
     /// is the caller's); returns how many there were.
     pub async fn delete_tag_images_of(&self, image: &ItemKey) -> Result<u64, StoreError> {
+        let keys: Vec<Item> = self
+            .tag_image_items_of(image, Some("pk, sk"))
+            .await?
+            .into_iter()
+            .collect();
+        let n = keys.len() as u64;
+        super::batch::delete_all(self, keys).await?;
+        Ok(n)
+    }
+
+    /// The tag associations of the image at `image` (strongly consistent).
+    pub async fn tag_images_of(&self, image: &ItemKey) -> Result<Vec<TagImage>, StoreError> {
+        self.tag_image_items_of(image, None)
+            .await?
+            .iter()
+            .map(tag_image_from)
+            .collect()
+    }
+
+    /// The association items of the image at `image`, all their
+    /// attributes or those of `projection`.
+    async fn tag_image_items_of(
+        &self,
+        image: &ItemKey,
+        projection: Option<&str>,
+    ) -> Result<Vec<Item>, StoreError> {
         let Some(prefix) = tag_images_of_image_prefix(&image.sk) else {
-            return Ok(0);
+            return Ok(Vec::new());
         };
-        let mut keys = Vec::new();
+        let mut items = Vec::new();
         let mut start: Option<Item> = None;
         loop {
             let out = retry::bounded("Query", self.budgets.read, {
-                self.client
-                    .query()
-                    .table_name(&self.table)
-                    .key_condition_expression("pk = :pk AND begins_with(sk, :g)")
-                    .expression_attribute_values(":pk", s(&image.pk))
+                self.partition_query(&image.pk, "begins_with(sk, :g)")
                     .expression_attribute_values(":g", s(&prefix))
-                    .projection_expression("pk, sk")
-                    .consistent_read(true)
+                    .set_projection_expression(projection.map(str::to_string))
                     .set_exclusive_start_key(start.clone())
                     .send()
             })
             .await?;
-            keys.extend(out.items().iter().cloned());
+            items.extend(out.items().iter().cloned());
             match out.last_evaluated_key {
                 Some(k) if !k.is_empty() => start = Some(k),
-                _ => break,
+                _ => return Ok(items),
             }
         }
-        let n = keys.len() as u64;
-        super::batch::delete_all(self, keys).await?;
-        Ok(n)
+    }
+
+    /// Writes the associations `tags` of `image` (at `image_key`) back as
+    /// they were (a restore from the trash): their ids, times and users
+    /// are the ones they had, so writing them twice writes nothing new.
+    pub async fn restore_tag_images(
+        &self,
+        image_key: &ItemKey,
+        image: &StoredImage,
+        tags: &[super::trash::TrashedTag],
+    ) -> Result<(), StoreError> {
+        let millis = crate::image::sort_millis(&image.record.created_at).ok_or_else(|| {
+            StoreError::Corrupt(format!("image {} has an invalid created_at", image.id))
+        })?;
+        let items = tags
+            .iter()
+            .map(|t| {
+                Item::from([
+                    (PK.into(), s(&image_key.pk)),
+                    (SK.into(), s(tag_image_sk(millis, &image.id, &t.tag_id))),
+                    (IMAGE_ID.into(), s(tag_image_id(&image.id, &t.tag_id))),
+                    (TAG_ID.into(), s(&t.tag_id)),
+                    (CREATED.into(), s(&t.created_at)),
+                    (USER.into(), s(&t.user_id)),
+                ])
+            })
+            .collect();
+        super::batch::write_all(self, items).await.map(|_| ())
     }
 
     /// One page of a tag's associations, newest image first (through

@@ -37,6 +37,9 @@ const IMAGES: u64 = 300;
 const SCRATCH: &str = "scratch-album";
 /// An album the rename moves, and its images.
 const RENAMED: &str = "rename-me";
+/// An album of three images: the first deleted before the trouble (the
+/// restore brings it back), the second deleted by the bulk delete.
+const TRASHED: &str = "trash-album";
 const RENAMED_IMAGES: u64 = 5;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -72,14 +75,17 @@ impl Trouble {
 /// The whole budget of an endpoint's route.
 fn route_budget(app: &App, e: Endpoint) -> Duration {
     match e {
-        Endpoint::Duplicate | Endpoint::UpdateAlbum => app.budgets().duplicate(),
+        Endpoint::Duplicate | Endpoint::UpdateAlbum | Endpoint::DeleteImages => {
+            app.budgets().duplicate()
+        }
         Endpoint::CreateAlbum
         | Endpoint::DeleteImage
         | Endpoint::Webhook
         | Endpoint::CreateTag
         | Endpoint::TagImages
         | Endpoint::DeleteTagImage
-        | Endpoint::UpdateImage => app.budgets().write,
+        | Endpoint::UpdateImage
+        | Endpoint::RestoreTrashedImage => app.budgets().write,
         Endpoint::GetAlbum
         | Endpoint::ListAlbums
         | Endpoint::ListImages
@@ -87,7 +93,8 @@ fn route_budget(app: &App, e: Endpoint) -> Duration {
         | Endpoint::ListTags
         | Endpoint::ListTagImages
         | Endpoint::GetUsage
-        | Endpoint::GetImage => app.budgets().read,
+        | Endpoint::GetImage
+        | Endpoint::ListTrashedImages => app.budgets().read,
     }
 }
 
@@ -153,6 +160,13 @@ async fn fixture(tag: &str) -> Fixture {
     let tag_id = tag_json["id"].as_str().unwrap().to_string();
     let tagged = tagging::tag_images(&env.app, &raw_token, &tag_id, &[&scratch[2].id]).await;
     let tag_image = tagged[0]["id"].as_str().unwrap().to_string();
+    let trashed = seed_album(&direct, TRASHED, ORG, 3).await;
+    let delete = Endpoint::DeleteImage.event(Some(&token), Some(&trashed[0].id));
+    let resp = Endpoint::DeleteImage
+        .call(&env.app, request(&delete))
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 204);
     let requests = Endpoint::ALL
         .iter()
         .map(|&e| {
@@ -194,6 +208,16 @@ async fn fixture(tag: &str) -> Fixture {
                 ),
                 Endpoint::GetUsage => e.event(Some(&token), None),
                 Endpoint::GetImage => e.event(Some(&token), Some(&scratch[1].id)),
+                Endpoint::ListTrashedImages => e.event(Some(&token), None),
+                Endpoint::RestoreTrashedImage => e.event(Some(&token), Some(&trashed[0].id)),
+                Endpoint::DeleteImages => calls::api_event(
+                    e,
+                    Some(&token),
+                    None,
+                    &[],
+                    Some(&calls::Payload::form(&[("image_ids[]", &trashed[1].id)])),
+                    calls::Format::Http,
+                ),
                 Endpoint::UpdateImage => calls::api_event(
                     e,
                     Some(&token),
@@ -306,6 +330,8 @@ async fn every_function_under(trouble: Trouble) {
     );
     // Three seeded, one deleted, one uploaded.
     assert_eq!(exact_count(&fx.direct, SCRATCH).await, 3);
+    // Three seeded, one deleted before and restored, one deleted in bulk.
+    assert_eq!(exact_count(&fx.direct, TRASHED).await, 2);
     // Renamed: every image under the new id, the old album gone.
     assert_eq!(
         exact_count(&fx.direct, &format!("renamed-{tag}")).await,

@@ -826,9 +826,13 @@ impl Fixture {
             PathCase::Natural | PathCase::Id(_) => {
                 let id = match (&case.path, ep) {
                     (PathCase::Id(t), _) => self.resolve(t),
-                    (_, Endpoint::DeleteImage | Endpoint::GetImage | Endpoint::UpdateImage) => {
-                        self.our_image.clone()
-                    }
+                    (
+                        _,
+                        Endpoint::DeleteImage
+                        | Endpoint::GetImage
+                        | Endpoint::UpdateImage
+                        | Endpoint::RestoreTrashedImage,
+                    ) => self.our_image.clone(),
                     (_, Endpoint::TagImages | Endpoint::ListTagImages) => self.our_tag.clone(),
                     (_, Endpoint::DeleteTagImage) => self.our_tag_image.clone(),
                     (_, Endpoint::GetDuplication) => "job-ours".into(),
@@ -1221,6 +1225,21 @@ fn update_image_survives_hostile_input() {
 }
 
 #[test]
+fn delete_images_survives_hostile_input() {
+    run_endpoint(Endpoint::DeleteImages);
+}
+
+#[test]
+fn list_trashed_images_survives_hostile_input() {
+    run_endpoint(Endpoint::ListTrashedImages);
+}
+
+#[test]
+fn restore_trashed_image_survives_hostile_input() {
+    run_endpoint(Endpoint::RestoreTrashedImage);
+}
+
+#[test]
 fn ten_megabyte_bodies_are_refused_or_ignored_in_both_formats() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
@@ -1239,9 +1258,10 @@ fn ten_megabyte_bodies_are_refused_or_ignored_in_both_formats() {
                 // Each endpoint gets both formats; the encodings alternate.
                 let base64 = rest == (i % 2 == 0);
                 let id = match ep {
-                    Endpoint::DeleteImage | Endpoint::GetImage | Endpoint::UpdateImage => {
-                        "no_such_image"
-                    }
+                    Endpoint::DeleteImage
+                    | Endpoint::GetImage
+                    | Endpoint::UpdateImage
+                    | Endpoint::RestoreTrashedImage => "no_such_image",
                     Endpoint::GetDuplication => "job-ours",
                     Endpoint::TagImages | Endpoint::ListTagImages => fx.our_tag.as_str(),
                     Endpoint::DeleteTagImage => "no_such_tag_image",

@@ -32,5 +32,6 @@ mod shards;
 mod sharinpix_examples;
 mod tags;
 mod token_suite;
+mod trash;
 mod upload_forms;
 mod worker;

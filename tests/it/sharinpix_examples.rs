@@ -7,7 +7,9 @@
 //!
 //! Left out: `image_api/image_delete_ability_*` and
 //! `image_api/image_delete_is_true_for_another_album`, whose search tokens
-//! (`q`, no `exp`) we do not serve (README, Differences from SharinPix).
+//! (`q`, no `exp`) we do not serve, and `trashed_images/return_unauthorized_error`,
+//! an integrator token with `abilities: {}`, which grants every album here
+//! (README, Differences from SharinPix).
 
 use album_api::store::tags::TagFlags;
 use serde_json::Value;
@@ -320,6 +322,120 @@ async fn image_api_crop_an_image() {
         steps(&r.json["thumbnails"]["large"]),
         "c_crop,h_11,w_10,x_3,y_2/c_fit,h_1920,w_1920/c_fill,h_200,w_200/fl_attachment/dpr_auto,q_auto,f_auto"
     );
+}
+
+/// A bulk delete of as many images of album `album` as example `name`
+/// names, with the example's token (`abilities` replaced by `abilities`
+/// when given).
+async fn bulk_delete(
+    name: &str,
+    album: &str,
+    tag: &str,
+    abilities: Option<Value>,
+) -> (Resp, TestEnv) {
+    let ex = Example::load(name);
+    let env = ex.env(tag).await;
+    let theirs = form_image_ids(&ex);
+    let ours = seed(&env, album, theirs.len() as u64).await;
+    let pairs: Vec<(&str, &str)> = theirs
+        .iter()
+        .map(String::as_str)
+        .zip(ours.iter().map(String::as_str))
+        .collect();
+    let mut e = ex.event(Endpoint::DeleteImages, None, &pairs);
+    if let Some(a) = abilities {
+        let token = env.token(ex.user(), Some(a));
+        crate::support::security::set_header(
+            &mut e,
+            "authorization",
+            Some(&crate::support::bearer(&token)),
+        );
+    }
+    (ex.replay(&env, Endpoint::DeleteImages, &e).await, env)
+}
+
+/// SharinPix's example deletes with a token holding `image_list` alone;
+/// ours needs `image_delete` (README, Differences from SharinPix): the
+/// example's request with that ability.
+#[tokio::test]
+async fn image_api_it_deletes_images_and_returns_200() {
+    let album = "00100000123BB121";
+    let delete =
+        serde_json::json!({ album: {"Access": {"image_list": true, "image_delete": true}} });
+    let name = "image_api/it_deletes_images_and_returns_200";
+    let (r, env) = bulk_delete(name, album, "sp-bulk-delete", Some(delete)).await;
+    assert_eq!(r.array().len(), 9);
+    let store = env.direct_store().await;
+    crate::support::assert_album_exact(&store, album, 0, name).await;
+}
+
+#[tokio::test]
+async fn image_api_it_does_not_delete_images_and_returns_401() {
+    let album = "00100000123BB118";
+    let name = "image_api/it_does_not_delete_images_and_returns_401";
+    let (_, env) = bulk_delete(name, album, "sp-bulk-refused", None).await;
+    let store = env.direct_store().await;
+    crate::support::assert_album_exact(&store, album, 9, name).await;
+}
+
+/// A table where album `album` held `n` images and `deleted` of them were
+/// deleted (into the trash); the deleted ids.
+async fn trashed(env: &TestEnv, album: &str, n: u64, deleted: usize) -> Vec<String> {
+    let ids = seed(env, album, n).await;
+    let admin = crate::support::bearer(&env.token(crate::support::USER, None));
+    for id in &ids[..deleted] {
+        let e = Endpoint::DeleteImage.event(Some(&admin), Some(id));
+        assert_eq!(call(&env.app, Endpoint::DeleteImage, &e).await.status, 204);
+    }
+    ids[..deleted].to_vec()
+}
+
+/// The example's request sent with our user's token holding the example
+/// token's `abilities` (SharinPix's integrator tokens here carry `iss`
+/// and no user).
+fn with_abilities_of(ex: &Example, env: &TestEnv, ep: Endpoint, id: Option<&str>) -> Value {
+    let token = env.token(crate::support::USER, Some(ex.claims["abilities"].clone()));
+    let mut e = ep.event(Some(&crate::support::bearer(&token)), id);
+    crate::support::security::set_query(&mut e, &[]);
+    e
+}
+
+#[tokio::test]
+async fn trashed_images_retrieve_all_deleted_images() {
+    let ex = Example::load("trashed_images/retrieve_all_deleted_images");
+    let env = ex.env("sp-trash-all").await;
+    let deleted = trashed(&env, "00100000123BB190", 4, 2).await;
+    let e = ex.event(Endpoint::ListTrashedImages, None, &[]);
+    let r = ex.replay(&env, Endpoint::ListTrashedImages, &e).await;
+    let mut listed = r.ids();
+    listed.sort();
+    let mut expected = deleted;
+    expected.sort();
+    assert_eq!(listed, expected);
+}
+
+#[tokio::test]
+async fn trashed_images_retrieve_deleted_images_in_album() {
+    let ex = Example::load("trashed_images/retrieve_deleted_images_in_album");
+    let env = TestEnv::new("sp-trash-album").await;
+    let deleted = trashed(&env, "00100000123BB192", 3, 1).await;
+    trashed(&env, "another-album", 3, 2).await;
+    let e = with_abilities_of(&ex, &env, Endpoint::ListTrashedImages, None);
+    let r = ex.replay(&env, Endpoint::ListTrashedImages, &e).await;
+    assert_eq!(r.ids(), deleted, "only the album the token holds trash on");
+}
+
+#[tokio::test]
+async fn trashed_images_restore_deleted_images() {
+    let ex = Example::load("trashed_images/restore_deleted_images");
+    let env = TestEnv::new("sp-trash-restore").await;
+    let album = "00100000123BB186";
+    let deleted = trashed(&env, album, 2, 1).await;
+    let e = with_abilities_of(&ex, &env, Endpoint::RestoreTrashedImage, Some(&deleted[0]));
+    let r = ex.replay(&env, Endpoint::RestoreTrashedImage, &e).await;
+    assert_eq!(r.json["id"], deleted[0].as_str());
+    let store = env.direct_store().await;
+    crate::support::assert_album_exact(&store, album, 2, "restored").await;
 }
 
 /// A listing of album `album` seeded with as many images as documented.

@@ -104,9 +104,11 @@ impl World {
     /// A request to `ep` naming the seed organization's resources.
     fn event(&self, ep: Endpoint, authorization: Option<&str>, rest: bool) -> Value {
         let id = match ep {
-            Endpoint::DeleteImage | Endpoint::GetImage | Endpoint::UpdateImage => {
-                Some(self.image.as_str())
-            }
+            Endpoint::DeleteImage
+            | Endpoint::GetImage
+            | Endpoint::UpdateImage
+            | Endpoint::RestoreTrashedImage => Some(self.image.as_str()),
+            Endpoint::DeleteImages | Endpoint::ListTrashedImages => None,
             Endpoint::GetDuplication => Some(JOB),
             Endpoint::TagImages | Endpoint::ListTagImages => Some(self.tag_id.as_str()),
             Endpoint::DeleteTagImage => Some(self.tag_image.as_str()),
@@ -119,6 +121,11 @@ impl World {
             }
             Endpoint::CreateTag => set_body(&mut e, Some(b"name=forged_tag"), false),
             Endpoint::UpdateImage => set_body(&mut e, Some(b"title=forged&rotation=90"), false),
+            Endpoint::DeleteImages => set_body(
+                &mut e,
+                Some(format!("image_ids[]={}", self.image).as_bytes()),
+                false,
+            ),
             Endpoint::TagImages => set_body(
                 &mut e,
                 Some(format!("image_ids[]={}", self.image).as_bytes()),
@@ -135,7 +142,11 @@ impl World {
         }
         if matches!(
             ep,
-            Endpoint::CreateTag | Endpoint::TagImages | Endpoint::UpdateAlbum
+            Endpoint::CreateTag
+                | Endpoint::TagImages
+                | Endpoint::UpdateAlbum
+                | Endpoint::UpdateImage
+                | Endpoint::DeleteImages
         ) {
             set_header(
                 &mut e,
@@ -522,6 +533,26 @@ async fn another_organizations_user_cannot_reach_our_album() {
                 assert_eq!(status, 404, "{ep:?} rest={rest}: {text}");
                 check_error_response(status, &headers, &text).unwrap();
             }
+            // Our image is in no trash of theirs: 404, or 401 for their
+            // token without `trash`, decided from the token alone.
+            let ep = Endpoint::RestoreTrashedImage;
+            let (status, _, text) = world.send(ep, &world.event(ep, Some(&auth), rest)).await;
+            assert!([401, 404].contains(&status), "restore, rest={rest}: {text}");
+            // Our images are none of theirs to delete, and their trash
+            // holds none of ours.
+            let ep = Endpoint::DeleteImages;
+            let (status, _, text) = world.send(ep, &world.event(ep, Some(&auth), rest)).await;
+            assert_eq!(
+                (status, text.as_str()),
+                (200, "[]"),
+                "bulk delete, rest={rest}"
+            );
+            let ep = Endpoint::ListTrashedImages;
+            let (status, _, text) = world.send(ep, &world.event(ep, Some(&auth), rest)).await;
+            assert!(
+                (status, text.as_str()) == (200, "[]") || status == 401,
+                "trash listing, rest={rest}: {status} {text}"
+            );
             // Renaming an album we cannot see answers as renaming a missing
             // one does (SharinPix's `do_not_create_an_album`): 200, empty.
             let ep = Endpoint::UpdateAlbum;
@@ -577,6 +608,9 @@ async fn a_token_restricted_to_other_albums_is_401_and_writes_nothing() {
             Endpoint::DeleteImage,
             Endpoint::GetImage,
             Endpoint::UpdateImage,
+            Endpoint::DeleteImages,
+            Endpoint::ListTrashedImages,
+            Endpoint::RestoreTrashedImage,
             Endpoint::GetDuplication,
             Endpoint::TagImages,
             Endpoint::DeleteTagImage,

@@ -43,6 +43,9 @@ pub(super) fn http_handler(binary: &str) -> Option<HttpHandler> {
         "get_usage" => h!(get_usage),
         "get_image" => h!(get_image),
         "update_image" => h!(update_image),
+        "delete_images" => h!(delete_images),
+        "list_trashed_images" => h!(list_trashed_images),
+        "restore_trashed_image" => h!(restore_trashed_image),
         _ => None,
     }
 }

@@ -59,11 +59,17 @@ pub enum Endpoint {
     GetImage,
     /// `PUT /api/v1/images/{id}`
     UpdateImage,
+    /// `DELETE /api/v1/images` (`image_ids[]`)
+    DeleteImages,
+    /// `GET /api/v1/trashed_images`
+    ListTrashedImages,
+    /// `DELETE /api/v1/trashed_images/{image_id}` (a restore)
+    RestoreTrashedImage,
 }
 
 impl Endpoint {
     /// Every HTTP endpoint.
-    pub const ALL: [Endpoint; 17] = [
+    pub const ALL: [Endpoint; 20] = [
         Endpoint::Duplicate,
         Endpoint::CreateAlbum,
         Endpoint::GetAlbum,
@@ -81,9 +87,12 @@ impl Endpoint {
         Endpoint::GetUsage,
         Endpoint::GetImage,
         Endpoint::UpdateImage,
+        Endpoint::DeleteImages,
+        Endpoint::ListTrashedImages,
+        Endpoint::RestoreTrashedImage,
     ];
     /// The endpoints authenticated by an `Authorization` header (all but the webhook).
-    pub const API: [Endpoint; 16] = [
+    pub const API: [Endpoint; 19] = [
         Endpoint::Duplicate,
         Endpoint::CreateAlbum,
         Endpoint::GetAlbum,
@@ -100,6 +109,9 @@ impl Endpoint {
         Endpoint::GetUsage,
         Endpoint::GetImage,
         Endpoint::UpdateImage,
+        Endpoint::DeleteImages,
+        Endpoint::ListTrashedImages,
+        Endpoint::RestoreTrashedImage,
     ];
 
     /// The sample event of the endpoint in `events/` (HTTP API 2.0).
@@ -122,6 +134,9 @@ impl Endpoint {
             Endpoint::GetUsage => "get-usage.json",
             Endpoint::GetImage => "get-image.json",
             Endpoint::UpdateImage => "update-image.json",
+            Endpoint::DeleteImages => "delete-images.json",
+            Endpoint::ListTrashedImages => "list-trashed-images.json",
+            Endpoint::RestoreTrashedImage => "restore-trashed-image.json",
         }
     }
 
@@ -145,6 +160,11 @@ impl Endpoint {
             Endpoint::DeleteTagImage => ("/api/v1/tag_images/{id}", Some("id")),
             Endpoint::UpdateAlbum => ("/api/v1/albums/{id}", Some("id")),
             Endpoint::GetUsage => ("/api/v1/usage", None),
+            Endpoint::DeleteImages => ("/api/v1/images", None),
+            Endpoint::ListTrashedImages => ("/api/v1/trashed_images", None),
+            Endpoint::RestoreTrashedImage => {
+                ("/api/v1/trashed_images/{image_id}", Some("image_id"))
+            }
         }
     }
 
@@ -163,6 +183,8 @@ impl Endpoint {
                 | Endpoint::ListTagImages
                 | Endpoint::UpdateAlbum
                 | Endpoint::UpdateImage
+                | Endpoint::DeleteImages
+                | Endpoint::ListTrashedImages
         )
     }
 
@@ -186,6 +208,11 @@ impl Endpoint {
             Endpoint::GetUsage => handlers::get_usage::handle(app, req).await,
             Endpoint::GetImage => handlers::get_image::handle(app, req).await,
             Endpoint::UpdateImage => handlers::update_image::handle(app, req).await,
+            Endpoint::DeleteImages => handlers::delete_images::handle(app, req).await,
+            Endpoint::ListTrashedImages => handlers::list_trashed_images::handle(app, req).await,
+            Endpoint::RestoreTrashedImage => {
+                handlers::restore_trashed_image::handle(app, req).await
+            }
         }
     }
 

@@ -1,0 +1,206 @@
+//! The trash: deleted images, restorable until DynamoDB's TTL removes them.
+//!
+//! One item per (organization, image): `pk = O#<org>`, `sk = X#<image id>`,
+//! holding the image's album (`al`), when it was deleted (`da`), its record
+//! (`d`, as an image item holds it) and its tag associations (`tags`), and
+//! `expires_at` (the retention, `TRASH_RETENTION_DAYS`). It is written
+//! before the image is deleted, so a delete cut off half-way has already
+//! kept what it deletes. Keyed by image id, a restore reads it with one
+//! `GetItem`; listed by image id (a Query of the organization's `X#`
+//! range). It carries none of the indexes' key attributes (`iid`, `tg`,
+//! `organization_id`): a trashed image is found by nothing that finds
+//! images or tag images.
+
+use serde::{Deserialize, Serialize};
+
+use super::item::{Item, PageKey, get_s, n, s};
+use super::keys::{DATA, EXPIRES_AT, PK, SK, org_pk};
+use super::tags::TagImage;
+use super::{Store, StoreError, retry};
+use crate::image::ImageRecord;
+
+/// Sort-key prefix of trashed images in the organization's partition.
+pub const TRASH_SK_PREFIX: &str = "X#";
+const ALBUM: &str = "al";
+const DELETED_AT: &str = "da";
+const TAGS: &str = "tags";
+
+fn trash_sk(image_id: &str) -> String {
+    format!("{TRASH_SK_PREFIX}{image_id}")
+}
+
+/// A tag association of a trashed image, as restoring it rewrites it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrashedTag {
+    /// The tag.
+    #[serde(rename = "t")]
+    pub tag_id: String,
+    /// When the image was tagged.
+    #[serde(rename = "c")]
+    pub created_at: String,
+    /// Who tagged it.
+    #[serde(rename = "u", default)]
+    pub user_id: String,
+}
+
+impl From<&TagImage> for TrashedTag {
+    fn from(t: &TagImage) -> Self {
+        Self {
+            tag_id: t.tag_id.clone(),
+            created_at: t.created_at.clone(),
+            user_id: t.user_id.clone(),
+        }
+    }
+}
+
+/// A deleted image in the trash.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TrashedImage {
+    /// The image's id.
+    pub id: String,
+    /// The album it was deleted from.
+    pub album_id: String,
+    /// When it was deleted (RFC 3339, milliseconds).
+    pub deleted_at: String,
+    /// Its record, as it was.
+    pub record: ImageRecord,
+    /// Its tag associations, as they were.
+    pub tags: Vec<TrashedTag>,
+}
+
+fn corrupt(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(format!("trashed image: {e}"))
+}
+
+fn decode(item: &Item) -> Result<TrashedImage, StoreError> {
+    let sk = get_s(item, SK)?;
+    let id = sk
+        .strip_prefix(TRASH_SK_PREFIX)
+        .ok_or_else(|| corrupt(sk))?;
+    let tags = match item.get(TAGS).and_then(|v| v.as_s().ok()) {
+        Some(json) => serde_json::from_str(json).map_err(corrupt)?,
+        None => Vec::new(),
+    };
+    Ok(TrashedImage {
+        id: id.to_string(),
+        album_id: get_s(item, ALBUM)?.to_string(),
+        deleted_at: get_s(item, DELETED_AT)?.to_string(),
+        record: serde_json::from_str(get_s(item, DATA)?).map_err(corrupt)?,
+        tags,
+    })
+}
+
+impl Store {
+    /// Puts `image` of `org` in the trash until `expires_at` (epoch
+    /// seconds), replacing what an earlier delete of the same id left.
+    pub async fn put_trashed(
+        &self,
+        org: &str,
+        image: &TrashedImage,
+        expires_at: u64,
+    ) -> Result<(), StoreError> {
+        let data = serde_json::to_string(&image.record).map_err(corrupt)?;
+        let tags = serde_json::to_string(&image.tags).map_err(corrupt)?;
+        let item = Item::from([
+            (PK.to_string(), s(org_pk(org))),
+            (SK.to_string(), s(trash_sk(&image.id))),
+            (ALBUM.to_string(), s(&image.album_id)),
+            (DELETED_AT.to_string(), s(&image.deleted_at)),
+            (DATA.to_string(), s(data)),
+            (TAGS.to_string(), s(tags)),
+            (EXPIRES_AT.to_string(), n(expires_at)),
+        ]);
+        self.put(item).await
+    }
+
+    /// Image `image_id` of `org` in the trash, if it is there (a strongly
+    /// consistent read; an item past its TTL that DynamoDB has not yet
+    /// removed counts as gone).
+    pub async fn trashed(
+        &self,
+        org: &str,
+        image_id: &str,
+        now: u64,
+    ) -> Result<Option<TrashedImage>, StoreError> {
+        let Some(item) = self.get_item(org_pk(org), &trash_sk(image_id)).await? else {
+            return Ok(None);
+        };
+        if expired(&item, now) {
+            return Ok(None);
+        }
+        decode(&item).map(Some)
+    }
+
+    /// Takes image `image_id` out of the trash if it is still the deletion
+    /// of `deleted_at` (a later delete of the same image, which trashed it
+    /// anew, is kept): whether this call removed it.
+    pub async fn remove_trashed(
+        &self,
+        org: &str,
+        image_id: &str,
+        deleted_at: &str,
+    ) -> Result<bool, StoreError> {
+        let res = retry::conditional("DeleteItem", self.budgets.write, {
+            self.delete_at(org_pk(org), trash_sk(image_id))
+                .condition_expression("#da = :da")
+                .expression_attribute_names("#da", DELETED_AT)
+                .expression_attribute_values(":da", s(deleted_at))
+                .send()
+        })
+        .await?;
+        Ok(res.is_some())
+    }
+
+    /// One page of `org`'s trash by image id (at most `limit` read), those
+    /// of album `album` only when given: a page may hold fewer than
+    /// `limit`, even none, and still be followed by another (the filter
+    /// applies after the read, so that one page's cost stays `limit`
+    /// items whatever the trash holds).
+    pub async fn trash_page(
+        &self,
+        org: &str,
+        album: Option<&str>,
+        limit: usize,
+        start: Option<PageKey>,
+        now: u64,
+    ) -> Result<(Vec<TrashedImage>, Option<PageKey>), StoreError> {
+        let out = retry::bounded("Query", self.budgets.read, {
+            let q = self
+                .partition_query(&org_pk(org), "begins_with(sk, :x)")
+                .expression_attribute_values(":x", s(TRASH_SK_PREFIX))
+                .limit(limit as i32)
+                .set_exclusive_start_key(start.as_ref().map(PageKey::to_item));
+            match album {
+                Some(a) => q
+                    .filter_expression("#al = :al")
+                    .expression_attribute_names("#al", ALBUM)
+                    .expression_attribute_values(":al", s(a)),
+                None => q,
+            }
+            .send()
+        })
+        .await?;
+        let images = out
+            .items()
+            .iter()
+            .filter(|i| !expired(i, now))
+            .map(decode)
+            .collect::<Result<Vec<_>, _>>()?;
+        let next = out.last_evaluated_key.filter(|k| !k.is_empty()).map(|k| {
+            PageKey::from_fields(
+                k.iter()
+                    .filter_map(|(name, v)| Some((name.clone(), v.as_s().ok()?.clone()))),
+            )
+        });
+        Ok((images, next))
+    }
+}
+
+/// Whether `item`'s TTL has passed (DynamoDB deletes expired items within
+/// days, not at once).
+fn expired(item: &Item, now: u64) -> bool {
+    item.get(EXPIRES_AT)
+        .and_then(|v| v.as_n().ok())
+        .and_then(|n| n.parse::<u64>().ok())
+        .is_some_and(|at| at <= now)
+}

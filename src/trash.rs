@@ -1,0 +1,196 @@
+//! The trash: what a delete keeps of an image, listing it, restoring it.
+//!
+//! A delete puts the image (record and tag associations) in the trash
+//! before it deletes anything (`store::trash`); the trash keeps it for
+//! `TRASH_RETENTION_DAYS` (DynamoDB's TTL). Restoring puts it back into
+//! its album with its tag associations, through the same exact-count
+//! write as an upload (`Store::add_image`), then takes it out of the
+//! trash: a restore cut off half-way and repeated finds the image there
+//! (the add recounts) and finishes; a restore racing a new delete of the
+//! same image leaves it deleted and trashed (the trash item is only
+//! removed if it is still the deletion this restore read).
+
+use serde::Serialize;
+
+use crate::album::Album;
+use crate::auth::{Abilities, Ability, Principal};
+use crate::error::ApiError;
+use crate::service::{App, album_for, moving_conflict, now_rfc3339};
+use crate::store::images::{ItemKey, StoredImage};
+use crate::store::item::PageKey;
+use crate::store::keys::{image_pk, image_sk};
+use crate::store::trash::TrashedImage;
+
+/// Puts the image at `first` (one copy of it; every copy holds the same
+/// record) of organization `org` in the trash, with its tag associations,
+/// before a delete removes it. An image gone meanwhile has nothing to keep.
+pub async fn keep(app: &App, org: &str, first: &ItemKey, now: u64) -> Result<(), ApiError> {
+    let Some(image) = app.store.image_at(first).await? else {
+        return Ok(());
+    };
+    let tags = app.store.tag_images_of(first).await?;
+    let trashed = TrashedImage {
+        id: image.id,
+        album_id: first.album.id.clone(),
+        deleted_at: now_rfc3339(),
+        record: image.record,
+        tags: tags.iter().map(Into::into).collect(),
+    };
+    let expires_at = now + app.config.trash_retention.as_secs();
+    Ok(app.store.put_trashed(org, &trashed, expires_at).await?)
+}
+
+/// Which albums' trash a token may use: those it holds `trash` on, or
+/// every album for a token of every album (`abilities` absent, `{}` or
+/// `{"admin": true}`, as for every other ability; SharinPix answers 401
+/// to an integrator token with `{}`: README, Differences from SharinPix).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TrashScope {
+    /// Every album of the organization.
+    All,
+    /// These albums only.
+    Albums(Vec<String>),
+}
+
+impl TrashScope {
+    /// The scope of `principal`; a 401 when it may use no album's trash.
+    pub fn of(principal: &Principal) -> Result<Self, ApiError> {
+        let denied = || ApiError::Forbidden("this token may not use the trash".into());
+        match &principal.abilities {
+            Abilities::All => Ok(Self::All),
+            Abilities::Albums(map) => {
+                let mut albums: Vec<String> = map
+                    .keys()
+                    .filter(|a| principal.can(a, Ability::Trash))
+                    .cloned()
+                    .collect();
+                albums.sort();
+                if albums.is_empty() {
+                    return Err(denied());
+                }
+                Ok(Self::Albums(albums))
+            }
+        }
+    }
+
+    /// Whether album `id` is in scope.
+    pub fn covers(&self, id: &str) -> bool {
+        match self {
+            Self::All => true,
+            Self::Albums(a) => a.iter().any(|x| x == id),
+        }
+    }
+}
+
+/// One image of a trash listing, as SharinPix's
+/// `trashed_images/retrieve_all_deleted_images` records it, and its album.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct TrashedJson {
+    /// The image's id (a restore's path).
+    pub id: String,
+    /// When it was deleted.
+    pub deleted_at: String,
+    /// Its 200×200 thumbnail, signed.
+    pub thumbnail_url: String,
+    /// The album it returns to when restored.
+    pub album_id: String,
+}
+
+/// One page of the trash `scope` may see (of album `album` only when
+/// given), and where the next page starts: a page may be short, even
+/// empty, and still be followed by another (see `Store::trash_page`).
+pub async fn page(
+    app: &App,
+    principal: &Principal,
+    scope: &TrashScope,
+    album: Option<&str>,
+    limit: usize,
+    start: Option<PageKey>,
+) -> Result<(Vec<TrashedJson>, Option<PageKey>), ApiError> {
+    if let Some(a) = album
+        && !scope.covers(a)
+    {
+        return Err(ApiError::Forbidden(format!(
+            "this token may not use the trash of album {a}"
+        )));
+    }
+    // One album named (or the only one the token has): DynamoDB filters.
+    let filter = match (album, scope) {
+        (Some(a), _) => Some(a),
+        (None, TrashScope::Albums(a)) if a.len() == 1 => Some(a[0].as_str()),
+        _ => None,
+    };
+    let now = crate::service::now().max(0) as u64;
+    let org = &principal.organization_id;
+    let (images, next) = app.store.trash_page(org, filter, limit, start, now).await?;
+    let cld = app.config.cloudinary()?;
+    let shown = images
+        .into_iter()
+        .filter(|t| scope.covers(&t.album_id))
+        .map(|t| TrashedJson {
+            thumbnail_url: t.record.thumbnail_url(cld),
+            id: t.id,
+            deleted_at: t.deleted_at,
+            album_id: t.album_id,
+        })
+        .collect();
+    Ok((shown, next))
+}
+
+/// Restores image `id` of the caller's organization from the trash into
+/// its album (`trash` on it; the album must still exist and not be
+/// moving, and have room under its quota): the image as restored, and
+/// its album. 404 when the trash holds no such image.
+pub async fn restore(
+    app: &App,
+    principal: &Principal,
+    id: &str,
+) -> Result<(StoredImage, Album), ApiError> {
+    let scope = TrashScope::of(principal)?;
+    let org = &principal.organization_id;
+    let now = crate::service::now().max(0) as u64;
+    let not_found = || ApiError::NotFound("trashed image not found".into());
+    let trashed = app
+        .store
+        .trashed(org, id, now)
+        .await?
+        .ok_or_else(not_found)?;
+    if !scope.covers(&trashed.album_id) {
+        return Err(ApiError::Forbidden(format!(
+            "this token may not use the trash of album {}",
+            trashed.album_id
+        )));
+    }
+    let album = album_for(app, principal, &trashed.album_id, &[])
+        .await
+        .map_err(|e| match e {
+            ApiError::NotFound(_) => ApiError::Conflict(format!(
+                "album {} of this image no longer exists: it cannot be restored",
+                trashed.album_id
+            )),
+            other => other,
+        })?;
+    if let Some(m) = app.store.album_move(&album.key()).await? {
+        return Err(moving_conflict(&album.id, &m.to));
+    }
+    let image = StoredImage {
+        id: trashed.id.clone(),
+        record: trashed.record.clone(),
+    };
+    crate::quota::check_destination_grows(app, &album, 1).await?;
+    app.store.add_image(&album, &image).await?;
+    let millis = crate::image::sort_millis(&image.record.created_at)
+        .ok_or_else(|| ApiError::Internal(format!("image {id} has an invalid created_at")))?;
+    let key = ItemKey {
+        pk: image_pk(&album.key(), album.shards, id),
+        album: album.key(),
+        sk: image_sk(millis, id),
+    };
+    app.store
+        .restore_tag_images(&key, &image, &trashed.tags)
+        .await?;
+    app.store
+        .remove_trashed(org, id, &trashed.deleted_at)
+        .await?;
+    Ok((image, album))
+}
