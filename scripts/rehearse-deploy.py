@@ -149,6 +149,7 @@ HTTP_FUNCTIONS = [
     "DeleteImagesFunction",
     "ListTrashedImagesFunction",
     "RestoreTrashedImageFunction",
+    "QueryTagImagesFunction",
 ]
 FUNCTIONS = HTTP_FUNCTIONS + ["ScheduledDuplicateFunction", "DuplicationWorkerFunction"]
 # Present only when the stack creates the JWT secret and rotates it

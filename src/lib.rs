@@ -43,6 +43,7 @@ pub mod idempotency;
 pub mod image;
 pub mod image_access;
 pub mod image_edit;
+pub mod image_tags;
 pub mod jobs;
 pub mod metrics;
 pub mod quota;

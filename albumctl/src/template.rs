@@ -148,6 +148,7 @@ mod tests {
             "delete_images",
             "list_trashed_images",
             "restore_trashed_image",
+            "query_tag_images",
         ] {
             assert!(binaries.contains(&b), "{b} has no route");
         }

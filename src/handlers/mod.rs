@@ -19,6 +19,7 @@ pub mod list_images;
 pub mod list_tag_images;
 pub mod list_tags;
 pub mod list_trashed_images;
+pub mod query_tag_images;
 pub mod restore_trashed_image;
 pub mod rotate_secret;
 pub mod scheduled_duplicate;

@@ -77,11 +77,15 @@ pub(crate) fn test_request(uri: &str, content_type: Option<&str>, body: &str) ->
         Body::Text(body.into())
     };
     let r = b.body(body).unwrap();
-    let query: std::collections::HashMap<String, String> = r
+    let pairs: Vec<(String, String)> = r
         .uri()
         .query()
         .map(|q| serde_urlencoded::from_str(q).unwrap())
         .unwrap_or_default();
+    let mut query: std::collections::HashMap<String, Vec<String>> = Default::default();
+    for (k, v) in pairs {
+        query.entry(k).or_default().push(v);
+    }
     r.with_query_string_parameters(query)
 }
 

@@ -140,7 +140,7 @@ pub fn params(req: &Request) -> Result<Params, ApiError> {
     let mut out: HashMap<String, Value> = HashMap::new();
     if let Some(q) = req.query_string_parameters_ref() {
         for (k, v) in q.iter() {
-            out.insert(k.to_string(), Value::String(v.to_string()));
+            add_pair(&mut out, k.to_string(), v.to_string());
         }
     }
     let body = body_bytes(req)?;
@@ -169,18 +169,7 @@ pub fn params(req: &Request) -> Result<Params, ApiError> {
         let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body)
             .map_err(|_| ApiError::BadRequest("body is not valid form data".into()))?;
         for (k, v) in pairs {
-            // `name[]=a&name[]=b`: a list under `name`.
-            if let Some(list) = k.strip_suffix("[]") {
-                match out
-                    .entry(list.to_string())
-                    .or_insert_with(|| Value::Array(Vec::new()))
-                {
-                    Value::Array(items) => items.push(Value::String(v)),
-                    other => *other = Value::Array(vec![Value::String(v)]),
-                }
-                continue;
-            }
-            out.insert(k, Value::String(v));
+            add_pair(&mut out, k, v);
         }
     } else {
         return Err(ApiError::BadRequest(
@@ -189,6 +178,22 @@ pub fn params(req: &Request) -> Result<Params, ApiError> {
         ));
     }
     Ok(Params(out))
+}
+
+/// Adds one `name=value` pair of a form or a query string: `name[]=a&name[]=b`
+/// is a list under `name`; otherwise the last value wins.
+fn add_pair(out: &mut HashMap<String, Value>, k: String, v: String) {
+    if let Some(list) = k.strip_suffix("[]") {
+        match out
+            .entry(list.to_string())
+            .or_insert_with(|| Value::Array(Vec::new()))
+        {
+            Value::Array(items) => items.push(Value::String(v)),
+            other => *other = Value::Array(vec![Value::String(v)]),
+        }
+        return;
+    }
+    out.insert(k, Value::String(v));
 }
 
 fn flag_error(name: &str) -> ApiError {
@@ -230,6 +235,16 @@ mod tests {
         // No content type, but it looks like JSON.
         let p = params(&req("/x", None, r#" {"destination_id":"d"}"#)).unwrap();
         assert_eq!(p.str("destination_id").unwrap(), Some("d"));
+    }
+
+    #[test]
+    fn a_query_string_holds_lists_too() {
+        let p = params(&req("/x?image_ids[]=a&image_ids[]=b&tag_name=t", None, "")).unwrap();
+        assert_eq!(
+            p.strings("image_ids").unwrap(),
+            Some(vec!["a".to_string(), "b".to_string()])
+        );
+        assert_eq!(p.str("tag_name").unwrap(), Some("t"));
     }
 
     #[test]

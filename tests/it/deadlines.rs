@@ -94,7 +94,8 @@ fn route_budget(app: &App, e: Endpoint) -> Duration {
         | Endpoint::ListTagImages
         | Endpoint::GetUsage
         | Endpoint::GetImage
-        | Endpoint::ListTrashedImages => app.budgets().read,
+        | Endpoint::ListTrashedImages
+        | Endpoint::QueryTagImages => app.budgets().read,
     }
 }
 
@@ -209,6 +210,14 @@ async fn fixture(tag: &str) -> Fixture {
                 Endpoint::GetUsage => e.event(Some(&token), None),
                 Endpoint::GetImage => e.event(Some(&token), Some(&scratch[1].id)),
                 Endpoint::ListTrashedImages => e.event(Some(&token), None),
+                Endpoint::QueryTagImages => calls::api_event(
+                    e,
+                    Some(&token),
+                    None,
+                    &[("image_ids[]", &scratch[2].id)],
+                    None,
+                    calls::Format::Http,
+                ),
                 Endpoint::RestoreTrashedImage => e.event(Some(&token), Some(&trashed[0].id)),
                 Endpoint::DeleteImages => calls::api_event(
                     e,

@@ -1240,6 +1240,11 @@ fn restore_trashed_image_survives_hostile_input() {
 }
 
 #[test]
+fn query_tag_images_survives_hostile_input() {
+    run_endpoint(Endpoint::QueryTagImages);
+}
+
+#[test]
 fn ten_megabyte_bodies_are_refused_or_ignored_in_both_formats() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {

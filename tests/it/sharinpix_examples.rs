@@ -438,6 +438,88 @@ async fn trashed_images_restore_deleted_images() {
     crate::support::assert_album_exact(&store, album, 2, "restored").await;
 }
 
+/// Album `album` with `n` images, all tagged with tag `name` (stored as
+/// named); the image ids.
+async fn tagged(env: &TestEnv, album: &str, n: u64, name: &str) -> Vec<String> {
+    let ids = seed(env, album, n).await;
+    let tag = seed_tag_default(env, name).await;
+    let admin = env.token(crate::support::USER, None);
+    let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+    tag_images(&env.app, &admin, &tag, &refs).await;
+    ids
+}
+
+#[tokio::test]
+async fn tag_image_retrieve_tag_images() {
+    let ex = Example::load("tag_image/retrieve_tag_images");
+    let env = ex.env("sp-query-tag").await;
+    let album = "00324000004ijWS";
+    tagged(&env, album, 1, "MyTag").await;
+    tagged(&env, "another-album", 2, "MyTag").await;
+    let e = ex.event(Endpoint::QueryTagImages, None, &[]);
+    let r = ex.replay(&env, Endpoint::QueryTagImages, &e).await;
+    assert_eq!(r.array().len(), 1, "only the album's: {}", r.text);
+    assert_eq!(r.array()[0]["image"]["album_id"], album);
+}
+
+#[tokio::test]
+async fn tag_image_retrieve_tag_images_on_a_single_image() {
+    let ex = Example::load("tag_image/retrieve_tag_images_on_a_single_image");
+    let env = ex.env("sp-query-tag-image").await;
+    let album = "00324000004ijWS";
+    let ids = tagged(&env, album, 2, "MyTag").await;
+    let mut e = ex.event(Endpoint::QueryTagImages, None, &[]);
+    let q = [
+        ("tag_name", "MyTag"),
+        ("image_id", ids[1].as_str()),
+        ("album_id", album),
+    ];
+    crate::support::security::set_query(&mut e, &q);
+    let r = ex.replay(&env, Endpoint::QueryTagImages, &e).await;
+    assert_eq!(r.array().len(), 1, "{}", r.text);
+    assert_eq!(r.array()[0]["image"]["id"], ids[1].as_str());
+}
+
+/// Examples `name` (a search token, which we do not serve: sent with the
+/// example's claims as a user token of ours) asking for the tag images of
+/// `image_ids[]`: those of the images named, each with its tag.
+async fn tag_images_of_ids(name: &str, tag: &str, tag_name: &str) {
+    let ex = Example::load(name);
+    let env = TestEnv::new(tag).await;
+    let ids = tagged(&env, "00324000004ijWS", 3, tag_name).await;
+    let token = env.token(crate::support::USER, None);
+    let mut e = Endpoint::QueryTagImages.event(Some(&crate::support::bearer(&token)), None);
+    let q: Vec<(&str, &str)> = ids[..2]
+        .iter()
+        .map(|id| ("image_ids[]", id.as_str()))
+        .collect();
+    crate::support::security::set_query(&mut e, &q);
+    let r = ex.replay(&env, Endpoint::QueryTagImages, &e).await;
+    let images: Vec<&str> = r
+        .array()
+        .iter()
+        .map(|t| t["image"]["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(images, [ids[0].as_str(), ids[1].as_str()], "{name}");
+    assert!(r.array().iter().all(|t| t["tag"]["name"] == tag_name));
+}
+
+#[tokio::test]
+async fn tag_image_retrieve_tag_images_from_image_ids() {
+    let name = "tag_image/retrieve_tag_images_from_image_ids";
+    tag_images_of_ids(name, "sp-query-ids", "MyTag").await;
+}
+
+#[tokio::test]
+async fn tag_image_return_subset_of_tag_images() {
+    tag_images_of_ids(
+        "tag_image/return_subset_of_tag_images",
+        "sp-query-subset",
+        "Kevan",
+    )
+    .await;
+}
+
 /// A listing of album `album` seeded with as many images as documented.
 async fn listing(name: &str, album: &str, tag: &str) {
     let ex = Example::load(name);

@@ -108,7 +108,7 @@ impl World {
             | Endpoint::GetImage
             | Endpoint::UpdateImage
             | Endpoint::RestoreTrashedImage => Some(self.image.as_str()),
-            Endpoint::DeleteImages | Endpoint::ListTrashedImages => None,
+            Endpoint::DeleteImages | Endpoint::ListTrashedImages | Endpoint::QueryTagImages => None,
             Endpoint::GetDuplication => Some(JOB),
             Endpoint::TagImages | Endpoint::ListTagImages => Some(self.tag_id.as_str()),
             Endpoint::DeleteTagImage => Some(self.tag_image.as_str()),
@@ -138,6 +138,7 @@ impl World {
             | Endpoint::ListAlbums
             | Endpoint::ListTags
             | Endpoint::ListTagImages => set_query(&mut e, &[("limit", "1")]),
+            Endpoint::QueryTagImages => set_query(&mut e, &[("image_ids[]", &self.image)]),
             _ => {}
         }
         if matches!(
@@ -540,13 +541,10 @@ async fn another_organizations_user_cannot_reach_our_album() {
             assert!([401, 404].contains(&status), "restore, rest={rest}: {text}");
             // Our images are none of theirs to delete, and their trash
             // holds none of ours.
-            let ep = Endpoint::DeleteImages;
-            let (status, _, text) = world.send(ep, &world.event(ep, Some(&auth), rest)).await;
-            assert_eq!(
-                (status, text.as_str()),
-                (200, "[]"),
-                "bulk delete, rest={rest}"
-            );
+            for ep in [Endpoint::DeleteImages, Endpoint::QueryTagImages] {
+                let (status, _, text) = world.send(ep, &world.event(ep, Some(&auth), rest)).await;
+                assert_eq!((status, text.as_str()), (200, "[]"), "{ep:?}, rest={rest}");
+            }
             let ep = Endpoint::ListTrashedImages;
             let (status, _, text) = world.send(ep, &world.event(ep, Some(&auth), rest)).await;
             assert!(

@@ -46,6 +46,7 @@ pub(super) fn http_handler(binary: &str) -> Option<HttpHandler> {
         "delete_images" => h!(delete_images),
         "list_trashed_images" => h!(list_trashed_images),
         "restore_trashed_image" => h!(restore_trashed_image),
+        "query_tag_images" => h!(query_tag_images),
         _ => None,
     }
 }

@@ -65,11 +65,13 @@ pub enum Endpoint {
     ListTrashedImages,
     /// `DELETE /api/v1/trashed_images/{image_id}` (a restore)
     RestoreTrashedImage,
+    /// `GET /api/v1/tag_images`
+    QueryTagImages,
 }
 
 impl Endpoint {
     /// Every HTTP endpoint.
-    pub const ALL: [Endpoint; 20] = [
+    pub const ALL: [Endpoint; 21] = [
         Endpoint::Duplicate,
         Endpoint::CreateAlbum,
         Endpoint::GetAlbum,
@@ -90,9 +92,10 @@ impl Endpoint {
         Endpoint::DeleteImages,
         Endpoint::ListTrashedImages,
         Endpoint::RestoreTrashedImage,
+        Endpoint::QueryTagImages,
     ];
     /// The endpoints authenticated by an `Authorization` header (all but the webhook).
-    pub const API: [Endpoint; 19] = [
+    pub const API: [Endpoint; 20] = [
         Endpoint::Duplicate,
         Endpoint::CreateAlbum,
         Endpoint::GetAlbum,
@@ -112,6 +115,7 @@ impl Endpoint {
         Endpoint::DeleteImages,
         Endpoint::ListTrashedImages,
         Endpoint::RestoreTrashedImage,
+        Endpoint::QueryTagImages,
     ];
 
     /// The sample event of the endpoint in `events/` (HTTP API 2.0).
@@ -137,6 +141,7 @@ impl Endpoint {
             Endpoint::DeleteImages => "delete-images.json",
             Endpoint::ListTrashedImages => "list-trashed-images.json",
             Endpoint::RestoreTrashedImage => "restore-trashed-image.json",
+            Endpoint::QueryTagImages => "query-tag-images.json",
         }
     }
 
@@ -162,6 +167,7 @@ impl Endpoint {
             Endpoint::GetUsage => ("/api/v1/usage", None),
             Endpoint::DeleteImages => ("/api/v1/images", None),
             Endpoint::ListTrashedImages => ("/api/v1/trashed_images", None),
+            Endpoint::QueryTagImages => ("/api/v1/tag_images", None),
             Endpoint::RestoreTrashedImage => {
                 ("/api/v1/trashed_images/{image_id}", Some("image_id"))
             }
@@ -185,6 +191,7 @@ impl Endpoint {
                 | Endpoint::UpdateImage
                 | Endpoint::DeleteImages
                 | Endpoint::ListTrashedImages
+                | Endpoint::QueryTagImages
         )
     }
 
@@ -213,6 +220,7 @@ impl Endpoint {
             Endpoint::RestoreTrashedImage => {
                 handlers::restore_trashed_image::handle(app, req).await
             }
+            Endpoint::QueryTagImages => handlers::query_tag_images::handle(app, req).await,
         }
     }
 
