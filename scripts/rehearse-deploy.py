@@ -150,6 +150,8 @@ HTTP_FUNCTIONS = [
     "ListTrashedImagesFunction",
     "RestoreTrashedImageFunction",
     "QueryTagImagesFunction",
+    "DuplicateImageFunction",
+    "MoveImagesFunction",
 ]
 FUNCTIONS = HTTP_FUNCTIONS + ["ScheduledDuplicateFunction", "DuplicationWorkerFunction"]
 # Present only when the stack creates the JWT secret and rotates it
@@ -157,7 +159,7 @@ FUNCTIONS = HTTP_FUNCTIONS + ["ScheduledDuplicateFunction", "DuplicationWorkerFu
 ROTATION_FUNCTION = "JwtSecretRotationFunction"
 # HTTP functions that may run up to the duplicate's budget without a job
 # (a bulk delete of a hundred images): their latency alarm is 25 s too.
-LONG_FUNCTIONS = {"DeleteImagesFunction"}
+LONG_FUNCTIONS = {"DeleteImagesFunction", "MoveImagesFunction"}
 JOB_FUNCTIONS = {"DuplicateAlbumFunction", "UpdateAlbumFunction", "ScheduledDuplicateFunction", "DuplicationWorkerFunction"}
 # The copying functions and the parameter of each one's reserved
 # concurrency (decision 0017); every other function has none.
@@ -178,7 +180,7 @@ UNRESERVED_MINIMUM = 100
 # The webhook holds no key that signs user tokens (decision 0016).
 NEEDS_JWT = set(HTTP_FUNCTIONS) - {"CloudinaryNotificationFunction"}
 # The functions that render no image (so build no Cloudinary URL) and sign no upload form.
-NEEDS_CLOUDINARY = set(HTTP_FUNCTIONS) - {"DeleteImageFunction", "CreateTagFunction", "ListTagsFunction", "DeleteTagImageFunction", "GetUsageFunction", "DeleteImagesFunction"}
+NEEDS_CLOUDINARY = set(HTTP_FUNCTIONS) - {"DeleteImageFunction", "CreateTagFunction", "ListTagsFunction", "DeleteTagImageFunction", "GetUsageFunction", "DeleteImagesFunction", "MoveImagesFunction"}
 # The functions that sign upload forms' notification tokens (album JSON) or verify them (the webhook).
 NEEDS_NOTIFICATION = {
     "CreateAlbumFunction",

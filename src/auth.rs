@@ -68,6 +68,8 @@ pub struct Access {
     pub image_crop: bool,
     /// May list the album's deleted images and restore them.
     pub trash: bool,
+    /// May duplicate an image of the album.
+    pub image_duplicate: bool,
 }
 
 /// Top-level keys of `abilities` that SharinPix's tokens carry and that
@@ -98,6 +100,8 @@ pub enum Ability {
     ImageCrop,
     /// `trash`: list and restore deleted images (`crate::trash`).
     Trash,
+    /// `image_duplicate`.
+    ImageDuplicate,
 }
 
 /// What a token may reach inside its user's organization.
@@ -153,6 +157,7 @@ impl Abilities {
                 Ability::ImageRotate => a.image_rotate || a.image_crop,
                 Ability::ImageCrop => a.image_crop,
                 Ability::Trash => a.trash,
+                Ability::ImageDuplicate => a.image_duplicate,
             }),
         }
     }

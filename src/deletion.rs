@@ -191,7 +191,7 @@ pub async fn delete_images(
 /// Recounts the albums a delete of image `id` left unsettled, if one did
 /// (its intent is still there), then forgets the intent. An album deleted
 /// since has nothing to settle.
-async fn settle_cut_off_delete(app: &App, org: &str, id: &str) -> Result<(), ApiError> {
+pub(crate) async fn settle_cut_off_delete(app: &App, org: &str, id: &str) -> Result<(), ApiError> {
     let albums = app.store.delete_intent_albums(org, id).await?;
     if albums.is_empty() {
         return Ok(());

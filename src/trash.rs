@@ -18,7 +18,6 @@ use crate::error::ApiError;
 use crate::service::{App, album_for, moving_conflict, now_rfc3339};
 use crate::store::images::{ItemKey, StoredImage};
 use crate::store::item::PageKey;
-use crate::store::keys::{image_pk, image_sk};
 use crate::store::trash::TrashedImage;
 
 /// Puts the image at `first` (one copy of it; every copy holds the same
@@ -173,22 +172,23 @@ pub async fn restore(
     if let Some(m) = app.store.album_move(&album.key()).await? {
         return Err(moving_conflict(&album.id, &m.to));
     }
+    // An image of this id in an album (restored already, or deleted from
+    // one album while a move put it in another) is not brought back a
+    // second time: one image is in one album.
+    if let Some(at) = app.store.find_image(org, id).await?
+        && at.album != album.key()
+    {
+        return Err(ApiError::Conflict(format!(
+            "image {id} is in album {} now: it cannot be restored",
+            at.album.id
+        )));
+    }
     let image = StoredImage {
         id: trashed.id.clone(),
         record: trashed.record.clone(),
     };
     crate::quota::check_destination_grows(app, &album, 1).await?;
-    app.store.add_image(&album, &image).await?;
-    let millis = crate::image::sort_millis(&image.record.created_at)
-        .ok_or_else(|| ApiError::Internal(format!("image {id} has an invalid created_at")))?;
-    let key = ItemKey {
-        pk: image_pk(&album.key(), album.shards, id),
-        album: album.key(),
-        sk: image_sk(millis, id),
-    };
-    app.store
-        .restore_tag_images(&key, &image, &trashed.tags)
-        .await?;
+    app.store.place_image(&album, &image, &trashed.tags).await?;
     app.store
         .remove_trashed(org, id, &trashed.deleted_at)
         .await?;

@@ -149,6 +149,8 @@ mod tests {
             "list_trashed_images",
             "restore_trashed_image",
             "query_tag_images",
+            "duplicate_image",
+            "move_images",
         ] {
             assert!(binaries.contains(&b), "{b} has no route");
         }

@@ -133,6 +133,36 @@ impl Store {
         }
     }
 
+    /// Where image `image` goes in `album`: the shard its id falls in, the
+    /// sort key of its creation time.
+    pub fn image_key(album: &Album, image: &StoredImage) -> Result<ItemKey, StoreError> {
+        let millis = sort_millis(&image.record.created_at).ok_or_else(|| {
+            StoreError::Corrupt(format!("image {} has an invalid created_at", image.id))
+        })?;
+        Ok(ItemKey {
+            pk: image_pk(&album.key(), album.shards, &image.id),
+            album: album.key(),
+            sk: image_sk(millis, &image.id),
+        })
+    }
+
+    /// Puts `image` into `album` with the tag associations `tags` (written
+    /// first: they sort before their image, and a crash between leaves
+    /// them for the repeat to find, not an image without its tags), the
+    /// count exact ([`Store::add_image`]). Returns its key and whether the
+    /// image was new there.
+    pub async fn place_image(
+        &self,
+        album: &Album,
+        image: &StoredImage,
+        tags: &[super::tags::TagStamp],
+    ) -> Result<(ItemKey, bool), StoreError> {
+        let key = Self::image_key(album, image)?;
+        self.put_tag_stamps(&key, image, tags).await?;
+        let added = self.add_image(album, image).await?;
+        Ok((key, added))
+    }
+
     /// Deletes the image at `key`, and its tag associations first (a crash
     /// between leaves the image, which a repeat deletes); keeps
     /// `images_count` exact. Returns whether it existed (a second delete

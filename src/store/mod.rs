@@ -26,6 +26,7 @@ pub mod images;
 pub mod item;
 pub mod jobs;
 pub mod keys;
+pub mod move_claims;
 pub mod moves;
 pub mod quotas;
 mod requests;

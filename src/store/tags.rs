@@ -12,6 +12,7 @@
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::images::ItemKey;
@@ -106,6 +107,31 @@ pub struct TagImage {
 
 /// Where an association is.
 pub type TagImageKey = ItemKey;
+
+/// A tag association as it was (tag, when, who): what a trashed or moved
+/// image keeps of its tags, and writes back with the same id and time.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TagStamp {
+    /// The tag.
+    #[serde(rename = "t")]
+    pub tag_id: String,
+    /// When the image was tagged.
+    #[serde(rename = "c")]
+    pub created_at: String,
+    /// Who tagged it.
+    #[serde(rename = "u", default)]
+    pub user_id: String,
+}
+
+impl From<&TagImage> for TagStamp {
+    fn from(t: &TagImage) -> Self {
+        Self {
+            tag_id: t.tag_id.clone(),
+            created_at: t.created_at.clone(),
+            user_id: t.user_id.clone(),
+        }
+    }
+}
 
 const CREATED: &str = "c";
 const USER: &str = "u";
@@ -425,14 +451,14 @@ impl Store {
         }
     }
 
-    /// Writes the associations `tags` of `image` (at `image_key`) back as
-    /// they were (a restore from the trash): their ids, times and users
+    /// Writes the associations `tags` of `image` (at `image_key`) as they
+    /// were (a restore from the trash, a move): their ids, times and users
     /// are the ones they had, so writing them twice writes nothing new.
-    pub async fn restore_tag_images(
+    pub async fn put_tag_stamps(
         &self,
         image_key: &ItemKey,
         image: &StoredImage,
-        tags: &[super::trash::TrashedTag],
+        tags: &[TagStamp],
     ) -> Result<(), StoreError> {
         let millis = crate::image::sort_millis(&image.record.created_at).ok_or_else(|| {
             StoreError::Corrupt(format!("image {} has an invalid created_at", image.id))

@@ -11,11 +11,9 @@
 //! `organization_id`): a trashed image is found by nothing that finds
 //! images or tag images.
 
-use serde::{Deserialize, Serialize};
-
 use super::item::{Item, PageKey, get_s, n, s};
 use super::keys::{DATA, EXPIRES_AT, PK, SK, org_pk};
-use super::tags::TagImage;
+use super::tags::TagStamp;
 use super::{Store, StoreError, retry};
 use crate::image::ImageRecord;
 
@@ -27,30 +25,6 @@ const TAGS: &str = "tags";
 
 fn trash_sk(image_id: &str) -> String {
     format!("{TRASH_SK_PREFIX}{image_id}")
-}
-
-/// A tag association of a trashed image, as restoring it rewrites it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TrashedTag {
-    /// The tag.
-    #[serde(rename = "t")]
-    pub tag_id: String,
-    /// When the image was tagged.
-    #[serde(rename = "c")]
-    pub created_at: String,
-    /// Who tagged it.
-    #[serde(rename = "u", default)]
-    pub user_id: String,
-}
-
-impl From<&TagImage> for TrashedTag {
-    fn from(t: &TagImage) -> Self {
-        Self {
-            tag_id: t.tag_id.clone(),
-            created_at: t.created_at.clone(),
-            user_id: t.user_id.clone(),
-        }
-    }
 }
 
 /// A deleted image in the trash.
@@ -65,7 +39,7 @@ pub struct TrashedImage {
     /// Its record, as it was.
     pub record: ImageRecord,
     /// Its tag associations, as they were.
-    pub tags: Vec<TrashedTag>,
+    pub tags: Vec<TagStamp>,
 }
 
 fn corrupt(e: impl std::fmt::Display) -> StoreError {

@@ -40,6 +40,8 @@ const RENAMED: &str = "rename-me";
 /// An album of three images: the first deleted before the trouble (the
 /// restore brings it back), the second deleted by the bulk delete.
 const TRASHED: &str = "trash-album";
+/// Where the image move takes the scratch album's second image.
+const MOVED_TO: &str = "moved-to";
 const RENAMED_IMAGES: u64 = 5;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -75,9 +77,10 @@ impl Trouble {
 /// The whole budget of an endpoint's route.
 fn route_budget(app: &App, e: Endpoint) -> Duration {
     match e {
-        Endpoint::Duplicate | Endpoint::UpdateAlbum | Endpoint::DeleteImages => {
-            app.budgets().duplicate()
-        }
+        Endpoint::Duplicate
+        | Endpoint::UpdateAlbum
+        | Endpoint::DeleteImages
+        | Endpoint::MoveImages => app.budgets().duplicate(),
         Endpoint::CreateAlbum
         | Endpoint::DeleteImage
         | Endpoint::Webhook
@@ -85,7 +88,8 @@ fn route_budget(app: &App, e: Endpoint) -> Duration {
         | Endpoint::TagImages
         | Endpoint::DeleteTagImage
         | Endpoint::UpdateImage
-        | Endpoint::RestoreTrashedImage => app.budgets().write,
+        | Endpoint::RestoreTrashedImage
+        | Endpoint::DuplicateImage => app.budgets().write,
         Endpoint::GetAlbum
         | Endpoint::ListAlbums
         | Endpoint::ListImages
@@ -210,6 +214,18 @@ async fn fixture(tag: &str) -> Fixture {
                 Endpoint::GetUsage => e.event(Some(&token), None),
                 Endpoint::GetImage => e.event(Some(&token), Some(&scratch[1].id)),
                 Endpoint::ListTrashedImages => e.event(Some(&token), None),
+                Endpoint::DuplicateImage => e.event(Some(&token), Some(&trashed[2].id)),
+                Endpoint::MoveImages => calls::api_event(
+                    e,
+                    Some(&token),
+                    None,
+                    &[],
+                    Some(&calls::Payload::form(&[(
+                        &format!("move_operations[{}]", scratch[1].id),
+                        MOVED_TO,
+                    )])),
+                    calls::Format::Http,
+                ),
                 Endpoint::QueryTagImages => calls::api_event(
                     e,
                     Some(&token),
@@ -337,10 +353,12 @@ async fn every_function_under(trouble: Trouble) {
         exact_count(&fx.direct, &format!("copy-{tag}")).await,
         IMAGES
     );
-    // Three seeded, one deleted, one uploaded.
-    assert_eq!(exact_count(&fx.direct, SCRATCH).await, 3);
-    // Three seeded, one deleted before and restored, one deleted in bulk.
-    assert_eq!(exact_count(&fx.direct, TRASHED).await, 2);
+    // Three seeded, one deleted, one uploaded, one moved away.
+    assert_eq!(exact_count(&fx.direct, SCRATCH).await, 2);
+    // Three seeded, one deleted before and restored, one deleted in bulk,
+    // one duplicated into it.
+    assert_eq!(exact_count(&fx.direct, TRASHED).await, 3);
+    assert_eq!(exact_count(&fx.direct, MOVED_TO).await, 1);
     // Renamed: every image under the new id, the old album gone.
     assert_eq!(
         exact_count(&fx.direct, &format!("renamed-{tag}")).await,

@@ -831,7 +831,8 @@ impl Fixture {
                         Endpoint::DeleteImage
                         | Endpoint::GetImage
                         | Endpoint::UpdateImage
-                        | Endpoint::RestoreTrashedImage,
+                        | Endpoint::RestoreTrashedImage
+                        | Endpoint::DuplicateImage,
                     ) => self.our_image.clone(),
                     (_, Endpoint::TagImages | Endpoint::ListTagImages) => self.our_tag.clone(),
                     (_, Endpoint::DeleteTagImage) => self.our_tag_image.clone(),
@@ -1245,6 +1246,16 @@ fn query_tag_images_survives_hostile_input() {
 }
 
 #[test]
+fn duplicate_image_survives_hostile_input() {
+    run_endpoint(Endpoint::DuplicateImage);
+}
+
+#[test]
+fn move_images_survives_hostile_input() {
+    run_endpoint(Endpoint::MoveImages);
+}
+
+#[test]
 fn ten_megabyte_bodies_are_refused_or_ignored_in_both_formats() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
@@ -1266,7 +1277,8 @@ fn ten_megabyte_bodies_are_refused_or_ignored_in_both_formats() {
                     Endpoint::DeleteImage
                     | Endpoint::GetImage
                     | Endpoint::UpdateImage
-                    | Endpoint::RestoreTrashedImage => "no_such_image",
+                    | Endpoint::RestoreTrashedImage
+                    | Endpoint::DuplicateImage => "no_such_image",
                     Endpoint::GetDuplication => "job-ours",
                     Endpoint::TagImages | Endpoint::ListTagImages => fx.our_tag.as_str(),
                     Endpoint::DeleteTagImage => "no_such_tag_image",

@@ -20,6 +20,7 @@ mod fault_proxy_selftest;
 mod fresh_destination_count;
 mod hostile_input;
 mod idempotent_duplicates;
+mod image_moves;
 mod integrator_tokens;
 mod jobs;
 mod lifecycle;

@@ -520,6 +520,69 @@ async fn tag_image_return_subset_of_tag_images() {
     .await;
 }
 
+#[tokio::test]
+async fn image_api_duplicate_an_image() {
+    let ex = Example::load("image_api/duplicate_an_image");
+    let env = ex.env("sp-duplicate-image").await;
+    let album = "00100000123BB124";
+    let ids = seed(&env, album, 1).await;
+    let e = ex.event(Endpoint::DuplicateImage, Some(&ids[0]), &[]);
+    let r = ex.replay(&env, Endpoint::DuplicateImage, &e).await;
+    assert_ne!(r.json["id"], ids[0].as_str());
+    assert_eq!(r.json["album_id"], album);
+    let store = env.direct_store().await;
+    crate::support::assert_album_exact(&store, album, 2, "a copy beside it").await;
+}
+
+/// SharinPix's example moves with a token holding `image_list` on the
+/// source alone; ours needs `image_delete` there and `image_upload` on
+/// each destination (README, Differences from SharinPix): the example's
+/// request with those abilities.
+#[tokio::test]
+async fn image_api_move_multiple_images_across_multiple_albums() {
+    let ex = Example::load("image_api/move_multiple_images_across_multiple_albums");
+    let env = ex.env("sp-move-images").await;
+    let source = "00100000123BB138";
+    let body = ex.body.clone().unwrap();
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(&body).unwrap();
+    let ours = seed(&env, source, pairs.len() as u64).await;
+    seed(&env, "00100000123BB140", 0).await;
+    seed(&env, "00100000123BB141", 0).await;
+    let mapping: Vec<(&str, &str)> = pairs
+        .iter()
+        .zip(&ours)
+        .map(|((k, _), id)| {
+            let theirs = k
+                .trim_start_matches("move_operations[")
+                .trim_end_matches(']');
+            (theirs, id.as_str())
+        })
+        .collect();
+    let mut e = ex.event(Endpoint::MoveImages, None, &mapping);
+    let up = serde_json::json!({"Access": {"image_upload": true}});
+    let abilities = serde_json::json!({
+        source: {"Access": {"image_list": true, "image_delete": true}},
+        "00100000123BB140": up, "00100000123BB141": up, "custom_id": up,
+    });
+    let token = env.token(ex.user(), Some(abilities));
+    crate::support::security::set_header(
+        &mut e,
+        "authorization",
+        Some(&crate::support::bearer(&token)),
+    );
+    let r = ex.replay(&env, Endpoint::MoveImages, &e).await;
+    assert_eq!(r.array().len(), 4, "{}", r.text);
+    let store = env.direct_store().await;
+    for (album, n) in [
+        (source, 0),
+        ("00100000123BB140", 2),
+        ("00100000123BB141", 1),
+        ("custom_id", 1),
+    ] {
+        crate::support::assert_album_exact(&store, album, n, album).await;
+    }
+}
+
 /// A listing of album `album` seeded with as many images as documented.
 async fn listing(name: &str, album: &str, tag: &str) {
     let ex = Example::load(name);

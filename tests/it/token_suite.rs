@@ -107,8 +107,12 @@ impl World {
             Endpoint::DeleteImage
             | Endpoint::GetImage
             | Endpoint::UpdateImage
-            | Endpoint::RestoreTrashedImage => Some(self.image.as_str()),
-            Endpoint::DeleteImages | Endpoint::ListTrashedImages | Endpoint::QueryTagImages => None,
+            | Endpoint::RestoreTrashedImage
+            | Endpoint::DuplicateImage => Some(self.image.as_str()),
+            Endpoint::DeleteImages
+            | Endpoint::ListTrashedImages
+            | Endpoint::QueryTagImages
+            | Endpoint::MoveImages => None,
             Endpoint::GetDuplication => Some(JOB),
             Endpoint::TagImages | Endpoint::ListTagImages => Some(self.tag_id.as_str()),
             Endpoint::DeleteTagImage => Some(self.tag_image.as_str()),
@@ -121,6 +125,11 @@ impl World {
             }
             Endpoint::CreateTag => set_body(&mut e, Some(b"name=forged_tag"), false),
             Endpoint::UpdateImage => set_body(&mut e, Some(b"title=forged&rotation=90"), false),
+            Endpoint::MoveImages => set_body(
+                &mut e,
+                Some(format!("move_operations[{}]=forged_move", self.image).as_bytes()),
+                false,
+            ),
             Endpoint::DeleteImages => set_body(
                 &mut e,
                 Some(format!("image_ids[]={}", self.image).as_bytes()),
@@ -148,6 +157,7 @@ impl World {
                 | Endpoint::UpdateAlbum
                 | Endpoint::UpdateImage
                 | Endpoint::DeleteImages
+                | Endpoint::MoveImages
         ) {
             set_header(
                 &mut e,
@@ -524,6 +534,7 @@ async fn another_organizations_user_cannot_reach_our_album() {
                 Endpoint::DeleteImage,
                 Endpoint::GetImage,
                 Endpoint::UpdateImage,
+                Endpoint::DuplicateImage,
                 Endpoint::GetDuplication,
                 Endpoint::TagImages,
                 Endpoint::ListTagImages,
@@ -541,7 +552,11 @@ async fn another_organizations_user_cannot_reach_our_album() {
             assert!([401, 404].contains(&status), "restore, rest={rest}: {text}");
             // Our images are none of theirs to delete, and their trash
             // holds none of ours.
-            for ep in [Endpoint::DeleteImages, Endpoint::QueryTagImages] {
+            for ep in [
+                Endpoint::DeleteImages,
+                Endpoint::QueryTagImages,
+                Endpoint::MoveImages,
+            ] {
                 let (status, _, text) = world.send(ep, &world.event(ep, Some(&auth), rest)).await;
                 assert_eq!((status, text.as_str()), (200, "[]"), "{ep:?}, rest={rest}");
             }
@@ -609,6 +624,8 @@ async fn a_token_restricted_to_other_albums_is_401_and_writes_nothing() {
             Endpoint::DeleteImages,
             Endpoint::ListTrashedImages,
             Endpoint::RestoreTrashedImage,
+            Endpoint::DuplicateImage,
+            Endpoint::MoveImages,
             Endpoint::GetDuplication,
             Endpoint::TagImages,
             Endpoint::DeleteTagImage,

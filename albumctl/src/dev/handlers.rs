@@ -47,6 +47,8 @@ pub(super) fn http_handler(binary: &str) -> Option<HttpHandler> {
         "list_trashed_images" => h!(list_trashed_images),
         "restore_trashed_image" => h!(restore_trashed_image),
         "query_tag_images" => h!(query_tag_images),
+        "duplicate_image" => h!(duplicate_image),
+        "move_images" => h!(move_images),
         _ => None,
     }
 }

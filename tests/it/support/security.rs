@@ -67,11 +67,15 @@ pub enum Endpoint {
     RestoreTrashedImage,
     /// `GET /api/v1/tag_images`
     QueryTagImages,
+    /// `POST /api/v1/images/{id}/duplicate`
+    DuplicateImage,
+    /// `POST /api/v1/images/move`
+    MoveImages,
 }
 
 impl Endpoint {
     /// Every HTTP endpoint.
-    pub const ALL: [Endpoint; 21] = [
+    pub const ALL: [Endpoint; 23] = [
         Endpoint::Duplicate,
         Endpoint::CreateAlbum,
         Endpoint::GetAlbum,
@@ -93,9 +97,11 @@ impl Endpoint {
         Endpoint::ListTrashedImages,
         Endpoint::RestoreTrashedImage,
         Endpoint::QueryTagImages,
+        Endpoint::DuplicateImage,
+        Endpoint::MoveImages,
     ];
     /// The endpoints authenticated by an `Authorization` header (all but the webhook).
-    pub const API: [Endpoint; 20] = [
+    pub const API: [Endpoint; 22] = [
         Endpoint::Duplicate,
         Endpoint::CreateAlbum,
         Endpoint::GetAlbum,
@@ -116,6 +122,8 @@ impl Endpoint {
         Endpoint::ListTrashedImages,
         Endpoint::RestoreTrashedImage,
         Endpoint::QueryTagImages,
+        Endpoint::DuplicateImage,
+        Endpoint::MoveImages,
     ];
 
     /// The sample event of the endpoint in `events/` (HTTP API 2.0).
@@ -142,6 +150,8 @@ impl Endpoint {
             Endpoint::ListTrashedImages => "list-trashed-images.json",
             Endpoint::RestoreTrashedImage => "restore-trashed-image.json",
             Endpoint::QueryTagImages => "query-tag-images.json",
+            Endpoint::DuplicateImage => "duplicate-image.json",
+            Endpoint::MoveImages => "move-images.json",
         }
     }
 
@@ -168,6 +178,8 @@ impl Endpoint {
             Endpoint::DeleteImages => ("/api/v1/images", None),
             Endpoint::ListTrashedImages => ("/api/v1/trashed_images", None),
             Endpoint::QueryTagImages => ("/api/v1/tag_images", None),
+            Endpoint::DuplicateImage => ("/api/v1/images/{id}/duplicate", Some("id")),
+            Endpoint::MoveImages => ("/api/v1/images/move", None),
             Endpoint::RestoreTrashedImage => {
                 ("/api/v1/trashed_images/{image_id}", Some("image_id"))
             }
@@ -192,6 +204,8 @@ impl Endpoint {
                 | Endpoint::DeleteImages
                 | Endpoint::ListTrashedImages
                 | Endpoint::QueryTagImages
+                | Endpoint::DuplicateImage
+                | Endpoint::MoveImages
         )
     }
 
@@ -221,6 +235,8 @@ impl Endpoint {
                 handlers::restore_trashed_image::handle(app, req).await
             }
             Endpoint::QueryTagImages => handlers::query_tag_images::handle(app, req).await,
+            Endpoint::DuplicateImage => handlers::duplicate_image::handle(app, req).await,
+            Endpoint::MoveImages => handlers::move_images::handle(app, req).await,
         }
     }
 
