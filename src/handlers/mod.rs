@@ -9,6 +9,7 @@ pub mod delete_tag_image;
 mod deleting;
 pub mod duplicate_album;
 pub mod duplication_worker;
+pub mod embed_image;
 pub mod get_album;
 pub mod get_duplication;
 pub mod get_image;
