@@ -146,6 +146,7 @@ HTTP_FUNCTIONS = [
     "GetUsageFunction",
     "GetImageFunction",
     "UpdateImageFunction",
+    "EmbedImageFunction",
 ]
 FUNCTIONS = HTTP_FUNCTIONS + ["ScheduledDuplicateFunction", "DuplicationWorkerFunction"]
 # Present only when the stack creates the JWT secret and rotates it

@@ -145,6 +145,7 @@ mod tests {
             "get_usage",
             "get_image",
             "update_image",
+            "embed_image",
         ] {
             assert!(binaries.contains(&b), "{b} has no route");
         }

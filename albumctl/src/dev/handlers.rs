@@ -43,6 +43,7 @@ pub(super) fn http_handler(binary: &str) -> Option<HttpHandler> {
         "get_usage" => h!(get_usage),
         "get_image" => h!(get_image),
         "update_image" => h!(update_image),
+        "embed_image" => h!(embed_image),
         _ => None,
     }
 }
