@@ -87,7 +87,8 @@ fn route_budget(app: &App, e: Endpoint) -> Duration {
         | Endpoint::ListTags
         | Endpoint::ListTagImages
         | Endpoint::GetUsage
-        | Endpoint::GetImage => app.budgets().read,
+        | Endpoint::GetImage
+        | Endpoint::EmbedImage => app.budgets().read,
     }
 }
 
@@ -96,6 +97,7 @@ fn healthy_status(e: Endpoint) -> u16 {
     match e {
         Endpoint::Webhook => 201,
         Endpoint::DeleteImage | Endpoint::DeleteTagImage => 204,
+        Endpoint::EmbedImage => 302,
         _ => 200,
     }
 }
@@ -194,6 +196,12 @@ async fn fixture(tag: &str) -> Fixture {
                 ),
                 Endpoint::GetUsage => e.event(Some(&token), None),
                 Endpoint::GetImage => e.event(Some(&token), Some(&scratch[1].id)),
+                // The token in the query string, as an embeddable URL has it.
+                Endpoint::EmbedImage => crate::support::security::embed_event(
+                    Some(&raw_token),
+                    &scratch[1].id,
+                    &[("width", "200"), ("crop", "fit")],
+                ),
                 Endpoint::UpdateImage => calls::api_event(
                     e,
                     Some(&token),

@@ -104,9 +104,10 @@ impl World {
     /// A request to `ep` naming the seed organization's resources.
     fn event(&self, ep: Endpoint, authorization: Option<&str>, rest: bool) -> Value {
         let id = match ep {
-            Endpoint::DeleteImage | Endpoint::GetImage | Endpoint::UpdateImage => {
-                Some(self.image.as_str())
-            }
+            Endpoint::DeleteImage
+            | Endpoint::GetImage
+            | Endpoint::UpdateImage
+            | Endpoint::EmbedImage => Some(self.image.as_str()),
             Endpoint::GetDuplication => Some(JOB),
             Endpoint::TagImages | Endpoint::ListTagImages => Some(self.tag_id.as_str()),
             Endpoint::DeleteTagImage => Some(self.tag_image.as_str()),
@@ -413,6 +414,23 @@ fn malformed_headers(valid: &str) -> Vec<(&'static str, String)> {
     ]
 }
 
+/// `token` in the embeddable URL's `?token=`, in both formats: 401, the
+/// contract's error with `Access-Control-Allow-Origin`.
+async fn assert_refused_in_the_query(world: &World, name: &str, token: &str) {
+    for rest in [false, true] {
+        let e = embed_event(Some(token), &world.image, &[]);
+        let e = if rest { to_rest(&e) } else { e };
+        let (status, headers, text) = world.send(Endpoint::EmbedImage, &e).await;
+        assert_eq!(
+            status, 401,
+            "{name}: ?token= (rest={rest}) answered {status}: {text}"
+        );
+        check_error_response(status, &headers, &text)
+            .unwrap_or_else(|e| panic!("{name}: ?token= (rest={rest}): {e}"));
+        assert_eq!(headers["access-control-allow-origin"], "*", "{name}");
+    }
+}
+
 async fn assert_refused_everywhere(world: &World, name: &str, authorization: Option<&str>) {
     for ep in Endpoint::API {
         for rest in [false, true] {
@@ -439,6 +457,7 @@ async fn forged_and_malformed_tokens_are_401_everywhere_and_write_nothing() {
         // As the seed sends it, and as a bearer token.
         assert_refused_everywhere(&world, name, Some(&bearer(token))).await;
         assert_refused_everywhere(&world, name, Some(&format!("Bearer {token}"))).await;
+        assert_refused_in_the_query(&world, name, token).await;
         let after = world.snapshot().await;
         assert_eq!(before, after, "{name}: {}", snapshot_diff(&before, &after));
     }
@@ -471,6 +490,7 @@ async fn forged_integrator_tokens_are_401_everywhere_and_write_nothing() {
     for (name, token) in &tokens {
         assert_refused_everywhere(&world, name, Some(&bearer(token))).await;
         assert_refused_everywhere(&world, name, Some(&format!("Bearer {token}"))).await;
+        assert_refused_in_the_query(&world, name, token).await;
     }
     let after = world.snapshot().await;
     assert_eq!(before, after, "{}", snapshot_diff(&before, &after));
@@ -485,6 +505,9 @@ async fn forged_integrator_tokens_are_401_everywhere_and_write_nothing() {
     let e = world.event(Endpoint::GetAlbum, Some(&bearer(&good)), false);
     let (status, _, text) = world.send(Endpoint::GetAlbum, &e).await;
     assert_eq!(status, 200, "{text}");
+    let e = embed_event(Some(&good), &world.image, &[]);
+    let (status, _, text) = world.send(Endpoint::EmbedImage, &e).await;
+    assert_eq!(status, 302, "{text}");
 }
 
 #[tokio::test]
@@ -512,6 +535,7 @@ async fn another_organizations_user_cannot_reach_our_album() {
                 Endpoint::DeleteImage,
                 Endpoint::GetImage,
                 Endpoint::UpdateImage,
+                Endpoint::EmbedImage,
                 Endpoint::GetDuplication,
                 Endpoint::TagImages,
                 Endpoint::ListTagImages,
@@ -577,6 +601,7 @@ async fn a_token_restricted_to_other_albums_is_401_and_writes_nothing() {
             Endpoint::DeleteImage,
             Endpoint::GetImage,
             Endpoint::UpdateImage,
+            Endpoint::EmbedImage,
             Endpoint::GetDuplication,
             Endpoint::TagImages,
             Endpoint::DeleteTagImage,

@@ -59,11 +59,14 @@ pub enum Endpoint {
     GetImage,
     /// `PUT /api/v1/images/{id}`
     UpdateImage,
+    /// `GET /images/{image_id}` (the embeddable URL; the token in
+    /// `?token=` or `Authorization`)
+    EmbedImage,
 }
 
 impl Endpoint {
     /// Every HTTP endpoint.
-    pub const ALL: [Endpoint; 17] = [
+    pub const ALL: [Endpoint; 18] = [
         Endpoint::Duplicate,
         Endpoint::CreateAlbum,
         Endpoint::GetAlbum,
@@ -81,9 +84,10 @@ impl Endpoint {
         Endpoint::GetUsage,
         Endpoint::GetImage,
         Endpoint::UpdateImage,
+        Endpoint::EmbedImage,
     ];
     /// The endpoints authenticated by an `Authorization` header (all but the webhook).
-    pub const API: [Endpoint; 16] = [
+    pub const API: [Endpoint; 17] = [
         Endpoint::Duplicate,
         Endpoint::CreateAlbum,
         Endpoint::GetAlbum,
@@ -100,6 +104,7 @@ impl Endpoint {
         Endpoint::GetUsage,
         Endpoint::GetImage,
         Endpoint::UpdateImage,
+        Endpoint::EmbedImage,
     ];
 
     /// The sample event of the endpoint in `events/` (HTTP API 2.0).
@@ -122,6 +127,7 @@ impl Endpoint {
             Endpoint::GetUsage => "get-usage.json",
             Endpoint::GetImage => "get-image.json",
             Endpoint::UpdateImage => "update-image.json",
+            Endpoint::EmbedImage => "embed-image.json",
         }
     }
 
@@ -145,6 +151,7 @@ impl Endpoint {
             Endpoint::DeleteTagImage => ("/api/v1/tag_images/{id}", Some("id")),
             Endpoint::UpdateAlbum => ("/api/v1/albums/{id}", Some("id")),
             Endpoint::GetUsage => ("/api/v1/usage", None),
+            Endpoint::EmbedImage => ("/images/{image_id}", Some("image_id")),
         }
     }
 
@@ -186,6 +193,7 @@ impl Endpoint {
             Endpoint::GetUsage => handlers::get_usage::handle(app, req).await,
             Endpoint::GetImage => handlers::get_image::handle(app, req).await,
             Endpoint::UpdateImage => handlers::update_image::handle(app, req).await,
+            Endpoint::EmbedImage => handlers::embed_image::handle(app, req).await,
         }
     }
 
@@ -205,6 +213,16 @@ impl Endpoint {
         set_query(&mut e, &[]);
         e
     }
+}
+
+/// An embeddable URL's request for image `id`: `token` in the query string
+/// (none when `None`), then `query`; no `Authorization` header.
+pub fn embed_event(token: Option<&str>, id: &str, query: &[(&str, &str)]) -> Value {
+    let mut e = Endpoint::EmbedImage.event(None, Some(id));
+    let mut pairs: Vec<(&str, &str)> = token.map(|t| ("token", t)).into_iter().collect();
+    pairs.extend_from_slice(query);
+    set_query(&mut e, &pairs);
+    e
 }
 
 /// Sets (or removes, with `None`) a header of an HTTP API 2.0 event.
