@@ -9,7 +9,8 @@
 # the invocation read an album, job_id where it ran a job), LOG_LEVEL
 # drops what it must and LOG_SAMPLE_RATE=1 logs DEBUG anyway, and no
 # secret or token ever appears (the JWT secret, the Cloudinary secret, the
-# caller's token, the notification token, the webhook signature); then
+# caller's token, in its header or in the embeddable URL's query string,
+# the notification token, the webhook signature); then
 # validates the metric lines they wrote against the EMF specification and
 # the ColdStart counts (scripts/check-emf.py), and the X-Ray subsegments
 # and annotations of a traced duplicate and scheduled run
@@ -38,6 +39,7 @@ for level in INFO DEBUG; do
     run GetAlbumFunction events/get-album.json "$level"
     run CloudinaryNotificationFunction events/cloudinary-notification.json "$level"
     run ListImagesFunction events/list-images.json "$level"
+    run EmbedImageFunction events/embed-image.json "$level"
     run ScheduledDuplicateFunction events/scheduled-duplicate.json "$level"
   ) &
   pids+=($!)

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The demo: seeds the contract's album (5 images) in the local DynamoDB and
 # duplicates it through the real Lambda runtime emulator with
-# events/duplicate-album.json, printing the function's answer.
+# events/duplicate-album.json, printing the function's answer; then asks
+# for the embeddable URL of one of its images (events/embed-image.json, the
+# token in ?token=) and prints where it redirects.
 # Run through scripts/with-dynalite.sh (make demo does).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,4 +23,14 @@ try:
 except ValueError:
     print(body)
 sys.exit(0 if a.get("statusCode") == 200 else 1)
+PY
+echo "== GET /images/858f43ca-265e-5aed-8541-ff97ca3ddc40?token=…&width=201&height=202&crop=fit (the embeddable URL) through the Lambda Runtime Interface Emulator" >&2
+answer=$(scripts/invoke.sh EmbedImageFunction events/embed-image.json)
+python3 - "$answer" <<'PY'
+import json, sys
+a = json.loads(sys.argv[1])
+location = (a.get("headers") or {}).get("location")
+print(f"HTTP {a.get('statusCode')}")
+print(f"embeddable URL of image 858f43ca-265e-5aed-8541-ff97ca3ddc40: {location}")
+sys.exit(0 if a.get("statusCode") == 302 and location else 1)
 PY

@@ -2,10 +2,12 @@
 """Re-signs what goes stale in a sample event of events/, as a client or
 Cloudinary would at the moment of the call:
 
-- its API token (the `authorization` header): the API refuses a token whose
-  `exp` lies more than TOKEN_MAX_LIFETIME_SECONDS (24 h) ahead, and the
-  samples' tokens, valid until 2100, are exactly that. The same claims are
-  signed again with JWT_SECRET, `iat` now and `exp` an hour ahead;
+- its API token (the `authorization` header, or the `token` query
+  parameter of an embeddable URL): the API refuses a token whose `exp` lies
+  more than TOKEN_MAX_LIFETIME_SECONDS (24 h) ahead, and the samples'
+  tokens, valid until 2100, are exactly that. The same claims are signed
+  again with JWT_SECRET, `iat` now and `exp` an hour ahead (a query token
+  with an audience, the webhook's notification token, is left alone);
 - a Cloudinary webhook's `x-cld-timestamp` and `x-cld-signature` (refused
   after 2 h), with the API secret of CLOUDINARY_URL; the body is kept.
 
@@ -26,10 +28,15 @@ def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
+def claims_of(token: str) -> dict:
+    """The claims of `token`, unverified."""
+    payload = token.split(".")[1]
+    return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+
+
 def fresh_token(token: str, jwt_secret: str, now: int) -> str:
     """`token`'s claims, HS256-signed with `jwt_secret`, issued now for an hour."""
-    payload = token.split(".")[1]
-    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    claims = claims_of(token)
     claims.pop("auth_time", None)
     claims.update(iat=now, exp=now + 3600)
     signing_input = f"{_b64(json.dumps({'typ': 'JWT', 'alg': 'HS256'}).encode())}.{_b64(json.dumps(claims).encode())}"
@@ -54,6 +61,16 @@ def fresh_event(event: dict, jwt_secret: str, cloudinary_url: str, now: int | No
     multi = event.get("multiValueHeaders") or {}
     if multi.get("authorization"):
         multi["authorization"] = [renewed(a) for a in multi["authorization"]]
+    query = event.get("queryStringParameters") or {}
+    token = query.get("token")
+    if token and "aud" not in claims_of(token):
+        fresh = fresh_token(token, jwt_secret, now)
+        query["token"] = fresh
+        multi_query = event.get("multiValueQueryStringParameters") or {}
+        if multi_query.get("token"):
+            multi_query["token"] = [fresh if v == token else v for v in multi_query["token"]]
+        if event.get("rawQueryString"):
+            event["rawQueryString"] = event["rawQueryString"].replace(token, fresh)
     if "x-cld-signature" in headers:
         secret = cloudinary_url.split("://", 1)[1].rsplit("@", 1)[0].split(":", 1)[1]
         body = (event.get("body") or "").encode()

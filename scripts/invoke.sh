@@ -65,10 +65,11 @@ PY
 export AWS_LAMBDA_FUNCTION_NAME="$fn"
 
 # A sample event's API token (valid until 2100: the API refuses tokens
-# valid for more than TOKEN_MAX_LIFETIME_SECONDS) and a Cloudinary webhook's
-# signed timestamp (stale after two hours): re-signed with the local
-# secrets, as a client or Cloudinary would at the moment of the call.
-if grep -qiE '"(authorization|x-cld-signature)"' "$event"; then
+# valid for more than TOKEN_MAX_LIFETIME_SECONDS), in its Authorization
+# header or its `token` query parameter, and a Cloudinary webhook's signed
+# timestamp (stale after two hours): re-signed with the local secrets, as
+# a client or Cloudinary would at the moment of the call.
+if grep -qiE '"(authorization|x-cld-signature|token)"' "$event"; then
   fresh=.local/$(basename "$event" .json).$$.signed.json
   python3 scripts/fresh_event.py "$event" "$fresh"
   event=$fresh

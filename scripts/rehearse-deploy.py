@@ -152,6 +152,7 @@ HTTP_FUNCTIONS = [
     "QueryTagImagesFunction",
     "DuplicateImageFunction",
     "MoveImagesFunction",
+    "EmbedImageFunction",
 ]
 FUNCTIONS = HTTP_FUNCTIONS + ["ScheduledDuplicateFunction", "DuplicationWorkerFunction"]
 # Present only when the stack creates the JWT secret and rotates it

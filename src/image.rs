@@ -383,10 +383,13 @@ impl ImageRecord {
 
     /// The chain of the image as an embeddable URL shows it (SharinPix's
     /// `/images/{id}`: the full-size fit with the image's crop and
-    /// rotation), followed by `extra` steps when not empty.
-    pub fn embed_transformation(&self, extra: &str) -> String {
+    /// rotation), followed by `extra` steps when not empty. Without
+    /// `download` (a token's `sharinpix: {"download": false}`), no
+    /// `fl_attachment`: a browser then shows the image instead of saving it.
+    pub fn embed_transformation(&self, extra: &str, download: bool) -> String {
         let Edits { crop, rotation } = self.edits();
-        let mut t = format!("{crop}{FIT_1920}/{rotation}fl_attachment/{AUTO}");
+        let attachment = if download { "fl_attachment/" } else { "" };
+        let mut t = format!("{crop}{FIT_1920}/{rotation}{attachment}{AUTO}");
         if !extra.is_empty() {
             t.push('/');
             t.push_str(extra);
@@ -669,6 +672,24 @@ mod tests {
         assert_eq!(r.created_at, "2024-05-06T07:08:09Z", "receipt time");
         m["created_at"] = Value::from("yesterday");
         assert!(from_upload("alb", &m, "x").is_err());
+    }
+
+    #[test]
+    fn the_embed_chain_crops_fits_rotates_then_adds_the_steps() {
+        let mut r = seed_like();
+        assert_eq!(
+            r.embed_transformation("", true),
+            "c_fit,h_1920,w_1920/fl_attachment/dpr_auto,q_auto,f_auto"
+        );
+        assert_eq!(
+            r.embed_transformation("a_90", false),
+            "c_fit,h_1920,w_1920/dpr_auto,q_auto,f_auto/a_90"
+        );
+        (r.crop_x, r.crop_y, r.crop_w, r.crop_h, r.rotation) = (3.0, 2.0, 10.0, 11.0, 90);
+        assert_eq!(
+            r.embed_transformation("c_fit,h_202,w_201", true),
+            "c_crop,h_11,w_10,x_3,y_2/c_fit,h_1920,w_1920/a_90/fl_attachment/dpr_auto,q_auto,f_auto/c_fit,h_202,w_201"
+        );
     }
 
     #[test]

@@ -7,9 +7,9 @@
 //!
 //! Layout (hexagonal): domain types ([`album`], [`image`]), rules ([`auth`],
 //! [`cloudinary`], [`cursor`], [`tags`]), the use-cases ([`duplicate`],
-//! [`album_move`], [`album_list`], [`tagging`], [`jobs`], [`schedule`])
-//! and the DynamoDB adapter ([`store`], the only module that speaks
-//! DynamoDB); [`handlers`] adapt Lambda events (adding one:
+//! [`album_move`], [`album_list`], [`tagging`], [`jobs`], [`schedule`],
+//! [`embed`]) and the DynamoDB adapter ([`store`], the only module that
+//! speaks DynamoDB); [`handlers`] adapt Lambda events (adding one:
 //! `docs/adding-a-route.md`), [`http`] and [`entry`] hold the HTTP glue,
 //! [`deadline`] the time budget of an invocation, [`metrics`] what the
 //! functions count, [`telemetry`] what they log and trace per invocation,
@@ -35,6 +35,7 @@ pub mod cursor;
 pub mod deadline;
 pub mod deletion;
 pub mod duplicate;
+pub mod embed;
 pub mod entry;
 pub mod error;
 pub mod handlers;

@@ -151,6 +151,7 @@ mod tests {
             "query_tag_images",
             "duplicate_image",
             "move_images",
+            "embed_image",
         ] {
             assert!(binaries.contains(&b), "{b} has no route");
         }

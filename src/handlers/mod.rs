@@ -11,6 +11,7 @@ mod deleting;
 pub mod duplicate_album;
 pub mod duplicate_image;
 pub mod duplication_worker;
+pub mod embed_image;
 pub mod get_album;
 pub mod get_duplication;
 pub mod get_image;

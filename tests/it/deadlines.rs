@@ -99,7 +99,8 @@ fn route_budget(app: &App, e: Endpoint) -> Duration {
         | Endpoint::GetUsage
         | Endpoint::GetImage
         | Endpoint::ListTrashedImages
-        | Endpoint::QueryTagImages => app.budgets().read,
+        | Endpoint::QueryTagImages
+        | Endpoint::EmbedImage => app.budgets().read,
     }
 }
 
@@ -108,6 +109,7 @@ fn healthy_status(e: Endpoint) -> u16 {
     match e {
         Endpoint::Webhook => 201,
         Endpoint::DeleteImage | Endpoint::DeleteTagImage => 204,
+        Endpoint::EmbedImage => 302,
         _ => 200,
     }
 }
@@ -242,6 +244,12 @@ async fn fixture(tag: &str) -> Fixture {
                     &[],
                     Some(&calls::Payload::form(&[("image_ids[]", &trashed[1].id)])),
                     calls::Format::Http,
+                ),
+                // The token in the query string, as an embeddable URL has it.
+                Endpoint::EmbedImage => crate::support::security::embed_event(
+                    Some(&raw_token),
+                    &scratch[1].id,
+                    &[("width", "200"), ("crop", "fit")],
                 ),
                 Endpoint::UpdateImage => calls::api_event(
                     e,

@@ -286,6 +286,9 @@ const QUERY_KEYS: &[&str] = &[
     "id",
     "tags",
     "merge",
+    "width",
+    "height",
+    "crop",
 ];
 
 const JSON_KEYS: &[&str] = &[
@@ -832,7 +835,8 @@ impl Fixture {
                         | Endpoint::GetImage
                         | Endpoint::UpdateImage
                         | Endpoint::RestoreTrashedImage
-                        | Endpoint::DuplicateImage,
+                        | Endpoint::DuplicateImage
+                        | Endpoint::EmbedImage,
                     ) => self.our_image.clone(),
                     (_, Endpoint::TagImages | Endpoint::ListTagImages) => self.our_tag.clone(),
                     (_, Endpoint::DeleteTagImage) => self.our_tag_image.clone(),
@@ -903,6 +907,12 @@ impl Fixture {
                 webhook_token = pairs
                     .iter()
                     .any(|(k, v)| k == "token" && matches!(v, Text::Tok(t) if t.is_notification()));
+                // The embeddable URL takes an API token in `?token=` too.
+                if ep == Endpoint::EmbedImage {
+                    api_auth |= pairs
+                        .iter()
+                        .any(|(k, v)| k == "token" && matches!(v, Text::Tok(t) if t.is_api()));
+                }
             }
             QueryCase::Raw(q) => {
                 set_query(&mut e, &[]);
@@ -1048,6 +1058,39 @@ impl Fixture {
                 ep,
                 status,
                 snapshot_diff(&before, &after)
+            );
+        } else if ep == Endpoint::EmbedImage {
+            // A redirect to the signed URL, the input's steps inside it
+            // only as the allow-list's parameters: no other separator,
+            // nothing but their characters.
+            prop_assert_eq!(status, 302, "{}", shown);
+            prop_assert!(!headers.contains_key("x-token"), "a 302 with X-token");
+            prop_assert!(text.is_empty(), "a 302 with a body: {}", shown);
+            let location = headers
+                .get("location")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default();
+            let signed = location
+                .strip_prefix("https://res.cloudinary.com/sadaasdasd/image/authenticated/s--")
+                .and_then(|l| l.split_once("--/"))
+                .map(|(_, rest)| rest);
+            prop_assert!(signed.is_some(), "Location {}", location);
+            let steps = signed.unwrap_or_default().rsplit_once("/v").map(|(s, _)| s);
+            let allowed = |p: &str| {
+                p.split_once('_').is_some_and(|(k, v)| {
+                    [
+                        "a", "c", "dpr", "f", "fl", "g", "h", "l", "q", "w", "x", "y",
+                    ]
+                    .contains(&k)
+                        && !v.is_empty()
+                        && v.bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b"_.:%-".contains(&b))
+                })
+            };
+            prop_assert!(
+                steps.is_some_and(|s| s.split('/').all(|step| step.split(',').all(allowed))),
+                "Location {}",
+                location
             );
         } else {
             prop_assert!((200..300).contains(&status), "{:?}: {}", ep, status);
@@ -1256,6 +1299,11 @@ fn move_images_survives_hostile_input() {
 }
 
 #[test]
+fn embed_image_survives_hostile_input() {
+    run_endpoint(Endpoint::EmbedImage);
+}
+
+#[test]
 fn ten_megabyte_bodies_are_refused_or_ignored_in_both_formats() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
@@ -1278,7 +1326,8 @@ fn ten_megabyte_bodies_are_refused_or_ignored_in_both_formats() {
                     | Endpoint::GetImage
                     | Endpoint::UpdateImage
                     | Endpoint::RestoreTrashedImage
-                    | Endpoint::DuplicateImage => "no_such_image",
+                    | Endpoint::DuplicateImage
+                    | Endpoint::EmbedImage => "no_such_image",
                     Endpoint::GetDuplication => "job-ours",
                     Endpoint::TagImages | Endpoint::ListTagImages => fx.our_tag.as_str(),
                     Endpoint::DeleteTagImage => "no_such_tag_image",

@@ -15,6 +15,7 @@ mod deadlines;
 mod dev_server;
 mod dlq;
 mod duplicate_album;
+mod embed_urls;
 mod fault_kinds;
 mod fault_proxy_selftest;
 mod fresh_destination_count;

@@ -3,7 +3,8 @@
 //! `api/<resource>/<name>.json`) seeds what its example needs, sends the
 //! example's request (its token's claims, path, query and body) through
 //! our handler as an API Gateway event, and checks the documented status,
-//! `X-message` and the documented body's keys and JSON types.
+//! `X-message` and the documented body's keys and JSON types; for the
+//! embeddable URLs (`image/*`), the documented `Location` step for step.
 //!
 //! Left out: `image_api/image_delete_ability_*` and
 //! `image_api/image_delete_is_true_for_another_album`, whose search tokens
@@ -11,11 +12,15 @@
 //! an integrator token with `abilities: {}`, which grants every album here
 //! (README, Differences from SharinPix).
 
+use album_api::store::StoredImage;
 use album_api::store::tags::TagFlags;
 use serde_json::Value;
 
 use crate::support::calls::{Resp, call};
-use crate::support::security::{Endpoint, signed_webhook_event};
+use crate::support::integrator;
+use crate::support::security::{
+    CLD_SECRET, Endpoint, check_error_response, embed_event, signed_webhook_event,
+};
 use crate::support::sharinpix::Example;
 use crate::support::tagging::tag_images;
 use crate::support::{ORG, TestEnv, seed_album};
@@ -793,4 +798,382 @@ async fn tag_image_delete_a_tag_image() {
     let id = tagged[0]["id"].as_str().unwrap();
     let e = ex.event(Endpoint::DeleteTagImage, Some(id), &[]);
     ex.replay(&env, Endpoint::DeleteTagImage, &e).await;
+}
+
+// ------------------------------------------- image (embeddable URLs)
+
+/// The album the embeddable URLs' images are seeded in.
+const EMBED_ALBUM: &str = "embed_album";
+
+/// An image of an embeddable URL's example: its id, its asset's public id,
+/// version and delivery type, as the example's request and `Location` name
+/// them.
+type Asset<'a> = (&'a str, &'a str, u64, &'a str);
+
+/// Seeds `assets` into album `album` of the seed organization (created
+/// when absent), each a sample image with SharinPix's id and asset.
+async fn seed_assets(env: &TestEnv, album: &str, assets: &[Asset<'_>]) {
+    let store = env.direct_store().await;
+    seed_album(&store, album, ORG, 0).await;
+    let images: Vec<StoredImage> = assets
+        .iter()
+        .enumerate()
+        .map(|(n, (id, public_id, version, kind))| {
+            let mut image = albumctl::seed::sample_image(album, n as u64);
+            image.id = id.to_string();
+            image.record.asset_public_id = public_id.to_string();
+            image.record.asset_version = *version;
+            image.record.infos["type"] = Value::from(*kind);
+            image
+        })
+        .collect();
+    let count = store
+        .put_images(&crate::support::key(album), &images)
+        .await
+        .unwrap();
+    assert_eq!(count, assets.len() as u64);
+}
+
+/// The signature component of a signed delivery URL, and what follows it.
+fn signed_part(url: &str) -> (&str, &str) {
+    let at = url.find("/s--").expect("a signed URL") + 1;
+    url[at..]
+        .split_once('/')
+        .expect("a path after the signature")
+}
+
+/// Replays the embeddable URL's example `image/<name>`: `assets` seeded
+/// with SharinPix's ids, the example's token claims signed with an API
+/// secret of the seed organization (in `?token=`, as recorded). The
+/// documented 302 and `Access-Control-Allow-Origin`, an empty body, and
+/// the documented `Location` (without SharinPix's test prefix) step for
+/// step, asset for asset: only the signature differs, and it is
+/// Cloudinary's for our secret.
+async fn embed(name: &str, tag: &str, assets: &[Asset<'_>]) -> (Example, TestEnv, Resp) {
+    let ex = Example::load(&format!("image/{name}"));
+    let env = TestEnv::new(tag).await;
+    seed_assets(&env, EMBED_ALBUM, assets).await;
+    let secret = integrator::stored_secret(&env.direct_store().await, ORG, false).await;
+    let e = ex.integrator_event(Endpoint::EmbedImage, &secret);
+    let r = ex.replay(&env, Endpoint::EmbedImage, &e).await;
+    let ours = r.header("location").expect("a Location").to_string();
+    let documented = ex.headers["Location"]
+        .as_str()
+        .expect("a documented Location");
+    let documented = documented
+        .split_once('#')
+        .map_or(documented, |(_, url)| url);
+    assert_eq!(
+        steps(&Value::from(ours.as_str())),
+        steps(&Value::from(documented)),
+        "{name}: the transformation steps"
+    );
+    let (sig, signed) = signed_part(&ours);
+    let (_, documented_signed) = signed_part(documented);
+    assert_eq!(
+        signed, documented_signed,
+        "{name}: steps, version and asset"
+    );
+    assert_eq!(
+        ours.split("/s--").next(),
+        documented.split("/s--").next(),
+        "{name}: the cloud and delivery type"
+    );
+    // Cloudinary signs the steps and the asset, not the version.
+    let (chain, file) = signed.rsplit_once('/').unwrap();
+    let (chain, _version) = chain.rsplit_once('/').unwrap();
+    let expected = album_api::cloudinary::url_signature(
+        &format!("{chain}/{file}"),
+        &album_api::secret::Secret::new(CLD_SECRET),
+    );
+    assert_eq!(sig, expected, "{name}: signed with our Cloudinary secret");
+    assert!(r.header("x-token").is_none(), "{name}: no X-token");
+    (ex, env, r)
+}
+
+#[tokio::test]
+async fn image_pass_image_url() {
+    // The path names `image.jpg`; the token's image_id the image.
+    embed(
+        "pass_image_url",
+        "sp-embed-url",
+        &[(
+            "98b8feb9-be80-4bae-aaa8-9c2515ae35a1",
+            "107e2d08fd11",
+            123123,
+            "authenticated",
+        )],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn image_take_image_id_in_token() {
+    // The path names another image of the album: the token's wins.
+    embed(
+        "take_image_id_in_token",
+        "sp-embed-token-id",
+        &[
+            (
+                "6af98af2-3077-4f5c-9f80-12d7cb29bfc6",
+                "azhar",
+                44444,
+                "authenticated",
+            ),
+            (
+                "22d62e99-aff9-4c20-90c7-bcfd737a0081",
+                "0a0a0a0a0a0a",
+                123123,
+                "authenticated",
+            ),
+        ],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn image_response_has_header_access_control_allow_origin() {
+    // Unknown keys (`miaim`, `super_plop`) are ignored; `tiled` stays with
+    // the overlay only.
+    embed(
+        "response_has_header_access-control-allow-origin",
+        "sp-embed-acao",
+        &[
+            (
+                "58c524f2-5b14-4ae3-ab4f-a5e1b05f90eb",
+                "dffc0901833e",
+                123123,
+                "authenticated",
+            ),
+            (
+                "81499d23-c765-414e-8ac1-59f99654cbd5",
+                "085494a9a403",
+                123123,
+                "authenticated",
+            ),
+        ],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn image_retrieve_3_images_tiled() {
+    embed(
+        "retrieve_3_images_tiled",
+        "sp-embed-tiled",
+        &[
+            (
+                "133398b5-c4e1-4488-bbe1-81afd70546ae",
+                "f7332109c6c5",
+                123123,
+                "authenticated",
+            ),
+            (
+                "b48fff71-a649-41dc-8f35-67229b3fd584",
+                "3bc669b21d8e",
+                123123,
+                "authenticated",
+            ),
+            (
+                "372083d9-8179-4161-af8c-6cbfecd9219a",
+                "e199b75435bf",
+                123123,
+                "authenticated",
+            ),
+        ],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn image_retrieve_image_secured() {
+    embed(
+        "retrieve_image_secured",
+        "sp-embed-secured",
+        &[
+            (
+                "b3d4dc82-0ec9-486e-b7fd-db4a88106bf9",
+                "2ced53451a65",
+                123123,
+                "authenticated",
+            ),
+            (
+                "260a2c27-69eb-475b-a1a6-fffe342fa45a",
+                "6e38507e19c5",
+                123123,
+                "authenticated",
+            ),
+        ],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn image_retrieve_image_secured_with_private_overlay() {
+    // The overlay's asset is private: l_private:<public id>.
+    embed(
+        "retrieve_image_secured_with_private_overlay",
+        "sp-embed-private",
+        &[
+            (
+                "161400d0-c894-42fd-8100-262361ea91ff",
+                "ba5a440dbe3d",
+                123123,
+                "authenticated",
+            ),
+            (
+                "3d616b4e-a597-4b23-aa3d-d7de678f0ba6",
+                "d47e609177b4",
+                123123,
+                "private",
+            ),
+        ],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn image_retrieve_image_secured_without_fl_attachment() {
+    // sharinpix: {"download": false} drops fl_attachment.
+    embed(
+        "retrieve_image_secured_without_fl_attachment",
+        "sp-embed-no-download",
+        &[
+            (
+                "c26d70c2-370e-41dc-8352-606e3d3dd8b6",
+                "12116b7f533f",
+                123123,
+                "authenticated",
+            ),
+            (
+                "4b5f3fa2-a555-4d7d-b162-ef9231285361",
+                "172982d0c04e",
+                123123,
+                "authenticated",
+            ),
+        ],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn image_retrieve_image_with_angle_parameter() {
+    // A text overlay, its escaped text as sent.
+    embed(
+        "retrieve_image_with_angle_parameter",
+        "sp-embed-text",
+        &[(
+            "da1f44e3-d5ac-4ef5-b072-a92a678af67d",
+            "df64184709b9",
+            123123,
+            "authenticated",
+        )],
+    )
+    .await;
+}
+
+/// SharinPix records this 302 without a token; ours needs one, so the
+/// replay sends a token of ours with no claim of its own (README,
+/// Differences from SharinPix), and the same request without it is 401.
+#[tokio::test]
+async fn image_return_the_image_transformed() {
+    let (ex, env, _) = embed(
+        "return_the_image_transformed",
+        "sp-embed-query",
+        &[(
+            "64171752-36dd-42aa-b3d3-d769a410b6bb",
+            "deeb63e7d71e",
+            123123,
+            "authenticated",
+        )],
+    )
+    .await;
+    let query: Vec<(&str, &str)> = ex
+        .query
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let e = embed_event(None, "64171752-36dd-42aa-b3d3-d769a410b6bb", &query);
+    let r = call(&env.app, Endpoint::EmbedImage, &e).await;
+    assert_eq!(r.status, 401, "{}", r.text);
+}
+
+/// SharinPix answers 401 with an empty `text/html` body; ours is the JSON
+/// error every route answers (README, Differences from SharinPix), with
+/// the documented status and `Access-Control-Allow-Origin`.
+#[tokio::test]
+async fn image_retrieve_an_image() {
+    let ex = Example::load("image/retrieve_an_image");
+    let env = TestEnv::new("sp-embed-401").await;
+    let id = ex.path.rsplit('/').next().unwrap();
+    seed_assets(
+        &env,
+        EMBED_ALBUM,
+        &[(id, "aaaaaaaaaaaa", 123123, "authenticated")],
+    )
+    .await;
+    let r = call(&env.app, Endpoint::EmbedImage, &embed_event(None, id, &[])).await;
+    assert_eq!(r.status, ex.status, "{}", r.text);
+    assert_eq!(
+        r.header("access-control-allow-origin"),
+        ex.headers["Access-Control-Allow-Origin"].as_str()
+    );
+    check_error_response(r.status, &r.headers, &r.text).unwrap();
+    assert_eq!(r.json["error"]["code"], "unauthorized");
+}
+
+/// SharinPix documents this case without recording a request: an image
+/// the token names that does not exist is our 404, with
+/// `Access-Control-Allow-Origin`, whether the path or the token names it.
+#[tokio::test]
+async fn image_image_id_not_found() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/it/fixtures/sharinpix/image/image_id_not_found.json"
+    );
+    let doc: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    assert_eq!(doc["route"], "/images/:image_id");
+    assert_eq!(doc["requests"], serde_json::json!([]));
+    let env = TestEnv::new("sp-embed-404").await;
+    seed_assets(
+        &env,
+        EMBED_ALBUM,
+        &[("present-image", "aaaaaaaaaaaa", 1, "authenticated")],
+    )
+    .await;
+    let secret = integrator::stored_secret(&env.direct_store().await, ORG, false).await;
+    let t = album_api::service::now();
+    let token = |claims: Value| {
+        crate::support::security::sign_jwt(
+            &serde_json::json!({"typ": "JWT", "alg": "HS256"}),
+            &claims,
+            secret.key.expose().as_bytes(),
+            jsonwebtoken::Algorithm::HS256,
+        )
+    };
+    let plain = token(serde_json::json!({"iss": secret.id, "exp": t + 600}));
+    let naming =
+        token(serde_json::json!({"iss": secret.id, "exp": t + 600, "image_id": "no-such-image"}));
+    for (token, path_id) in [
+        (&plain, "no-such-image"),
+        (&naming, "present-image"),
+        (&plain, "image.jpg"),
+    ] {
+        let r = call(
+            &env.app,
+            Endpoint::EmbedImage,
+            &embed_event(Some(token), path_id, &[]),
+        )
+        .await;
+        assert_eq!(r.status, 404, "{path_id}: {}", r.text);
+        assert_eq!(r.header("access-control-allow-origin"), Some("*"));
+        check_error_response(r.status, &r.headers, &r.text).unwrap();
+    }
+    let r = call(
+        &env.app,
+        Endpoint::EmbedImage,
+        &embed_event(Some(&plain), "present-image", &[]),
+    )
+    .await;
+    assert_eq!(r.status, 302, "the token was fine: {}", r.text);
 }

@@ -108,7 +108,8 @@ impl World {
             | Endpoint::GetImage
             | Endpoint::UpdateImage
             | Endpoint::RestoreTrashedImage
-            | Endpoint::DuplicateImage => Some(self.image.as_str()),
+            | Endpoint::DuplicateImage
+            | Endpoint::EmbedImage => Some(self.image.as_str()),
             Endpoint::DeleteImages
             | Endpoint::ListTrashedImages
             | Endpoint::QueryTagImages
@@ -435,6 +436,23 @@ fn malformed_headers(valid: &str) -> Vec<(&'static str, String)> {
     ]
 }
 
+/// `token` in the embeddable URL's `?token=`, in both formats: 401, the
+/// contract's error with `Access-Control-Allow-Origin`.
+async fn assert_refused_in_the_query(world: &World, name: &str, token: &str) {
+    for rest in [false, true] {
+        let e = embed_event(Some(token), &world.image, &[]);
+        let e = if rest { to_rest(&e) } else { e };
+        let (status, headers, text) = world.send(Endpoint::EmbedImage, &e).await;
+        assert_eq!(
+            status, 401,
+            "{name}: ?token= (rest={rest}) answered {status}: {text}"
+        );
+        check_error_response(status, &headers, &text)
+            .unwrap_or_else(|e| panic!("{name}: ?token= (rest={rest}): {e}"));
+        assert_eq!(headers["access-control-allow-origin"], "*", "{name}");
+    }
+}
+
 async fn assert_refused_everywhere(world: &World, name: &str, authorization: Option<&str>) {
     for ep in Endpoint::API {
         for rest in [false, true] {
@@ -461,6 +479,7 @@ async fn forged_and_malformed_tokens_are_401_everywhere_and_write_nothing() {
         // As the seed sends it, and as a bearer token.
         assert_refused_everywhere(&world, name, Some(&bearer(token))).await;
         assert_refused_everywhere(&world, name, Some(&format!("Bearer {token}"))).await;
+        assert_refused_in_the_query(&world, name, token).await;
         let after = world.snapshot().await;
         assert_eq!(before, after, "{name}: {}", snapshot_diff(&before, &after));
     }
@@ -493,6 +512,7 @@ async fn forged_integrator_tokens_are_401_everywhere_and_write_nothing() {
     for (name, token) in &tokens {
         assert_refused_everywhere(&world, name, Some(&bearer(token))).await;
         assert_refused_everywhere(&world, name, Some(&format!("Bearer {token}"))).await;
+        assert_refused_in_the_query(&world, name, token).await;
     }
     let after = world.snapshot().await;
     assert_eq!(before, after, "{}", snapshot_diff(&before, &after));
@@ -507,6 +527,9 @@ async fn forged_integrator_tokens_are_401_everywhere_and_write_nothing() {
     let e = world.event(Endpoint::GetAlbum, Some(&bearer(&good)), false);
     let (status, _, text) = world.send(Endpoint::GetAlbum, &e).await;
     assert_eq!(status, 200, "{text}");
+    let e = embed_event(Some(&good), &world.image, &[]);
+    let (status, _, text) = world.send(Endpoint::EmbedImage, &e).await;
+    assert_eq!(status, 302, "{text}");
 }
 
 #[tokio::test]
@@ -535,6 +558,7 @@ async fn another_organizations_user_cannot_reach_our_album() {
                 Endpoint::GetImage,
                 Endpoint::UpdateImage,
                 Endpoint::DuplicateImage,
+                Endpoint::EmbedImage,
                 Endpoint::GetDuplication,
                 Endpoint::TagImages,
                 Endpoint::ListTagImages,
@@ -626,6 +650,7 @@ async fn a_token_restricted_to_other_albums_is_401_and_writes_nothing() {
             Endpoint::RestoreTrashedImage,
             Endpoint::DuplicateImage,
             Endpoint::MoveImages,
+            Endpoint::EmbedImage,
             Endpoint::GetDuplication,
             Endpoint::TagImages,
             Endpoint::DeleteTagImage,

@@ -49,6 +49,7 @@ pub(super) fn http_handler(binary: &str) -> Option<HttpHandler> {
         "query_tag_images" => h!(query_tag_images),
         "duplicate_image" => h!(duplicate_image),
         "move_images" => h!(move_images),
+        "embed_image" => h!(embed_image),
         _ => None,
     }
 }

@@ -71,11 +71,14 @@ pub enum Endpoint {
     DuplicateImage,
     /// `POST /api/v1/images/move`
     MoveImages,
+    /// `GET /images/{image_id}` (the embeddable URL; the token in
+    /// `?token=` or `Authorization`)
+    EmbedImage,
 }
 
 impl Endpoint {
     /// Every HTTP endpoint.
-    pub const ALL: [Endpoint; 23] = [
+    pub const ALL: [Endpoint; 24] = [
         Endpoint::Duplicate,
         Endpoint::CreateAlbum,
         Endpoint::GetAlbum,
@@ -99,6 +102,7 @@ impl Endpoint {
         Endpoint::QueryTagImages,
         Endpoint::DuplicateImage,
         Endpoint::MoveImages,
+        Endpoint::EmbedImage,
     ];
     /// The endpoints authenticated by an `Authorization` header (all but the webhook).
     pub const API: [Endpoint; 22] = [
@@ -152,6 +156,7 @@ impl Endpoint {
             Endpoint::QueryTagImages => "query-tag-images.json",
             Endpoint::DuplicateImage => "duplicate-image.json",
             Endpoint::MoveImages => "move-images.json",
+            Endpoint::EmbedImage => "embed-image.json",
         }
     }
 
@@ -183,6 +188,7 @@ impl Endpoint {
             Endpoint::RestoreTrashedImage => {
                 ("/api/v1/trashed_images/{image_id}", Some("image_id"))
             }
+            Endpoint::EmbedImage => ("/images/{image_id}", Some("image_id")),
         }
     }
 
@@ -237,6 +243,7 @@ impl Endpoint {
             Endpoint::QueryTagImages => handlers::query_tag_images::handle(app, req).await,
             Endpoint::DuplicateImage => handlers::duplicate_image::handle(app, req).await,
             Endpoint::MoveImages => handlers::move_images::handle(app, req).await,
+            Endpoint::EmbedImage => handlers::embed_image::handle(app, req).await,
         }
     }
 
@@ -256,6 +263,16 @@ impl Endpoint {
         set_query(&mut e, &[]);
         e
     }
+}
+
+/// An embeddable URL's request for image `id`: `token` in the query string
+/// (none when `None`), then `query`; no `Authorization` header.
+pub fn embed_event(token: Option<&str>, id: &str, query: &[(&str, &str)]) -> Value {
+    let mut e = Endpoint::EmbedImage.event(None, Some(id));
+    let mut pairs: Vec<(&str, &str)> = token.map(|t| ("token", t)).into_iter().collect();
+    pairs.extend_from_slice(query);
+    set_query(&mut e, &pairs);
+    e
 }
 
 /// Sets (or removes, with `None`) a header of an HTTP API 2.0 event.

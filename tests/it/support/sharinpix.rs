@@ -5,14 +5,16 @@
 //! checking our answer against the documented status, headers and body
 //! keys and types.
 
+use album_api::api_secrets::ApiSecret;
 use album_api::auth;
 use album_api::secret::Secret;
 use album_api::service::now;
 use base64::Engine as _;
-use serde_json::Value;
+use jsonwebtoken::Algorithm;
+use serde_json::{Value, json};
 
 use super::calls::{Resp, call};
-use super::security::{Endpoint, set_body, set_header, set_query};
+use super::security::{Endpoint, set_body, set_header, set_query, sign_jwt};
 use super::{JWT_SECRET, ORG, TestEnv, bearer};
 
 /// One recorded example: its request and the documented answer.
@@ -20,13 +22,16 @@ use super::{JWT_SECRET, ORG, TestEnv, bearer};
 pub struct Example {
     /// The fixture's path under `fixtures/sharinpix/` (`album/create_an_album`).
     pub name: String,
+    /// `request_path` without its query string (`/images/image.jpg`).
+    pub path: String,
     /// `request_body` as recorded (a form or JSON text), if any.
     pub body: Option<String>,
     /// `request_content_type`, if any.
     pub content_type: Option<String>,
     /// `request_query_parameters`, as pairs.
     pub query: Vec<(String, String)>,
-    /// The claims of the request's token (`Authorization`), if any.
+    /// The claims of the request's token (`Authorization`, else the
+    /// `token` query parameter), if any.
     pub claims: Value,
     /// The documented status.
     pub status: u16,
@@ -47,10 +52,12 @@ impl Example {
         let doc: Value = serde_json::from_str(&text).expect("an example is JSON");
         let r = &doc["requests"][0];
         let auth = r["request_headers"]["Authorization"].as_str().unwrap_or("");
-        let claims = auth
+        let token = auth
             .split("token=")
             .nth(1)
             .map(|t| t.trim_matches('"'))
+            .or_else(|| r["request_query_parameters"]["token"].as_str());
+        let claims = token
             .and_then(|t| t.split('.').nth(1))
             .and_then(|p| {
                 base64::engine::general_purpose::URL_SAFE_NO_PAD
@@ -59,6 +66,8 @@ impl Example {
             })
             .and_then(|b| serde_json::from_slice(&b).ok())
             .unwrap_or(Value::Null);
+        let path = r["request_path"].as_str().unwrap_or_default();
+        let path = path.split_once('?').map_or(path, |(p, _)| p).to_string();
         let query = r["request_query_parameters"]
             .as_object()
             .map(|m| {
@@ -69,6 +78,7 @@ impl Example {
             .unwrap_or_default();
         Example {
             name: name.to_string(),
+            path,
             body: r["request_body"].as_str().map(str::to_string),
             content_type: r["request_content_type"].as_str().map(str::to_string),
             query,
@@ -131,6 +141,40 @@ impl Example {
         e
     }
 
+    /// The example's request to `ep` as an HTTP API event, its path's id
+    /// as path id and its token in the query string as SharinPix's
+    /// embeddable URLs take it: the example's claims (none when it sent no
+    /// token) with `iss` our API `secret`'s, signed with it, valid for an
+    /// hour; then the example's other query parameters. No
+    /// `Authorization` header.
+    pub fn integrator_event(&self, ep: Endpoint, secret: &ApiSecret) -> Value {
+        let t = now();
+        let mut claims = match &self.claims {
+            Value::Object(c) => c.clone(),
+            _ => serde_json::Map::new(),
+        };
+        claims.insert("iss".into(), Value::from(secret.id.as_str()));
+        claims.insert("exp".into(), Value::from(t + 3600));
+        claims.insert("iat".into(), Value::from(t));
+        let token = sign_jwt(
+            &json!({"typ": "JWT", "alg": "HS256"}),
+            &Value::Object(claims),
+            secret.key.expose().as_bytes(),
+            Algorithm::HS256,
+        );
+        let id = self.path.rsplit('/').next().filter(|s| !s.is_empty());
+        let mut e = ep.event(None, id);
+        let mut query: Vec<(&str, &str)> = vec![("token", token.as_str())];
+        query.extend(
+            self.query
+                .iter()
+                .filter(|(k, _)| k != "token")
+                .map(|(k, v)| (k.as_str(), v.as_str())),
+        );
+        set_query(&mut e, &query);
+        e
+    }
+
     /// Sends `event` to `ep` and checks the answer against the documented
     /// one ([`Example::assert_answer`]).
     pub async fn replay(&self, env: &TestEnv, ep: Endpoint, event: &Value) -> Resp {
@@ -139,14 +183,21 @@ impl Example {
         r
     }
 
-    /// The documented status; `X-message` when one is documented; an empty
-    /// body when the documented one is (our JSON error for an error);
-    /// else every documented key of the body, with its JSON type.
+    /// The documented status; `X-message` and `Access-Control-Allow-Origin`
+    /// when documented; an empty body when the documented one is empty or
+    /// not JSON (a redirect's HTML; our JSON error for an error); else every
+    /// documented key of the body, with its JSON type.
     pub fn assert_answer(&self, r: &Resp) {
         let name = &self.name;
         assert_eq!(r.status, self.status, "{name}: {}", r.text);
-        if let Some(m) = self.headers["X-message"].as_str() {
-            assert_eq!(r.header("x-message"), Some(m), "{name}: X-message");
+        for header in ["X-message", "Access-Control-Allow-Origin"] {
+            if let Some(m) = self.headers[header].as_str() {
+                assert_eq!(
+                    r.header(&header.to_ascii_lowercase()),
+                    Some(m),
+                    "{name}: {header}"
+                );
+            }
         }
         if self.json.is_null() && self.status >= 400 {
             // SharinPix's errors are empty; ours carry the JSON error body
