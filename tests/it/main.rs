@@ -22,6 +22,7 @@ mod fault_proxy_selftest;
 mod fresh_destination_count;
 mod hostile_input;
 mod idempotent_duplicates;
+mod image_faults;
 mod image_moves;
 mod imports;
 mod integrator_tokens;
