@@ -9,7 +9,7 @@ use crate::image::{ImageRecord, sort_millis};
 
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder as Query;
 
-use super::item::{Item, PageKey, get_s, s};
+use super::item::{Item, PageKey, get_s, n, s};
 use super::keys::*;
 use super::{Store, StoreError, batch, retry};
 
@@ -117,20 +117,63 @@ impl Store {
     }
 
     /// Records one image unless an image with its id is already in the
-    /// album; keeps `images_count` exact. Returns whether it was new. A
-    /// repeat (e.g. a re-delivered webhook) recounts, which also repairs a
-    /// count left short by a crash between the write and the increment.
+    /// album; keeps `images_count` exact. Returns whether it was new.
+    ///
+    /// The item is put marked [`UNCOUNTED`] and the mark is removed once
+    /// its ±1 is settled. A repeat (a re-delivered webhook, a retried
+    /// move) that finds the image unmarked answers at once: whoever put it
+    /// counted it. One that finds the mark (the first writer failed or
+    /// crashed between the put and the count, or is still between them)
+    /// recounts, which repairs a count left short, then removes it. Before
+    /// the mark every repeat recounted the whole album: under throttling,
+    /// when re-deliveries are many, those recounts took the partition's
+    /// reads and the rate collapsed (decision 0003, BENCHMARKS.md).
     pub async fn add_image(&self, album: &Album, image: &StoredImage) -> Result<bool, StoreError> {
-        let item = self.image_item(album, &image.id, &image.record)?;
+        let mut item = self.image_item(album, &image.id, &image.record)?;
+        item.insert(UNCOUNTED.into(), n(1));
         let key = album.key();
         let epoch = self.bump_seq_to_add(&key).await?;
-        if self.put_if_absent(&item).await? {
+        let added = self.put_if_absent(&item).await?;
+        if added {
             self.settle_count(&key, 1, epoch).await?;
-            Ok(true)
-        } else {
+        } else if self.is_uncounted(&item).await? {
             self.recount_images(&key).await?;
-            Ok(false)
+        } else {
+            return Ok(false);
         }
+        self.mark_counted(&item).await?;
+        Ok(added)
+    }
+
+    /// Whether the image item at `item`'s key still carries the
+    /// [`UNCOUNTED`] mark (a strongly consistent read of it alone).
+    async fn is_uncounted(&self, item: &Item) -> Result<bool, StoreError> {
+        let (pk, sk) = (get_s(item, PK)?, get_s(item, SK)?);
+        let got = retry::bounded("GetItem", self.budgets.read, {
+            self.get_at(pk, sk)
+                .consistent_read(true)
+                .projection_expression("#uc")
+                .expression_attribute_names("#uc", UNCOUNTED)
+                .send()
+        })
+        .await?;
+        Ok(got.item.is_some_and(|i| i.contains_key(UNCOUNTED)))
+    }
+
+    /// Removes the [`UNCOUNTED`] mark of the image item at `item`'s key,
+    /// if the image is still there (a racing delete may have taken it; an
+    /// update must not bring it back).
+    async fn mark_counted(&self, item: &Item) -> Result<(), StoreError> {
+        let (pk, sk) = (get_s(item, PK)?, get_s(item, SK)?);
+        retry::conditional("UpdateItem", self.budgets.write, {
+            self.update_at(pk, sk)
+                .update_expression("REMOVE #uc")
+                .condition_expression("attribute_exists(pk)")
+                .expression_attribute_names("#uc", UNCOUNTED)
+                .send()
+        })
+        .await?;
+        Ok(())
     }
 
     /// Where image `image` goes in `album`: the shard its id falls in, the

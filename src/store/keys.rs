@@ -38,6 +38,9 @@ pub const EXPIRES_AT: &str = "expires_at";
 pub const SHARDS: &str = "shards";
 /// Compact image record (JSON).
 pub const DATA: &str = "d";
+/// On an image item a single-image write put: its ±1 on the album's
+/// `images_count` is not known to be settled yet (decision 0003).
+pub const UNCOUNTED: &str = "uc";
 /// Organization attribute of users and albums (hash key of the `by_organization` index).
 pub const ORGANIZATION_ID: &str = "organization_id";
 /// Index over images by id.

@@ -437,7 +437,22 @@ async fn sixteen_senders_uploading_into_one_album_add_their_counts_without_recou
         sent_again |= done.expect("no sender panicked");
     }
     assert_exact(&store, album, &expected).await;
-    let item = store
+    let item = album_item(&store, album).await;
+    if !sent_again {
+        // A stored recount leaves `counted_seq`; a begun one, `rseq`.
+        assert!(
+            !item.contains_key("counted_seq") && !item.contains_key("rseq"),
+            "a recount ran: {item:?}"
+        );
+    }
+}
+
+/// The album item of `album` (strongly consistent).
+async fn album_item(
+    store: &Store,
+    album: &str,
+) -> std::collections::HashMap<String, AttributeValue> {
+    store
         .client()
         .get_item()
         .table_name(store.table())
@@ -456,12 +471,105 @@ async fn sixteen_senders_uploading_into_one_album_add_their_counts_without_recou
         .await
         .unwrap()
         .item
-        .expect("the album item");
-    if !sent_again {
-        // A stored recount leaves `counted_seq`; a begun one, `rseq`.
-        assert!(
-            !item.contains_key("counted_seq") && !item.contains_key("rseq"),
-            "a recount ran: {item:?}"
+        .expect("the album item")
+}
+
+#[tokio::test]
+async fn a_redelivered_upload_answers_without_recounting_unless_its_count_was_cut_off() {
+    let env = TestEnv::new("redelivered").await;
+    let store = env.direct_store().await;
+    let album = "redelivered";
+    seed_album(&store, album, ORG, 3).await;
+    let token = auth::issue_notification_token(
+        USER,
+        album,
+        ORG,
+        &crate::support::security::notification_key(),
+        now(),
+        3600,
+    )
+    .unwrap();
+    let (asset, body) = upload_notification(album, 1, now() - 60);
+    let event = signed_webhook_event(Some(&token), &body);
+    let deliver = || async {
+        let (status, _, body) = parts(
+            Endpoint::Webhook
+                .call(&env.app, request(&event))
+                .await
+                .unwrap(),
         );
-    }
+        (status, body)
+    };
+    assert_eq!(deliver().await.0, 201);
+    let seq = |item: &std::collections::HashMap<String, AttributeValue>, k: &str| {
+        item.get(k)
+            .map(|v| v.as_n().unwrap().parse::<u64>().unwrap())
+    };
+    let before = album_item(&store, album).await;
+    // Counted once: a re-delivery (answered 201 as every notification
+    // taken is) finds the image unmarked and recounts nothing.
+    let (status, text) = deliver().await;
+    assert_eq!(status, 201, "{text}");
+    let after = album_item(&store, album).await;
+    assert_eq!(
+        seq(&after, "rseq"),
+        seq(&before, "rseq"),
+        "no recount began"
+    );
+    assert_album_exact(&store, album, 4, "after a re-delivery").await;
+
+    // The state a delivery cut off between its put and its ±1 leaves: the
+    // image marked uncounted, the count one short. The re-delivery recounts.
+    let image = upload_image_id(album, &asset);
+    let key = store
+        .find_image_copies(ORG, &image)
+        .await
+        .unwrap()
+        .pop()
+        .expect("the image");
+    store
+        .client()
+        .update_item()
+        .table_name(store.table())
+        .key("pk", AttributeValue::S(key.pk.clone()))
+        .key("sk", AttributeValue::S(key.sk.clone()))
+        .update_expression("SET uc = :one")
+        .expression_attribute_values(":one", AttributeValue::N("1".into()))
+        .send()
+        .await
+        .unwrap();
+    store
+        .client()
+        .update_item()
+        .table_name(store.table())
+        .key(
+            "pk",
+            AttributeValue::S(album_api::store::keys::album_pk(&crate::support::key(
+                album,
+            ))),
+        )
+        .key(
+            "sk",
+            AttributeValue::S(album_api::store::keys::ALBUM_SK.into()),
+        )
+        .update_expression("ADD images_count :minus")
+        .expression_attribute_values(":minus", AttributeValue::N("-1".into()))
+        .send()
+        .await
+        .unwrap();
+    let (status, text) = deliver().await;
+    assert_eq!(status, 201, "{text}");
+    assert_album_exact(&store, album, 4, "after the cut-off's re-delivery").await;
+    let repaired = album_item(&store, album).await;
+    assert!(
+        seq(&repaired, "rseq") > seq(&after, "rseq"),
+        "a recount ran"
+    );
+    // Marked counted now: the next re-delivery recounts nothing again.
+    let (status, text) = deliver().await;
+    assert_eq!(status, 201, "{text}");
+    assert_eq!(
+        seq(&album_item(&store, album).await, "rseq"),
+        seq(&repaired, "rseq")
+    );
 }
