@@ -51,6 +51,16 @@ pub const IDLE_SLICES: &str = "IdleSlices";
 pub const WEBHOOK_ACCEPTED: &str = "WebhookAccepted";
 /// Upload notifications refused, by the dimension `reason`.
 pub const WEBHOOK_REJECTED: &str = "WebhookRejected";
+/// Single-image writes (an upload, a delete) whose guarded ±1 on
+/// `images_count` was refused because another writer or a recount came
+/// between, and which recounted the album instead (decision 0003).
+pub const COUNT_FALLBACKS: &str = "CountFallbacks";
+/// Recounts of an album's `images_count`, whatever asked for them.
+pub const RECOUNTS: &str = "Recounts";
+/// Counting passes of those recounts: each reads every image item of the
+/// album (strongly consistent), and a pass refused by a racing writer
+/// is taken again.
+pub const RECOUNT_PASSES: &str = "RecountPasses";
 /// HTTP answers, by the dimension `status_class` (`2xx` … `5xx`).
 pub const ANSWERS: &str = "Answers";
 /// Cold starts: 1 at the first invocation of a process (not one that
@@ -124,6 +134,17 @@ fn describe() {
         Unit::Count,
         "upload notifications refused"
     );
+    describe_counter!(
+        COUNT_FALLBACKS,
+        Unit::Count,
+        "guarded count updates that fell back to a recount"
+    );
+    describe_counter!(RECOUNTS, Unit::Count, "recounts of images_count");
+    describe_counter!(
+        RECOUNT_PASSES,
+        Unit::Count,
+        "counting passes over an album's images"
+    );
     describe_counter!(ANSWERS, Unit::Count, "HTTP answers by status class");
     describe_counter!(COLD_START, Unit::Count, "cold starts");
 }
@@ -193,6 +214,21 @@ pub fn idle_slice() {
 /// Counts an upload notification recorded (or knowingly ignored).
 pub fn webhook_accepted() {
     counter!(WEBHOOK_ACCEPTED).increment(1);
+}
+
+/// Counts a guarded single-image count update that fell back to a recount.
+pub fn count_fallback() {
+    counter!(COUNT_FALLBACKS).increment(1);
+}
+
+/// Counts a recount of `images_count` (its passes: [`recount_pass`]).
+pub fn recount() {
+    counter!(RECOUNTS).increment(1);
+}
+
+/// Counts one counting pass of a recount.
+pub fn recount_pass() {
+    counter!(RECOUNT_PASSES).increment(1);
 }
 
 /// Why an upload notification was refused: the `reason` dimension.

@@ -61,11 +61,13 @@ impl Store {
     /// is refused and taken again, and the last writer to finish always
     /// stores a count that includes every write.
     pub async fn recount_images(&self, album: &AlbumKey) -> Result<u64, StoreError> {
+        crate::metrics::recount();
         for round in 1..=50 {
             let (seq, shards) = self
                 .bump_seq_if(album, "attribute_exists(pk)")
                 .await?
                 .ok_or_else(|| StoreError::AlbumMissing(album.id.clone()))?;
+            crate::metrics::recount_pass();
             let count = self.count_in_shards(album, shards).await?;
             let stored = self
                 .update_album_if(
@@ -221,6 +223,7 @@ impl Store {
         seq: u64,
     ) -> Result<(), StoreError> {
         if !self.add_count_if_seq(album, delta, seq).await? {
+            crate::metrics::count_fallback();
             self.recount_images(album).await?;
         }
         Ok(())
