@@ -826,14 +826,14 @@ class Bench:
         out = self.ddb.query(
             TableName=TABLE,
             KeyConditionExpression="pk = :pk AND begins_with(sk, :i)",
-            ExpressionAttributeValues={":pk": {"S": f"A#{CONTRACT_ALBUM}"}, ":i": {"S": "I#"}},
+            ExpressionAttributeValues={":pk": {"S": f"A#{ORG}/{CONTRACT_ALBUM}"}, ":i": {"S": "I#"}},
             Limit=1,
         )
         item = out["Items"][0]
         # A copy writes exactly this shape: the same d, keys of a UUID destination.
         dest = fresh_destination()
         copy_item = {
-            "pk": {"S": f"A#{dest}"},
+            "pk": {"S": f"A#{ORG}/{dest}"},
             "sk": {"S": item["sk"]["S"].rsplit("#", 1)[0] + "#" + str(uuid.uuid4())},
             "iid": {"S": str(uuid.uuid4())},
             "d": item["d"],
