@@ -153,6 +153,8 @@ HTTP_FUNCTIONS = [
     "DuplicateImageFunction",
     "MoveImagesFunction",
     "EmbedImageFunction",
+    "CreateImportFunction",
+    "GetImportFunction",
 ]
 FUNCTIONS = HTTP_FUNCTIONS + ["ScheduledDuplicateFunction", "DuplicationWorkerFunction"]
 # Present only when the stack creates the JWT secret and rotates it
@@ -181,7 +183,7 @@ UNRESERVED_MINIMUM = 100
 # The webhook holds no key that signs user tokens (decision 0016).
 NEEDS_JWT = set(HTTP_FUNCTIONS) - {"CloudinaryNotificationFunction"}
 # The functions that render no image (so build no Cloudinary URL) and sign no upload form.
-NEEDS_CLOUDINARY = set(HTTP_FUNCTIONS) - {"DeleteImageFunction", "CreateTagFunction", "ListTagsFunction", "DeleteTagImageFunction", "GetUsageFunction", "DeleteImagesFunction", "MoveImagesFunction"}
+NEEDS_CLOUDINARY = set(HTTP_FUNCTIONS) - {"DeleteImageFunction", "CreateTagFunction", "ListTagsFunction", "DeleteTagImageFunction", "GetUsageFunction", "DeleteImagesFunction", "MoveImagesFunction", "GetImportFunction"}
 # The functions that sign upload forms' notification tokens (album JSON) or verify them (the webhook).
 NEEDS_NOTIFICATION = {
     "CreateAlbumFunction",
@@ -190,6 +192,7 @@ NEEDS_NOTIFICATION = {
     "GetDuplicationFunction",
     "UpdateAlbumFunction",
     "CloudinaryNotificationFunction",
+    "CreateImportFunction",
 }
 # Function names are <stack>-<binary>; the template allows stacks of up to 40 characters.
 LONGEST_STACK_NAME = 40

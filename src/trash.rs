@@ -18,22 +18,47 @@ use crate::error::ApiError;
 use crate::service::{App, album_for, moving_conflict, now_rfc3339};
 use crate::store::images::{ItemKey, StoredImage};
 use crate::store::item::PageKey;
+use crate::store::tags::TagStamp;
 use crate::store::trash::TrashedImage;
 
 /// Puts the image at `first` (one copy of it; every copy holds the same
 /// record) of organization `org` in the trash, with its tag associations,
 /// before a delete removes it. An image gone meanwhile has nothing to keep.
+///
+/// A delete of this image cut off after it kept it (its delete intent is
+/// still there: the intent is written after the trash item) may have
+/// deleted tag associations since, the image not yet: the associations
+/// that delete kept are kept again, beside those found now.
 pub async fn keep(app: &App, org: &str, first: &ItemKey, now: u64) -> Result<(), ApiError> {
     let Some(image) = app.store.image_at(first).await? else {
         return Ok(());
     };
-    let tags = app.store.tag_images_of(first).await?;
+    let mut tags: Vec<TagStamp> = app
+        .store
+        .tag_images_of(first)
+        .await?
+        .iter()
+        .map(Into::into)
+        .collect();
+    if !app
+        .store
+        .delete_intent_albums(org, &image.id)
+        .await?
+        .is_empty()
+        && let Some(earlier) = app.store.trashed(org, &image.id, now).await?
+    {
+        for stamp in earlier.tags {
+            if !tags.iter().any(|t| t.tag_id == stamp.tag_id) {
+                tags.push(stamp);
+            }
+        }
+    }
     let trashed = TrashedImage {
         id: image.id,
         album_id: first.album.id.clone(),
         deleted_at: now_rfc3339(),
         record: image.record,
-        tags: tags.iter().map(Into::into).collect(),
+        tags,
     };
     let expires_at = now + app.config.trash_retention.as_secs();
     Ok(app.store.put_trashed(org, &trashed, expires_at).await?)

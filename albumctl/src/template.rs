@@ -152,6 +152,8 @@ mod tests {
             "duplicate_image",
             "move_images",
             "embed_image",
+            "create_import",
+            "get_import",
         ] {
             assert!(binaries.contains(&b), "{b} has no route");
         }

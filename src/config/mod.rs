@@ -35,6 +35,8 @@ pub const DEFAULT_TOKEN_MAX_LIFETIME_SECONDS: u64 = 86_400;
 /// than any re-delivery of the event that started it (6 h at most), so a
 /// late re-delivery still finds its job done instead of copying again.
 pub const DEFAULT_JOB_TTL_DAYS: u64 = 30;
+/// Cloudinary's API, where imports ask for uploads.
+pub const DEFAULT_CLOUDINARY_API_URL: &str = "https://api.cloudinary.com";
 /// Default days a deleted image stays in the trash (`TRASH_RETENTION_DAYS`).
 pub const DEFAULT_TRASH_RETENTION_DAYS: u64 = 30;
 /// The longest a looked-up organization API secret may stay cached
@@ -74,6 +76,10 @@ pub struct Config {
     /// Public base URL of this API (no trailing slash); the webhook URL in
     /// upload forms is built from it.
     pub public_api_url: String,
+    /// Cloudinary's API (`CLOUDINARY_API_URL`, default
+    /// `https://api.cloudinary.com`): where imports ask for uploads; the
+    /// tests point it at a local stand-in.
+    pub cloudinary_api_url: String,
     /// Seconds an upload form stays valid (`UPLOAD_FORM_TTL_SECONDS`, a
     /// minute to a day, default an hour).
     pub upload_form_ttl_seconds: u64,
@@ -146,6 +152,7 @@ impl Config {
             secret_rules,
             cloudinary_url: needs.cloudinary.then(|| vars.cloudinary()).transpose()?,
             public_api_url: vars.public_api_url()?,
+            cloudinary_api_url: vars.http_url("CLOUDINARY_API_URL", DEFAULT_CLOUDINARY_API_URL)?,
             upload_form_ttl_seconds: vars.number(
                 "UPLOAD_FORM_TTL_SECONDS",
                 DEFAULT_UPLOAD_FORM_TTL_SECONDS,
@@ -292,6 +299,19 @@ impl<F: Fn(&str) -> Option<String>> Vars<'_, F> {
     }
 
     /// The API's public base URL, without a trailing slash.
+    /// An http(s) URL without its trailing `/`; `default` when absent.
+    fn http_url(&self, name: &'static str, default: &str) -> Result<String, ConfigError> {
+        let url = self.get(name).unwrap_or_else(|| default.to_string());
+        let url = url.trim_end_matches('/').to_string();
+        if !(url.starts_with("https://") || url.starts_with("http://")) {
+            return Err(ConfigError::Invalid {
+                name,
+                reason: "must start with https:// or http://".into(),
+            });
+        }
+        Ok(url)
+    }
+
     fn public_api_url(&self) -> Result<String, ConfigError> {
         let url = self.required("PUBLIC_API_URL")?;
         let url = url.trim_end_matches('/').to_string();

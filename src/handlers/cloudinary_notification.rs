@@ -12,6 +12,7 @@
 //! Idempotent: the image id derives from the album and the asset, so a
 //! re-delivered notification finds its image already there.
 
+use crate::store::imports::ImportStatus;
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::Value;
 
@@ -50,6 +51,21 @@ async fn serve(app: &App, req: &Request) -> Result<Reply, ApiError> {
     {
         Some("error") => {
             tracing::warn!(album = %claims.album_id, "Cloudinary reported an upload error");
+            if let Some(import) = import_of(req) {
+                let why = notification["error"]["message"]
+                    .as_str()
+                    .unwrap_or("Cloudinary could not upload the file");
+                app.store
+                    .set_import_status(
+                        &claims.organization_id,
+                        &import,
+                        &[ImportStatus::Pending, ImportStatus::Uploading],
+                        ImportStatus::Failed,
+                        Some(&format!("Cloudinary could not upload the file: {why}")),
+                        &now_rfc3339(),
+                    )
+                    .await?;
+            }
             return Ok(accepted());
         }
         Some("upload") | None => {}
@@ -61,13 +77,34 @@ async fn serve(app: &App, req: &Request) -> Result<Reply, ApiError> {
             return Ok(accepted());
         }
     }
-    match record(app, &claims, &notification).await {
+    let image_id = match record(app, &claims, &notification).await {
         // Past the album's quota: a 2xx that records nothing, so that
         // Cloudinary does not retry it for ever (decision 0015).
         Err(ApiError::Quota(q)) => return Ok(crate::quota::upload_refused(q)),
         recorded => recorded?,
+    };
+    // An import's upload (`crate::imports`): done, with its image. Only
+    // an import into the token's album is completed by it.
+    if let Some(import) = import_of(req) {
+        app.store
+            .complete_import(
+                &claims.organization_id,
+                &import,
+                &claims.album_id,
+                &image_id,
+                &now_rfc3339(),
+            )
+            .await?;
     }
     Ok(accepted())
+}
+
+/// The import a notification answers (`import=<id>` beside the token in
+/// the notification URL an import gave Cloudinary), if any.
+fn import_of(req: &Request) -> Option<String> {
+    req.query_string_parameters_ref()
+        .and_then(|q| q.first("import").map(str::to_string))
+        .filter(|id| is_valid_id(id))
 }
 
 /// The 201 (empty) of a notification taken, counted as accepted.
@@ -189,12 +226,13 @@ fn verified_notification(app: &App, req: &Request, now: i64) -> Result<Value, Ap
 
 /// Records the uploaded image in the token's album (or where that album's
 /// images are moving), once the form allowed it and its user (or API
-/// secret) is still there; nothing new when it is already there.
+/// secret) is still there; nothing new when it is already there. The
+/// image's id.
 async fn record(
     app: &App,
     claims: &NotificationClaims,
     notification: &Value,
-) -> Result<(), ApiError> {
+) -> Result<String, ApiError> {
     let (id, record) =
         from_upload(&claims.album_id, notification, &now_rfc3339()).map_err(|e| {
             reject(
@@ -221,7 +259,10 @@ async fn record(
     allowed_by_the_form(claims, notification)?;
     issuer_still_there(app, claims).await?;
     crate::quota::check_destination_grows(app, &album, 1).await?;
-    let image = StoredImage { id, record };
+    let image = StoredImage {
+        id: id.clone(),
+        record,
+    };
     let (album_id, created) = match app.store.add_image(&album, &image).await {
         Ok(created) => (album.id.clone(), created),
         // The album is being renamed or merged: the upload goes where its
@@ -242,5 +283,5 @@ async fn record(
         Err(e) => return Err(e.into()),
     };
     tracing::info!(album = %album_id, created, "upload recorded");
-    Ok(())
+    Ok(id)
 }

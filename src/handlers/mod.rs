@@ -3,6 +3,7 @@
 
 pub mod cloudinary_notification;
 pub mod create_album;
+pub mod create_import;
 pub mod create_tag;
 pub mod delete_image;
 pub mod delete_images;
@@ -15,6 +16,7 @@ pub mod embed_image;
 pub mod get_album;
 pub mod get_duplication;
 pub mod get_image;
+pub mod get_import;
 pub mod get_usage;
 pub mod list_albums;
 pub mod list_images;

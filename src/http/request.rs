@@ -133,6 +133,11 @@ impl Params {
     pub fn value(&self, name: &str) -> Option<&Value> {
         self.0.get(name)
     }
+
+    /// Every parameter's name (forms' `name[key]` pairs keep their brackets).
+    pub fn keys(&self) -> impl Iterator<Item = &str> {
+        self.0.keys().map(String::as_str)
+    }
 }
 
 /// Reads the parameters of `req` (see [`Params`]); 400 on an unreadable body.

@@ -23,6 +23,7 @@ pub mod delete_intents;
 pub mod error;
 pub mod idempotency;
 pub mod images;
+pub mod imports;
 pub mod item;
 pub mod jobs;
 pub mod keys;

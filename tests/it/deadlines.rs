@@ -15,6 +15,7 @@
 
 use std::time::{Duration, Instant};
 
+use crate::support::cloudinary_stand_in::{Behaviour, StandIn};
 use crate::support::fault_proxy::{FaultConfig, FaultProxy};
 use crate::support::security::{
     Endpoint, check_error_response, raw_parts, signed_webhook_event, table_snapshot,
@@ -89,7 +90,8 @@ fn route_budget(app: &App, e: Endpoint) -> Duration {
         | Endpoint::DeleteTagImage
         | Endpoint::UpdateImage
         | Endpoint::RestoreTrashedImage
-        | Endpoint::DuplicateImage => app.budgets().write,
+        | Endpoint::DuplicateImage
+        | Endpoint::CreateImport => app.budgets().write,
         Endpoint::GetAlbum
         | Endpoint::ListAlbums
         | Endpoint::ListImages
@@ -100,7 +102,8 @@ fn route_budget(app: &App, e: Endpoint) -> Duration {
         | Endpoint::GetImage
         | Endpoint::ListTrashedImages
         | Endpoint::QueryTagImages
-        | Endpoint::EmbedImage => app.budgets().read,
+        | Endpoint::EmbedImage
+        | Endpoint::GetImport => app.budgets().read,
     }
 }
 
@@ -126,7 +129,10 @@ struct Fixture {
 
 async fn fixture(tag: &str) -> Fixture {
     let proxy = FaultProxy::start(&emulator_endpoint(), FaultConfig::none()).await;
-    let env = TestEnv::with_endpoint(tag, &proxy.endpoint()).await;
+    let mut env = TestEnv::with_endpoint(tag, &proxy.endpoint()).await;
+    // Imports ask a local Cloudinary stand-in, never the internet.
+    let stand_in = StandIn::start(env.app.clone(), Behaviour::default()).await;
+    env.app.config.cloudinary_api_url = stand_in.url();
     let direct = env.direct_store().await;
     seed_album(&direct, SOURCE, ORG, IMAGES).await;
     let scratch = seed_album(&direct, SCRATCH, ORG, 3).await;
@@ -174,6 +180,18 @@ async fn fixture(tag: &str) -> Fixture {
         .await
         .unwrap();
     assert_eq!(resp.status(), 204);
+    let import = album_api::store::imports::Import {
+        id: format!("import-{tag}"),
+        organization_id: ORG.into(),
+        album_id: SCRATCH.into(),
+        params: serde_json::json!({"url": "https://example.org/a.jpg"}),
+        status: album_api::store::imports::ImportStatus::Uploading,
+        image_id: None,
+        error: None,
+        created_at: "2026-12-03T00:00:00.000Z".into(),
+        updated_at: "2026-12-03T00:00:00.000Z".into(),
+    };
+    direct.create_import(&import, 1_800_000_000).await.unwrap();
     let requests = Endpoint::ALL
         .iter()
         .map(|&e| {
@@ -216,6 +234,18 @@ async fn fixture(tag: &str) -> Fixture {
                 Endpoint::GetUsage => e.event(Some(&token), None),
                 Endpoint::GetImage => e.event(Some(&token), Some(&scratch[1].id)),
                 Endpoint::ListTrashedImages => e.event(Some(&token), None),
+                Endpoint::GetImport => e.event(Some(&token), Some(&import.id)),
+                Endpoint::CreateImport => calls::api_event(
+                    e,
+                    Some(&token),
+                    None,
+                    &[],
+                    Some(&calls::Payload::form(&[
+                        ("album_id", "imported-album"),
+                        ("url", "https://example.org/deadline.jpg"),
+                    ])),
+                    calls::Format::Http,
+                ),
                 Endpoint::DuplicateImage => e.event(Some(&token), Some(&trashed[2].id)),
                 Endpoint::MoveImages => calls::api_event(
                     e,

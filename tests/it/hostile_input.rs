@@ -657,7 +657,16 @@ struct Fixture {
 
 impl Fixture {
     async fn new(tag: &str) -> Self {
-        let env = TestEnv::new(tag).await;
+        let mut env = TestEnv::new(tag).await;
+        // Imports ask a local Cloudinary stand-in, never the internet.
+        // Silent: a delivery landing during a later case would be a write.
+        let silent = crate::support::cloudinary_stand_in::Behaviour {
+            silent: true,
+            ..Default::default()
+        };
+        let stand_in =
+            crate::support::cloudinary_stand_in::StandIn::start(env.app.clone(), silent).await;
+        env.app.config.cloudinary_api_url = stand_in.url();
         let store = env.direct_store().await;
         let ours = seed_album(&store, SOURCE, ORG, 3).await;
         let theirs = seed_album(&store, "theirs", OTHER_ORG, 2).await;
@@ -1291,6 +1300,16 @@ fn query_tag_images_survives_hostile_input() {
 #[test]
 fn duplicate_image_survives_hostile_input() {
     run_endpoint(Endpoint::DuplicateImage);
+}
+
+#[test]
+fn create_import_survives_hostile_input() {
+    run_endpoint(Endpoint::CreateImport);
+}
+
+#[test]
+fn get_import_survives_hostile_input() {
+    run_endpoint(Endpoint::GetImport);
 }
 
 #[test]

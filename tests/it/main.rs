@@ -22,6 +22,7 @@ mod fresh_destination_count;
 mod hostile_input;
 mod idempotent_duplicates;
 mod image_moves;
+mod imports;
 mod integrator_tokens;
 mod jobs;
 mod lifecycle;

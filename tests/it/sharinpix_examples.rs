@@ -588,6 +588,99 @@ async fn image_api_move_multiple_images_across_multiple_albums() {
     }
 }
 
+/// An environment whose imports go to a local Cloudinary stand-in.
+async fn with_stand_in(tag: &str) -> (TestEnv, crate::support::cloudinary_stand_in::StandIn) {
+    let mut env = TestEnv::new(tag).await;
+    let stand_in =
+        crate::support::cloudinary_stand_in::StandIn::start(env.app.clone(), Default::default())
+            .await;
+    env.app.config.cloudinary_api_url = stand_in.url();
+    (env, stand_in)
+}
+
+/// SharinPix's import examples carry integrator tokens (`iss`): sent with
+/// their `abilities` as a user token of ours.
+#[tokio::test]
+async fn import_import_a_new_image() {
+    let ex = Example::load("import/import_a_new_image");
+    let (env, stand_in) = with_stand_in("sp-import").await;
+    let e = with_abilities_of(&ex, &env, Endpoint::CreateImport, None);
+    let mut e = e;
+    crate::support::security::set_header(&mut e, "content-type", ex.content_type.as_deref());
+    crate::support::security::set_body(&mut e, ex.body.as_deref().map(str::as_bytes), false);
+    let r = ex.replay(&env, Endpoint::CreateImport, &e).await;
+    assert_eq!(r.json["image_id"], Value::Null);
+    stand_in.settle().await;
+    let store = env.direct_store().await;
+    crate::support::assert_album_exact(&store, "imported_album", 1, "imported").await;
+}
+
+/// SharinPix follows redirections with the `headers` it is given; we
+/// refuse `headers` (Cloudinary fetches the URL itself, without them):
+/// README, Differences from SharinPix.
+#[tokio::test]
+async fn import_follow_the_redirection_is_refused_for_its_headers() {
+    let ex = Example::load("import/follow_the_redirection");
+    let (env, _stand_in) = with_stand_in("sp-import-headers").await;
+    let mut e = with_abilities_of(&ex, &env, Endpoint::CreateImport, None);
+    crate::support::security::set_header(&mut e, "content-type", ex.content_type.as_deref());
+    crate::support::security::set_body(&mut e, ex.body.as_deref().map(str::as_bytes), false);
+    let r = call(&env.app, Endpoint::CreateImport, &e).await;
+    crate::support::calls::assert_error(&r, 422, "unprocessable_entity", &ex.name);
+}
+
+/// `get_import_*`: an import of ours in the state the example records.
+async fn get_import(name: &str, tag: &str, processed: bool) {
+    let ex = Example::load(name);
+    let env = ex.env(tag).await;
+    let store = env.direct_store().await;
+    // The example's import names an album its token holds no ability on;
+    // ours must be one it may upload to: the token's album.
+    let album = ex.claims["abilities"]
+        .as_object()
+        .and_then(|m| m.keys().next())
+        .unwrap()
+        .clone();
+    let album = album.as_str();
+    let ids = seed(&env, album, 1).await;
+    let import = album_api::store::imports::Import {
+        id: ex.json["id"].as_str().unwrap().into(),
+        organization_id: ORG.into(),
+        album_id: album.into(),
+        params: ex.json["params"].clone(),
+        status: album_api::store::imports::ImportStatus::Uploading,
+        image_id: None,
+        error: None,
+        created_at: NOW.into(),
+        updated_at: NOW.into(),
+    };
+    store.create_import(&import, 1_900_000_000).await.unwrap();
+    if processed {
+        store
+            .complete_import(ORG, &import.id, album, &ids[0], NOW)
+            .await
+            .unwrap();
+    }
+    let e = ex.event(Endpoint::GetImport, Some(&import.id), &[]);
+    let r = ex.replay(&env, Endpoint::GetImport, &e).await;
+    assert_eq!(r.json["image_id"].is_string(), processed, "{}", r.text);
+}
+
+#[tokio::test]
+async fn import_get_import_not_yet_processed() {
+    get_import(
+        "import/get_import_(not_yet_processed)",
+        "sp-import-pending",
+        false,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn import_get_import_processed() {
+    get_import("import/get_import_(processed)", "sp-import-done", true).await;
+}
+
 /// A listing of album `album` seeded with as many images as documented.
 async fn listing(name: &str, album: &str, tag: &str) {
     let ex = Example::load(name);

@@ -113,7 +113,9 @@ impl World {
             Endpoint::DeleteImages
             | Endpoint::ListTrashedImages
             | Endpoint::QueryTagImages
-            | Endpoint::MoveImages => None,
+            | Endpoint::MoveImages
+            | Endpoint::CreateImport => None,
+            Endpoint::GetImport => Some("no-such-import"),
             Endpoint::GetDuplication => Some(JOB),
             Endpoint::TagImages | Endpoint::ListTagImages => Some(self.tag_id.as_str()),
             Endpoint::DeleteTagImage => Some(self.tag_image.as_str()),
@@ -126,6 +128,11 @@ impl World {
             }
             Endpoint::CreateTag => set_body(&mut e, Some(b"name=forged_tag"), false),
             Endpoint::UpdateImage => set_body(&mut e, Some(b"title=forged&rotation=90"), false),
+            Endpoint::CreateImport => set_body(
+                &mut e,
+                Some(b"album_id=forged_import&url=https%3A%2F%2Fexample.org%2Fa.jpg"),
+                false,
+            ),
             Endpoint::MoveImages => set_body(
                 &mut e,
                 Some(format!("move_operations[{}]=forged_move", self.image).as_bytes()),
@@ -159,6 +166,7 @@ impl World {
                 | Endpoint::UpdateImage
                 | Endpoint::DeleteImages
                 | Endpoint::MoveImages
+                | Endpoint::CreateImport
         ) {
             set_header(
                 &mut e,

@@ -270,6 +270,81 @@ async fn a_bulk_delete_cut_off_by_failing_count_updates_then_retried_leaves_coun
 }
 
 #[tokio::test]
+async fn a_delete_cut_off_after_its_tag_images_went_then_retried_keeps_them_in_the_trash() {
+    // Every DeleteItem fails once a BatchWriteItem went through: the
+    // delete has trashed the image and deleted its tag associations, the
+    // image itself is still in its album.
+    let failing = FaultConfig {
+        server_error_rate: 1.0,
+        armed_after: Some("BatchWriteItem".into()),
+        ..FaultConfig::none()
+    }
+    .only(["DeleteItem"]);
+    let proxy = FaultProxy::start(&emulator_endpoint(), failing).await;
+    let env = TestEnv::with_endpoint("delete-cut-tags", &proxy.endpoint()).await;
+    let store = env.direct_store().await;
+    let images = seed_album(&store, SOURCE, ORG, 3).await;
+    let token = env.token(USER, None);
+    let auth = bearer(&token);
+    // Tagged around the proxy, which a batch write would arm.
+    let direct = album_api::App::new(config(&env.table), store.clone());
+    let tag = create_tag(&direct, &token, "kept").await;
+    tag_images(
+        &direct,
+        &token,
+        tag["id"].as_str().unwrap(),
+        &[&images[0].id],
+    )
+    .await;
+    let tags_before = association_pairs(&store, SOURCE).await;
+    assert_eq!(tags_before.len(), 1);
+
+    let r = call(
+        &env.app,
+        Endpoint::DeleteImage,
+        &delete_event(&auth, &images[0].id),
+    )
+    .await;
+    assert_eq!(r.status, 503, "{}", r.text);
+    assert!(proxy.stats().faults_on("DeleteItem") > 0);
+    assert!(association_pairs(&store, SOURCE).await.is_empty());
+    assert_album_exact(&store, SOURCE, 3, "cut off before the image went").await;
+
+    proxy.set_config(FaultConfig::none());
+    let r = call(
+        &env.app,
+        Endpoint::DeleteImage,
+        &delete_event(&auth, &images[0].id),
+    )
+    .await;
+    assert_eq!(r.status, 204, "{}", r.text);
+    assert_album_exact(&store, SOURCE, 2, "after the retried delete").await;
+    let now = album_api::service::now() as u64;
+    let kept = store.trashed(ORG, &images[0].id, now).await.unwrap();
+    let kept_tags: Vec<String> = kept
+        .expect("in the trash")
+        .tags
+        .into_iter()
+        .map(|t| t.tag_id)
+        .collect();
+    assert_eq!(
+        kept_tags,
+        [tag["id"].as_str().unwrap()],
+        "the trash keeps its tag"
+    );
+
+    let r = call(
+        &env.app,
+        Endpoint::RestoreTrashedImage,
+        &restore_event(&auth, &images[0].id),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_album_exact(&store, SOURCE, 3, "after the restore").await;
+    assert_eq!(association_pairs(&store, SOURCE).await, tags_before);
+}
+
+#[tokio::test]
 async fn a_restore_cut_off_after_its_image_is_back_then_retried_leaves_the_count_exact() {
     // The restore's count update fails once the image's PutItem went
     // through: the image is back, its album's count not yet raised.

@@ -50,6 +50,8 @@ pub(super) fn http_handler(binary: &str) -> Option<HttpHandler> {
         "duplicate_image" => h!(duplicate_image),
         "move_images" => h!(move_images),
         "embed_image" => h!(embed_image),
+        "create_import" => h!(create_import),
+        "get_import" => h!(get_import),
         _ => None,
     }
 }

@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod calls;
+pub mod cloudinary_stand_in;
 pub mod fault_proxy;
 pub mod integrator;
 pub mod rie;

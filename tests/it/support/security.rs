@@ -71,6 +71,10 @@ pub enum Endpoint {
     DuplicateImage,
     /// `POST /api/v1/images/move`
     MoveImages,
+    /// `POST /api/v1/imports`
+    CreateImport,
+    /// `GET /api/v1/imports/{id}`
+    GetImport,
     /// `GET /images/{image_id}` (the embeddable URL; the token in
     /// `?token=` or `Authorization`)
     EmbedImage,
@@ -78,7 +82,7 @@ pub enum Endpoint {
 
 impl Endpoint {
     /// Every HTTP endpoint.
-    pub const ALL: [Endpoint; 24] = [
+    pub const ALL: [Endpoint; 26] = [
         Endpoint::Duplicate,
         Endpoint::CreateAlbum,
         Endpoint::GetAlbum,
@@ -103,9 +107,11 @@ impl Endpoint {
         Endpoint::DuplicateImage,
         Endpoint::MoveImages,
         Endpoint::EmbedImage,
+        Endpoint::CreateImport,
+        Endpoint::GetImport,
     ];
     /// The endpoints authenticated by an `Authorization` header (all but the webhook).
-    pub const API: [Endpoint; 22] = [
+    pub const API: [Endpoint; 24] = [
         Endpoint::Duplicate,
         Endpoint::CreateAlbum,
         Endpoint::GetAlbum,
@@ -128,6 +134,8 @@ impl Endpoint {
         Endpoint::QueryTagImages,
         Endpoint::DuplicateImage,
         Endpoint::MoveImages,
+        Endpoint::CreateImport,
+        Endpoint::GetImport,
     ];
 
     /// The sample event of the endpoint in `events/` (HTTP API 2.0).
@@ -156,6 +164,8 @@ impl Endpoint {
             Endpoint::QueryTagImages => "query-tag-images.json",
             Endpoint::DuplicateImage => "duplicate-image.json",
             Endpoint::MoveImages => "move-images.json",
+            Endpoint::CreateImport => "create-import.json",
+            Endpoint::GetImport => "get-import.json",
             Endpoint::EmbedImage => "embed-image.json",
         }
     }
@@ -185,6 +195,8 @@ impl Endpoint {
             Endpoint::QueryTagImages => ("/api/v1/tag_images", None),
             Endpoint::DuplicateImage => ("/api/v1/images/{id}/duplicate", Some("id")),
             Endpoint::MoveImages => ("/api/v1/images/move", None),
+            Endpoint::CreateImport => ("/api/v1/imports", None),
+            Endpoint::GetImport => ("/api/v1/imports/{id}", Some("id")),
             Endpoint::RestoreTrashedImage => {
                 ("/api/v1/trashed_images/{image_id}", Some("image_id"))
             }
@@ -212,6 +224,7 @@ impl Endpoint {
                 | Endpoint::QueryTagImages
                 | Endpoint::DuplicateImage
                 | Endpoint::MoveImages
+                | Endpoint::CreateImport
         )
     }
 
@@ -243,6 +256,8 @@ impl Endpoint {
             Endpoint::QueryTagImages => handlers::query_tag_images::handle(app, req).await,
             Endpoint::DuplicateImage => handlers::duplicate_image::handle(app, req).await,
             Endpoint::MoveImages => handlers::move_images::handle(app, req).await,
+            Endpoint::CreateImport => handlers::create_import::handle(app, req).await,
+            Endpoint::GetImport => handlers::get_import::handle(app, req).await,
             Endpoint::EmbedImage => handlers::embed_image::handle(app, req).await,
         }
     }
