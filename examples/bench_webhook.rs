@@ -11,7 +11,9 @@
 //! `--senders` deliveries in flight, each sender with its own SDK client
 //! (as each Lambda instance has its own). The store's own counters (the
 //! functions' metrics, `CountFallbacks`, `Recounts`, `RecountPasses`) are
-//! read through a recorder installed here.
+//! read through a recorder installed here. The senders, their
+//! re-deliveries and the counters are `bench_common`'s, which
+//! `bench_imports` shares.
 //!
 //! The handler's DynamoDB calls go to `--via` (e.g. `albumctl
 //! partition-sim` in front of the emulator) or to `AWS_ENDPOINT_URL_DYNAMODB`;
@@ -28,20 +30,17 @@
 //!   bench_webhook --org <organization> --user <user> --uploads 2000 --senders 16 [--via http://127.0.0.1:8001]
 //! ```
 
-use std::collections::{BTreeMap, BinaryHeap, HashMap};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+mod bench_common;
+
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use album_api::album::{Album, AlbumKey};
-use album_api::cloudinary::sign_string;
-use album_api::handlers::cloudinary_notification::handle;
-use album_api::service::{App, now};
+use album_api::album::AlbumKey;
+use album_api::service::now;
 use album_api::store::Store;
 use album_api::{Needs, auth};
-use aws_sdk_dynamodb::config::retry::RetryPartition;
+use bench_common::{Counters, Next, Note, Notifications, Senders, Source, cpu_seconds, lock};
 use clap::Parser;
-use metrics::{Counter, Gauge, Histogram, Key, KeyName, Metadata, Recorder, SharedString, Unit};
 use serde_json::{Value, json};
 
 #[derive(Parser)]
@@ -86,236 +85,65 @@ struct Args {
     table: String,
 }
 
-/// The functions' counters, by name (dimensions summed), as this process
-/// recorded them.
-#[derive(Default)]
-struct Counters(Mutex<HashMap<String, Arc<AtomicU64>>>);
-
-impl Counters {
-    fn get(&self, name: &str) -> u64 {
-        let map = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        map.get(name).map_or(0, |c| c.load(Ordering::Relaxed))
-    }
-}
-
-struct Counting(&'static Counters);
-
-impl Recorder for Counting {
-    fn describe_counter(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
-    fn describe_gauge(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
-    fn describe_histogram(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
-    fn register_counter(&self, key: &Key, _: &Metadata<'_>) -> Counter {
-        let mut map = self.0.0.lock().unwrap_or_else(|p| p.into_inner());
-        Counter::from_arc(map.entry(key.name().to_string()).or_default().clone())
-    }
-    fn register_gauge(&self, _: &Key, _: &Metadata<'_>) -> Gauge {
-        Gauge::noop()
-    }
-    fn register_histogram(&self, _: &Key, _: &Metadata<'_>) -> Histogram {
-        Histogram::noop()
-    }
-}
-
-/// The shape of `events/cloudinary-notification.json`: an HTTP API event
-/// whose body is a real upload notification.
-const EVENT: &str = include_str!("../events/cloudinary-notification.json");
-
-/// Notification `n`'s raw body: the sample's, with its own asset.
-fn notification_body(template: &Value, album: &str, n: usize, created: i64) -> String {
-    let mut body = template.clone();
-    let public_id = format!("albums/{album}/upload-{n}");
-    let stamp = time::OffsetDateTime::from_unix_timestamp(created)
-        .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .unwrap_or_default();
-    body["asset_id"] = Value::from(format!("{:032x}", 0xbe7c_0000_0000_u64 + n as u64));
-    body["public_id"] = Value::from(public_id.clone());
-    body["version"] = Value::from(created);
-    body["created_at"] = Value::from(stamp.clone());
-    body["timestamp"] = Value::from(stamp);
-    body["tags"] = json!([album]);
-    body["original_filename"] = Value::from(format!("upload-{n}"));
-    body["secure_url"] = Value::from(format!(
-        "https://res.cloudinary.com/sadaasdasd/image/authenticated/s--abcdefgh--/v{created}/{public_id}.jpg"
-    ));
-    body.to_string()
-}
-
-/// One delivery of `body` with the notification token, signed now as
-/// Cloudinary signs it.
-fn delivery(
-    template: &Value,
-    token: &str,
-    body: &str,
-    api_secret: &album_api::secret::Secret,
-) -> String {
-    let ts = now().to_string();
-    let signature = sign_string(&format!("{body}{ts}"), api_secret);
-    let mut e = template.clone();
-    e["rawQueryString"] = Value::from(format!("token={token}"));
-    e["queryStringParameters"] = json!({ "token": token });
-    e["headers"]["x-cld-timestamp"] = Value::from(ts);
-    e["headers"]["x-cld-signature"] = Value::from(signature);
-    e["body"] = Value::from(body);
-    e.to_string()
-}
-
-fn percentile(samples: &mut [f64], p: f64) -> f64 {
-    if samples.is_empty() {
-        return 0.0;
-    }
-    samples.sort_by(f64::total_cmp);
-    let i = ((p / 100.0) * (samples.len() - 1) as f64).round() as usize;
-    samples[i]
-}
-
-/// A notification waiting to be delivered again, soonest first.
-#[derive(PartialEq, Eq, PartialOrd, Ord)]
-struct Due(std::cmp::Reverse<Instant>, usize, u32, Instant);
-
-/// What the senders share.
-struct Run {
+/// `--uploads` fresh notifications, each of its own asset, until
+/// `--duration` runs out.
+struct Uploads {
+    notifications: Arc<Notifications>,
+    album: String,
+    token: String,
+    created: i64,
+    uploads: usize,
+    duration: f64,
     started: Instant,
     taken: Mutex<usize>,
-    again: Mutex<BinaryHeap<Due>>,
-    settled: AtomicUsize,
-    attempts_ms: Mutex<Vec<f64>>,
-    recorded_ms: Mutex<Vec<f64>>,
-    statuses: Mutex<BTreeMap<u16, u64>>,
-    redelivered: AtomicU64,
-    given_up: AtomicU64,
-    last_error: Mutex<Option<String>>,
 }
 
-async fn sender(
-    run: Arc<Run>,
-    app: App,
-    template: Arc<(Value, Value)>,
-    token: Arc<String>,
-    args: Arc<Args>,
-    album: Arc<String>,
-    created: i64,
-) {
-    let secret = app
-        .config
-        .cloudinary()
-        .expect("CLOUDINARY_URL")
-        .api_secret
-        .clone();
-    loop {
-        // Fresh notifications are taken until `--uploads` or `--duration`;
-        // the run ends when every one taken is settled (recorded or given
-        // up), re-deliveries included.
-        let time_up = args.duration > 0.0 && run.started.elapsed().as_secs_f64() >= args.duration;
-        let taken = *run.taken.lock().unwrap_or_else(|p| p.into_inner());
-        if (time_up || taken >= args.uploads) && run.settled.load(Ordering::SeqCst) >= taken {
-            return;
+impl Source for Uploads {
+    fn next(&self) -> Next {
+        let time_up = self.duration > 0.0 && self.started.elapsed().as_secs_f64() >= self.duration;
+        let mut taken = lock(&self.taken);
+        if time_up || *taken >= self.uploads {
+            return Next::Done;
         }
-        // A re-delivery that is due, else the next fresh notification, else
-        // wait for the soonest re-delivery.
-        let job = {
-            let mut again = run.again.lock().unwrap_or_else(|p| p.into_inner());
-            match again.peek() {
-                Some(d) if d.0.0 <= Instant::now() => again.pop().map(|d| (d.1, d.2, d.3)),
-                _ => None,
-            }
-        };
-        let job = job.or_else(|| {
-            let mut taken = run.taken.lock().unwrap_or_else(|p| p.into_inner());
-            (!time_up && *taken < args.uploads).then(|| {
-                *taken += 1;
-                (*taken - 1, 0, Instant::now())
-            })
-        });
-        let Some((n, attempt, first)) = job else {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-            continue;
-        };
-        let body = notification_body(&template.1, &album, n, created);
-        let event = delivery(&template.0, &token, &body, &secret);
-        let req = lambda_http::request::from_str(&event).expect("a valid API Gateway event");
-        let t = Instant::now();
-        let status = match handle(&app, req).await {
-            Ok(resp) => resp.status().as_u16(),
-            Err(_) => 599,
-        };
-        let took = t.elapsed().as_secs_f64() * 1000.0;
-        run.attempts_ms
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(took);
-        *run.statuses
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .entry(status)
-            .or_default() += 1;
-        let attempt = attempt + 1;
-        if (200..300).contains(&status) {
-            let ms = first.elapsed().as_secs_f64() * 1000.0;
-            run.recorded_ms
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .push(ms);
-            run.settled.fetch_add(1, Ordering::SeqCst);
-        } else if status >= 500 && attempt < args.max_deliveries {
-            run.redelivered.fetch_add(1, Ordering::Relaxed);
-            let due =
-                Instant::now() + Duration::from_millis(args.redeliver_ms * u64::from(attempt));
-            run.again
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .push(Due(std::cmp::Reverse(due), n, attempt, first));
-        } else {
-            run.given_up.fetch_add(1, Ordering::Relaxed);
-            *run.last_error.lock().unwrap_or_else(|p| p.into_inner()) = Some(format!(
-                "notification {n}: {status} after {attempt} deliveries"
-            ));
-            run.settled.fetch_add(1, Ordering::SeqCst);
-        }
+        let n = *taken;
+        *taken += 1;
+        let public_id = format!("albums/{}/upload-{n}", self.album);
+        let asset_id = format!("{:032x}", 0xbe7c_0000_0000_u64 + n as u64);
+        let filename = format!("upload-{n}");
+        Next::Note(Note {
+            n,
+            query: vec![("token".into(), self.token.clone())],
+            body: self.notifications.upload_body(
+                &self.album,
+                &public_id,
+                &asset_id,
+                self.created,
+                &filename,
+            ),
+            first: Instant::now(),
+        })
     }
-}
-
-fn cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-    (ticks(11) + ticks(12)) / 100.0
 }
 
 #[tokio::main]
 async fn main() -> Result<(), String> {
-    let args = Arc::new(Args::parse());
-    let counters: &'static Counters = Box::leak(Box::default());
-    metrics::set_global_recorder(Counting(counters)).map_err(|e| e.to_string())?;
+    let args = Args::parse();
+    let counters = Counters::install()?;
 
     let budgets = album_api::deadline::Budgets::from_env()?;
     let sdk = album_api::store::sdk_config_from_env(&budgets).await;
     // Creation and the final check: straight to the emulator.
     let direct = Store::new(aws_sdk_dynamodb::Client::new(&sdk), &args.table).with_budgets(budgets);
     let config = album_api::config::Config::from_env(Needs::WEBHOOK).map_err(|e| e.to_string())?;
-    // One app per sender, each with a client of its own (its connections,
-    // and its retry partition: the SDK's retry token bucket is per
-    // partition, shared by every client of a process that names none), as
-    // concurrent Lambda instances each have theirs.
-    let apps: Vec<App> = (0..args.senders.max(1))
-        .map(|i| {
-            let mut conf = aws_sdk_dynamodb::config::Builder::from(&sdk)
-                .retry_partition(RetryPartition::new(format!("sender-{i}")));
-            if let Some(via) = &args.via {
-                conf = conf.endpoint_url(via);
-            }
-            let store = Store::new(
-                aws_sdk_dynamodb::Client::from_conf(conf.build()),
-                &args.table,
-            )
-            .with_budgets(budgets);
-            App::new(config.clone(), store)
-        })
-        .collect();
+    let apps = bench_common::apps(
+        &sdk,
+        &config,
+        budgets,
+        &args.table,
+        args.senders,
+        "sender",
+        args.via.as_deref(),
+    );
     let app = &apps[0];
 
     let album_id = args
@@ -323,21 +151,7 @@ async fn main() -> Result<(), String> {
         .clone()
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
     let key = AlbumKey::new(&args.org, &album_id);
-    let created_at = album_api::service::now_rfc3339();
-    let (_, created) = direct
-        .create_or_get_album(&Album {
-            id: album_id.clone(),
-            organization_id: args.org.clone(),
-            images_count: 0,
-            views_count: 0,
-            created_at,
-            shards: args.shards.max(1),
-        })
-        .await
-        .map_err(|e| e.to_string())?;
-    if !created {
-        return Err(format!("album {album_id} exists already: give a new one"));
-    }
+    bench_common::create_album(&direct, &args.org, &album_id, args.shards).await?;
     let t0 = now();
     let keys = app.config.notification_keys().map_err(|e| e.to_string())?;
     let token = auth::issue_notification_token(
@@ -349,48 +163,32 @@ async fn main() -> Result<(), String> {
         3600,
     )
     .map_err(|e| e.to_string())?;
-    let event: Value = serde_json::from_str(EVENT).map_err(|e| e.to_string())?;
-    let body: Value =
-        serde_json::from_str(event["body"].as_str().unwrap_or("{}")).map_err(|e| e.to_string())?;
-    let template = Arc::new((event, body));
-    let token = Arc::new(token);
-    let album = Arc::new(album_id.clone());
+    let notifications = Arc::new(Notifications::new(app)?);
+    let senders = Senders::new(
+        Duration::from_millis(args.redeliver_ms),
+        args.max_deliveries,
+    );
 
-    let run = Arc::new(Run {
-        started: Instant::now(),
-        taken: Mutex::new(0),
-        again: Mutex::new(BinaryHeap::new()),
-        settled: AtomicUsize::new(0),
-        attempts_ms: Mutex::new(Vec::new()),
-        recorded_ms: Mutex::new(Vec::new()),
-        statuses: Mutex::new(BTreeMap::new()),
-        redelivered: AtomicU64::new(0),
-        given_up: AtomicU64::new(0),
-        last_error: Mutex::new(None),
-    });
     let cpu0 = cpu_seconds();
-    let started = run.started;
-    let mut tasks = tokio::task::JoinSet::new();
-    for app in &apps {
-        tasks.spawn(sender(
-            run.clone(),
-            app.clone(),
-            template.clone(),
-            token.clone(),
-            args.clone(),
-            album.clone(),
-            t0,
-        ));
-    }
-    let all = async {
-        while let Some(done) = tasks.join_next().await {
-            done.map_err(|e| e.to_string())?;
-        }
-        Ok::<(), String>(())
-    };
-    tokio::time::timeout(Duration::from_secs(args.timeout), all)
-        .await
-        .map_err(|_| format!("not done within {} s", args.timeout))??;
+    let started = Instant::now();
+    let uploads = Arc::new(Uploads {
+        notifications: notifications.clone(),
+        album: album_id.clone(),
+        token,
+        created: t0,
+        uploads: args.uploads,
+        duration: args.duration,
+        started,
+        taken: Mutex::new(0),
+    });
+    senders
+        .run(
+            &apps,
+            notifications,
+            uploads,
+            Duration::from_secs(args.timeout),
+        )
+        .await?;
     let seconds = started.elapsed().as_secs_f64();
     let cpu = cpu_seconds() - cpu0;
 
@@ -400,47 +198,29 @@ async fn main() -> Result<(), String> {
         .map_err(|e| e.to_string())?
         .ok_or("the album is gone")?;
     let items = direct.count_images(&key).await.map_err(|e| e.to_string())?;
-    let mut attempts =
-        std::mem::take(&mut *run.attempts_ms.lock().unwrap_or_else(|p| p.into_inner()));
-    let mut recorded =
-        std::mem::take(&mut *run.recorded_ms.lock().unwrap_or_else(|p| p.into_inner()));
-    let statuses = run
-        .statuses
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .clone();
-    let recorded_n = recorded.len();
-    let line = json!({
+    let recorded = senders.recorded().len();
+    let mut line = json!({
         "album": album_id,
         "uploads": args.uploads,
-        "sent": *run.taken.lock().unwrap_or_else(|p| p.into_inner()),
+        "sent": senders.taken(),
         "senders": args.senders,
         "shards": args.shards.max(1),
         "via": args.via,
         "seconds": seconds,
-        "per_s": recorded_n as f64 / seconds,
-        "deliveries": attempts.len(),
-        "statuses": statuses.iter().map(|(k, v)| (k.to_string(), json!(v))).collect::<serde_json::Map<_, _>>(),
-        "redelivered": run.redelivered.load(Ordering::Relaxed),
-        "given_up": run.given_up.load(Ordering::Relaxed),
-        "last_error": *run.last_error.lock().unwrap_or_else(|p| p.into_inner()),
-        "attempt_p50_ms": percentile(&mut attempts, 50.0),
-        "attempt_p99_ms": percentile(&mut attempts, 99.0),
-        "recorded_p50_ms": percentile(&mut recorded, 50.0),
-        "recorded_p99_ms": percentile(&mut recorded, 99.0),
-        "recorded": recorded_n,
-        "count_fallbacks": counters.get(album_api::metrics::COUNT_FALLBACKS),
-        "recounts": counters.get(album_api::metrics::RECOUNTS),
-        "recount_passes": counters.get(album_api::metrics::RECOUNT_PASSES),
-        "webhook_accepted": counters.get(album_api::metrics::WEBHOOK_ACCEPTED),
-        "client_cpu_s": cpu,
-        "images_count": stored.images_count,
-        "image_items": items,
-        // The count says what the album holds...
-        "exact": stored.images_count == items,
-        // ...and it holds every notification recorded.
-        "all_recorded": items == recorded_n as u64,
+        "per_s": recorded as f64 / seconds,
     });
-    println!("{line}");
+    let fields = line.as_object_mut().ok_or("not an object")?;
+    fields.extend(senders.report());
+    fields.extend(counters.report());
+    fields.extend([
+        ("client_cpu_s".to_string(), json!(cpu)),
+        ("images_count".to_string(), json!(stored.images_count)),
+        ("image_items".to_string(), json!(items)),
+        // The count says what the album holds...
+        ("exact".to_string(), json!(stored.images_count == items)),
+        // ...and it holds every notification recorded.
+        ("all_recorded".to_string(), json!(items == recorded as u64)),
+    ]);
+    println!("{}", Value::Object(fields.clone()));
     Ok(())
 }
