@@ -34,7 +34,7 @@ deps: ## Install the local DynamoDB and jsonwebtoken (npm), and the Python tools
 build-deps: deps ## The build tools too (cargo-lambda and zig, matplotlib): make build, invoke, bench
 	@scripts/venv.sh build
 
-demo: deps ## Seed a 5-image album, duplicate it and show an image's embeddable URL through the Lambda runtime emulator
+demo: deps ## Seed a 5-image album, duplicate it, show an image's embeddable URL, and import an image by URL (Cloudinary played on loopback), all through the Lambda runtime emulator
 	@scripts/with-dynalite.sh scripts/demo.sh
 
 test: deps deny ## make lint's checks (clippy's in the test build, the template checks beside it), the OpenAPI check, the deploy rehearsal, the sam local check, then unit and integration tests against dynalite and, at the same time, against moto; the log check while moto's run ends

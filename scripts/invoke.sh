@@ -9,7 +9,8 @@
 #
 # The function's environment comes from env.local.json (the file
 # `sam local invoke --env-vars` takes), except AWS_ENDPOINT_URL_DYNAMODB,
-# which keeps the caller's value when set (the local DynamoDB of `make`).
+# and CLOUDINARY_API_URL, which keep the caller's values when set (the local
+# DynamoDB of `make`, the Cloudinary stand-in of `make demo`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 fn=${1:?usage: scripts/invoke.sh <LogicalId> <event.json>}
@@ -57,7 +58,7 @@ env = json.load(open("env.local.json"))
 merged = dict(env.get("Parameters", {}))
 merged.update(env.get(fn, {}))
 for k, v in merged.items():
-    if k == "AWS_ENDPOINT_URL_DYNAMODB" and os.environ.get(k):
+    if k in ("AWS_ENDPOINT_URL_DYNAMODB", "CLOUDINARY_API_URL") and os.environ.get(k):
         continue
     print(f"export {k}={shlex.quote(str(v))}")
 PY

@@ -55,16 +55,18 @@ impl Store {
     /// other writers add or remove images.
     ///
     /// Protocol (see `docs/decisions/0003-exact-images-count.md`): bump the
-    /// album's `seq` and read it back, count, then store the count only if
-    /// `seq` is unchanged. Every writer bumps `seq` before it writes (and a
-    /// single-image writer again with its ±1), so a count that raced a write
-    /// is refused and taken again, and the last writer to finish always
-    /// stores a count that includes every write.
+    /// album's `seq` and its recount epoch `rseq` and read them back, count,
+    /// then store the count only if `seq` is unchanged. Every writer bumps
+    /// `seq` before it writes (and a single-image writer again with its ±1),
+    /// so a count that raced a write is refused and taken again, and the
+    /// last writer to finish always stores a count that includes every
+    /// write. The `rseq` bump refuses the ±1 of every single-image write
+    /// whose window this recount began in: the count may hold its image.
     pub async fn recount_images(&self, album: &AlbumKey) -> Result<u64, StoreError> {
         crate::metrics::recount();
         for round in 1..=50 {
-            let (seq, shards) = self
-                .bump_seq_if(album, "attribute_exists(pk)")
+            let Bumped { seq, shards, .. } = self
+                .bump_if(album, "ADD seq :one, rseq :one", "attribute_exists(pk)")
                 .await?
                 .ok_or_else(|| StoreError::AlbumMissing(album.id.clone()))?;
             crate::metrics::recount_pass();
@@ -146,12 +148,13 @@ impl Store {
         Ok(res.is_some())
     }
 
-    /// Increments the album's `seq` and returns the new value: the first
-    /// step of every counted write (decision 0003).
-    pub async fn bump_seq(&self, album: &AlbumKey) -> Result<u64, StoreError> {
-        self.bump_seq_if(album, "attribute_exists(pk)")
+    /// Increments the album's `seq`: the first step of every counted write
+    /// (decision 0003). Returns the recount epoch the write's guarded ±1
+    /// must still find ([`Store::settle_count`]).
+    pub async fn bump_seq(&self, album: &AlbumKey) -> Result<Epoch, StoreError> {
+        self.bump_if(album, "ADD seq :one", "attribute_exists(pk)")
             .await?
-            .map(|(seq, _)| seq)
+            .map(|b| b.epoch)
             .ok_or_else(|| StoreError::AlbumMissing(album.id.clone()))
     }
 
@@ -159,10 +162,10 @@ impl Store {
     /// [`StoreError::Moving`] while the album is being renamed or merged
     /// away (its images would be left behind), so such writers go to the
     /// destination or answer 409 (decision 0011).
-    pub async fn bump_seq_to_add(&self, album: &AlbumKey) -> Result<u64, StoreError> {
+    pub async fn bump_seq_to_add(&self, album: &AlbumKey) -> Result<Epoch, StoreError> {
         let condition = "attribute_exists(pk) AND attribute_not_exists(moving_to)";
-        if let Some((seq, _)) = self.bump_seq_if(album, condition).await? {
-            return Ok(seq);
+        if let Some(b) = self.bump_if(album, "ADD seq :one", condition).await? {
+            return Ok(b.epoch);
         }
         match self.album_move(album).await? {
             Some(m) => Err(StoreError::Moving {
@@ -173,16 +176,18 @@ impl Store {
         }
     }
 
-    /// Increments `seq` if `condition` holds: the new value and the
-    /// album's shard count, or `None`.
-    async fn bump_seq_if(
+    /// Applies `update` (an `ADD` of `:one` to `seq`, and to `rseq` for a
+    /// recount) if `condition` holds: what the album item says after it,
+    /// or `None`.
+    async fn bump_if(
         &self,
         album: &AlbumKey,
+        update: &str,
         condition: &str,
-    ) -> Result<Option<(u64, u32)>, StoreError> {
+    ) -> Result<Option<Bumped>, StoreError> {
         let bumped = retry::conditional("UpdateItem", self.budgets.write, {
             self.update_at(album_pk(album), ALBUM_SK)
-                .update_expression("ADD seq :one")
+                .update_expression(update)
                 .condition_expression(condition)
                 .expression_attribute_values(":one", n(1))
                 .return_values(ReturnValue::AllNew)
@@ -192,40 +197,67 @@ impl Store {
         bumped
             .map(|out| {
                 let album = out.attributes.unwrap_or_default();
-                Ok((get_n(&album, "seq")?, super::albums::shards_of(&album)?))
+                Ok(Bumped {
+                    seq: get_n(&album, "seq")?,
+                    epoch: Epoch(match album.get("rseq") {
+                        Some(_) => get_n(&album, "rseq")?,
+                        None => 0,
+                    }),
+                    shards: super::albums::shards_of(&album)?,
+                })
             })
             .transpose()
     }
 
-    /// Adds `delta` to `images_count` (and bumps `seq`) only if `seq` is
-    /// still `seq`; `false` when another writer or a recount came between.
-    pub(super) async fn add_count_if_seq(
+    /// Adds `delta` to `images_count` (and bumps `seq`) only if no recount
+    /// has begun since the write's bump read `epoch`; `false` when one did.
+    ///
+    /// Guarding on the recount epoch, not on `seq`, lets single-image
+    /// writers into one album add their ±1 side by side: under `seq`, any
+    /// other writer's bump between a write's two steps refused its ±1 and
+    /// sent it to a full recount, so 16 concurrent webhook deliveries
+    /// became 16 recounts refusing one another (decision 0003).
+    pub(super) async fn add_count_if_epoch(
         &self,
         album: &AlbumKey,
         delta: i64,
-        seq: u64,
+        Epoch(epoch): Epoch,
     ) -> Result<bool, StoreError> {
-        self.update_album_if(
-            album,
-            "ADD images_count :d, seq :one",
-            "seq = :seq",
-            &[(":d", n(delta)), (":one", n(1)), (":seq", n(seq))],
-        )
-        .await
+        let mut values = vec![(":d", n(delta)), (":one", n(1))];
+        let condition = if epoch == 0 {
+            "attribute_exists(pk) AND attribute_not_exists(rseq)"
+        } else {
+            values.push((":r", n(epoch)));
+            "rseq = :r"
+        };
+        self.update_album_if(album, "ADD images_count :d, seq :one", condition, &values)
+            .await
     }
 
-    /// Applies a single-image change to the count: the guarded increment,
-    /// or a full recount when another writer came between (decision 0003).
+    /// Applies a single-image change to the count: the guarded ±1, or a
+    /// full recount when a recount came between (decision 0003).
     pub(super) async fn settle_count(
         &self,
         album: &AlbumKey,
         delta: i64,
-        seq: u64,
+        epoch: Epoch,
     ) -> Result<(), StoreError> {
-        if !self.add_count_if_seq(album, delta, seq).await? {
+        if !self.add_count_if_epoch(album, delta, epoch).await? {
             crate::metrics::count_fallback();
             self.recount_images(album).await?;
         }
         Ok(())
     }
+}
+
+/// The recount epoch (`rseq`) a single-image write's bump read: its ±1
+/// applies only if no recount has bumped it since (decision 0003).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Epoch(u64);
+
+/// What a bump of the album item read back.
+struct Bumped {
+    seq: u64,
+    epoch: Epoch,
+    shards: u32,
 }

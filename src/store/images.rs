@@ -123,9 +123,9 @@ impl Store {
     pub async fn add_image(&self, album: &Album, image: &StoredImage) -> Result<bool, StoreError> {
         let item = self.image_item(album, &image.id, &image.record)?;
         let key = album.key();
-        let seq = self.bump_seq_to_add(&key).await?;
+        let epoch = self.bump_seq_to_add(&key).await?;
         if self.put_if_absent(&item).await? {
-            self.settle_count(&key, 1, seq).await?;
+            self.settle_count(&key, 1, epoch).await?;
             Ok(true)
         } else {
             self.recount_images(&key).await?;
@@ -170,9 +170,9 @@ impl Store {
     pub async fn remove_image(&self, key: &ItemKey) -> Result<bool, StoreError> {
         self.delete_tag_images_of(key).await?;
         let album = &key.album;
-        let seq = self.bump_seq(album).await?;
+        let epoch = self.bump_seq(album).await?;
         if self.delete_existing(key).await? {
-            self.settle_count(album, -1, seq).await?;
+            self.settle_count(album, -1, epoch).await?;
             Ok(true)
         } else {
             self.recount_images(album).await?;

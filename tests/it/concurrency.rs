@@ -377,3 +377,91 @@ async fn uploads_and_deletes_racing_a_duplicate_leave_exact_counts() {
         assert_exact(&store, &dst, &expected_dst).await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sixteen_senders_uploading_into_one_album_add_their_counts_without_recounting() {
+    // Each sender delivers its uploads one after the other, as a webhook
+    // instance does; the 16 run at once into the same album. Their guarded
+    // ±1s must not refuse one another (decision 0003, the recount epoch):
+    // unless a delivery had to be sent again (a re-delivery of an image
+    // already there recounts, as it must), no recount runs at all.
+    const SENDERS: u64 = 16;
+    const EACH: u64 = 4;
+    let env = TestEnv::new("race-uploads").await;
+    let store = env.direct_store().await;
+    let album = "uploads";
+    seed_album(&store, album, ORG, 0).await;
+    let token = auth::issue_notification_token(
+        USER,
+        album,
+        ORG,
+        &crate::support::security::notification_key(),
+        now(),
+        3600,
+    )
+    .unwrap();
+    let barrier = Arc::new(Barrier::new(SENDERS as usize));
+    let mut set = JoinSet::new();
+    let mut expected = BTreeSet::new();
+    for sender in 0..SENDERS {
+        let bodies: Vec<String> = (0..EACH)
+            .map(|k| {
+                let (asset, body) = upload_notification(album, sender * EACH + k, now() - 60);
+                expected.insert(upload_image_id(album, &asset));
+                body
+            })
+            .collect();
+        let (app, barrier, token) = (env.app.clone(), barrier.clone(), token.clone());
+        set.spawn(async move {
+            barrier.wait().await;
+            let mut sent_again = false;
+            for body in bodies {
+                let event = signed_webhook_event(Some(&token), &body);
+                for attempt in 1.. {
+                    let resp = Endpoint::Webhook.call(&app, request(&event)).await.unwrap();
+                    let (status, _, body) = parts(resp);
+                    if status == 503 && attempt < 10 {
+                        sent_again = true;
+                        tokio::time::sleep(std::time::Duration::from_millis(250 * attempt)).await;
+                        continue;
+                    }
+                    assert!(matches!(status, 200 | 201), "{status}: {body}");
+                    break;
+                }
+            }
+            sent_again
+        });
+    }
+    let mut sent_again = false;
+    while let Some(done) = set.join_next().await {
+        sent_again |= done.expect("no sender panicked");
+    }
+    assert_exact(&store, album, &expected).await;
+    let item = store
+        .client()
+        .get_item()
+        .table_name(store.table())
+        .key(
+            "pk",
+            AttributeValue::S(album_api::store::keys::album_pk(&crate::support::key(
+                album,
+            ))),
+        )
+        .key(
+            "sk",
+            AttributeValue::S(album_api::store::keys::ALBUM_SK.into()),
+        )
+        .consistent_read(true)
+        .send()
+        .await
+        .unwrap()
+        .item
+        .expect("the album item");
+    if !sent_again {
+        // A stored recount leaves `counted_seq`; a begun one, `rseq`.
+        assert!(
+            !item.contains_key("counted_seq") && !item.contains_key("rseq"),
+            "a recount ran: {item:?}"
+        );
+    }
+}

@@ -10,6 +10,7 @@ mod album_moves;
 mod concurrency;
 mod copy_faults;
 mod crash_recovery;
+mod crash_recovery_images;
 mod cut_off_deletes;
 mod deadlines;
 mod dev_server;

@@ -13,6 +13,7 @@ use crate::support::fault_proxy::{FaultConfig, FaultProxy};
 use crate::support::security::Endpoint;
 use crate::support::tagging::{association_pairs, create_tag, tag_images};
 use crate::support::*;
+use album_api::App;
 use album_api::store::trash::TrashedImage;
 
 const OTHER_ALBUM: &str = "other-album";
@@ -31,6 +32,16 @@ fn bulk_event(auth: &str, ids: &[&str]) -> Value {
         Some(&Payload::form(&pairs)),
         calls::Format::Http,
     )
+}
+
+/// Restores trashed image `image` through its handler.
+async fn restore(app: &App, auth: &str, image: &str) -> Resp {
+    call(
+        app,
+        Endpoint::RestoreTrashedImage,
+        &restore_event(auth, image),
+    )
+    .await
 }
 
 fn restore_event(auth: &str, image: &str) -> Value {
@@ -107,12 +118,7 @@ async fn a_deleted_image_is_listed_then_restored_with_its_tag_images_and_exact_c
         "{entry}"
     );
 
-    let restored = call(
-        &env.app,
-        Endpoint::RestoreTrashedImage,
-        &restore_event(&auth, &images[1].id),
-    )
-    .await;
+    let restored = restore(&env.app, &auth, &images[1].id).await;
     assert_eq!(restored.status, 200, "{}", restored.text);
     assert_eq!(restored.json["id"], images[1].id.as_str());
     assert_eq!(restored.json["album_id"], SOURCE);
@@ -121,12 +127,7 @@ async fn a_deleted_image_is_listed_then_restored_with_its_tag_images_and_exact_c
     assert!(trashed_ids(&env, &auth, None).await.is_empty());
 
     // Restored once: a second restore finds nothing in the trash.
-    let again = call(
-        &env.app,
-        Endpoint::RestoreTrashedImage,
-        &restore_event(&auth, &images[1].id),
-    )
-    .await;
+    let again = restore(&env.app, &auth, &images[1].id).await;
     assert_eq!(again.status, 404, "{}", again.text);
     assert_album_exact(&store, SOURCE, 5, "after a second restore").await;
 }
@@ -156,12 +157,7 @@ async fn the_trash_shows_each_token_the_albums_it_holds_trash_on_and_refuses_one
     // `trash` on one album: that album's trash, nothing else.
     let one = bearer(&env.token(USER, Some(json!({ SOURCE: access(&["trash"]) }))));
     assert_eq!(trashed_ids(&env, &one, None).await, expected);
-    let other = call(
-        &env.app,
-        Endpoint::RestoreTrashedImage,
-        &restore_event(&one, &theirs[0].id),
-    )
-    .await;
+    let other = restore(&env.app, &one, &theirs[0].id).await;
     assert_eq!(other.status, 401, "{}", other.text);
     let listed_other = call(
         &env.app,
@@ -333,12 +329,7 @@ async fn a_delete_cut_off_after_its_tag_images_went_then_retried_keeps_them_in_t
         "the trash keeps its tag"
     );
 
-    let r = call(
-        &env.app,
-        Endpoint::RestoreTrashedImage,
-        &restore_event(&auth, &images[0].id),
-    )
-    .await;
+    let r = restore(&env.app, &auth, &images[0].id).await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_album_exact(&store, SOURCE, 3, "after the restore").await;
     assert_eq!(association_pairs(&store, SOURCE).await, tags_before);
@@ -369,21 +360,11 @@ async fn a_restore_cut_off_after_its_image_is_back_then_retried_leaves_the_count
         }
         .only(["UpdateItem"]),
     );
-    let r = call(
-        &env.app,
-        Endpoint::RestoreTrashedImage,
-        &restore_event(&auth, &images[0].id),
-    )
-    .await;
+    let r = restore(&env.app, &auth, &images[0].id).await;
     assert_eq!(r.status, 503, "{}", r.text);
 
     proxy.set_config(FaultConfig::none());
-    let r = call(
-        &env.app,
-        Endpoint::RestoreTrashedImage,
-        &restore_event(&auth, &images[0].id),
-    )
-    .await;
+    let r = restore(&env.app, &auth, &images[0].id).await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_album_exact(&store, SOURCE, 3, "after the retried restore").await;
     assert!(trashed_ids(&env, &auth, None).await.is_empty());
@@ -492,12 +473,7 @@ async fn a_trashed_image_past_its_retention_is_neither_listed_nor_restored() {
     let expired = TrashedImage { ..kept };
     store.put_trashed(ORG, &expired, now - 1).await.unwrap();
     assert!(trashed_ids(&env, &auth, None).await.is_empty());
-    let r = call(
-        &env.app,
-        Endpoint::RestoreTrashedImage,
-        &restore_event(&auth, &images[0].id),
-    )
-    .await;
+    let r = restore(&env.app, &auth, &images[0].id).await;
     assert_eq!(r.status, 404, "{}", r.text);
     assert_album_exact(&store, SOURCE, 1, "nothing restored").await;
 }
