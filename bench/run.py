@@ -1833,9 +1833,13 @@ class Bench:
 
         def delivery(r: dict) -> str:
             st = ", ".join(f"{k}: {v}" for k, v in r["statuses"].items())
-            return (f"deliveries {r['deliveries']:,} ({st}), re-delivered {r['redelivered']}, given up {r['given_up']};"
-                    f" count fallbacks {r['count_fallbacks']}, recounts {r['recounts']} ({r['recount_passes']} passes);"
-                    f" images_count {r['images_count']:,} = items {r['image_items']:,}: {'exact' if r['exact'] else 'NOT EXACT'}")
+            out = (f"deliveries {r['deliveries']:,} ({st}), re-delivered {r['redelivered']}, given up {r['given_up']};"
+                   f" count fallbacks {r['count_fallbacks']}, recounts {r['recounts']} ({r['recount_passes']} passes);"
+                   f" images_count {r['images_count']:,}, items {r['image_items']:,}: {'exact' if r['exact'] else 'NOT EXACT'}")
+            if r.get("late_redelivery") is not None:
+                out += (f"; one given up delivered again 1 s after: {r['late_redelivery']}, then images_count"
+                        f" {r['images_count_late']:,}, items {r['image_items_late']:,}: {'exact' if r['exact_late'] else 'NOT EXACT'}")
+            return out
 
         def sim(r: dict) -> str:
             s = r["sim"]
@@ -1877,8 +1881,8 @@ class Bench:
                              f" p99 {r['post_p99_ms']:.1f} ms ({pst}; retried {r['post_retried']}, failed {r['post_failed']})"))
                 rows.append(("", f"recorded {r['recorded_per_s']:.0f}/s ({r['recorded_imports']:,} in {r['seconds']:.1f} s),"
                              f" POST to done p50 {r['import_recorded_p50_ms']:.0f} ms, p99 {r['import_recorded_p99_ms']:.0f} ms;"
-                             f" {r['imports_done']:,} done, {r['distinct_images']:,} distinct images:"
-                             f" {'each recorded once' if r['recorded_once'] else 'NOT each once'}"))
+                             f" {r['imports_done']:,} done with {r['distinct_images']:,} distinct images, {r['image_items']:,} in the album:"
+                             f" {'each recorded once' if r['recorded_once'] else 'none twice' if r['none_twice'] else 'SOME TWICE'}"))
                 rows.append(("", delivery(r)))
                 if key == "sim":
                     s = r["sim"]

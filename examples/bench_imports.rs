@@ -122,6 +122,8 @@ struct StandIn {
     closed: AtomicBool,
     taken: AtomicU64,
     refused: AtomicU64,
+    /// The public ids asked for (an import asked twice is one asset).
+    public_ids: Mutex<BTreeSet<String>>,
 }
 
 impl Source for StandIn {
@@ -191,6 +193,7 @@ impl StandIn {
         }
         let taken = self.taken.fetch_add(1, Ordering::SeqCst) as usize;
         let public_id = field("public_id");
+        lock(&self.public_ids).insert(public_id.to_string());
         // One asset per public id, as Cloudinary overwrites one.
         let asset_id = hex::encode(&Sha1::digest(public_id.as_bytes())[..16]);
         let filename = fields
@@ -362,6 +365,7 @@ async fn main() -> Result<(), String> {
         closed: AtomicBool::new(false),
         taken: AtomicU64::new(0),
         refused: AtomicU64::new(0),
+        public_ids: Mutex::new(BTreeSet::new()),
     });
     stand_in.clone().serve(listener);
 
@@ -375,7 +379,7 @@ async fn main() -> Result<(), String> {
         "client",
         via,
     );
-    let senders_apps = bench_common::apps(
+    let senders_apps: Arc<[App]> = bench_common::apps(
         &sdk,
         &config,
         budgets,
@@ -383,7 +387,8 @@ async fn main() -> Result<(), String> {
         args.senders,
         "sender",
         via,
-    );
+    )
+    .into();
 
     let album_id = args
         .album
@@ -422,6 +427,7 @@ async fn main() -> Result<(), String> {
     let delivering = {
         let (senders, notifications, source) =
             (senders.clone(), notifications.clone(), stand_in.clone());
+        let senders_apps = senders_apps.clone();
         tokio::spawn(async move {
             senders
                 .run(&senders_apps, notifications, source, timeout)
@@ -492,6 +498,7 @@ async fn main() -> Result<(), String> {
         .ok_or("the album is gone")?;
     let items = direct.count_images(&key).await.map_err(|e| e.to_string())?;
     let n = args.imports;
+    let asked = lock(&stand_in.public_ids).len();
 
     let mut line = json!({
         "album": album_id,
@@ -513,6 +520,7 @@ async fn main() -> Result<(), String> {
         "post_last_error": *lock(&posts.last_error),
         "uploads_asked": stand_in.taken.load(Ordering::SeqCst),
         "uploads_refused": stand_in.refused.load(Ordering::SeqCst),
+        "imports_asked": asked,
         "notifications": senders.taken(),
         "recorded_imports": recorded_at.len(),
         "recorded_per_s": recorded_at.len() as f64 / seconds.max(1e-9),
@@ -529,6 +537,12 @@ async fn main() -> Result<(), String> {
         ("exact".to_string(), json!(stored.images_count == items)),
         ("imports_done".to_string(), json!(done)),
         ("distinct_images".to_string(), json!(distinct.len())),
+        // No import made two images: at most one image per import
+        // Cloudinary was asked for, and one of its own per import done.
+        (
+            "none_twice".to_string(),
+            json!(items <= asked as u64 && distinct.len() == done),
+        ),
         // Every import answered, done with an image of its own, and the
         // album holds exactly those.
         (
@@ -536,6 +550,11 @@ async fn main() -> Result<(), String> {
             json!(done == n && distinct.len() == n && items == n as u64),
         ),
     ]);
+    fields.extend(
+        senders
+            .late_check(&senders_apps[0], &notifications, &direct, &key)
+            .await?,
+    );
     println!("{}", Value::Object(fields.clone()));
     Ok(())
 }

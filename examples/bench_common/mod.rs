@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use album_api::album::Album;
+use album_api::album::{Album, AlbumKey};
 use album_api::cloudinary::sign_string;
 use album_api::config::Config;
 use album_api::deadline::Budgets;
@@ -230,7 +230,19 @@ impl Notifications {
     }
 }
 
+/// Delivers `note` once through the webhook's handler: the status (599
+/// when the handler failed).
+async fn deliver_once(app: &App, notifications: &Notifications, note: &Note) -> u16 {
+    let event = notifications.delivery(&note.query, &note.body);
+    let req = lambda_http::request::from_str(&event).expect("a valid API Gateway event");
+    match handle(app, req).await {
+        Ok(resp) => resp.status().as_u16(),
+        Err(_) => 599,
+    }
+}
+
 /// One notification to deliver.
+#[derive(Clone)]
 pub struct Note {
     /// Its number (the run's own).
     pub n: usize,
@@ -305,6 +317,7 @@ pub struct Senders {
     statuses: Mutex<BTreeMap<u16, u64>>,
     redelivered: AtomicU64,
     given_up: AtomicU64,
+    given_up_notes: Mutex<Vec<Note>>,
     last_error: Mutex<Option<String>>,
 }
 
@@ -323,6 +336,7 @@ impl Senders {
             statuses: Mutex::new(BTreeMap::new()),
             redelivered: AtomicU64::new(0),
             given_up: AtomicU64::new(0),
+            given_up_notes: Mutex::new(Vec::new()),
             last_error: Mutex::new(None),
         })
     }
@@ -387,13 +401,8 @@ impl Senders {
     }
 
     async fn deliver(&self, app: &App, notifications: &Notifications, note: Note, attempt: u32) {
-        let event = notifications.delivery(&note.query, &note.body);
-        let req = lambda_http::request::from_str(&event).expect("a valid API Gateway event");
         let t = Instant::now();
-        let status = match handle(app, req).await {
-            Ok(resp) => resp.status().as_u16(),
-            Err(_) => 599,
-        };
+        let status = deliver_once(app, notifications, &note).await;
         lock(&self.attempts_ms).push(t.elapsed().as_secs_f64() * 1000.0);
         *lock(&self.statuses).entry(status).or_default() += 1;
         if (200..300).contains(&status) {
@@ -410,8 +419,49 @@ impl Senders {
                 "notification {}: {status} after {attempt} deliveries",
                 note.n
             ));
+            lock(&self.given_up_notes).push(note);
             self.settled.fetch_add(1, Ordering::SeqCst);
         }
+    }
+
+    /// Delivers the first notification given up once more, after the
+    /// load (as a late re-delivery would come): its status, if one was
+    /// given up. Not counted in [`Senders::report`].
+    pub async fn late_redelivery(&self, app: &App, notifications: &Notifications) -> Option<u16> {
+        let note = lock(&self.given_up_notes).first().cloned()?;
+        Some(deliver_once(app, notifications, &note).await)
+    }
+
+    /// After the load: when notifications were given up, the first one
+    /// delivered again a second later through `app` (as a late
+    /// re-delivery would come), and album `key`'s count read again from
+    /// `direct`: `late_redelivery` (its status, or null when none was
+    /// given up), `images_count_late`, `image_items_late`, `exact_late`.
+    pub async fn late_check(
+        &self,
+        app: &App,
+        notifications: &Notifications,
+        direct: &Store,
+        key: &AlbumKey,
+    ) -> Result<Map<String, Value>, String> {
+        let late = if lock(&self.given_up_notes).is_empty() {
+            None
+        } else {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            self.late_redelivery(app, notifications).await
+        };
+        let stored = direct
+            .get_album(key)
+            .await
+            .map_err(|e| e.to_string())?
+            .ok_or("the album is gone")?;
+        let items = direct.count_images(key).await.map_err(|e| e.to_string())?;
+        let mut m = Map::new();
+        m.insert("late_redelivery".into(), json!(late));
+        m.insert("images_count_late".into(), json!(stored.images_count));
+        m.insert("image_items_late".into(), json!(items));
+        m.insert("exact_late".into(), json!(stored.images_count == items));
+        Ok(m)
     }
 
     /// Notifications taken (re-deliveries not counted again).
