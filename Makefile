@@ -88,7 +88,7 @@ deploy: build ## sam deploy (guided the first time: asks for the stack, region a
 rehearse: deps ## Deploy rehearsal, offline: template.yaml translated by samtranslator, its staging and prod stacks (samconfig.toml) created in one moto account; asserts alarms, log groups, secrets, DLQ, topic, table TTL, no name shared by the two, every function's alias, CodeDeploy deployment group and rollback alarms, and that its triggers invoke the alias
 	.venv/bin/python scripts/rehearse-deploy.py
 
-bench: build-deps ## Benchmarks: copy throughput vs boto3 and the ceiling, scaling, cold start, memory, latency, size (BENCHMARKS.md)
+bench: build-deps ## Benchmarks: copy throughput vs boto3 and the ceiling, scaling, cold start, memory, latency, size, the webhook's and imports' rates into one album (BENCHMARKS.md)
 	scripts/bench.sh
 
 fmt: ## Format the code

@@ -20,7 +20,12 @@ Interface Emulator (RIE):
    (DynamoDB's per-partition limits) between them and dynalite: its
    self-test, 10,000- to 100,000-image duplicates (a 202's job driven to
    done through the worker function) at AWS's limits and at a scaled-down
-   limit, and the read units of an album's first page.
+   limit, and the read units of an album's first page;
+9. into one album: the webhook's upload notifications from 16 concurrent
+   senders (`examples/bench_webhook.rs`) straight to dynalite and through
+   the partition simulator at the scaled limit, and imports by URL
+   (`examples/bench_imports.rs`: POST /api/v1/imports, a loopback
+   Cloudinary, the webhook), each count checked exact.
 
 Prints a table, writes bench/results.json and bench/copy-time.png; logs of
 every process go to bench/out/ (git-ignored). Every process it starts runs in
@@ -452,6 +457,27 @@ def count_range(client, album: str, prefix: str) -> int:
     return total
 
 
+def git_commit() -> str:
+    """The commit measured (`+dirty` when the tree has changes)."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
+                              text=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+        return head + ("+dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return "?"
+
+
+def log_one_album(what: str, r: dict) -> None:
+    if "error" in r:
+        log(f"{what}: FAILED: {r['error']}")
+        return
+    rate = r.get("recorded_per_s", r.get("per_s", 0.0))
+    log(f"{what}: {rate:.0f}/s recorded in {r['seconds']:.1f} s; statuses {r['statuses']};"
+        f" fallbacks {r['count_fallbacks']}, recounts {r['recounts']}; exact {r['exact']}")
+
+
 def fresh_destination() -> str:
     return str(uuid.uuid4())  # the length of a destination the API would pick itself
 
@@ -581,18 +607,28 @@ def zipped_size(path: Path) -> int:
 
 
 def item_size(item: dict) -> int:
-    """DynamoDB's item size: UTF-8 attribute names plus values (strings here)."""
-    total = 0
-    for name, value in item.items():
-        total += len(name.encode())
-        (kind, v), = value.items()
-        if kind in ("S", "N"):
-            total += len(v.encode())
-        elif kind == "B":
-            total += len(v)
-        else:
-            raise ValueError(f"unexpected attribute type {kind} in an image item")
-    return total
+    """DynamoDB's item size: UTF-8 attribute names plus values (a number
+    counted as its digits, an upper bound)."""
+    return sum(len(name.encode()) + value_size(value) for name, value in item.items())
+
+
+def value_size(value: dict) -> int:
+    (kind, v), = value.items()
+    if kind in ("S", "N"):
+        return len(v.encode())
+    if kind == "B":
+        return len(v)
+    if kind in ("BOOL", "NULL"):
+        return 1
+    if kind in ("SS", "NS"):
+        return sum(len(e.encode()) for e in v)
+    if kind == "BS":
+        return sum(len(e) for e in v)
+    if kind == "M":  # 3 bytes, plus 1 per element
+        return 3 + sum(len(k.encode()) + value_size(e) + 1 for k, e in v.items())
+    if kind == "L":
+        return 3 + sum(value_size(e) + 1 for e in v)
+    raise ValueError(f"unexpected attribute type {kind}")
 
 
 # --------------------------------------------------------------------------
@@ -826,14 +862,14 @@ class Bench:
         out = self.ddb.query(
             TableName=TABLE,
             KeyConditionExpression="pk = :pk AND begins_with(sk, :i)",
-            ExpressionAttributeValues={":pk": {"S": f"A#{CONTRACT_ALBUM}"}, ":i": {"S": "I#"}},
+            ExpressionAttributeValues={":pk": {"S": f"A#{ORG}/{CONTRACT_ALBUM}"}, ":i": {"S": "I#"}},
             Limit=1,
         )
         item = out["Items"][0]
         # A copy writes exactly this shape: the same d, keys of a UUID destination.
         dest = fresh_destination()
         copy_item = {
-            "pk": {"S": f"A#{dest}"},
+            "pk": {"S": f"A#{ORG}/{dest}"},
             "sk": {"S": item["sk"]["S"].rsplit("#", 1)[0] + "#" + str(uuid.uuid4())},
             "iid": {"S": str(uuid.uuid4())},
             "d": item["d"],
@@ -1667,6 +1703,198 @@ class Bench:
         width = max(len(r[0]) for r in rows)
         return [f"  {k:{width}}  {v}" for k, v in rows]
 
+    # -- into one album: the webhook and imports by URL --------------------
+
+    def probe(self, name: str, argv: list[str], tag: str) -> dict:
+        """Runs probe `name` (examples/<name>.rs) against this dynalite; its
+        JSON line, or {"error": ...} when it failed or ran out of time."""
+        exe = LAMBDA_DIR / name / "bootstrap"
+        timeout = self.args.one_album_timeout
+        log_path = self.logs / f"{tag}.log"
+        try:
+            with open(log_path, "wb") as err:
+                r = subprocess.run(
+                    [str(exe), *argv, "--org", ORG, "--user", USER, "--timeout", f"{timeout:.0f}"],
+                    env=base_env(self.endpoint), cwd=ROOT, stdout=subprocess.PIPE, stderr=err,
+                    text=True, timeout=timeout + 60, stdin=subprocess.DEVNULL, start_new_session=True,
+                )
+        except subprocess.TimeoutExpired:
+            return {"error": f"no answer within {timeout + 60:.0f} s"}
+        lines = r.stdout.strip().splitlines()
+        if r.returncode != 0 or not lines:
+            tail = log_path.read_text(errors="replace").strip()[-400:]
+            return {"error": f"exit {r.returncode}: {tail}"}
+        return json.loads(lines[-1])
+
+    def one_album_sim(self, name: str, argv: list[str], tag: str) -> dict:
+        """`name` with its handlers' DynamoDB calls through `albumctl
+        partition-sim` at the scaled limit, with what the simulator saw:
+        the album's partition (its item, and its images at one shard), the
+        organization's and the user's, and the calls it refused."""
+        wcu = self.args.sim_wcu
+        proc, sim = self.start_sim(wcu, wcu * 3, tag)
+        try:
+            row = self.probe(name, [*argv, "--via", sim], tag)
+            stats = self.sim_call(sim, "GET", "/__sim/stats")
+        finally:
+            self.procs.stop(proc)
+        if "error" in row:
+            return row
+
+        def part(key: str) -> dict:
+            p = next((p for p in stats["partitions"] if p["index"] is None and p["key"] == key), None)
+            return {k: p[k] for k in ("wcu", "rcu", "throttled", "deferred")} if p else {}
+
+        album = part(f"A#{ORG}/{row['album']}")
+        seconds = row["seconds"]
+        recorded = row.get("recorded_imports", row.get("recorded", 0))
+        row["sim"] = {
+            "wcu_limit": wcu,
+            "rcu_limit": wcu * 3,
+            "album_partition": album,
+            "org_partition": part(f"O#{ORG}"),
+            "user_partition": part(f"U#{USER}"),
+            "album_wcu_per_s": album.get("wcu", 0) / seconds if seconds else None,
+            "album_share_of_limit": album.get("wcu", 0) / seconds / wcu if seconds else None,
+            "album_rcu_per_s": album.get("rcu", 0) / seconds if seconds else None,
+            "album_wcu_per_recorded": album.get("wcu", 0) / recorded if recorded else None,
+            "throttled": stats["totals"]["throttled"],
+            "throttled_by_operation": {op: v["throttled"] for op, v in stats["operations"].items() if v["throttled"]},
+            "totals": stats["totals"],
+            "operations": stats["operations"],
+            "hottest": stats["partitions"][:5],
+        }
+        return row
+
+    def image_item_units(self, album: str) -> dict:
+        """The write units of one image item the webhook recorded in `album`
+        (and of its by_image entry), from the table."""
+        out = self.ddb.query(
+            TableName=TABLE, KeyConditionExpression="pk = :pk AND begins_with(sk, :i)",
+            ExpressionAttributeValues={":pk": {"S": f"A#{ORG}/{album}"}, ":i": {"S": "I#"}}, Limit=1,
+        )
+        item = out["Items"][0]
+        size = item_size(item)
+        gsi = sum(len(k.encode()) + len(item[k]["S"].encode()) for k in ("iid", "pk", "sk") if k in item)
+        return {"image_item_bytes": size, "image_item_wcu": math.ceil(size / 1024),
+                "by_image_entry_bytes": gsi, "by_image_entry_wcu": math.ceil(gsi / 1024)}
+
+    def phase_webhook(self) -> None:
+        """Uploads into one album through the webhook (examples/bench_webhook.rs):
+        `--one-album-senders` concurrent senders, straight to dynalite, then
+        through the partition simulator at the scaled limit, where the album
+        item's partition binds."""
+        a = self.args
+        argv = ["--uploads", str(a.webhook_uploads), "--senders", str(a.one_album_senders)]
+        out: dict = {"uploads": a.webhook_uploads, "senders": a.one_album_senders, "commit": git_commit(),
+                     "generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+        with self.fresh_dynalite("webhook", []):
+            out["straight"] = self.probe("bench_webhook", argv, "webhook-straight")
+            if "album" in out["straight"]:
+                out["units"] = self.image_item_units(out["straight"]["album"])
+            log_one_album("webhook, straight", out["straight"])
+        with self.fresh_dynalite("webhook-sim", []):
+            out["sim"] = self.one_album_sim("bench_webhook", argv, "webhook-sim")
+            log_one_album(f"webhook, partition-sim {a.sim_wcu:g} WCU/s", out["sim"])
+        units = out.get("units")
+        if units:
+            # On AWS: the album item takes two writes a notification (the
+            # seq bump and the guarded increment), at one shard the image
+            # item too; one partition key takes 1,000 WCU/s.
+            per_album = 2
+            per_one_shard = per_album + units["image_item_wcu"]
+            out["aws"] = {"wcu_limit": 1000, "album_item_wcu_per_notification": per_album,
+                          "album_partition_wcu_per_notification_one_shard": per_one_shard,
+                          "ceiling_one_shard_per_s": 1000 / per_one_shard,
+                          "ceiling_album_item_per_s": 1000 / per_album}
+        self.results["webhook"] = out
+
+    def phase_imports(self) -> None:
+        """Imports by URL into one album (examples/bench_imports.rs): the
+        POSTs through their handler, a loopback Cloudinary, the webhook's
+        senders; straight to dynalite, then through the partition simulator."""
+        a = self.args
+        argv = ["--imports", str(a.imports), "--clients", str(a.one_album_senders),
+                "--senders", str(a.one_album_senders)]
+        out: dict = {"imports": a.imports, "clients": a.one_album_senders, "senders": a.one_album_senders,
+                     "commit": git_commit(), "generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+        with self.fresh_dynalite("imports", []):
+            out["straight"] = self.probe("bench_imports", argv, "imports-straight")
+            log_one_album("imports, straight", out["straight"])
+        with self.fresh_dynalite("imports-sim", []):
+            out["sim"] = self.one_album_sim("bench_imports", argv, "imports-sim")
+            log_one_album(f"imports, partition-sim {a.sim_wcu:g} WCU/s", out["sim"])
+        self.results["imports"] = out
+
+    def one_album_table(self) -> list[str]:
+        """The rows of BENCHMARKS.md's "Into one album" section."""
+        rows: list[tuple[str, str]] = []
+        lim = self.args.sim_wcu
+
+        def delivery(r: dict) -> str:
+            st = ", ".join(f"{k}: {v}" for k, v in r["statuses"].items())
+            out = (f"deliveries {r['deliveries']:,} ({st}), re-delivered {r['redelivered']}, given up {r['given_up']};"
+                   f" count fallbacks {r['count_fallbacks']}, recounts {r['recounts']} ({r['recount_passes']} passes);"
+                   f" images_count {r['images_count']:,}, items {r['image_items']:,}: {'exact' if r['exact'] else 'NOT EXACT'}")
+            if r.get("late_redelivery") is not None:
+                out += (f"; one given up delivered again 1 s after: {r['late_redelivery']}, then images_count"
+                        f" {r['images_count_late']:,}, items {r['image_items_late']:,}: {'exact' if r['exact_late'] else 'NOT EXACT'}")
+            return out
+
+        def sim(r: dict) -> str:
+            s = r["sim"]
+            ap = s["album_partition"]
+            return (f"album partition {s['album_wcu_per_s']:.0f} WCU/s = {s['album_share_of_limit']:.2f}x the limit"
+                    f" ({s['album_wcu_per_recorded']:.2f} WCU a recorded one, {s['album_rcu_per_s']:.0f} RCU/s),"
+                    f" {ap.get('throttled', 0)} of its calls throttled; {s['throttled']} throttled in all {s['throttled_by_operation']}")
+
+        w = self.results.get("webhook")
+        if w:
+            for label, key in (("straight to dynalite", "straight"), (f"partition-sim, {lim:g} WCU/s", "sim")):
+                r = w.get(key, {})
+                what = f"webhook, {w['uploads']:,} uploads, {w['senders']} senders, {label}"
+                if "error" in r or not r:
+                    rows.append((what, f"FAILED: {r.get('error', 'not run')}"))
+                    continue
+                rows.append((what, f"{r['per_s']:.0f} notifications/s ({r['seconds']:.1f} s);"
+                             f" delivery p50 {r['attempt_p50_ms']:.1f} ms, p99 {r['attempt_p99_ms']:.1f} ms;"
+                             f" recorded p50 {r['recorded_p50_ms']:.0f} ms, p99 {r['recorded_p99_ms']:.0f} ms"))
+                rows.append(("", delivery(r)))
+                if key == "sim":
+                    rows.append(("", sim(r)))
+            if "aws" in w:
+                x, u = w["aws"], w["units"]
+                rows.append(("on AWS (1,000 WCU/s a partition key)",
+                             f"the album item: {x['album_item_wcu_per_notification']} WCU a notification → ≤ {x['ceiling_album_item_per_s']:.0f}/s;"
+                             f" at one shard its images too ({u['image_item_bytes']} B = {u['image_item_wcu']} WCU each)"
+                             f" → ≤ {x['ceiling_one_shard_per_s']:.0f}/s"))
+        im = self.results.get("imports")
+        if im:
+            for label, key in (("straight to dynalite", "straight"), (f"partition-sim, {lim:g} WCU/s", "sim")):
+                r = im.get(key, {})
+                what = f"imports, {im['imports']:,}, {im['clients']} clients, {im['senders']} senders, {label}"
+                if "error" in r or not r:
+                    rows.append((what, f"FAILED: {r.get('error', 'not run')}"))
+                    continue
+                pst = ", ".join(f"{k}: {v}" for k, v in r["post_statuses"].items())
+                rows.append((what, f"POST {r['post_per_s']:.0f}/s ({r['post_seconds']:.1f} s), p50 {r['post_p50_ms']:.1f} ms,"
+                             f" p99 {r['post_p99_ms']:.1f} ms ({pst}; retried {r['post_retried']}, failed {r['post_failed']})"))
+                rows.append(("", f"recorded {r['recorded_per_s']:.0f}/s ({r['recorded_imports']:,} in {r['seconds']:.1f} s),"
+                             f" POST to done p50 {r['import_recorded_p50_ms']:.0f} ms, p99 {r['import_recorded_p99_ms']:.0f} ms;"
+                             f" {r['imports_done']:,} done with {r['distinct_images']:,} distinct images, {r['image_items']:,} in the album:"
+                             f" {'each recorded once' if r['recorded_once'] else 'none twice' if r['none_twice'] else 'SOME TWICE'}"))
+                rows.append(("", delivery(r)))
+                if key == "sim":
+                    s = r["sim"]
+                    rows.append(("", sim(r)))
+                    op = s["org_partition"]
+                    rows.append(("", f"the organization's partition (the import items): {op.get('wcu', 0) / r['seconds']:.0f} WCU/s"
+                                 f" ({op.get('wcu', 0) / max(1, r['imports']):.2f} WCU an import), {op.get('throttled', 0)} throttled"))
+        if not rows:
+            return []
+        width = max(len(r[0]) for r in rows)
+        return [f"  {k:{width}}  {v}" for k, v in rows]
+
     def phase_memory(self) -> None:
         n = max(self.args.sizes)
         peaks, bases = [], []
@@ -1771,6 +1999,13 @@ class Bench:
               f" {p['scaled_limits']['rcu']:g} RCU/s per partition key; AWS's 1,000 and 3,000)")
             lines.extend(self.physics_table())
             w("")
+        one_album = self.one_album_table()
+        if one_album:
+            commits = sorted({r[k]["commit"] for k in ("webhook", "imports") if k in r})
+            w(f"Into one album: the webhook's uploads and imports by URL (commit {', '.join(commits)};"
+              f" partition-sim's scaled limit {self.args.sim_wcu:g} WCU/s, {self.args.sim_wcu * 3:g} RCU/s a partition key)")
+            lines.extend(one_album)
+            w("")
         if "family" in r:
             f = r["family"]
             n = f["images"]
@@ -1836,7 +2071,8 @@ class Bench:
                 w(f"  CPU: the bootstrap spent {p['bootstrap_cpu_ms_per_image'] * 1000:.0f} µs per copied image here → {p['vcpu_needed_at_projected_rate']:.3f} vCPU at"
                   f" {p['projected_images_per_s']:.0f} images/s; a {p['function_memory_mb']} MB function has ~{p['vcpu_share_of_function']:.3f} vCPU")
             w("")
-        w("Targets")
+        if self.verdicts():
+            w("Targets")
         for v in self.verdicts():
             val = "n/a" if v["value"] is None else f"{v['value']:.2f}"
             w(f"  {v['metric']:44} {val:>8}  {v['target']:>10}  {'met' if v['met'] else 'MISSED'}")
@@ -1928,6 +2164,8 @@ def update_doc(doc: Path, results: dict, table: str) -> None:
 
 
 TABLE = local_params()["TABLE_NAME"]
+PHASES = ["sizes", "cold", "warm", "brownout", "integrator", "quota", "copies", "family", "sensitivity", "memory",
+          "physics", "webhook", "imports"]
 RIE = Path()
 
 
@@ -1957,18 +2195,33 @@ def main() -> int:
     ap.add_argument("--sim-selftest-warmup", type=float, default=1.0, help="load before the window (spends the burst)")
     ap.add_argument("--physics-job-timeout", type=float, default=1800.0, help="longest a 202's job may take to be done")
     ap.add_argument("--dynalite-heap-mb", type=int, default=6144)
-    ap.add_argument("--phases", default="sizes,cold,warm,brownout,integrator,quota,copies,family,sensitivity,memory,physics",
-                    help="comma-separated subset of sizes,cold,warm,brownout,integrator,quota,copies,family,sensitivity,memory,physics")
+    ap.add_argument("--webhook-uploads", type=int, default=1000, help="notifications the webhook phase delivers into one album")
+    ap.add_argument("--imports", type=int, default=1000, help="imports the imports phase sends into one album")
+    ap.add_argument("--one-album-senders", type=int, default=16,
+                    help="the webhook and imports phases' concurrent senders (and import clients)")
+    ap.add_argument("--one-album-timeout", type=float, default=900.0, help="longest one webhook or imports run may take (s)")
+    ap.add_argument("--phases", default=",".join(PHASES), help=f"comma-separated subset of {','.join(PHASES)}")
     ap.add_argument("--results", type=Path, default=DEFAULT_RESULTS)
+    ap.add_argument("--merge", action="store_true",
+                    help="put this run's sections into the results file beside the ones there (e.g. --phases webhook,imports),"
+                         " and leave BENCHMARKS.md's latest figures as they are")
     ap.add_argument("--no-doc", action="store_true", help="leave BENCHMARKS.md's latest figures as they are")
     ap.add_argument("--plot", type=Path, default=ROOT / "bench" / "copy-time.png")
     args = ap.parse_args()
     phases = set(args.phases.split(","))
+    unknown = phases - set(PHASES)
+    if unknown:
+        print(f"unknown phases: {', '.join(sorted(unknown))} (of {','.join(PHASES)})", file=sys.stderr)
+        return 2
+    # The webhook and imports phases run their probes in-process, not the functions.
+    functions = phases - {"webhook", "imports"}
 
     extra = ["albumctl"] + (["hello_lambda"] if "cold" in phases else []) \
         + (["bench_ceiling"] if phases & {"copies", "sensitivity"} else []) \
-        + (["bench_quota"] if "quota" in phases else [])
-    missing = [b for b in [f["binary"] for f in template_functions()] + extra
+        + (["bench_quota"] if "quota" in phases else []) \
+        + (["bench_webhook"] if "webhook" in phases else []) \
+        + (["bench_imports"] if "imports" in phases else [])
+    missing = [b for b in ([f["binary"] for f in template_functions()] if functions else []) + extra
                if not (LAMBDA_DIR / b / "bootstrap").exists()]
     if missing:
         print(f"missing bootstraps in target/bench-lambda: {', '.join(missing)} (run scripts/bench.sh)", file=sys.stderr)
@@ -1994,21 +2247,23 @@ def main() -> int:
     bench.results["generated_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
     bench.results["machine"] = machine_info()
     bench.results["config"] = {k: v if not isinstance(v, Path) else os.path.relpath(v, ROOT) for k, v in vars(args).items()}
+    bench.results["commit"] = git_commit()
     try:
         if "sizes" in phases:
             bench.phase_sizes()
-        with bench.fresh_dynalite("functions", []):
-            bench.phase_projection()
-            if "cold" in phases:
-                bench.phase_cold_start()
-            if "warm" in phases:
-                bench.phase_warm_latency()
-            if "brownout" in phases:
-                bench.phase_brownout()
-            if "integrator" in phases:
-                bench.phase_integrator()
-            if "quota" in phases:
-                bench.phase_quota()
+        if functions:
+            with bench.fresh_dynalite("functions", []):
+                bench.phase_projection()
+                if "cold" in phases:
+                    bench.phase_cold_start()
+                if "warm" in phases:
+                    bench.phase_warm_latency()
+                if "brownout" in phases:
+                    bench.phase_brownout()
+                if "integrator" in phases:
+                    bench.phase_integrator()
+                if "quota" in phases:
+                    bench.phase_quota()
         if "copies" in phases:
             bench.phase_copies()
         if "family" in phases:
@@ -2019,6 +2274,10 @@ def main() -> int:
             bench.phase_memory()
         if "physics" in phases:
             bench.phase_physics()
+        if "webhook" in phases:
+            bench.phase_webhook()
+        if "imports" in phases:
+            bench.phase_imports()
     finally:
         procs.stop_all()
     bench.project_cpu()
@@ -2026,13 +2285,24 @@ def main() -> int:
     bench.results["wall_seconds"] = round(time.monotonic() - started, 1)
     bench.results["targets"] = bench.verdicts()
     args.results.parent.mkdir(parents=True, exist_ok=True)
-    args.results.write_text(json.dumps(bench.results, indent=2) + "\n")
+    written = bench.results
+    if args.merge and args.results.exists():
+        # This run's sections beside the file's, each saying when and on
+        # which commit it was measured; the file's own run stays its header.
+        written = json.loads(args.results.read_text())
+        meta = {"generated_at", "machine", "config", "commit", "wall_seconds", "targets", "seed_seconds"}
+        for k, v in bench.results.items():
+            if k not in meta:
+                written[k] = v
+        written.setdefault("merged_runs", []).append(
+            {k: bench.results[k] for k in ("generated_at", "commit", "wall_seconds", "machine", "config")})
+    args.results.write_text(json.dumps(written, indent=2) + "\n")
     if "scaling" in bench.results:
         bench.plot(args.plot)
     table = bench.table()
     print(table)
     doc = ROOT / "BENCHMARKS.md"
-    if not args.no_doc and args.results == DEFAULT_RESULTS and doc.exists():
+    if not args.no_doc and not args.merge and args.results == DEFAULT_RESULTS and doc.exists():
         update_doc(doc, bench.results, table)
     print(f"\n{os.path.relpath(args.results, ROOT)}" + (f", {os.path.relpath(args.plot, ROOT)}" if "scaling" in bench.results else "")
           + f"; {bench.results['wall_seconds']:.0f} s")

@@ -5,9 +5,10 @@
 # on this machine: installs what it needs (dynalite, .venv with aws-sam-cli's
 # Lambda Runtime Interface Emulator, boto3, cargo-lambda, matplotlib), builds
 # the functions' x86_64 release bootstraps with cargo lambda (as `sam build`
-# does), plus albumctl, the hello-world baseline and the ceiling probe, then
-# runs bench/run.py: a fresh in-memory dynalite on loopback, every
-# measurement, a table on stdout, bench/results.json, bench/copy-time.png.
+# does), plus albumctl, the hello-world baseline and the probes (ceiling,
+# quota, webhook, imports), then runs bench/run.py: a fresh in-memory dynalite on
+# loopback, every measurement, a table on stdout, bench/results.json,
+# bench/copy-time.png.
 # See BENCHMARKS.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,7 +30,7 @@ cargo lambda build --quiet --release --x86-64 --lambda-dir target/bench-lambda $
 # albumctl (seeding) runs here, not in Lambda: a plain release build.
 cargo build --quiet --release -p albumctl >&2
 mkdir -p target/bench-lambda/albumctl && cp target/release/albumctl target/bench-lambda/albumctl/bootstrap
-cargo lambda build --quiet --release --x86-64 --lambda-dir target/bench-lambda --example hello_lambda --example bench_ceiling --example bench_quota >&2
+cargo lambda build --quiet --release --x86-64 --lambda-dir target/bench-lambda --example hello_lambda --example bench_ceiling --example bench_quota --example bench_webhook --example bench_imports >&2
 echo "[bench] built in $(($(date +%s) - start)) s" >&2
 
 exec .venv/bin/python bench/run.py "$@"
