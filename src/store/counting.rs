@@ -3,10 +3,12 @@
 
 use std::collections::HashMap;
 
+use aws_sdk_dynamodb::config::retry::RetryConfig;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, Select};
 
 use crate::album::AlbumKey;
 
+use super::error::is_throttling;
 use super::item::{Item, get_n, n};
 use super::keys::*;
 use super::{Store, StoreError, retry};
@@ -210,28 +212,62 @@ impl Store {
     }
 
     /// Adds `delta` to `images_count` (and bumps `seq`) only if no recount
-    /// has begun since the write's bump read `epoch`; `false` when one did.
+    /// has begun since the write's bump read `epoch`: `true` when it
+    /// applied; `false` when a recount came between, or when it is not
+    /// known whether it applied. Either way a recount settles the count.
     ///
     /// Guarding on the recount epoch, not on `seq`, lets single-image
     /// writers into one album add their ±1 side by side: under `seq`, any
     /// other writer's bump between a write's two steps refused its ±1 and
     /// sent it to a full recount, so 16 concurrent webhook deliveries
     /// became 16 recounts refusing one another (decision 0003).
+    ///
+    /// The epoch guard does not refuse the same update applied twice (the
+    /// `seq` guard did: the first application bumped it), so this call is
+    /// never retried after an answer that may hide an application (a
+    /// timeout, a reset, a 5xx): the SDK's retries are off for it, only
+    /// throttling (which DynamoDB refuses before applying anything) is
+    /// retried here, and anything else leaves the count to a recount. At
+    /// worst `policy.max_attempts` throttled attempts with the policy's
+    /// backoff, never past the invocation's deadline.
     pub(super) async fn add_count_if_epoch(
         &self,
         album: &AlbumKey,
         delta: i64,
         Epoch(epoch): Epoch,
     ) -> Result<bool, StoreError> {
-        let mut values = vec![(":d", n(delta)), (":one", n(1))];
+        let mut values = HashMap::from([(":d".to_string(), n(delta)), (":one".to_string(), n(1))]);
         let condition = if epoch == 0 {
             "attribute_exists(pk) AND attribute_not_exists(rseq)"
         } else {
-            values.push((":r", n(epoch)));
+            values.insert(":r".into(), n(epoch));
             "rseq = :r"
         };
-        self.update_album_if(album, "ADD images_count :d, seq :one", condition, &values)
-            .await
+        for attempt in 1..=self.policy.max_attempts.max(1) {
+            let answer = retry::bounded_raw("UpdateItem", self.budgets.write, {
+                self.update_at(album_pk(album), ALBUM_SK)
+                    .update_expression("ADD images_count :d, seq :one")
+                    .condition_expression(condition)
+                    .set_expression_attribute_values(Some(values.clone()))
+                    .customize()
+                    .config_override(
+                        aws_sdk_dynamodb::config::Builder::default()
+                            .retry_config(RetryConfig::disabled()),
+                    )
+                    .send()
+            })
+            .await?;
+            match answer {
+                Ok(_) => return Ok(true),
+                Err(e) if is_throttling(&e) => {
+                    retry::pause_within_deadline("UpdateItem", self.policy.backoff(attempt))
+                        .await?;
+                }
+                // Refused by its guard, or perhaps applied: recount.
+                Err(_) => return Ok(false),
+            }
+        }
+        Ok(false)
     }
 
     /// Applies a single-image change to the count: the guarded ±1, or a

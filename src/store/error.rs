@@ -95,6 +95,15 @@ pub fn describe<E: ProvideErrorMetadata + std::fmt::Debug>(err: &SdkError<E>) ->
     }
 }
 
+/// Whether DynamoDB refused the call for throughput: it applied nothing,
+/// so sending it again cannot apply it twice.
+pub(crate) fn is_throttling<E: ProvideErrorMetadata>(err: &SdkError<E>) -> bool {
+    matches!(err, SdkError::ServiceError(se) if matches!(
+        se.err().code(),
+        Some("ProvisionedThroughputExceededException" | "ThrottlingException" | "RequestLimitExceeded")
+    ))
+}
+
 pub(crate) fn is_conditional_failure<E: ProvideErrorMetadata>(err: &SdkError<E>) -> bool {
     matches!(err, SdkError::ServiceError(se) if se.err().code() == Some("ConditionalCheckFailedException"))
 }

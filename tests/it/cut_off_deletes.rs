@@ -1,6 +1,8 @@
-//! A delete cut off after its image is gone (its count update failing, a
-//! 503) and retried (a 404, the image being gone) leaves `images_count`
-//! exact: the retry settles what the first left (`store::delete_intents`).
+//! Single-image writes cut off between their steps. A delete cut off
+//! after its image is gone (its count update failing, a 503) and retried
+//! (a 404, the image being gone) leaves `images_count` exact: the retry
+//! settles what the first left (`store::delete_intents`). An upload whose
+//! count update applied but whose answer was lost counts its image once.
 
 use crate::support::fault_proxy::{FaultConfig, FaultProxy};
 use crate::support::security::Endpoint;
@@ -65,4 +67,50 @@ async fn a_delete_whose_count_update_fails_then_retried_as_a_404_leaves_the_coun
         assert_eq!(status, 404);
     }
     assert_album_exact(&store, SOURCE, 4, "after two more deletes").await;
+}
+
+#[tokio::test]
+async fn an_upload_whose_count_answer_is_lost_counts_it_once() {
+    // The upload's guarded ±1 reaches DynamoDB, which applies it, but its
+    // answer is lost (the proxy resets the connection after forwarding the
+    // first UpdateItem after the image's put). Sending it again would
+    // apply it twice (its guard, the recount epoch, does not change with
+    // it): the write recounts instead.
+    let lost = FaultConfig {
+        lost_answer_rate: f64::MIN_POSITIVE,
+        first_of_each_op: true,
+        armed_after: Some("PutItem".into()),
+        ..FaultConfig::none()
+    }
+    .only(["UpdateItem"]);
+    let proxy = FaultProxy::start(&emulator_endpoint(), lost).await;
+    let env = TestEnv::with_endpoint("lost-count-answer", &proxy.endpoint()).await;
+    let store = env.direct_store().await;
+    seed_album(&store, SOURCE, ORG, 2).await;
+    let token = album_api::auth::issue_notification_token(
+        USER,
+        SOURCE,
+        ORG,
+        &crate::support::security::notification_key(),
+        album_api::service::now(),
+        3600,
+    )
+    .unwrap();
+    let (_, body) =
+        crate::support::security::upload_notification(SOURCE, 1, album_api::service::now() - 60);
+    let event = crate::support::security::signed_webhook_event(Some(&token), &body);
+    let resp = Endpoint::Webhook
+        .call(&env.app, request(&event))
+        .await
+        .unwrap();
+    let (status, _, text) = parts(resp);
+    assert_eq!(status, 201, "{text}");
+    assert_eq!(proxy.stats().lost_answers, 1, "the ±1's answer was lost");
+    assert_album_exact(
+        &store,
+        SOURCE,
+        3,
+        "after an upload whose ±1 answer was lost",
+    )
+    .await;
 }

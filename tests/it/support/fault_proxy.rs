@@ -60,6 +60,11 @@ pub struct FaultConfig {
     pub hang_rate: f64,
     /// Share of targeted calls delayed by `delay` before forwarding.
     pub delay_rate: f64,
+    /// Share of targeted calls forwarded (so DynamoDB applies them) whose
+    /// answer is then lost: the connection is reset instead, as a network
+    /// cut after the write would. The client cannot tell it from a reset
+    /// before the write.
+    pub lost_answer_rate: f64,
     /// How long a delayed call waits before it is forwarded.
     pub delay: std::time::Duration,
     /// Which operations faults apply to, e.g. ["BatchWriteItem"]; empty = every operation.
@@ -142,6 +147,8 @@ pub struct FaultStats {
     pub delayed: u64,
     /// Calls held unanswered and never forwarded (black hole).
     pub hung: u64,
+    /// Calls forwarded whose answer was lost (a reset after the write).
+    pub lost_answers: u64,
     /// Requests forwarded to the upstream (whole or with items removed).
     pub forwarded: u64,
     /// Forwarded requests for which the upstream could not be reached (answered 502).
@@ -303,6 +310,7 @@ enum Plan {
     },
     ServerError,
     Hang,
+    LoseAnswer,
     Forward {
         delay: Option<Duration>,
         defer: Option<Deferral>,
@@ -384,6 +392,8 @@ impl Faults {
             Plan::ServerError
         } else if roll(&mut rng, rate(cfg.hang_rate)) {
             Plan::Hang
+        } else if roll(&mut rng, rate(cfg.lost_answer_rate)) {
+            Plan::LoseAnswer
         } else {
             let delay = roll(&mut rng, rate(cfg.delay_rate)).then_some(cfg.delay);
             let defer = match batch {
@@ -423,6 +433,11 @@ impl Faults {
             Plan::Hang => {
                 self.fault(op, |s| s.hung += 1);
                 tokio::time::sleep(HANG_FOR).await;
+                Outcome::Reset
+            }
+            Plan::LoseAnswer => {
+                self.fault(op, |s| s.lost_answers += 1);
+                let _ = self.forward(upstream, call, call.body.clone(), None).await;
                 Outcome::Reset
             }
             Plan::Forward { delay, defer } => {
