@@ -80,8 +80,10 @@ async fn copy_in_background(
         let env = env.clone();
         async move { duplicate(&env, destination).await }
     });
-    for _ in 0..500 {
-        if proxy.stats().calls("BatchWriteItem") > 0 {
+    // Up to 30 s: moto, loaded by the other suite, has taken more than
+    // 2.5 s to reach a copy's first write.
+    for _ in 0..6000 {
+        if proxy.stats().calls("BatchWriteItem") > 0 || copy.is_finished() {
             break;
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
