@@ -57,6 +57,9 @@ pub const WEBHOOK_REJECTED: &str = "WebhookRejected";
 pub const COUNT_FALLBACKS: &str = "CountFallbacks";
 /// Recounts of an album's `images_count`, whatever asked for them.
 pub const RECOUNTS: &str = "Recounts";
+/// Single-image writes that needed a recount and were settled by the one
+/// already running instead of a recount of their own (decision 0003).
+pub const RECOUNTS_JOINED: &str = "RecountsJoined";
 /// Counting passes of those recounts: each reads every image item of the
 /// album (strongly consistent), and a pass refused by a racing writer
 /// is taken again.
@@ -141,6 +144,11 @@ fn describe() {
     );
     describe_counter!(RECOUNTS, Unit::Count, "recounts of images_count");
     describe_counter!(
+        RECOUNTS_JOINED,
+        Unit::Count,
+        "writes settled by a recount already running"
+    );
+    describe_counter!(
         RECOUNT_PASSES,
         Unit::Count,
         "counting passes over an album's images"
@@ -224,6 +232,11 @@ pub fn count_fallback() {
 /// Counts a recount of `images_count` (its passes: [`recount_pass`]).
 pub fn recount() {
     counter!(RECOUNTS).increment(1);
+}
+
+/// Counts a write settled by a recount already running.
+pub fn recount_joined() {
+    counter!(RECOUNTS_JOINED).increment(1);
 }
 
 /// Counts one counting pass of a recount.

@@ -54,6 +54,7 @@ impl Counters {
         for (field, name) in [
             ("count_fallbacks", album_api::metrics::COUNT_FALLBACKS),
             ("recounts", album_api::metrics::RECOUNTS),
+            ("recounts_joined", album_api::metrics::RECOUNTS_JOINED),
             ("recount_passes", album_api::metrics::RECOUNT_PASSES),
             ("webhook_accepted", album_api::metrics::WEBHOOK_ACCEPTED),
         ] {

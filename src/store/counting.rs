@@ -67,8 +67,14 @@ impl Store {
     pub async fn recount_images(&self, album: &AlbumKey) -> Result<u64, StoreError> {
         crate::metrics::recount();
         for round in 1..=50 {
+            let lease = n(now_millis() + RECOUNT_LEASE.as_millis() as u64);
             let Bumped { seq, shards, .. } = self
-                .bump_if(album, "ADD seq :one, rseq :one", "attribute_exists(pk)")
+                .bump_if(
+                    album,
+                    "ADD seq :one, rseq :one SET #rc = :lease",
+                    "attribute_exists(pk)",
+                    Some(lease),
+                )
                 .await?
                 .ok_or_else(|| StoreError::AlbumMissing(album.id.clone()))?;
             crate::metrics::recount_pass();
@@ -76,7 +82,7 @@ impl Store {
             let stored = self
                 .update_album_if(
                     album,
-                    "SET images_count = :c, counted_seq = :seq",
+                    "SET images_count = :c, counted_seq = :seq REMOVE #rc",
                     "seq = :seq",
                     &[(":c", n(count)), (":seq", n(seq))],
                 )
@@ -139,11 +145,15 @@ impl Store {
             .iter()
             .map(|(k, v)| (k.to_string(), v.clone()))
             .collect();
+        let names = update
+            .contains("#rc")
+            .then(|| HashMap::from([("#rc".to_string(), RECOUNTING_UNTIL.to_string())]));
         let res = retry::conditional("UpdateItem", self.budgets.write, {
             self.update_at(album_pk(album), ALBUM_SK)
                 .update_expression(update)
                 .condition_expression(condition)
                 .set_expression_attribute_values(Some(values.clone()))
+                .set_expression_attribute_names(names.clone())
                 .send()
         })
         .await?;
@@ -154,7 +164,7 @@ impl Store {
     /// (decision 0003). Returns the recount epoch the write's guarded ±1
     /// must still find ([`Store::settle_count`]).
     pub async fn bump_seq(&self, album: &AlbumKey) -> Result<Epoch, StoreError> {
-        self.bump_if(album, "ADD seq :one", "attribute_exists(pk)")
+        self.bump_if(album, "ADD seq :one", "attribute_exists(pk)", None)
             .await?
             .map(|b| b.epoch)
             .ok_or_else(|| StoreError::AlbumMissing(album.id.clone()))
@@ -166,7 +176,7 @@ impl Store {
     /// destination or answer 409 (decision 0011).
     pub async fn bump_seq_to_add(&self, album: &AlbumKey) -> Result<Epoch, StoreError> {
         let condition = "attribute_exists(pk) AND attribute_not_exists(moving_to)";
-        if let Some(b) = self.bump_if(album, "ADD seq :one", condition).await? {
+        if let Some(b) = self.bump_if(album, "ADD seq :one", condition, None).await? {
             return Ok(b.epoch);
         }
         match self.album_move(album).await? {
@@ -178,20 +188,31 @@ impl Store {
         }
     }
 
-    /// Applies `update` (an `ADD` of `:one` to `seq`, and to `rseq` for a
-    /// recount) if `condition` holds: what the album item says after it,
-    /// or `None`.
+    /// Applies `update` (an `ADD` of `:one` to `seq`, and for a recount
+    /// to `rseq`, with its lease `:lease` in `#rc`) if `condition` holds:
+    /// what the album item says after it, or `None`.
     async fn bump_if(
         &self,
         album: &AlbumKey,
         update: &str,
         condition: &str,
+        lease: Option<AttributeValue>,
     ) -> Result<Option<Bumped>, StoreError> {
+        let names = lease
+            .is_some()
+            .then(|| HashMap::from([("#rc".to_string(), RECOUNTING_UNTIL.to_string())]));
         let bumped = retry::conditional("UpdateItem", self.budgets.write, {
             self.update_at(album_pk(album), ALBUM_SK)
                 .update_expression(update)
                 .condition_expression(condition)
-                .expression_attribute_values(":one", n(1))
+                .set_expression_attribute_values({
+                    let mut v = HashMap::from([(":one".to_string(), n(1))]);
+                    if let Some(l) = &lease {
+                        v.insert(":lease".into(), l.clone());
+                    }
+                    Some(v)
+                })
+                .set_expression_attribute_names(names.clone())
                 .return_values(ReturnValue::AllNew)
                 .send()
         })
@@ -206,6 +227,7 @@ impl Store {
                         None => 0,
                     }),
                     shards: super::albums::shards_of(&album)?,
+                    recounting_until: get_n(&album, RECOUNTING_UNTIL)?,
                 })
             })
             .transpose()
@@ -280,9 +302,49 @@ impl Store {
     ) -> Result<(), StoreError> {
         if !self.add_count_if_epoch(album, delta, epoch).await? {
             crate::metrics::count_fallback();
-            self.recount_images(album).await?;
+            self.recount_after_write(album).await?;
         }
         Ok(())
+    }
+
+    /// Settles the count after a write of the caller's own whose ±1 did
+    /// not apply (or may not have): by the recount already running when
+    /// there is one, else by a recount of its own.
+    ///
+    /// A recount bumps the recount epoch, which refuses the ±1 of every
+    /// writer in flight; when each of those recounted in turn, each of
+    /// their bumps refused the others' ±1 again, and past the partition's
+    /// write limit the recounts fed themselves until the album's reads
+    /// were spent on them (BENCHMARKS.md, "Past the ceiling"). So a
+    /// writer first bumps `seq` (after its write: any count stored under
+    /// a later bump includes it) and, while a recount holds its lease
+    /// ([`RECOUNTING_UNTIL`]), waits for a stored count whose
+    /// `counted_seq` is above its bump: the running recounter's store,
+    /// refused by that very bump, is taken again after it. Only when no
+    /// lease is held, or it lapses, does the writer recount
+    /// (decision 0003). The wait never runs past the invocation's
+    /// deadline: a 503 leaves the image marked for its repeat.
+    pub(super) async fn recount_after_write(&self, album: &AlbumKey) -> Result<(), StoreError> {
+        let bumped = self
+            .bump_if(album, "ADD seq :one", "attribute_exists(pk)", None)
+            .await?
+            .ok_or_else(|| StoreError::AlbumMissing(album.id.clone()))?;
+        let mut lease = bumped.recounting_until;
+        let mut round = 0;
+        while lease > now_millis() {
+            round += 1;
+            retry::pause_within_deadline("recount", self.policy.backoff(round.min(3))).await?;
+            let item = self
+                .get_item(album_pk(album), ALBUM_SK)
+                .await?
+                .ok_or_else(|| StoreError::AlbumMissing(album.id.clone()))?;
+            if get_n(&item, "counted_seq")? > bumped.seq {
+                crate::metrics::recount_joined();
+                return Ok(());
+            }
+            lease = get_n(&item, RECOUNTING_UNTIL)?;
+        }
+        self.recount_images(album).await.map(drop)
     }
 }
 
@@ -296,4 +358,20 @@ struct Bumped {
     seq: u64,
     epoch: Epoch,
     shards: u32,
+    /// A recount's lease (Unix milliseconds), 0 when none holds one.
+    recounting_until: u64,
+}
+
+/// How long a recount's round holds its lease ([`RECOUNTING_UNTIL`]): a
+/// writer that needs a recount waits for the one running while its lease
+/// lasts. Longer than a round takes (one strongly consistent count of the
+/// album, ~2 pages per 3,000 images, and a pause of at most the policy's
+/// cap), so a live recounter renews it before it lapses; short enough
+/// that a recounter that died costs a waiting writer little.
+const RECOUNT_LEASE: std::time::Duration = std::time::Duration::from_secs(3);
+
+fn now_millis() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }

@@ -124,7 +124,8 @@ impl Store {
     /// move) that finds the image unmarked answers at once: whoever put it
     /// counted it. One that finds the mark (the first writer failed or
     /// crashed between the put and the count, or is still between them)
-    /// recounts, which repairs a count left short, then removes it. Before
+    /// settles the count by a recount (the one running, or its own), which
+    /// repairs a count left short, then removes it. Before
     /// the mark every repeat recounted the whole album: under throttling,
     /// when re-deliveries are many, those recounts took the partition's
     /// reads and the rate collapsed (decision 0003, BENCHMARKS.md).
@@ -137,11 +138,18 @@ impl Store {
         if added {
             self.settle_count(&key, 1, epoch).await?;
         } else if self.is_uncounted(&item).await? {
-            self.recount_images(&key).await?;
+            self.recount_after_write(&key).await?;
         } else {
             return Ok(false);
         }
-        self.mark_counted(&item).await?;
+        // The count is settled: a mark left behind (its removal refused,
+        // say by a throttled partition) costs only a recount if the image
+        // is ever delivered again; answering 503 for it made every such
+        // upload a repeat that recounted (BENCHMARKS.md, "Past the
+        // ceiling").
+        if let Err(e) = self.mark_counted(&item).await {
+            tracing::warn!(error = %e, image = %image.id, "uncounted mark left on a counted image");
+        }
         Ok(added)
     }
 
@@ -218,7 +226,7 @@ impl Store {
             self.settle_count(album, -1, epoch).await?;
             Ok(true)
         } else {
-            self.recount_images(album).await?;
+            self.recount_after_write(album).await?;
             Ok(false)
         }
     }

@@ -41,6 +41,10 @@ pub const DATA: &str = "d";
 /// On an image item a single-image write put: its ±1 on the album's
 /// `images_count` is not known to be settled yet (decision 0003).
 pub const UNCOUNTED: &str = "uc";
+/// On an album item: until when (Unix milliseconds) a recount of its
+/// `images_count` holds the lease that lets the writers needing a recount
+/// wait for it instead of starting their own (decision 0003).
+pub const RECOUNTING_UNTIL: &str = "rc";
 /// Organization attribute of users and albums (hash key of the `by_organization` index).
 pub const ORGANIZATION_ID: &str = "organization_id";
 /// Index over images by id.

@@ -520,7 +520,29 @@ async fn a_redelivered_upload_answers_without_recounting_unless_its_count_was_cu
 
     // The state a delivery cut off between its put and its ±1 leaves: the
     // image marked uncounted, the count one short. The re-delivery recounts.
-    let image = upload_image_id(album, &asset);
+    cut_off_its_count(&store, album, &asset).await;
+    let (status, text) = deliver().await;
+    assert_eq!(status, 201, "{text}");
+    assert_album_exact(&store, album, 4, "after the cut-off's re-delivery").await;
+    let repaired = album_item(&store, album).await;
+    assert!(
+        seq(&repaired, "rseq") > seq(&after, "rseq"),
+        "a recount ran"
+    );
+    // Marked counted now: the next re-delivery recounts nothing again.
+    let (status, text) = deliver().await;
+    assert_eq!(status, 201, "{text}");
+    assert_eq!(
+        seq(&album_item(&store, album).await, "rseq"),
+        seq(&repaired, "rseq")
+    );
+}
+
+/// Leaves `asset`'s upload into `album` as a delivery cut off between its
+/// put and its ±1 leaves it: the image marked uncounted, the count one
+/// short.
+async fn cut_off_its_count(store: &Store, album: &str, asset: &str) {
+    let image = upload_image_id(album, asset);
     let key = store
         .find_image_copies(ORG, &image)
         .await
@@ -538,6 +560,17 @@ async fn a_redelivered_upload_answers_without_recounting_unless_its_count_was_cu
         .send()
         .await
         .unwrap();
+    update_album_item(
+        store,
+        album,
+        "ADD images_count :v",
+        AttributeValue::N("-1".into()),
+    )
+    .await;
+}
+
+/// Applies `expression` (with `:v` = `value`) to `album`'s album item.
+async fn update_album_item(store: &Store, album: &str, expression: &str, value: AttributeValue) {
     store
         .client()
         .update_item()
@@ -552,24 +585,89 @@ async fn a_redelivered_upload_answers_without_recounting_unless_its_count_was_cu
             "sk",
             AttributeValue::S(album_api::store::keys::ALBUM_SK.into()),
         )
-        .update_expression("ADD images_count :minus")
-        .expression_attribute_values(":minus", AttributeValue::N("-1".into()))
+        .update_expression(expression)
+        .expression_attribute_values(":v", value)
         .send()
         .await
         .unwrap();
-    let (status, text) = deliver().await;
-    assert_eq!(status, 201, "{text}");
-    assert_album_exact(&store, album, 4, "after the cut-off's re-delivery").await;
-    let repaired = album_item(&store, album).await;
+}
+
+/// A repeat that needs a recount while another recount holds its lease
+/// waits for that one's count instead of starting its own. Past the
+/// partition's write limit every recount refused the ±1 of each writer in
+/// flight, each of those recounted in turn, and the recounts fed
+/// themselves (decision 0003, BENCHMARKS.md).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_needing_a_recount_while_one_runs_waits_for_it_instead_of_starting_its_own() {
+    let env = TestEnv::new("joins-recount").await;
+    let store = env.direct_store().await;
+    let album = "joins-recount";
+    seed_album(&store, album, ORG, 3).await;
+    let token = auth::issue_notification_token(
+        USER,
+        album,
+        ORG,
+        &crate::support::security::notification_key(),
+        now(),
+        3600,
+    )
+    .unwrap();
+    let (asset, body) = upload_notification(album, 1, now() - 60);
+    let event = signed_webhook_event(Some(&token), &body);
+    let app = env.app.clone();
+    let deliver = move || {
+        let (app, event) = (app.clone(), event.clone());
+        async move {
+            let (status, _, body) =
+                parts(Endpoint::Webhook.call(&app, request(&event)).await.unwrap());
+            (status, body)
+        }
+    };
+    assert_eq!(deliver().await.0, 201);
+    cut_off_its_count(&store, album, &asset).await;
+    // A recount running elsewhere: its lease, as its bump takes it.
+    let lease_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis()
+        + 10_000;
+    update_album_item(
+        &store,
+        album,
+        "SET rc = :v",
+        AttributeValue::N(lease_ms.to_string()),
+    )
+    .await;
+    let rseq = |item: &std::collections::HashMap<String, AttributeValue>| {
+        item.get("rseq")
+            .map_or(0, |v| v.as_n().unwrap().parse::<u64>().unwrap())
+    };
+    let before = rseq(&album_item(&store, album).await);
+
+    let repeat = tokio::spawn(deliver());
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     assert!(
-        seq(&repaired, "rseq") > seq(&after, "rseq"),
-        "a recount ran"
+        !repeat.is_finished(),
+        "the repeat waits for the running recount"
     );
-    // Marked counted now: the next re-delivery recounts nothing again.
-    let (status, text) = deliver().await;
+    // The running recounter's next round: its store was refused by the
+    // repeat's bump, so it counts again.
+    let counted = store
+        .recount_images(&crate::support::key(album))
+        .await
+        .unwrap();
+    assert_eq!(counted, 4);
+    let (status, text) = repeat.await.unwrap();
     assert_eq!(status, 201, "{text}");
+    assert_album_exact(&store, album, 4, "after the repeat joined the recount").await;
+    let after = album_item(&store, album).await;
     assert_eq!(
-        seq(&album_item(&store, album).await, "rseq"),
-        seq(&repaired, "rseq")
+        rseq(&after),
+        before + 1,
+        "one recount ran: the one it waited for"
+    );
+    assert!(
+        !after.contains_key("rc"),
+        "the stored recount gave its lease up"
     );
 }
