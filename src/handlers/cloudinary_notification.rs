@@ -10,7 +10,9 @@
 //! another album replayed into this token), and a form whose user was
 //! deleted (or whose API secret was revoked) since it was made.
 //! Idempotent: the image id derives from the album and the asset, so a
-//! re-delivered notification finds its image already there.
+//! re-delivered notification finds its image already there; an import's
+//! upload is dated by its import, so a second upload of its asset names
+//! the same image item too (decision 0022).
 
 use crate::store::imports::ImportStatus;
 use lambda_http::{Body, Request, RequestExt, Response};
@@ -77,6 +79,18 @@ async fn serve(app: &App, req: &Request) -> Result<Reply, ApiError> {
             return Ok(accepted());
         }
     }
+    let import = match import_of(req) {
+        Some(id) => app.store.get_import(&claims.organization_id, &id).await?,
+        None => None,
+    };
+    let notification = match &import {
+        // Its image is recorded and counted (`done` comes after both): a
+        // second upload of the import's asset, asked for again by a
+        // retried request, records nothing more.
+        Some(i) if i.status == ImportStatus::Done => return Ok(accepted()),
+        Some(i) if i.album_id == claims.album_id => dated_by_its_import(notification, i),
+        _ => notification,
+    };
     let image_id = match record(app, &claims, &notification).await {
         // Past the album's quota: a 2xx that records nothing, so that
         // Cloudinary does not retry it for ever (decision 0015).
@@ -97,6 +111,17 @@ async fn serve(app: &App, req: &Request) -> Result<Reply, ApiError> {
             .await?;
     }
     Ok(accepted())
+}
+
+/// `notification` with the creation time of the import it answers: the
+/// image's sort key holds its creation time, and a retried import that
+/// asked Cloudinary again gets the same asset (its `public_id` is the
+/// import's id, decision 0022) uploaded anew, whose notification says a
+/// later `created_at`. Dated by the import, both notifications name one
+/// image item, which the conditional put records once.
+fn dated_by_its_import(mut notification: Value, import: &crate::store::imports::Import) -> Value {
+    notification["created_at"] = Value::from(import.created_at.clone());
+    notification
 }
 
 /// The import a notification answers (`import=<id>` beside the token in

@@ -178,6 +178,51 @@ async fn an_import_retried_with_its_idempotency_key_makes_one_image() {
     );
 }
 
+/// A retried import may ask Cloudinary again (its first sending may have
+/// asked before it answered 503), and the same asset (`public_id` = the
+/// import's id) is uploaded anew: its notification says a later
+/// `created_at`, which put the image's item under a second sort key. Both
+/// notifications, delivered side by side, record one image.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_import_whose_asset_cloudinary_uploads_twice_records_one_image() {
+    let twice = Behaviour {
+        uploaded_twice: true,
+        ..Behaviour::default()
+    };
+    let (env, stand_in) = env_with_stand_in("import-twice", twice).await;
+    let auth = bearer(&env.token(USER, None));
+    let mut ids = Vec::new();
+    for i in 0..12 {
+        let url = format!("https://example.org/twice-{i}.jpg");
+        let r = call(
+            &env.app,
+            Endpoint::CreateImport,
+            &import_event(&auth, ALBUM, &url),
+        )
+        .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        ids.push(r.json["id"].as_str().unwrap().to_string());
+    }
+    stand_in.settle().await;
+    let delivered = stand_in
+        .counts
+        .delivered
+        .load(std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(
+        delivered, 24,
+        "both notifications of every import were taken"
+    );
+    let mut images = BTreeSet::new();
+    for id in &ids {
+        let got = get_import(&env, &auth, id).await;
+        assert_eq!(got.json["status"], "done", "{}", got.text);
+        images.insert(got.json["image_id"].as_str().unwrap().to_string());
+    }
+    let store = env.direct_store().await;
+    assert_album_exact(&store, ALBUM, 12, "one image per import").await;
+    assert_eq!(calls::album_image_ids(&store, ALBUM).await, images);
+}
+
 #[tokio::test]
 async fn what_may_not_leave_or_may_not_upload_is_refused_before_anything_is_written() {
     let (env, stand_in) = env_with_stand_in("import-refused", Behaviour::default()).await;

@@ -43,6 +43,10 @@ pub struct Behaviour {
     /// Takes uploads and delivers nothing (a test that compares the
     /// table before and after each request).
     pub silent: bool,
+    /// Each upload is taken as two of its asset (a retried import that
+    /// asked again): its notification and, at once, one a minute later,
+    /// as Cloudinary's overwrite of the same `public_id` sends.
+    pub uploaded_twice: bool,
 }
 
 /// Counters of what the stand-in did.
@@ -163,11 +167,15 @@ fn upload(
         Some(every) if n.is_multiple_of(every) => 2,
         _ => 1,
     };
-    let notification = notification(&fields, behaviour);
+    let first = notification(&fields, behaviour, 0);
     let target = fields["notification_url"].clone();
     for _ in 0..if behaviour.silent { 0 } else { times } {
         counts.in_flight.fetch_add(1, Ordering::SeqCst);
-        deliveries_queue(deliveries, &target, &notification);
+        deliveries_queue(deliveries, &target, &first);
+    }
+    if behaviour.uploaded_twice {
+        counts.in_flight.fetch_add(1, Ordering::SeqCst);
+        deliveries_queue(deliveries, &target, &notification(&fields, behaviour, 60));
     }
     reply(
         200,
@@ -209,8 +217,9 @@ async fn deliver(app: &App, counts: &Counts, target: &str, body: &str) {
     counts.in_flight.fetch_sub(1, Ordering::SeqCst);
 }
 
-/// The notification Cloudinary would post for upload `fields`.
-fn notification(fields: &BTreeMap<String, String>, behaviour: &Behaviour) -> String {
+/// The notification Cloudinary would post for upload `fields`, uploaded
+/// `later` seconds after the first upload of its asset.
+fn notification(fields: &BTreeMap<String, String>, behaviour: &Behaviour, later: i64) -> String {
     let url = &fields["file"];
     if behaviour
         .unreachable
@@ -230,7 +239,7 @@ fn notification(fields: &BTreeMap<String, String>, behaviour: &Behaviour) -> Str
     let mut h = Sha1::new();
     h.update(public_id.as_bytes());
     let n = u64::from_be_bytes(h.finalize()[..8].try_into().unwrap()) >> 1;
-    let (_, body) = upload_notification(album, n, album_api::service::now() - 5);
+    let (_, body) = upload_notification(album, n, album_api::service::now() - 5 + later);
     let mut v: Value = serde_json::from_str(&body).unwrap();
     if let Some(f) = fields.get("filename_override") {
         v["original_filename"] = Value::from(f.clone());
