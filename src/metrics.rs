@@ -52,8 +52,8 @@ pub const WEBHOOK_ACCEPTED: &str = "WebhookAccepted";
 /// Upload notifications refused, by the dimension `reason`.
 pub const WEBHOOK_REJECTED: &str = "WebhookRejected";
 /// Single-image writes (an upload, a delete) whose guarded ±1 on
-/// `images_count` was refused because another writer or a recount came
-/// between, and which recounted the album instead (decision 0003).
+/// `images_count` was refused because a recount came between (or is not
+/// known to have applied), settled by a recount instead (decision 0003).
 pub const COUNT_FALLBACKS: &str = "CountFallbacks";
 /// Recounts of an album's `images_count`, whatever asked for them.
 pub const RECOUNTS: &str = "Recounts";
