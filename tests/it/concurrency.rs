@@ -474,12 +474,10 @@ async fn album_item(
         .expect("the album item")
 }
 
-#[tokio::test]
-async fn a_redelivered_upload_answers_without_recounting_unless_its_count_was_cut_off() {
-    let env = TestEnv::new("redelivered").await;
-    let store = env.direct_store().await;
-    let album = "redelivered";
-    seed_album(&store, album, ORG, 3).await;
+/// `album` seeded with 3 images, and the signed webhook event of one
+/// upload into it (its asset id beside it).
+async fn one_upload(store: &Store, album: &str) -> (String, Value) {
+    seed_album(store, album, ORG, 3).await;
     let token = auth::issue_notification_token(
         USER,
         album,
@@ -490,16 +488,22 @@ async fn a_redelivered_upload_answers_without_recounting_unless_its_count_was_cu
     )
     .unwrap();
     let (asset, body) = upload_notification(album, 1, now() - 60);
-    let event = signed_webhook_event(Some(&token), &body);
-    let deliver = || async {
-        let (status, _, body) = parts(
-            Endpoint::Webhook
-                .call(&env.app, request(&event))
-                .await
-                .unwrap(),
-        );
-        (status, body)
-    };
+    (asset, signed_webhook_event(Some(&token), &body))
+}
+
+/// Delivers `event` through the webhook's handler: its status and body.
+async fn deliver(app: &album_api::App, event: &Value) -> (u16, Value) {
+    let (status, _, body) = parts(Endpoint::Webhook.call(app, request(event)).await.unwrap());
+    (status, body)
+}
+
+#[tokio::test]
+async fn a_redelivered_upload_answers_without_recounting_unless_its_count_was_cut_off() {
+    let env = TestEnv::new("redelivered").await;
+    let store = env.direct_store().await;
+    let album = "redelivered";
+    let (asset, event) = one_upload(&store, album).await;
+    let deliver = || deliver(&env.app, &event);
     assert_eq!(deliver().await.0, 201);
     let seq = |item: &std::collections::HashMap<String, AttributeValue>, k: &str| {
         item.get(k)
@@ -602,28 +606,8 @@ async fn a_write_needing_a_recount_while_one_runs_waits_for_it_instead_of_starti
     let env = TestEnv::new("joins-recount").await;
     let store = env.direct_store().await;
     let album = "joins-recount";
-    seed_album(&store, album, ORG, 3).await;
-    let token = auth::issue_notification_token(
-        USER,
-        album,
-        ORG,
-        &crate::support::security::notification_key(),
-        now(),
-        3600,
-    )
-    .unwrap();
-    let (asset, body) = upload_notification(album, 1, now() - 60);
-    let event = signed_webhook_event(Some(&token), &body);
-    let app = env.app.clone();
-    let deliver = move || {
-        let (app, event) = (app.clone(), event.clone());
-        async move {
-            let (status, _, body) =
-                parts(Endpoint::Webhook.call(&app, request(&event)).await.unwrap());
-            (status, body)
-        }
-    };
-    assert_eq!(deliver().await.0, 201);
+    let (asset, event) = one_upload(&store, album).await;
+    assert_eq!(deliver(&env.app, &event).await.0, 201);
     cut_off_its_count(&store, album, &asset).await;
     // A recount running elsewhere: its lease, as its bump takes it.
     let lease_ms = std::time::SystemTime::now()
@@ -644,7 +628,8 @@ async fn a_write_needing_a_recount_while_one_runs_waits_for_it_instead_of_starti
     };
     let before = rseq(&album_item(&store, album).await);
 
-    let repeat = tokio::spawn(deliver());
+    let app = env.app.clone();
+    let repeat = tokio::spawn(async move { deliver(&app, &event).await });
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     assert!(
         !repeat.is_finished(),
