@@ -8,7 +8,9 @@
 //! trash: a restore cut off half-way and repeated finds the image there
 //! (the add recounts) and finishes; a restore racing a new delete of the
 //! same image leaves it deleted and trashed (the trash item is only
-//! removed if it is still the deletion this restore read).
+//! taken out if it is still the deletion this restore read). Taken out
+//! means marked restored and kept a day: a restore sent again after its
+//! answer was lost answers the image it restored, not a 404.
 
 use serde::Serialize;
 
@@ -46,6 +48,7 @@ pub async fn keep(app: &App, org: &str, first: &ItemKey, now: u64) -> Result<(),
         .await?
         .is_empty()
         && let Some(earlier) = app.store.trashed(org, &image.id, now).await?
+        && earlier.restored_at.is_none()
     {
         for stamp in earlier.tags {
             if !tags.iter().any(|t| t.tag_id == stamp.tag_id) {
@@ -59,6 +62,7 @@ pub async fn keep(app: &App, org: &str, first: &ItemKey, now: u64) -> Result<(),
         deleted_at: now_rfc3339(),
         record: image.record,
         tags,
+        restored_at: None,
     };
     let expires_at = now + app.config.trash_retention.as_secs();
     Ok(app.store.put_trashed(org, &trashed, expires_at).await?)
@@ -185,6 +189,9 @@ pub async fn restore(
             trashed.album_id
         )));
     }
+    if trashed.restored_at.is_some() {
+        return restored_already(app, principal, &trashed).await;
+    }
     let album = album_for(app, principal, &trashed.album_id, &[])
         .await
         .map_err(|e| match e {
@@ -215,7 +222,34 @@ pub async fn restore(
     crate::quota::check_destination_grows(app, &album, 1).await?;
     app.store.place_image(&album, &image, &trashed.tags).await?;
     app.store
-        .remove_trashed(org, id, &trashed.deleted_at)
+        .mark_restored(org, id, &trashed.deleted_at, &now_rfc3339(), now)
         .await?;
+    Ok((image, album))
+}
+
+/// The answer to a restore of an image a restore already put back (this
+/// one sent again after its answer was lost, or another): the image as
+/// it is in its album, as the first restore answered; 404 when it is no
+/// longer there (moved away since: a new delete would have trashed it
+/// anew).
+async fn restored_already(
+    app: &App,
+    principal: &Principal,
+    trashed: &TrashedImage,
+) -> Result<(StoredImage, Album), ApiError> {
+    let not_found = || ApiError::NotFound("trashed image not found".into());
+    let album = match album_for(app, principal, &trashed.album_id, &[]).await {
+        Ok(album) => album,
+        Err(ApiError::NotFound(_)) => return Err(not_found()),
+        Err(other) => return Err(other),
+    };
+    let key = crate::store::Store::image_key(
+        &album,
+        &StoredImage {
+            id: trashed.id.clone(),
+            record: trashed.record.clone(),
+        },
+    )?;
+    let image = app.store.image_at(&key).await?.ok_or_else(not_found)?;
     Ok((image, album))
 }

@@ -9,7 +9,9 @@
 //! `GetItem`; listed by image id (a Query of the organization's `X#`
 //! range). It carries none of the indexes' key attributes (`iid`, `tg`,
 //! `organization_id`): a trashed image is found by nothing that finds
-//! images or tag images.
+//! images or tag images. A restore does not delete it: it marks it
+//! restored (`ra`) and keeps it a day, so that a restore sent again after
+//! its answer was lost still finds what it restored (decision 0020).
 
 use super::item::{Item, PageKey, get_s, n, s};
 use super::keys::{DATA, EXPIRES_AT, PK, SK, org_pk};
@@ -22,6 +24,10 @@ pub const TRASH_SK_PREFIX: &str = "X#";
 const ALBUM: &str = "al";
 const DELETED_AT: &str = "da";
 const TAGS: &str = "tags";
+const RESTORED_AT: &str = "ra";
+/// How long a restored trash item stays, marked: the time a client takes
+/// to retry a restore whose answer it did not get.
+const RESTORED_KEPT: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
 
 fn trash_sk(image_id: &str) -> String {
     format!("{TRASH_SK_PREFIX}{image_id}")
@@ -40,6 +46,9 @@ pub struct TrashedImage {
     pub record: ImageRecord,
     /// Its tag associations, as they were.
     pub tags: Vec<TagStamp>,
+    /// When a restore put it back (the item is then kept a day only, and
+    /// is no longer in the trash).
+    pub restored_at: Option<String>,
 }
 
 fn corrupt(e: impl std::fmt::Display) -> StoreError {
@@ -61,6 +70,7 @@ fn decode(item: &Item) -> Result<TrashedImage, StoreError> {
         deleted_at: get_s(item, DELETED_AT)?.to_string(),
         record: serde_json::from_str(get_s(item, DATA)?).map_err(corrupt)?,
         tags,
+        restored_at: item.get(RESTORED_AT).and_then(|v| v.as_s().ok()).cloned(),
     })
 }
 
@@ -89,7 +99,8 @@ impl Store {
 
     /// Image `image_id` of `org` in the trash, if it is there (a strongly
     /// consistent read; an item past its TTL that DynamoDB has not yet
-    /// removed counts as gone).
+    /// removed counts as gone), or restored from it within the last day
+    /// (`restored_at` says so).
     pub async fn trashed(
         &self,
         org: &str,
@@ -107,18 +118,28 @@ impl Store {
 
     /// Takes image `image_id` out of the trash if it is still the deletion
     /// of `deleted_at` (a later delete of the same image, which trashed it
-    /// anew, is kept): whether this call removed it.
-    pub async fn remove_trashed(
+    /// anew, is kept): marks it restored at `restored_at` and lets it
+    /// expire a day after `now`, so that a restore sent again finds it
+    /// restored instead of missing. Whether it is marked (by this call or
+    /// an earlier sending of the same restore).
+    pub async fn mark_restored(
         &self,
         org: &str,
         image_id: &str,
         deleted_at: &str,
+        restored_at: &str,
+        now: u64,
     ) -> Result<bool, StoreError> {
-        let res = retry::conditional("DeleteItem", self.budgets.write, {
-            self.delete_at(org_pk(org), trash_sk(image_id))
+        let res = retry::conditional("UpdateItem", self.budgets.write, {
+            self.update_at(org_pk(org), trash_sk(image_id))
+                .update_expression("SET #ra = if_not_exists(#ra, :ra), #ex = :ex")
                 .condition_expression("#da = :da")
                 .expression_attribute_names("#da", DELETED_AT)
+                .expression_attribute_names("#ra", RESTORED_AT)
+                .expression_attribute_names("#ex", EXPIRES_AT)
                 .expression_attribute_values(":da", s(deleted_at))
+                .expression_attribute_values(":ra", s(restored_at))
+                .expression_attribute_values(":ex", n(now + RESTORED_KEPT.as_secs()))
                 .send()
         })
         .await?;
@@ -157,7 +178,7 @@ impl Store {
         let images = out
             .items()
             .iter()
-            .filter(|i| !expired(i, now))
+            .filter(|i| !expired(i, now) && !i.contains_key(RESTORED_AT))
             .map(decode)
             .collect::<Result<Vec<_>, _>>()?;
         let next = out.last_evaluated_key.filter(|k| !k.is_empty()).map(|k| {

@@ -286,7 +286,11 @@ async fn moves_to_two_albums_racing_deletes_leave_each_image_in_one_album_or_the
     let now = album_api::service::now() as u64;
     let placed = albums_of(&store, &raced).await;
     for (id, albums) in &placed {
-        let trashed = store.trashed(ORG, id, now).await.unwrap().is_some();
+        let trashed = store
+            .trashed(ORG, id, now)
+            .await
+            .unwrap()
+            .is_some_and(|t| t.restored_at.is_none());
         assert!(
             albums.len() == 1 || (albums.is_empty() && trashed),
             "{id}: in {albums:?}, trashed {trashed}"

@@ -126,10 +126,34 @@ async fn a_deleted_image_is_listed_then_restored_with_its_tag_images_and_exact_c
     assert_eq!(association_pairs(&store, SOURCE).await, tags_before);
     assert!(trashed_ids(&env, &auth, None).await.is_empty());
 
-    // Restored once: a second restore finds nothing in the trash.
+    // Sent again (as after an answer lost on the way back), the restore
+    // answers the image it restored, and changes nothing.
     let again = restore(&env.app, &auth, &images[1].id).await;
-    assert_eq!(again.status, 404, "{}", again.text);
+    assert_eq!(again.status, 200, "{}", again.text);
+    assert_eq!(again.json, restored.json);
     assert_album_exact(&store, SOURCE, 5, "after a second restore").await;
+    assert!(trashed_ids(&env, &auth, None).await.is_empty());
+
+    // Deleted again, it is in the trash again, and restored again.
+    let r = call(
+        &env.app,
+        Endpoint::DeleteImage,
+        &delete_event(&auth, &images[1].id),
+    )
+    .await;
+    assert_eq!(r.status, 204, "{}", r.text);
+    assert_eq!(
+        trashed_ids(&env, &auth, None).await,
+        BTreeSet::from([images[1].id.clone()])
+    );
+    let third = restore(&env.app, &auth, &images[1].id).await;
+    assert_eq!(third.status, 200, "{}", third.text);
+    assert_album_exact(&store, SOURCE, 5, "after the third restore").await;
+    assert_eq!(association_pairs(&store, SOURCE).await, tags_before);
+
+    // Never deleted: nothing to restore.
+    let never = restore(&env.app, &auth, &images[0].id).await;
+    assert_eq!(never.status, 404, "{}", never.text);
 }
 
 #[tokio::test]
@@ -411,11 +435,12 @@ async fn restores_racing_deletes_of_the_same_images_leave_each_in_its_album_once
         let held = calls::album_image_ids(&store, SOURCE).await;
         let mut trashed = 0;
         for id in &raced {
+            // Marked restored is out of the trash.
             let in_trash = store
                 .trashed(ORG, id, album_api::service::now() as u64)
                 .await
                 .unwrap()
-                .is_some();
+                .is_some_and(|t| t.restored_at.is_none());
             trashed += u64::from(in_trash && !held.contains(id));
             assert!(
                 held.contains(id) || in_trash,
