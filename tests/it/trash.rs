@@ -34,6 +34,11 @@ fn bulk_event(auth: &str, ids: &[&str]) -> Value {
     )
 }
 
+/// Deletes image `image` through its handler.
+async fn delete(app: &App, auth: &str, image: &str) -> Resp {
+    call(app, Endpoint::DeleteImage, &delete_event(auth, image)).await
+}
+
 /// Restores trashed image `image` through its handler.
 async fn restore(app: &App, auth: &str, image: &str) -> Resp {
     call(
@@ -86,12 +91,7 @@ async fn a_deleted_image_is_listed_then_restored_with_its_tag_images_and_exact_c
     tag_images(&env.app, &token, tag_id, &[&images[1].id, &images[2].id]).await;
     let tags_before = association_pairs(&store, SOURCE).await;
 
-    let r = call(
-        &env.app,
-        Endpoint::DeleteImage,
-        &delete_event(&auth, &images[1].id),
-    )
-    .await;
+    let r = delete(&env.app, &auth, &images[1].id).await;
     assert_eq!(r.status, 204, "{}", r.text);
     assert_album_exact(&store, SOURCE, 4, "after the delete").await;
     assert_eq!(association_pairs(&store, SOURCE).await.len(), 1);
@@ -135,12 +135,7 @@ async fn a_deleted_image_is_listed_then_restored_with_its_tag_images_and_exact_c
     assert!(trashed_ids(&env, &auth, None).await.is_empty());
 
     // Deleted again, it is in the trash again, and restored again.
-    let r = call(
-        &env.app,
-        Endpoint::DeleteImage,
-        &delete_event(&auth, &images[1].id),
-    )
-    .await;
+    let r = delete(&env.app, &auth, &images[1].id).await;
     assert_eq!(r.status, 204, "{}", r.text);
     assert_eq!(
         trashed_ids(&env, &auth, None).await,
@@ -319,24 +314,14 @@ async fn a_delete_cut_off_after_its_tag_images_went_then_retried_keeps_them_in_t
     let tags_before = association_pairs(&store, SOURCE).await;
     assert_eq!(tags_before.len(), 1);
 
-    let r = call(
-        &env.app,
-        Endpoint::DeleteImage,
-        &delete_event(&auth, &images[0].id),
-    )
-    .await;
+    let r = delete(&env.app, &auth, &images[0].id).await;
     assert_eq!(r.status, 503, "{}", r.text);
     assert!(proxy.stats().faults_on("DeleteItem") > 0);
     assert!(association_pairs(&store, SOURCE).await.is_empty());
     assert_album_exact(&store, SOURCE, 3, "cut off before the image went").await;
 
     proxy.set_config(FaultConfig::none());
-    let r = call(
-        &env.app,
-        Endpoint::DeleteImage,
-        &delete_event(&auth, &images[0].id),
-    )
-    .await;
+    let r = delete(&env.app, &auth, &images[0].id).await;
     assert_eq!(r.status, 204, "{}", r.text);
     assert_album_exact(&store, SOURCE, 2, "after the retried delete").await;
     let now = album_api::service::now() as u64;
@@ -367,12 +352,7 @@ async fn a_restore_cut_off_after_its_image_is_back_then_retried_leaves_the_count
     let images = seed_album(&store, SOURCE, ORG, 3).await;
     let auth = bearer(&env.token(USER, None));
     proxy.set_config(FaultConfig::none());
-    let r = call(
-        &env.app,
-        Endpoint::DeleteImage,
-        &delete_event(&auth, &images[0].id),
-    )
-    .await;
+    let r = delete(&env.app, &auth, &images[0].id).await;
     assert_eq!(r.status, 204, "{}", r.text);
     // Armed again: the trash is read, the image put back, then every
     // UpdateItem fails.
@@ -402,7 +382,7 @@ async fn restores_racing_deletes_of_the_same_images_leave_each_in_its_album_once
     let auth = bearer(&env.token(USER, None));
     let raced: Vec<String> = images[..3].iter().map(|i| i.id.clone()).collect();
     for id in &raced {
-        let r = call(&env.app, Endpoint::DeleteImage, &delete_event(&auth, id)).await;
+        let r = delete(&env.app, &auth, id).await;
         assert_eq!(r.status, 204);
     }
     for round in 0..3 {
@@ -451,7 +431,7 @@ async fn restores_racing_deletes_of_the_same_images_leave_each_in_its_album_once
         // The next round starts from every raced image in the trash.
         for id in &raced {
             if held.contains(id) {
-                let r = call(&env.app, Endpoint::DeleteImage, &delete_event(&auth, id)).await;
+                let r = delete(&env.app, &auth, id).await;
                 assert_eq!(r.status, 204);
             }
         }
@@ -464,12 +444,7 @@ async fn a_trashed_image_past_its_retention_is_neither_listed_nor_restored() {
     let store = env.direct_store().await;
     let images = seed_album(&store, SOURCE, ORG, 2).await;
     let auth = bearer(&env.token(USER, None));
-    let r = call(
-        &env.app,
-        Endpoint::DeleteImage,
-        &delete_event(&auth, &images[0].id),
-    )
-    .await;
+    let r = delete(&env.app, &auth, &images[0].id).await;
     assert_eq!(r.status, 204);
     let now = album_api::service::now() as u64;
     let kept = store
