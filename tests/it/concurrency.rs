@@ -622,15 +622,26 @@ async fn a_write_needing_a_recount_while_one_runs_waits_for_it_instead_of_starti
         AttributeValue::N(lease_ms.to_string()),
     )
     .await;
-    let rseq = |item: &std::collections::HashMap<String, AttributeValue>| {
-        item.get("rseq")
+    let number = |item: &std::collections::HashMap<String, AttributeValue>, k: &str| {
+        item.get(k)
             .map_or(0, |v| v.as_n().unwrap().parse::<u64>().unwrap())
     };
-    let before = rseq(&album_item(&store, album).await);
+    let start = album_item(&store, album).await;
+    let (before, seq_before) = (number(&start, "rseq"), number(&start, "seq"));
 
     let app = env.app.clone();
     let repeat = tokio::spawn(async move { deliver(&app, &event).await });
-    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    // Its two bumps (the add's, then the one after which it waits): from
+    // then on it only reads, so the recount below runs one round.
+    let waited = std::time::Instant::now();
+    while number(&album_item(&store, album).await, "seq") < seq_before + 2 {
+        assert!(
+            waited.elapsed() < std::time::Duration::from_secs(20),
+            "the repeat never bumped"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     assert!(
         !repeat.is_finished(),
         "the repeat waits for the running recount"
@@ -647,7 +658,7 @@ async fn a_write_needing_a_recount_while_one_runs_waits_for_it_instead_of_starti
     assert_album_exact(&store, album, 4, "after the repeat joined the recount").await;
     let after = album_item(&store, album).await;
     assert_eq!(
-        rseq(&after),
+        number(&after, "rseq"),
         before + 1,
         "one recount ran: the one it waited for"
     );
