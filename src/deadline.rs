@@ -179,6 +179,14 @@ pub fn instant_of(deadline: SystemTime) -> Instant {
     Instant::now() + deadline.duration_since(now).unwrap_or(Duration::ZERO)
 }
 
+/// Milliseconds since the Unix epoch of `t`: how the leases stored in
+/// DynamoDB (a job's, a recount's) say until when they hold.
+pub fn epoch_ms(t: SystemTime) -> u64 {
+    t.duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
 /// An invocation's deadline: `started + budget`, or Lambda's deadline less
 /// `margin` when that comes first (`lambda` is `None` outside Lambda).
 pub fn of_invocation(

@@ -16,7 +16,7 @@
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use super::epoch_ms;
+use crate::deadline::epoch_ms;
 use crate::deadline::instant_of;
 use crate::store::jobs::Lease;
 use crate::store::{Store, StoreError};

@@ -18,7 +18,7 @@ mod json;
 mod lease;
 mod move_slice;
 
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime};
 
 pub use json::JobJson;
 pub use lease::{HEARTBEAT_EVERY, LEASE_TTL};
@@ -63,13 +63,6 @@ impl SliceOutcome {
             Self::Failed(_) => JobStatus::Failed.as_str(),
         }
     }
-}
-
-/// Milliseconds since the Unix epoch of `t`.
-pub fn epoch_ms(t: SystemTime) -> u64 {
-    t.duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
 }
 
 /// Runs an event function's work inside its invocation's deadline less

@@ -2,11 +2,13 @@
 //! bumps, guarded updates, recounts.
 
 use std::collections::HashMap;
+use std::time::{Duration, SystemTime};
 
 use aws_sdk_dynamodb::config::retry::RetryConfig;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, Select};
 
 use crate::album::AlbumKey;
+use crate::deadline::epoch_ms;
 
 use super::error::is_throttling;
 use super::item::{Item, get_n, n};
@@ -67,13 +69,13 @@ impl Store {
     pub async fn recount_images(&self, album: &AlbumKey) -> Result<u64, StoreError> {
         crate::metrics::recount();
         for round in 1..=50 {
-            let lease = n(now_millis() + RECOUNT_LEASE.as_millis() as u64);
+            let lease = n(epoch_ms(SystemTime::now() + RECOUNT_LEASE));
             let Bumped { seq, shards, .. } = self
                 .bump_if(
                     album,
-                    "ADD seq :one, rseq :one SET #rc = :lease",
+                    &format!("ADD seq :one, rseq :one SET {RECOUNTING_UNTIL} = :lease"),
                     "attribute_exists(pk)",
-                    Some(lease),
+                    &[(":lease", lease)],
                 )
                 .await?
                 .ok_or_else(|| StoreError::AlbumMissing(album.id.clone()))?;
@@ -82,7 +84,7 @@ impl Store {
             let stored = self
                 .update_album_if(
                     album,
-                    "SET images_count = :c, counted_seq = :seq REMOVE #rc",
+                    &format!("SET images_count = :c, counted_seq = :seq REMOVE {RECOUNTING_UNTIL}"),
                     "seq = :seq",
                     &[(":c", n(count)), (":seq", n(seq))],
                 )
@@ -145,15 +147,11 @@ impl Store {
             .iter()
             .map(|(k, v)| (k.to_string(), v.clone()))
             .collect();
-        let names = update
-            .contains("#rc")
-            .then(|| HashMap::from([("#rc".to_string(), RECOUNTING_UNTIL.to_string())]));
         let res = retry::conditional("UpdateItem", self.budgets.write, {
             self.update_at(album_pk(album), ALBUM_SK)
                 .update_expression(update)
                 .condition_expression(condition)
                 .set_expression_attribute_values(Some(values.clone()))
-                .set_expression_attribute_names(names.clone())
                 .send()
         })
         .await?;
@@ -164,7 +162,7 @@ impl Store {
     /// (decision 0003). Returns the recount epoch the write's guarded ±1
     /// must still find ([`Store::settle_count`]).
     pub async fn bump_seq(&self, album: &AlbumKey) -> Result<Epoch, StoreError> {
-        self.bump_if(album, "ADD seq :one", "attribute_exists(pk)", None)
+        self.bump_if(album, "ADD seq :one", "attribute_exists(pk)", &[])
             .await?
             .map(|b| b.epoch)
             .ok_or_else(|| StoreError::AlbumMissing(album.id.clone()))
@@ -176,7 +174,7 @@ impl Store {
     /// destination or answer 409 (decision 0011).
     pub async fn bump_seq_to_add(&self, album: &AlbumKey) -> Result<Epoch, StoreError> {
         let condition = "attribute_exists(pk) AND attribute_not_exists(moving_to)";
-        if let Some(b) = self.bump_if(album, "ADD seq :one", condition, None).await? {
+        if let Some(b) = self.bump_if(album, "ADD seq :one", condition, &[]).await? {
             return Ok(b.epoch);
         }
         match self.album_move(album).await? {
@@ -189,30 +187,25 @@ impl Store {
     }
 
     /// Applies `update` (an `ADD` of `:one` to `seq`, and for a recount
-    /// to `rseq`, with its lease `:lease` in `#rc`) if `condition` holds:
-    /// what the album item says after it, or `None`.
+    /// to `rseq` with its lease) if `condition` holds, with `values`
+    /// beside `:one`: what the album item says after it, or `None`.
     async fn bump_if(
         &self,
         album: &AlbumKey,
         update: &str,
         condition: &str,
-        lease: Option<AttributeValue>,
+        values: &[(&str, AttributeValue)],
     ) -> Result<Option<Bumped>, StoreError> {
-        let names = lease
-            .is_some()
-            .then(|| HashMap::from([("#rc".to_string(), RECOUNTING_UNTIL.to_string())]));
+        let values: HashMap<String, AttributeValue> = values
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .chain([(":one".to_string(), n(1))])
+            .collect();
         let bumped = retry::conditional("UpdateItem", self.budgets.write, {
             self.update_at(album_pk(album), ALBUM_SK)
                 .update_expression(update)
                 .condition_expression(condition)
-                .set_expression_attribute_values({
-                    let mut v = HashMap::from([(":one".to_string(), n(1))]);
-                    if let Some(l) = &lease {
-                        v.insert(":lease".into(), l.clone());
-                    }
-                    Some(v)
-                })
-                .set_expression_attribute_names(names.clone())
+                .set_expression_attribute_values(Some(values.clone()))
                 .return_values(ReturnValue::AllNew)
                 .send()
         })
@@ -326,12 +319,12 @@ impl Store {
     /// deadline: a 503 leaves the image marked for its repeat.
     pub(super) async fn recount_after_write(&self, album: &AlbumKey) -> Result<(), StoreError> {
         let bumped = self
-            .bump_if(album, "ADD seq :one", "attribute_exists(pk)", None)
+            .bump_if(album, "ADD seq :one", "attribute_exists(pk)", &[])
             .await?
             .ok_or_else(|| StoreError::AlbumMissing(album.id.clone()))?;
         let mut lease = bumped.recounting_until;
         let mut round = 0;
-        while lease > now_millis() {
+        while lease > epoch_ms(SystemTime::now()) {
             round += 1;
             retry::pause_within_deadline("recount", self.policy.backoff(round.min(3))).await?;
             let item = self
@@ -368,10 +361,4 @@ struct Bumped {
 /// album, ~2 pages per 3,000 images, and a pause of at most the policy's
 /// cap), so a live recounter renews it before it lapses; short enough
 /// that a recounter that died costs a waiting writer little.
-const RECOUNT_LEASE: std::time::Duration = std::time::Duration::from_secs(3);
-
-fn now_millis() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
-}
+const RECOUNT_LEASE: Duration = Duration::from_secs(3);

@@ -126,7 +126,7 @@ async fn invoke(
         .map_err(|e| plain(400, json!({"message": format!("bad request: {e}")})))?;
     let mut ctx = lambda_runtime::Context::default();
     ctx.request_id = uuid::Uuid::new_v4().to_string();
-    ctx.deadline = album_api::jobs::epoch_ms(SystemTime::now() + Duration::from_secs(29));
+    ctx.deadline = album_api::deadline::epoch_ms(SystemTime::now() + Duration::from_secs(29));
     handler(app, request.with_lambda_context(ctx))
         .await
         .map_err(|e| plain(502, json!({"message": format!("function error: {e}")})))
